@@ -1,0 +1,177 @@
+package config
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/waypost/waypost/internal/addrspace"
+	"github.com/waypost/waypost/internal/directory"
+)
+
+// Org is a loaded, validated organization. Slices keep the file's order.
+type Org struct {
+	File string // path the organization was read from ("" for the built-in default)
+	Dir  string // folder that relative paths are resolved against
+
+	Name              string
+	DefaultDomain     string
+	MaxHopCount       int
+	MessageExpiration time.Duration
+	DelayNotification time.Duration
+	HubSecretFile     string // absolute; "" when not set
+	Retry             Retry
+
+	Sites           []*Site
+	SiteLinks       []*SiteLink
+	Servers         []*Server
+	AcceptedDomains []*AcceptedDomain
+	SendConnectors  []*SendConnector
+	Recipients      []*directory.Entry
+
+	sites   map[string]*Site   // by folded name
+	servers map[string]*Server // by folded name
+	domains map[string]*AcceptedDomain
+}
+
+// Retry is the retry schedule of the queue (Exchange 2007 Hub defaults,
+// exchange-semantics.md section 5.3).
+type Retry struct {
+	GlitchCount       int
+	GlitchInterval    time.Duration
+	TransientCount    int
+	TransientInterval time.Duration
+	OutboundInterval  time.Duration
+}
+
+// Site is an Active Directory site in Exchange terms: a group of servers.
+type Site struct {
+	Name    string
+	HubSite bool // mail whose least-cost path crosses this site is relayed through it
+}
+
+// SiteLink joins two sites at a cost.
+type SiteLink struct {
+	Name  string
+	Sites [2]string
+	Cost  int
+}
+
+// Server is one hub process.
+type Server struct {
+	Name    string
+	Site    string
+	FQDN    string
+	DataDir string // absolute
+	Relay   string // host:port of the hub-to-hub listener, "" for none
+	API     string // host:port of the HTTP API, "" for none
+	Receive []*ReceiveConnector
+}
+
+// Receive connector kinds.
+const (
+	KindSMTP       = "smtp"
+	KindSubmission = "submission"
+)
+
+// ReceiveConnector is an SMTP listener of a server.
+type ReceiveConnector struct {
+	Name           string
+	Listen         string
+	Kind           string // KindSMTP or KindSubmission
+	RemoteRanges   []netip.Prefix
+	MaxMessageSize int64
+	MaxRecipients  int
+	MaxLineLength  int
+	CommandTimeout time.Duration
+	DataTimeout    time.Duration
+	MaxErrors      int
+	MaxHopCount    int
+	TLSCert        string // absolute; "" without STARTTLS
+	TLSKey         string
+}
+
+// Accepted domain types (Exchange: authoritative, internal relay, external relay).
+const (
+	Authoritative = "authoritative"
+	InternalRelay = "internal_relay"
+	ExternalRelay = "external_relay"
+)
+
+// AcceptedDomain is a domain the organization receives mail for.
+type AcceptedDomain struct {
+	Domain string // lower case
+	Type   string
+}
+
+// SendConnector routes the recipients of its address spaces out of the
+// organization through one delivery agent.
+type SendConnector struct {
+	Name           string
+	AddressSpaces  []addrspace.Space
+	SourceServers  []string
+	Scoped         bool
+	Enabled        bool
+	MaxMessageSize int64 // 0: unlimited
+	Delivery       Delivery
+}
+
+// Delivery kinds of a send connector (interfaces.md section 1, table).
+const (
+	DeliverySMTP    = "smtp"
+	DeliveryDrop    = "drop"
+	DeliveryPipe    = "pipe"
+	DeliveryWebhook = "webhook"
+)
+
+// Delivery says how a send connector hands a message on.
+type Delivery struct {
+	Kind string
+
+	// smtp
+	SmartHosts    []string
+	AuthUsername  string
+	AuthPassword  string // file, absolute
+	TLS           string // opportunistic | required | none
+	Encapsulation string // imcea | rfc3192
+
+	// drop
+	Directory string // absolute
+	Pickup    string // absolute; "" for none
+
+	// pipe
+	Command []string
+	Timeout time.Duration
+
+	// webhook
+	URL       string
+	TokenFile string // absolute
+	Format    string // json | multipart
+}
+
+// Site returns the site named name (case-insensitive), or nil.
+func (o *Org) Site(name string) *Site { return o.sites[fold(name)] }
+
+// Server returns the server named name (case-insensitive), or nil.
+func (o *Org) Server(name string) *Server { return o.servers[fold(name)] }
+
+// AcceptedDomain returns the accepted domain entry for domain, or nil.
+func (o *Org) AcceptedDomain(domain string) *AcceptedDomain { return o.domains[fold(domain)] }
+
+// IsAuthoritative reports whether domain is an authoritative accepted domain:
+// the organization holds every mailbox there, and encapsulated addresses
+// (IMCEA, RFC 3192) at it are decapsulated.
+func (o *Org) IsAuthoritative(domain string) bool {
+	d := o.AcceptedDomain(domain)
+	return d != nil && d.Type == Authoritative
+}
+
+// ServersInSite returns the servers of a site in file order.
+func (o *Org) ServersInSite(site string) []*Server {
+	var out []*Server
+	for _, s := range o.Servers {
+		if fold(s.Site) == fold(site) {
+			out = append(out, s)
+		}
+	}
+	return out
+}

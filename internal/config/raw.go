@@ -1,0 +1,119 @@
+package config
+
+// The raw* types mirror the TOML file. Sizes and durations are decoded as
+// loosely as TOML allows (a size may be a number or a string) and checked by
+// validate, so that one bad value does not hide the others.
+
+type rawFile struct {
+	Organization   rawOrganization     `toml:"organization"`
+	Site           []rawSite           `toml:"site"`
+	SiteLink       []rawSiteLink       `toml:"site_link"`
+	Server         []rawServer         `toml:"server"`
+	AcceptedDomain []rawAcceptedDomain `toml:"accepted_domain"`
+	SendConnector  []rawSendConnector  `toml:"send_connector"`
+	Recipient      []rawRecipient      `toml:"recipient"`
+}
+
+type rawOrganization struct {
+	Name              string   `toml:"name"`
+	DefaultDomain     string   `toml:"default_domain"`
+	MaxHopCount       *int     `toml:"max_hop_count"`
+	MessageExpiration string   `toml:"message_expiration"`
+	DelayNotification string   `toml:"delay_notification"`
+	HubSecretFile     string   `toml:"hub_secret_file"`
+	Retry             rawRetry `toml:"retry"`
+}
+
+type rawRetry struct {
+	GlitchCount       *int   `toml:"glitch_count"`
+	GlitchInterval    string `toml:"glitch_interval"`
+	TransientCount    *int   `toml:"transient_count"`
+	TransientInterval string `toml:"transient_interval"`
+	OutboundInterval  string `toml:"outbound_interval"`
+}
+
+type rawSite struct {
+	Name    string `toml:"name"`
+	HubSite bool   `toml:"hub_site"`
+}
+
+type rawSiteLink struct {
+	Name  string   `toml:"name"`
+	Sites []string `toml:"sites"`
+	Cost  *int     `toml:"cost"`
+}
+
+type rawServer struct {
+	Name    string       `toml:"name"`
+	Site    string       `toml:"site"`
+	FQDN    string       `toml:"fqdn"`
+	DataDir string       `toml:"data_dir"`
+	Relay   string       `toml:"relay"`
+	API     string       `toml:"api"`
+	Receive []rawReceive `toml:"receive"`
+}
+
+type rawReceive struct {
+	Name           string   `toml:"name"`
+	Listen         string   `toml:"listen"`
+	Kind           string   `toml:"kind"`
+	RemoteRanges   []string `toml:"remote_ranges"`
+	MaxMessageSize any      `toml:"max_message_size"`
+	MaxRecipients  *int     `toml:"max_recipients"`
+	MaxLineLength  *int     `toml:"max_line_length"`
+	CommandTimeout string   `toml:"command_timeout"`
+	DataTimeout    string   `toml:"data_timeout"`
+	MaxErrors      *int     `toml:"max_errors"`
+	MaxHopCount    *int     `toml:"max_hop_count"`
+	TLS            *rawTLS  `toml:"tls"`
+}
+
+type rawTLS struct {
+	Cert string `toml:"cert"`
+	Key  string `toml:"key"`
+}
+
+type rawAcceptedDomain struct {
+	Domain string `toml:"domain"`
+	Type   string `toml:"type"`
+}
+
+type rawSendConnector struct {
+	Name           string      `toml:"name"`
+	AddressSpaces  []string    `toml:"address_spaces"`
+	SourceServers  []string    `toml:"source_servers"`
+	Scoped         bool        `toml:"scoped"`
+	Enabled        *bool       `toml:"enabled"`
+	MaxMessageSize any         `toml:"max_message_size"`
+	Delivery       rawDelivery `toml:"delivery"`
+}
+
+type rawDelivery struct {
+	Kind          string   `toml:"kind"`
+	SmartHosts    []string `toml:"smart_hosts"`
+	Auth          *rawAuth `toml:"auth"`
+	TLS           string   `toml:"tls"`
+	Encapsulation string   `toml:"encapsulation"`
+	Directory     string   `toml:"directory"`
+	Pickup        string   `toml:"pickup"`
+	Command       []string `toml:"command"`
+	Timeout       string   `toml:"timeout"`
+	URL           string   `toml:"url"`
+	TokenFile     string   `toml:"token_file"`
+	Format        string   `toml:"format"`
+}
+
+type rawAuth struct {
+	Username     string `toml:"username"`
+	PasswordFile string `toml:"password_file"`
+}
+
+type rawRecipient struct {
+	Kind         string   `toml:"kind"`
+	Name         string   `toml:"name"`
+	Server       string   `toml:"server"`
+	Addresses    []string `toml:"addresses"`
+	PasswordHash string   `toml:"password_hash"`
+	Target       string   `toml:"target"`
+	Members      []string `toml:"members"`
+}
