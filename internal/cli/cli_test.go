@@ -1,0 +1,208 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// run runs a waypost command in-process and returns its exit code and output.
+func run(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := Main(&Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut}, args)
+	return code, out.String(), errOut.String()
+}
+
+// TestREADME runs every "$ ./waypost ..." command of the README's console
+// blocks and compares its output with what the README shows, so the
+// walk-through stays true.
+func TestREADME(t *testing.T) {
+	t.Chdir("../..")
+	f, err := os.Open("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	type example struct {
+		line int
+		args []string
+		want []string
+	}
+	var examples []*example
+	var cur *example
+	inConsole := false
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "```console"):
+			inConsole = true
+		case strings.HasPrefix(line, "```"):
+			inConsole, cur = false, nil
+		case inConsole && strings.HasPrefix(line, "$ ./waypost "):
+			cur = &example{line: n, args: splitArgs(t, strings.TrimPrefix(line, "$ ./waypost "))}
+			examples = append(examples, cur)
+		case inConsole && cur != nil:
+			cur.want = append(cur.want, line)
+		}
+	}
+	if len(examples) < 5 {
+		t.Fatalf("found %d README examples; the parser or the README changed", len(examples))
+	}
+	for _, ex := range examples {
+		code, out, errOut := run(t, ex.args...)
+		if code != 0 {
+			t.Errorf("README.md:%d: waypost %v exited %d: %s", ex.line, ex.args, code, errOut)
+			continue
+		}
+		if got, want := strings.TrimRight(out, "\n"), strings.Join(ex.want, "\n"); got != want {
+			t.Errorf("README.md:%d: waypost %v\n got: %s\nwant: %s", ex.line, ex.args, got, want)
+		}
+	}
+}
+
+// splitArgs splits a command line with double quotes, as a shell would for
+// the README's simple examples.
+func splitArgs(t *testing.T, s string) []string {
+	var args []string
+	var cur strings.Builder
+	quoted, have := false, false
+	for _, r := range s {
+		switch {
+		case r == '"':
+			quoted, have = !quoted, true
+		case r == ' ' && !quoted:
+			if have {
+				args = append(args, cur.String())
+				cur.Reset()
+				have = false
+			}
+		default:
+			cur.WriteRune(r)
+			have = true
+		}
+	}
+	if quoted {
+		t.Fatalf("unbalanced quotes in README command %q", s)
+	}
+	if have {
+		args = append(args, cur.String())
+	}
+	return args
+}
+
+const example = "../../examples/contoso/contoso.toml"
+
+func TestRouteOutputIsTheContract(t *testing.T) {
+	code, out, _ := run(t, "route", "--config", example, "--server", "hub-hq",
+		"alice@contoso.test", "bob@fabrikam.test", "[SMS:+1 555 0101]", "sales@contoso.test", "not an address")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 5 {
+		t.Fatalf("want one line per recipient, got %d:\n%s", len(lines), out)
+	}
+	var ds []map[string]any
+	for _, l := range lines {
+		var d map[string]any
+		if err := json.Unmarshal([]byte(l), &d); err != nil {
+			t.Fatalf("not JSON: %s", l)
+		}
+		ds = append(ds, d)
+	}
+	for i, want := range []string{"mailbox", "connector", "ndr", "expanded", "ndr"} {
+		if ds[i]["outcome"] != want {
+			t.Errorf("line %d outcome %v, want %s", i+1, ds[i]["outcome"], want)
+		}
+	}
+	if ds[2]["status"] != "5.4.4" || ds[2]["type"] != "SMS" || ds[4]["status"] != "5.1.3" {
+		t.Errorf("ndr lines: %v / %v", ds[2], ds[4])
+	}
+	if m, _ := ds[3]["members"].([]any); len(m) != 3 {
+		t.Errorf("Sales has 3 members, got %v", ds[3]["members"])
+	}
+}
+
+func TestAddrtypesOneSite(t *testing.T) {
+	code, out, _ := run(t, "addrtypes", "--config", example, "--site", "branch")
+	var at struct {
+		Site    string
+		Types   []string
+		Version string
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &at) != nil {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	if at.Site != "Branch" || strings.Join(at.Types, ",") != "EX,FAX,SMTP,X500" || at.Version == "" {
+		t.Errorf("%+v", at)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	if code, out, errOut := run(t, "check", "--config", example); code != 0 || !strings.Contains(out, "ok") {
+		t.Fatalf("clean file: exit %d %s %s", code, out, errOut)
+	}
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.toml")
+	os.WriteFile(bad, []byte("[organization]\ndefault_domain = \"x.test\"\ncolour = 1\n[[site]]\nname = \"A\"\n"), 0o644)
+	code, _, errOut := run(t, "check", "--config", bad)
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	for _, want := range []string{bad + ":3: unknown key \"colour\"", "no [[server]]", "not an authoritative accepted domain", "3 errors"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		says string
+	}{
+		{nil, 2, "Usage"},
+		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{[]string{"route", "--config", example}, 2, "name at least one recipient"},
+		{[]string{"route", "--config", example, "x@y.test"}, 2, "say which one with --server"},
+		{[]string{"route", "--config", example, "--server", "nope", "x@y.test"}, 2, `no server "nope"`},
+		{[]string{"route", "--config", example, "--server", "hub-hq", "--size", "big", "x@y.test"}, 2, "--size"},
+		{[]string{"route", "--bogus"}, 2, "flag provided but not defined: -bogus"},
+		{[]string{"route", "--config", "/nonexistent.toml", "--server", "a", "x@y.test"}, 1, "cannot read the organization file"},
+		{[]string{"addrtypes", "--config", example}, 2, "give either --site SITE or --all"},
+		{[]string{"addrtypes", "--config", example, "--site", "Mars"}, 1, `no site "Mars"`},
+		{[]string{"check"}, 2, "--config FILE is required"},
+	} {
+		code, _, errOut := run(t, tc.args...)
+		if code != tc.code || !strings.Contains(errOut, tc.says) {
+			t.Errorf("waypost %v: exit %d, stderr %q; want exit %d saying %q", tc.args, code, errOut, tc.code, tc.says)
+		}
+	}
+}
+
+func TestHelp(t *testing.T) {
+	for name := range commands {
+		code, out, _ := run(t, name, "--help")
+		if code != 0 || !strings.Contains(out, "Usage: waypost "+name) {
+			t.Errorf("%s --help: exit %d: %s", name, code, out)
+		}
+	}
+	if code, out, _ := run(t, "help"); code != 0 || !strings.Contains(out, "addrtypes") {
+		t.Errorf("help: %d %s", code, out)
+	}
+}
+
+func TestFlagsAfterArguments(t *testing.T) {
+	code, out, errOut := run(t, "route", "bob@fabrikam.test", "--config", example, "--server", "hub-hq")
+	if code != 0 || !strings.Contains(out, `"connector":"Internet"`) {
+		t.Errorf("exit %d %s %s", code, out, errOut)
+	}
+}
