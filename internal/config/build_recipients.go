@@ -68,12 +68,6 @@ func buildRecipients(c *collector, org *Org, raws []rawRecipient) {
 				c.add(ap, `write TYPE:address, e.g. "SMTP:alice@contoso.test" or "FAX:+1 555 0100"`, "%s: address %q: %v", who, s, err)
 				continue
 			}
-			if a.Type == "SMTP" {
-				if _, _, err := address.ParseSMTP(a.Value); err != nil {
-					c.add(ap, "write a valid mail address after SMTP:", "%s: address %q: %v", who, s, err)
-					continue
-				}
-			}
 			k := a.Key()
 			if prev, dup := owner[k]; dup {
 				if prev == r.Name {
