@@ -1,0 +1,61 @@
+// Package delivery holds the delivery agents of a hub: the last stage of
+// the data flow, which hands a queued message to its destination and says,
+// per recipient, what happened. Every agent (mailbox, smtp, drop, pipe,
+// webhook, hub relay) has the same shape, after chasquid's courier and
+// maddy's delivery targets (shared/docs/style.md): one call per message
+// and next hop, one Result per recipient, each with its class, enhanced
+// status code (RFC 3463) and, when another server answered, that server and
+// its exact reply, so that reports (RFC 3464) can quote what really
+// happened.
+package delivery
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Class is what became of one recipient.
+type Class string
+
+// Classes of a Result.
+const (
+	Delivered Class = "delivered" // in its final place (a mailbox, a drop folder, a program that accepted it)
+	Relayed   Class = "relayed"   // handed to a system that gives no further reports (RFC 3461 "relayed")
+	Retry     Class = "retry"     // a transient failure: try again later
+	Failed    Class = "failed"    // a permanent failure: report it
+)
+
+// Result is the outcome for one recipient.
+type Result struct {
+	Class      Class
+	Status     string // enhanced status code, e.g. "2.0.0", "4.4.1", "5.1.1"
+	Text       string // what happened, for logs and reports
+	RemoteHost string // the server that answered, if any
+	RemoteText string // its reply, exactly as received, if any
+}
+
+// Recipient is one recipient of a delivery.
+type Recipient struct {
+	Type    string // address type, upper case
+	Address string // address within its type
+	Mailbox string // the directory mailbox, for the mailbox agent
+	Folder  string // the mailbox's folder name (Mailboxes.Folder), for the mailbox agent
+}
+
+// Message is what an agent delivers: the envelope of one message for the
+// recipients that go to one next hop, and a way to read its content.
+type Message struct {
+	ID         string
+	From       string // reverse path; "" is the null sender
+	Recipients []Recipient
+	Arrival    time.Time
+	Size       int64
+	Open       func() (io.ReadCloser, error)
+}
+
+// Agent delivers messages. Deliver returns exactly one Result per
+// recipient, in order; it never returns early without results.
+type Agent interface {
+	Deliver(ctx context.Context, m *Message) []Result
+}
