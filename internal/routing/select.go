@@ -106,8 +106,7 @@ func (e *Engine) selectConnector(o origin, a address.Address, size int64, explai
 			d.Explain = e.explain(o, a, &sel)
 		}
 		if usable > 0 {
-			d.Outcome, d.Status = OutcomeNDR, "5.3.4"
-			d.Reason = "message size exceeds the limit of every connector for " + a.Type + ":" + a.Value
+			tooBig(d, a)
 			return true
 		}
 		return false
@@ -154,13 +153,7 @@ func (e *Engine) selectConnector(o origin, a address.Address, size int64, explai
 			ms[i].drop = dropName
 		}
 	}
-	m := &ms[sel.chosen]
-	d.Outcome = OutcomeConnector
-	d.Connector = e.conns[m.conn].Name
-	d.SourceServer = m.source
-	d.SitePath = m.path.Sites
-	d.RelaySites = e.topo.RelayPoints(m.path)
-	d.Cost = m.cost
+	e.choose(d, &ms[sel.chosen])
 	if explain {
 		d.Explain = e.explain(o, a, &sel)
 	}
@@ -232,19 +225,23 @@ func (e *Engine) selectFast(o origin, a address.Address, size int64, d *Decision
 	}
 	if best.conn < 0 {
 		if usable {
-			d.Outcome, d.Status = OutcomeNDR, "5.3.4"
-			d.Reason = "message size exceeds the limit of every connector for " + a.Type + ":" + a.Value
+			tooBig(d, a)
 			return true
 		}
 		return false
 	}
-	d.Outcome = OutcomeConnector
-	d.Connector = e.conns[best.conn].Name
-	d.SourceServer = best.source
-	d.SitePath = best.path.Sites
-	d.RelaySites = e.topo.RelayPoints(best.path)
-	d.Cost = best.cost
+	e.choose(d, &best)
 	return true
+}
+
+// choose records the chosen connector in d.
+func (e *Engine) choose(d *Decision, m *match) {
+	d.Outcome = OutcomeConnector
+	d.Connector = e.conns[m.conn].Name
+	d.SourceServer = m.source
+	d.SitePath = m.path.Sites
+	d.RelaySites = e.topo.RelayPoints(m.path)
+	d.Cost = m.cost
 }
 
 // better orders two usable candidates: specificity, aggregate cost,
@@ -348,4 +345,11 @@ func nameLess(a, b string) bool {
 		return strings.ToLower(a) < strings.ToLower(b)
 	}
 	return a < b
+}
+
+// tooBig records NDR 5.3.4: connectors match, but the message is over the
+// size limit of every one of them.
+func tooBig(d *Decision, a address.Address) {
+	d.Outcome, d.Status = OutcomeNDR, "5.3.4"
+	d.Reason = "message size exceeds the limit of every connector for " + a.Type + ":" + a.Value
 }
