@@ -1,0 +1,64 @@
+package queue
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+)
+
+// Add puts a message in the queue: its envelope and the content read from
+// body (the message as it will be delivered, headers included). It sets
+// the ID and Size of the returned Message, makes every recipient with no
+// State Pending, and sets Arrival to now when it is zero.
+//
+// When Add returns nil the message is on stable storage (see the package
+// documentation). A disk failure returns an error wrapping ErrStorage, an
+// error reading body is returned wrapped as it is; either way nothing of
+// the message is left in the queue.
+func (s *Store) Add(env Envelope, body io.Reader) (*Message, error) {
+	if len(env.Recipients) == 0 {
+		return nil, errors.New("queue: adding a message with no recipients")
+	}
+	m := &Message{ID: s.idgen.next(s.now()), Envelope: env}
+	m.Recipients = slices.Clone(env.Recipients)
+	for i := range m.Recipients {
+		if m.Recipients[i].State == "" {
+			m.Recipients[i].State = Pending
+		}
+	}
+	if m.Arrival.IsZero() {
+		m.Arrival = s.now().UTC().Round(0) // as it will read back
+	}
+
+	content := s.msgPath(m.ID)
+	n, renamed, err := s.writeFile(s.msgDir, m.ID, func(w io.Writer) (int64, error) {
+		n, err := io.Copy(w, body)
+		if err != nil {
+			err = fmt.Errorf("queue: reading the content of %s: %w", m.ID, err)
+		}
+		return n, err
+	})
+	if err != nil {
+		if renamed {
+			err = errors.Join(err, s.removeDurably(content))
+		}
+		return nil, err
+	}
+	m.Size = n
+
+	data, err := encodeRecord(m)
+	if err != nil {
+		return nil, errors.Join(err, s.removeDurably(content))
+	}
+	_, renamed, err = s.writeFile(s.metaDir, m.ID+metaExt, bytes.NewReader(data).WriteTo)
+	if err != nil {
+		undo := []string{content}
+		if renamed {
+			undo = []string{s.metaPath(m.ID), content} // record first, never content alone
+		}
+		return nil, errors.Join(err, s.removeDurably(undo...))
+	}
+	return m, nil
+}

@@ -1,0 +1,40 @@
+package queue
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+)
+
+// BenchmarkAdd measures a durable Add: two files written and fsynced, two
+// renames, two folder fsyncs. The figure is the disk's fsync latency more
+// than anything this package does.
+func BenchmarkAdd(b *testing.B) {
+	for _, size := range []int{1 << 10, 100 << 10} {
+		b.Run(fmt.Sprintf("%dKB", size>>10), func(b *testing.B) {
+			s, _ := openT(b, "")
+			body := bytes.Repeat([]byte("0123456789abcdef"), size/16)
+			env := testEnvelope()
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := s.Add(env, bytes.NewReader(body)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkUpdate measures recording an attempt: read, parse, write,
+// fsync, rename, folder fsync of one record.
+func BenchmarkUpdate(b *testing.B) {
+	s, _ := openT(b, "")
+	m := addT(b, s, "body")
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := s.Update(m.ID, func(m *Message) error { m.Recipients[0].Attempts++; return nil }); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

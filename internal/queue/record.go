@@ -1,0 +1,76 @@
+package queue
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"hash/crc32"
+	"strconv"
+)
+
+// recordFormat is the version of the metadata record written by this code.
+const recordFormat = 1
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// record is the metadata file: the Message, then its end record.
+type record struct {
+	Format  int             `json:"format"`
+	Message json.RawMessage `json:"message"`
+	End     string          `json:"end"`
+}
+
+// encodeRecord returns the metadata file of m. The wrapper is written by
+// hand so that the checksummed bytes are exactly those in the file.
+func encodeRecord(m *Message) ([]byte, error) {
+	var enc bytes.Buffer
+	e := json.NewEncoder(&enc)
+	e.SetEscapeHTML(false) // "Bob <bob@x>" stays readable
+	e.SetIndent("", "  ")
+	if err := e.Encode(m); err != nil {
+		return nil, fmt.Errorf("queue: encoding metadata of %s: %w", m.ID, err)
+	}
+	body := bytes.TrimSuffix(enc.Bytes(), []byte("\n"))
+	var b bytes.Buffer
+	b.Grow(len(body) + 64)
+	b.WriteString(`{"format": ` + strconv.Itoa(recordFormat) + ",\n\"message\": ")
+	b.Write(body)
+	b.WriteString(",\n\"end\": \"" + endMark(body) + "\"}\n")
+	return b.Bytes(), nil
+}
+
+func endMark(body []byte) string {
+	return fmt.Sprintf("crc32c:%08x", crc32.Checksum(body, castagnoli))
+}
+
+// decodeRecord parses the metadata file at path (for messages) holding
+// data, which must be the record of message id.
+func decodeRecord(path, id string, data []byte) (*Message, error) {
+	if len(data) == 0 {
+		return nil, corruptErr(path, "empty file")
+	}
+	var r record
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, corruptErr(path, "not JSON (torn write?): %v", err)
+	}
+	if r.Format != recordFormat {
+		return nil, corruptErr(path, "format %d, this version reads format %d", r.Format, recordFormat)
+	}
+	if r.End == "" {
+		return nil, corruptErr(path, "no end record (torn write?)")
+	}
+	if want := endMark(r.Message); r.End != want {
+		return nil, corruptErr(path, "end record %q does not match the message's checksum %q", r.End, want)
+	}
+	m := new(Message)
+	if err := json.Unmarshal(r.Message, m); err != nil {
+		return nil, corruptErr(path, "message: %v", err)
+	}
+	if m.ID != id {
+		return nil, corruptErr(path, "record is of message %q", m.ID)
+	}
+	if len(m.Recipients) == 0 {
+		return nil, corruptErr(path, "no recipients")
+	}
+	return m, nil
+}

@@ -1,0 +1,80 @@
+package queue
+
+import (
+	"bytes"
+	"fmt"
+)
+
+// Update rewrites the metadata of message id: it reads the record, calls
+// f on it and, if f returns nil, writes the changed record atomically
+// (temp file, fsync, rename, folder fsync). An error of f is returned as
+// it is and nothing is written. f must not change ID or Size, nor leave no
+// recipients. Updates and Removes of one ID are serialized.
+//
+// Record an attempt (Attempts, LastAttempt, NextAttempt) by Update before
+// the network I/O of that attempt, so that a crash during delivery cannot
+// cause a hot retry loop.
+//
+// A disk failure returns an error wrapping ErrStorage; the old record is
+// then still in place, except when only the final folder fsync failed: the
+// new record is in place then, but a crash may bring back the old one.
+func (s *Store) Update(id string, f func(m *Message) error) error {
+	if !validID(id) {
+		return fmt.Errorf("queue: %q is not a queue ID: %w", id, ErrNotFound)
+	}
+	mu := s.idLock(id)
+	mu.Lock()
+	defer mu.Unlock()
+
+	m, err := s.read(id)
+	if err != nil {
+		return err
+	}
+	size := m.Size
+	if err := f(m); err != nil {
+		return err
+	}
+	switch {
+	case m.ID != id:
+		return fmt.Errorf("queue: update of %s changed the ID to %q", id, m.ID)
+	case m.Size != size:
+		return fmt.Errorf("queue: update of %s changed the size from %d to %d", id, size, m.Size)
+	case len(m.Recipients) == 0:
+		return fmt.Errorf("queue: update of %s left no recipients", id)
+	}
+	data, err := encodeRecord(m)
+	if err != nil {
+		return err
+	}
+	_, _, err = s.writeFile(s.metaDir, id+metaExt, bytes.NewReader(data).WriteTo)
+	return err
+}
+
+// Remove takes message id out of the queue, when every recipient is final
+// and its notifications are queued. It removes the metadata record first
+// (from then on the message is gone), fsyncs meta/, then removes the
+// content and fsyncs msg/. An error after the record is removed wraps
+// ErrStorage but the message is gone all the same; a content file left
+// behind is removed by the next Open, and a record whose removal was not
+// made durable may come back after a crash (a duplicate, never a loss).
+func (s *Store) Remove(id string) error {
+	if !validID(id) {
+		return fmt.Errorf("queue: %q is not a queue ID: %w", id, ErrNotFound)
+	}
+	mu := s.idLock(id)
+	mu.Lock()
+	defer mu.Unlock()
+
+	meta := s.metaPath(id)
+	if err := s.fs.Remove(meta); err != nil {
+		if isNotExist(err) {
+			return fmt.Errorf("queue: removing %s: %w", id, ErrNotFound)
+		}
+		return storageErr("removing", meta, err)
+	}
+	if err := s.fs.SyncDir(s.metaDir); err != nil {
+		// Keep the content: should the record come back, it is whole.
+		return storageErr("syncing folder", s.metaDir, err)
+	}
+	return s.removeDurably(s.msgPath(id))
+}
