@@ -1,0 +1,321 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"sync/atomic"
+	"time"
+
+	"github.com/waypost/waypost/internal/address"
+	"github.com/waypost/waypost/internal/delivery"
+	"github.com/waypost/waypost/internal/queue"
+	"github.com/waypost/waypost/internal/routing"
+	"github.com/waypost/waypost/internal/tracking"
+)
+
+// Scheduler delivers what the queue holds. Run it from one goroutine.
+type Scheduler struct {
+	pending []tracking.Event // events of the Update under way, written once it is on disk
+
+	Server  string
+	Engine  *atomic.Pointer[routing.Engine]
+	Queue   *queue.Store
+	Mailbox *delivery.Maildir
+	// Connector returns the agent of a send connector, or nil when its
+	// delivery kind is not built yet.
+	Connector func(name string) delivery.Agent
+	Track     *tracking.Log
+	Log       *slog.Logger
+	Now       func() time.Time
+	Rand      func() float64 // jitter source for retries
+	Interval  time.Duration  // how often the queue is scanned when nothing wakes it
+
+	wake chan struct{}
+}
+
+// Wake asks the scheduler to look at the queue now (after an Add).
+func (s *Scheduler) Wake() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run scans the queue until ctx is done. A delivery under way when ctx
+// ends is finished or, if it had not started, left queued: nothing is lost.
+func (s *Scheduler) Run(ctx context.Context) {
+	if s.wake == nil {
+		s.wake = make(chan struct{}, 1)
+	}
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	if s.Rand == nil {
+		s.Rand = rand.Float64
+	}
+	if s.Interval == 0 {
+		s.Interval = time.Second
+	}
+	t := time.NewTicker(s.Interval)
+	defer t.Stop()
+	for {
+		s.RunOnce(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-s.wake:
+		}
+	}
+}
+
+// RunOnce makes one pass over the queue: every message with a recipient
+// that is due is processed.
+func (s *Scheduler) RunOnce(ctx context.Context) {
+	msgs, err := s.Queue.List()
+	if err != nil {
+		s.Log.Error("queue list", "err", err)
+	}
+	for _, m := range msgs {
+		if ctx.Err() != nil {
+			return
+		}
+		if err := s.process(ctx, m); err != nil {
+			s.Log.Error("processing queued message", "id", m.ID, "err", err)
+		}
+	}
+}
+
+// work is one recipient to deliver in this pass.
+type work struct {
+	index int
+	rcpt  delivery.Recipient
+}
+
+func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
+	now := s.Now()
+	eng := s.Engine.Load()
+	expires := m.Arrival.Add(eng.Org().MessageExpiration)
+	var local []work
+	remote := map[string][]work{} // connector name -> its recipients
+	changed := false
+	err := s.update(m.ID, func(m *queue.Message) error {
+		local, changed = nil, false
+		clear(remote)
+		for i := 0; i < len(m.Recipients); i++ {
+			r := &m.Recipients[i]
+			if r.State != queue.Pending || r.NextAttempt.After(now) {
+				continue
+			}
+			changed = true
+			if !now.Before(expires) {
+				s.final(m, r, queue.Failed, queue.Result{Class: queue.ClassFailed, Status: "4.4.7", RemoteText: "Queue expired; Message expired"})
+				continue
+			}
+			d := eng.RouteAddress(s.Server, address.Address{Type: r.Type, Value: r.Address}, m.Size, false)
+			r.NextHop = nextHop(&d)
+			switch {
+			case d.Outcome == routing.OutcomeNDR:
+				s.final(m, r, queue.Failed, queue.Result{Class: queue.ClassFailed, Status: d.Status, RemoteText: d.Reason})
+			case d.Outcome == routing.OutcomeExpanded:
+				s.final(m, r, queue.Expanded, queue.Result{Class: queue.ClassDelivered, Status: "2.0.0", RemoteText: "expanded"})
+				for _, mem := range d.Members {
+					if mem.Type == "" || hasRecipient(eng, m, mem.Type, mem.Address) {
+						continue // each recipient once per message; bad member syntax has no type
+					}
+					m.Recipients = append(m.Recipients, queue.Recipient{Written: mem.Recipient, Type: mem.Type, Address: mem.Address, Notify: r.Notify, State: queue.Pending})
+				}
+			case d.Outcome == routing.OutcomeMailbox && d.Server == s.Server:
+				folder, err := s.folder(eng, r)
+				if err != nil {
+					s.final(m, r, queue.Failed, queue.Result{Class: queue.ClassFailed, Status: "5.1.1", RemoteText: err.Error()})
+					continue
+				}
+				s.attempt(r, now, expires)
+				local = append(local, work{i, delivery.Recipient{Type: r.Type, Address: r.Address, Mailbox: d.Mailbox, Folder: folder}})
+			case d.Outcome == routing.OutcomeConnector && d.SourceServer == s.Server && s.Connector != nil && s.Connector(d.Connector) != nil:
+				s.attempt(r, now, expires)
+				remote[d.Connector] = append(remote[d.Connector], work{i, delivery.Recipient{Type: r.Type, Address: r.Address}})
+			default:
+				// Unreachable, or a next hop whose delivery is not built yet
+				// (hub relay, send connectors): wait and route again later.
+				s.attempt(r, now, expires)
+				r.Last = queue.Result{Class: queue.ClassRetry, Status: orStatus(d.Status, "4.4.0"), RemoteText: deferReason(&d)}
+				s.note(tracking.Event{Event: tracking.Defer, ID: m.ID, Sender: m.From, Recipient: r.Address, NextHop: r.NextHop, Connector: d.Connector, Status: r.Last.Status, Detail: r.Last.RemoteText})
+			}
+		}
+		if !changed {
+			return errNothingDue
+		}
+		return nil
+	})
+	if errors.Is(err, errNothingDue) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(local) > 0 {
+		s.deliver(ctx, m, s.Mailbox, local)
+	}
+	for name, ws := range remote {
+		s.deliver(ctx, m, s.Connector(name), ws)
+	}
+	return s.removeIfDone(m.ID)
+}
+
+// attempt records an attempt before its I/O, so that a crash during the
+// delivery cannot cause a hot retry loop: the next try is already
+// scheduled.
+func (s *Scheduler) attempt(r *queue.Recipient, now, expires time.Time) {
+	r.Attempts++
+	r.LastAttempt = now
+	r.NextAttempt = queue.Schedule(s.Engine.Load().Org().Retry, r.Attempts, now, expires, s.Rand)
+}
+
+var errNothingDue = errors.New("nothing due")
+
+// final puts r in a final state and tracks it.
+func (s *Scheduler) final(m *queue.Message, r *queue.Recipient, st queue.State, res queue.Result) {
+	r.State, r.Last = st, res
+	ev := tracking.Deliver
+	switch st {
+	case queue.Failed:
+		ev = tracking.Fail
+	case queue.Expanded:
+		ev = tracking.Expand
+	}
+	s.note(tracking.Event{Event: ev, ID: m.ID, Sender: m.From, Recipient: r.Address, NextHop: r.NextHop, Status: res.Status, Detail: res.RemoteText})
+}
+
+// deliver hands ws to agent and records the results.
+func (s *Scheduler) deliver(ctx context.Context, m *queue.Message, agent delivery.Agent, ws []work) {
+	msg := &delivery.Message{ID: m.ID, From: m.From, Arrival: m.Arrival, Size: m.Size,
+		Open: func() (io.ReadCloser, error) { return s.Queue.Open(m.ID) }}
+	for _, w := range ws {
+		msg.Recipients = append(msg.Recipients, w.rcpt)
+	}
+	results := agent.Deliver(ctx, msg)
+	err := s.update(m.ID, func(qm *queue.Message) error {
+		for i, w := range ws {
+			r := &qm.Recipients[w.index]
+			res := results[i]
+			qr := queue.Result{Class: string(res.Class), Status: res.Status, RemoteHost: res.RemoteHost, RemoteText: orStatus(res.RemoteText, res.Text)}
+			switch res.Class {
+			case delivery.Delivered:
+				s.final(qm, r, queue.Delivered, qr)
+				if agent != delivery.Agent(s.Mailbox) {
+					s.pending[len(s.pending)-1].Event = tracking.Send // handed to another server
+				}
+			case delivery.Relayed:
+				s.final(qm, r, queue.Relayed, qr)
+			case delivery.Failed:
+				s.final(qm, r, queue.Failed, qr)
+			default:
+				r.Last = qr
+				s.note(tracking.Event{Event: tracking.Defer, ID: qm.ID, Recipient: r.Address, Status: res.Status, Detail: orStatus(res.RemoteText, res.Text)})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		// The deliveries happened but their results are not recorded: the
+		// next pass delivers again (a duplicate, never a loss).
+		s.Log.Error("recording delivery results", "id", m.ID, "err", err)
+	}
+}
+
+func (s *Scheduler) removeIfDone(id string) error {
+	m, err := s.Queue.Get(id)
+	if err != nil {
+		return err
+	}
+	if !m.Done() {
+		return nil
+	}
+	// Reports for failed recipients (RFC 3464 NDRs) are issue 4; until
+	// they exist, the tracking log's FAIL events are the record.
+	return s.Queue.Remove(id)
+}
+
+// folder finds the Maildir folder of the mailbox r resolves to.
+func (s *Scheduler) folder(eng *routing.Engine, r *queue.Recipient) (string, error) {
+	ent := eng.Directory().Lookup(address.Address{Type: r.Type, Value: r.Address})
+	if ent == nil || ent.PrimarySMTP() == "" {
+		return "", fmt.Errorf("RESOLVER.ADR.RecipNotFound; mailbox for %s:%s has no SMTP address", r.Type, r.Address)
+	}
+	return delivery.Folder(ent.PrimarySMTP()), nil
+}
+
+// update is Queue.Update that writes the tracking events noted by f once
+// the change is on disk (and drops them if it is not).
+func (s *Scheduler) update(id string, f func(m *queue.Message) error) error {
+	s.pending = s.pending[:0]
+	err := s.Queue.Update(id, func(m *queue.Message) error {
+		s.pending = s.pending[:0] // f may run again
+		return f(m)
+	})
+	if err == nil && s.Track != nil {
+		for _, e := range s.pending {
+			if werr := s.Track.Write(e); werr != nil {
+				s.Log.Warn("tracking log", "err", werr)
+			}
+		}
+	}
+	s.pending = s.pending[:0]
+	return err
+}
+
+// note records a tracking event for the Update under way.
+func (s *Scheduler) note(e tracking.Event) { s.pending = append(s.pending, e) }
+
+// hasRecipient reports whether m already has this recipient: the same
+// address, or another address of the same directory entry (Exchange
+// delivers a message once to a recipient however often it is named).
+func hasRecipient(eng *routing.Engine, m *queue.Message, typ, addr string) bool {
+	a := address.Address{Type: typ, Value: addr}
+	k, ent := a.Key(), eng.Directory().Lookup(a)
+	for _, r := range m.Recipients {
+		b := address.Address{Type: r.Type, Value: r.Address}
+		if b.Key() == k || ent != nil && eng.Directory().Lookup(b) == ent {
+			return true
+		}
+	}
+	return false
+}
+
+// nextHop names the queue a decision puts a recipient in.
+func nextHop(d *routing.Decision) string {
+	switch d.Outcome {
+	case routing.OutcomeMailbox:
+		return "mailbox:" + d.Server
+	case routing.OutcomeConnector:
+		return "connector:" + d.Connector + "@" + d.SourceServer
+	case routing.OutcomeUnreachable:
+		return "unreachable"
+	}
+	return ""
+}
+
+func deferReason(d *routing.Decision) string {
+	switch d.Outcome {
+	case routing.OutcomeUnreachable:
+		return d.Reason
+	case routing.OutcomeMailbox:
+		return "mailbox on " + d.Server + ": relay between hubs is not built yet; kept queued"
+	case routing.OutcomeConnector:
+		return "send connector " + d.Connector + " on " + d.SourceServer + ": delivery through send connectors is not built yet; kept queued"
+	}
+	return "kept queued"
+}
+
+func orStatus(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

@@ -1,0 +1,174 @@
+package hub
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/waypost/waypost/internal/config"
+	"github.com/waypost/waypost/internal/delivery"
+	"github.com/waypost/waypost/internal/directory"
+	"github.com/waypost/waypost/internal/queue"
+	"github.com/waypost/waypost/internal/routing"
+	"github.com/waypost/waypost/internal/tracking"
+)
+
+const orgText = `
+[organization]
+default_domain = "contoso.test"
+message_expiration = "1h"
+[[accepted_domain]]
+domain = "contoso.test"
+[[site]]
+name = "HQ"
+[[server]]
+name = "hub1"
+site = "HQ"
+[[send_connector]]
+name = "Internet"
+address_spaces = ["SMTP:*;1"]
+source_servers = ["hub1"]
+delivery = { kind = "smtp", smart_hosts = ["127.0.0.1:1"] }
+[[recipient]]
+kind = "mailbox"
+name = "Alice"
+server = "hub1"
+addresses = ["SMTP:alice@contoso.test", "smtp:a@contoso.test"]
+[[recipient]]
+kind = "group"
+name = "Sales"
+addresses = ["SMTP:sales@contoso.test"]
+members = ["a@contoso.test", "alice@contoso.test"]
+`
+
+type fixture struct {
+	s     *Scheduler
+	now   time.Time
+	dir   string
+	track string
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	org, err := config.Parse([]byte(orgText), "org.toml", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := directory.NewMemory(org.Recipients)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var eng atomic.Pointer[routing.Engine]
+	eng.Store(routing.New(org, d))
+	q, _, err := queue.Open(filepath.Join(dir, "queue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close() })
+	trackPath := filepath.Join(dir, "tracking.log")
+	tl, err := tracking.Open(trackPath, "hub1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tl.Close() })
+	f := &fixture{now: time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC), dir: dir, track: trackPath}
+	f.s = &Scheduler{Server: "hub1", Engine: &eng, Queue: q, Track: tl,
+		Mailbox: &delivery.Maildir{Root: filepath.Join(dir, "mailboxes"), Hostname: "hub1"},
+		Log:     slog.New(slog.NewTextHandler(testWriter{t}, nil)),
+		Now:     func() time.Time { return f.now }, Rand: func() float64 { return 0.5 }}
+	return f
+}
+
+func (f *fixture) inbox(t *testing.T, folder string) []string {
+	t.Helper()
+	dir := filepath.Join(f.dir, "mailboxes", folder, "Maildir", "new")
+	files, _ := os.ReadDir(dir)
+	var out []string
+	for _, fi := range files {
+		b, err := os.ReadFile(filepath.Join(dir, fi.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, string(b))
+	}
+	return out
+}
+
+func TestScheduler(t *testing.T) {
+	f := newFixture(t)
+	env := queue.Envelope{From: "bob@fabrikam.test", Arrival: f.now, Recipients: []queue.Recipient{
+		{Written: "alice@contoso.test", Type: "SMTP", Address: "alice@contoso.test"},
+		{Written: "sales@contoso.test", Type: "SMTP", Address: "sales@contoso.test"},
+		{Written: "nobody@contoso.test", Type: "SMTP", Address: "nobody@contoso.test"},
+		{Written: "carol@fabrikam.test", Type: "SMTP", Address: "carol@fabrikam.test"},
+	}}
+	m, err := f.s.Queue.Add(env, strings.NewReader("Subject: hi\r\n\r\nhello\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.s.RunOnce(context.Background())
+
+	// Alice once, though she is a recipient and twice a member of Sales.
+	box := f.inbox(t, delivery.Folder("alice@contoso.test"))
+	if len(box) != 1 || !strings.HasPrefix(box[0], "Return-Path: <bob@fabrikam.test>\r\n") || !strings.HasSuffix(box[0], "hello\r\n") {
+		t.Fatalf("alice's Maildir: %q", box)
+	}
+	got, err := f.s.Queue.Get(m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	states := map[string]queue.State{}
+	for _, r := range got.Recipients {
+		states[r.Address] = r.State
+	}
+	want := map[string]queue.State{"alice@contoso.test": queue.Delivered, "sales@contoso.test": queue.Expanded, "nobody@contoso.test": queue.Failed, "carol@fabrikam.test": queue.Pending}
+	for a, st := range want {
+		if states[a] != st {
+			t.Errorf("%s: %s, want %s (all: %v)", a, states[a], st, states)
+		}
+	}
+	if len(got.Recipients) != 4 {
+		t.Errorf("group members already present were added again: %d recipients", len(got.Recipients))
+	}
+	carol := got.Recipients[3]
+	if carol.Attempts != 1 || !carol.NextAttempt.After(f.now) || carol.Last.Class != queue.ClassRetry {
+		t.Errorf("carol's attempt not recorded: %+v", carol)
+	}
+
+	// Nothing due: a second pass changes nothing.
+	f.s.RunOnce(context.Background())
+	if box := f.inbox(t, delivery.Folder("alice@contoso.test")); len(box) != 1 {
+		t.Fatalf("delivered again: %d", len(box))
+	}
+
+	// After message_expiration the waiting recipient fails with 4.4.7 and
+	// the message leaves the queue.
+	f.now = f.now.Add(time.Hour + time.Minute)
+	f.s.RunOnce(context.Background())
+	if _, err := f.s.Queue.Get(m.ID); err == nil {
+		t.Error("expired message still queued")
+	}
+	r, _ := os.Open(f.track)
+	defer r.Close()
+	var events []string
+	tracking.Search(r, tracking.Filter{ID: m.ID}, func(e tracking.Event) { events = append(events, e.Event+" "+e.Recipient+" "+e.Status) }, nil)
+	joined := strings.Join(events, "\n")
+	for _, w := range []string{"DELIVER alice@contoso.test 2.0.0", "EXPAND sales@contoso.test", "FAIL nobody@contoso.test 5.1.1", "DEFER carol@fabrikam.test", "FAIL carol@fabrikam.test 4.4.7"} {
+		if !strings.Contains(joined, w) {
+			t.Errorf("tracking log lacks %q:\n%s", w, joined)
+		}
+	}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
