@@ -206,3 +206,19 @@ func TestFlagsAfterArguments(t *testing.T) {
 		t.Errorf("exit %d %s %s", code, out, errOut)
 	}
 }
+
+func TestPasswdAndSecret(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code := Main(&Env{Stdin: strings.NewReader("correct horse\n"), Stdout: &out, Stderr: &errOut}, []string{"passwd"})
+	if code != 0 || !strings.HasPrefix(out.String(), "$2a$") {
+		t.Fatalf("passwd: %d %q %q", code, out.String(), errOut.String())
+	}
+	if code, _, errOut := run(t, "passwd"); code != 1 || !strings.Contains(errOut, "no password on standard input") {
+		t.Errorf("passwd without input: %d %q", code, errOut)
+	}
+	_, a, _ := run(t, "secret")
+	_, b, _ := run(t, "secret")
+	if len(strings.TrimSpace(a)) != 44 || a == b {
+		t.Errorf("secrets %q %q", a, b)
+	}
+}
