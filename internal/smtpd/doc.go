@@ -1,0 +1,56 @@
+// Package smtpd is the receive side of a hub: one Listener per receive
+// connector of the organization file (interfaces.md section 1). It speaks
+// SMTP with github.com/emersion/go-smtp, routes every recipient with the
+// routing engine at RCPT time, refuses at the earliest point with an
+// enhanced status code, and hands each accepted message to a Queue, which
+// must have it on stable storage before the 250 reply.
+//
+// Standards:
+//   - RFC 5321 (SMTP); the Received header of section 4.4, without a reverse
+//     DNS name ("from helo ([ip])"); the 1000-octet text line of section
+//     4.5.3.1.6 is relaxed to the connector's max_line_length, over which a
+//     message is refused (never truncated or split).
+//   - RFC 1870 SIZE (552 5.3.4 at MAIL and after the data), RFC 6152
+//     8BITMIME, RFC 2920 PIPELINING, RFC 2034 and RFC 3463 enhanced status
+//     codes on every reply, RFC 6531 SMTPUTF8 (553 5.6.7 for a non-ASCII
+//     address without it), RFC 3461 DSN (RET, ENVID, NOTIFY, ORCPT of any
+//     address type, x400 included), RFC 3207 STARTTLS, RFC 4954 AUTH (PLAIN
+//     and LOGIN on submission connectors, only after TLS unless the client
+//     is on loopback). RFC 3030 CHUNKING is offered by go-smtp and works.
+//
+// Relay rule: an unauthenticated client of an smtp connector may send only to
+// recipients whose domain, as written, is an authoritative or internal_relay
+// accepted domain (554 5.7.1 Relay access denied otherwise); a submission
+// connector requires AUTH before MAIL (530 5.7.0) and then relays anywhere.
+// Recipients arrive as SMTP addresses; IMCEA and RFC 3192 ones at an
+// authoritative domain are decapsulated by routing, and a non-SMTP
+// recipient that routing cannot place (NDR 5.4.4) is still accepted: its
+// report is written later from the Decision kept in the Envelope.
+//
+// SMTP smuggling. Every connection passes through a guard (guard.go) that
+// reads the raw byte stream beneath go-smtp and enforces:
+//
+//   - Only <CR><LF>.<CR><LF> ends DATA. <LF>.<LF>, <CR>.<CR>, <LF>.<CR><LF>
+//     and every other bare-CR or bare-LF variant are data. A bare CR is
+//     handed to go-smtp as a space, so that its DATA reader, which loses
+//     sync on some CR sequences, ends the data exactly where the guard does.
+//   - A message with a bare CR, a bare LF or a NUL anywhere, a line over the
+//     limit, or more Received headers than the connector's max_hop_count is
+//     read to the real terminator and then refused (550 5.5.2, 550 5.6.0,
+//     550 5.6.0, 554 5.4.6); nothing of it is queued and the session stays
+//     in step, so the next command is answered normally.
+//   - A client that sends message content before the 354 reply (a
+//     pipelining violation, RFC 2920 section 3.1) gets 554 5.5.0 and the
+//     connection is closed; its content is never read as data.
+//   - STARTTLS is done by the guard itself: plaintext that follows the
+//     STARTTLS command is discarded (CVE-2011-0411) and, after the
+//     handshake, the client must send EHLO again. Because the guard owns
+//     the TLS layer, all of the above holds inside TLS too.
+//
+// The guard also enforces the connector's command and data timeouts, the
+// line length (500 5.5.2 for a command line), and max_errors (421 4.7.0
+// Too many errors, then close; three failed AUTH attempts count as the
+// limit), and writes one log line per refusal; the session writes one per
+// accepted message. go-smtp itself closes a session after its fourth
+// unknown or malformed command, whatever max_errors says.
+package smtpd

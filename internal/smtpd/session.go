@@ -1,0 +1,406 @@
+package smtpd
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"github.com/waypost/waypost/internal/address"
+	"github.com/waypost/waypost/internal/config"
+	"github.com/waypost/waypost/internal/routing"
+)
+
+// session is one SMTP session (go-smtp's Session and AuthSession). It never
+// holds mu while calling the guard: the guard calls in under its own lock.
+type session struct {
+	l        *Listener
+	g        *guard
+	loopback bool // may AUTH without TLS
+
+	mu           sync.Mutex
+	auth         string // authenticated user, "" before AUTH
+	authFailures int
+	tx           *txn // the mail transaction, nil outside one
+}
+
+// maxAuthFailures failed AUTH attempts end a session (after the 535 reply,
+// 421 4.7.0), whatever max_errors says.
+const maxAuthFailures = 3
+
+// txn is a mail transaction, from MAIL to the end of DATA.
+type txn struct {
+	eng   *routing.Engine // current at MAIL: one routing for the whole transaction
+	from  string
+	size  int64 // SIZE parameter, 0 if none
+	utf8  bool
+	envID string
+	ret   string
+	rcpts []Recipient
+	seen  map[string]bool
+}
+
+var (
+	_ smtp.Session     = (*session)(nil)
+	_ smtp.AuthSession = (*session)(nil)
+)
+
+// busy reports whether a mail transaction is open (Shutdown waits for it).
+func (s *session) busy() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tx != nil
+}
+
+// tlsForbidden reports whether STARTTLS must be refused: inside a mail
+// transaction, or after AUTH (go-smtp would not let the client AUTH again).
+func (s *session) tlsForbidden() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tx != nil || s.auth != ""
+}
+
+func (s *session) Reset() {
+	s.mu.Lock()
+	s.tx = nil
+	s.mu.Unlock()
+	if s.l.isClosing() {
+		s.g.closeIfIdle()
+	}
+}
+
+func (s *session) Logout() error { return nil }
+
+func (s *session) Mail(from string, opts *smtp.MailOptions) error {
+	if s.g.needEHLO() {
+		return replyEHLOFirst
+	}
+	s.mu.Lock()
+	authUser, open := s.auth, s.tx != nil
+	s.mu.Unlock()
+	if open {
+		return reply(503, 5, 5, 1, "Nested MAIL command")
+	}
+	if s.l.rc.Kind == config.KindSubmission && authUser == "" {
+		return replyAuthRequired
+	}
+	raw, ok := s.g.rawPath()
+	if !ok {
+		raw = from
+	}
+	if raw != "" {
+		_, addr, err := address.ParseSMTP(raw)
+		if err != nil {
+			return reply(553, 5, 1, 7, "Bad sender address syntax: "+printable(err.Error(), 200))
+		}
+		if !isASCII(addr) && !opts.UTF8 {
+			return replyNeedUTF8
+		}
+		raw = addr
+	}
+	tx := &txn{eng: s.l.eng(), from: raw, size: opts.Size, utf8: opts.UTF8, envID: opts.EnvelopeID, ret: string(opts.Return), seen: map[string]bool{}}
+	if tx.eng == nil {
+		return replyRoutingConfig
+	}
+	s.mu.Lock()
+	s.tx = tx
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
+	orcpt := s.g.takeORCPT()
+	raw, ok := s.g.rawPath()
+	s.mu.Lock()
+	tx, authUser := s.tx, s.auth
+	s.mu.Unlock()
+	if tx == nil {
+		return replyMailFirst
+	}
+	if !ok || raw == "" {
+		raw = to
+	}
+	if opts.OriginalRecipientType != "" {
+		orcpt = strings.ToLower(string(opts.OriginalRecipientType)) + ";" + opts.OriginalRecipient
+	}
+	// RCPT TO takes SMTP addresses only: a one-off or typed address is not
+	// valid here (it reaches us as IMCEA or RFC 3192 instead).
+	_, addr, err := address.ParseSMTP(raw)
+	if err != nil {
+		s.g.note("rcpt", printable(raw, 300))
+		return reply(501, 5, 1, 3, "Bad recipient address syntax: "+printable(err.Error(), 200))
+	}
+	if !isASCII(addr) && !tx.utf8 {
+		return replyNeedUTF8
+	}
+	key := strings.ToLower(addr)
+	if tx.seen[key] {
+		return replyDuplicateRecipient
+	}
+	org := tx.eng.Org()
+	domain := strings.ToLower(addr[strings.LastIndexByte(addr, '@')+1:])
+	if authUser == "" && !mayReceiveFor(org, domain) {
+		s.g.note("rcpt", addr)
+		return replyRelayDenied
+	}
+	d := tx.eng.Route(s.l.server.Name, addr, tx.size, false)
+	if r := rcptRefusal(d, addr, authUser == ""); r != nil {
+		s.g.note("rcpt", addr, "outcome", string(d.Outcome), "status", d.Status, "reason", d.Reason)
+		return r
+	}
+	notify := make([]string, len(opts.Notify))
+	for i, n := range opts.Notify {
+		notify[i] = string(n)
+	}
+	s.mu.Lock()
+	if s.tx == tx {
+		tx.rcpts = append(tx.rcpts, Recipient{Written: addr, Decision: d, ORCPT: orcpt, Notify: strings.Join(notify, ",")})
+		tx.seen[key] = true
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// mayReceiveFor reports whether an unauthenticated client may send to
+// domain: an authoritative or internal relay accepted domain. Anything else
+// is relaying.
+func mayReceiveFor(org *config.Org, domain string) bool {
+	ad := org.AcceptedDomain(domain)
+	return ad != nil && (ad.Type == config.Authoritative || ad.Type == config.InternalRelay)
+}
+
+// rcptRefusal is the reply refusing a recipient that routing refuses now,
+// or nil. A non-SMTP recipient with no connector (NDR 5.4.4) is accepted:
+// its report is written after the message is queued.
+func rcptRefusal(d routing.Decision, addr string, anonymous bool) *smtp.SMTPError {
+	if d.Outcome != routing.OutcomeNDR {
+		return nil
+	}
+	switch {
+	case d.Status == "5.4.4" && d.Type != "SMTP":
+		return nil
+	case d.Status == "5.3.5":
+		return replyRoutingConfig
+	case anonymous && d.Status == "5.1.1" && d.Type == "SMTP" && strings.ContainsAny(addr[:strings.LastIndexByte(addr, '@')], "%!@"):
+		// Percent hack, bang path or a quoted "a@b": a relay attempt through
+		// a local domain, refused as one.
+		return replyRelayDenied
+	}
+	code := 550
+	switch d.Status {
+	case "5.1.3":
+		code = 501
+	case "5.3.4":
+		code = 552
+	}
+	ec, ok := parseStatus(d.Status)
+	if !ok {
+		ec = smtp.EnhancedCode{5, 1, 0}
+	}
+	why := d.Reason
+	if why == "" {
+		why = "recipient refused"
+	}
+	return &smtp.SMTPError{Code: code, EnhancedCode: ec, Message: "<" + printable(addr, 300) + ">: " + printable(why, 300)}
+}
+
+func parseStatus(s string) (smtp.EnhancedCode, bool) {
+	var ec smtp.EnhancedCode
+	parts := strings.Split(s, ".")
+	if len(parts) != 3 {
+		return ec, false
+	}
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 || n > 999 {
+			return ec, false
+		}
+		ec[i] = n
+	}
+	return ec, ec[0] == 4 || ec[0] == 5
+}
+
+func (s *session) Data(r io.Reader) error {
+	s.mu.Lock()
+	tx, authUser := s.tx, s.auth
+	s.mu.Unlock()
+	if tx == nil || len(tx.rcpts) == 0 {
+		return reply(503, 5, 5, 1, "No valid recipients")
+	}
+	start := time.Now()
+	scan := s.g.dataScan()
+	rid := newReceiveID()
+	helo, esmtp := s.g.greeting()
+	st := s.g.tls()
+	hdr := received(helo, s.g.remote.Addr(), s.l.fqdn, protocol(esmtp, tx.utf8, st != nil, authUser != ""), rid, tx.rcpts, start)
+	br := newBodyReader(r, scan, s.l.rc)
+	env := Envelope{
+		From:       tx.from,
+		Recipients: tx.rcpts,
+		EnvID:      tx.envID,
+		Ret:        tx.ret,
+		Arrival:    start,
+		Auth:       authUser,
+		RemoteAddr: s.g.remote.String(),
+		Helo:       helo,
+		Receiver:   s.l.rc.Name,
+	}
+	id, err := s.l.q.Add(env, io.MultiReader(strings.NewReader(hdr), br))
+	switch {
+	case br.refusal != nil:
+		if err == nil {
+			s.l.log.Error("the queue kept a message the receiver refused", "id", id, "receive_id", rid)
+		}
+		s.g.note("from", tx.from, "recipients", len(tx.rcpts), "receive_id", rid)
+		return br.refusal
+	case br.readErr != nil:
+		s.g.setCloseAfterWrite()
+		if s.g.violated() {
+			return replySync
+		}
+		s.g.note("err", br.readErr.Error(), "receive_id", rid)
+		var ne net.Error
+		if errors.As(br.readErr, &ne) && ne.Timeout() {
+			return replyDataTimeout
+		}
+		return replyDataBroken
+	case err != nil:
+		s.g.note("from", tx.from, "recipients", len(tx.rcpts), "receive_id", rid, "err", err.Error())
+		return replyQueueFailed
+	case !br.eof:
+		s.g.note("from", tx.from, "receive_id", rid, "id", id, "err", "the queue returned before reading the whole message")
+		return replyQueueFailed
+	}
+	rcpts := make([]string, len(tx.rcpts))
+	for i, rc := range tx.rcpts {
+		rcpts[i] = rc.Written
+	}
+	s.l.log.Info("accepted", "id", id, "receive_id", rid, "from", tx.from, "to", rcpts,
+		"size", br.n+int64(len(hdr)), "remote", s.g.remote.String(), "helo", helo, "auth", authUser, "tls", st != nil,
+		"duration", time.Since(start).Round(time.Millisecond))
+	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "Ok: queued as " + printable(id, 100)}
+}
+
+func (s *session) AuthMechanisms() []string {
+	if !s.authOffered() || s.g.tls() == nil && !s.loopback {
+		return nil
+	}
+	return []string{sasl.Plain, sasl.Login}
+}
+
+func (s *session) authOffered() bool {
+	return s.l.auth != nil && s.l.rc.Kind == config.KindSubmission
+}
+
+func (s *session) Auth(mech string) (sasl.Server, error) {
+	switch {
+	case !s.authOffered():
+		return nil, replyAuthUnavailable
+	case s.g.needEHLO():
+		return nil, replyEHLOFirst
+	case s.g.tls() == nil && !s.loopback:
+		return nil, replyAuthNeedsTLS
+	case s.busy():
+		return nil, replyAuthInTransaction
+	}
+	switch mech {
+	case sasl.Plain:
+		return saslServer{sasl.NewPlainServer(func(identity, user, pass string) error {
+			if identity != "" && identity != user {
+				s.g.note("reason", "authorization identity differs from the user")
+				return s.authFailed(user)
+			}
+			return s.authenticate(user, pass)
+		})}, nil
+	case sasl.Login:
+		return saslServer{&loginServer{check: s.authenticate}}, nil
+	}
+	return nil, smtp.ErrAuthUnknownMechanism
+}
+
+func (s *session) authenticate(user, pass string) error {
+	mailbox, ok := s.l.auth.Authenticate(user, pass)
+	if !ok {
+		return s.authFailed(user)
+	}
+	if mailbox == "" {
+		mailbox = user
+	}
+	s.mu.Lock()
+	s.auth = mailbox
+	s.mu.Unlock()
+	s.l.log.Debug("authenticated", "remote", s.g.remote.String(), "user", printable(user, 100), "mailbox", mailbox)
+	return nil
+}
+
+// authFailed counts a failed AUTH and returns its reply.
+func (s *session) authFailed(user string) error {
+	s.mu.Lock()
+	s.authFailures++
+	last := s.authFailures >= maxAuthFailures
+	s.mu.Unlock()
+	s.g.note("user", printable(user, 100))
+	if last {
+		s.g.lastError()
+	}
+	return replyAuthFailed
+}
+
+// saslServer turns mechanism errors that are not replies (a malformed
+// response) into 501 5.5.2 instead of go-smtp's 454.
+type saslServer struct{ sasl.Server }
+
+func (w saslServer) Next(resp []byte) ([]byte, bool, error) {
+	ch, done, err := w.Server.Next(resp)
+	if err != nil {
+		var r *smtp.SMTPError
+		if !errors.As(err, &r) {
+			err = replyAuthMalformed
+		}
+	}
+	return ch, done, err
+}
+
+// loginServer is the server side of the LOGIN mechanism
+// (draft-murchison-sasl-login), which go-sasl no longer has.
+type loginServer struct {
+	step  int
+	user  string
+	check func(user, pass string) error
+}
+
+func (a *loginServer) Next(resp []byte) ([]byte, bool, error) {
+	switch a.step {
+	case 0:
+		if resp == nil {
+			a.step = 1
+			return []byte("Username:"), false, nil
+		}
+		a.user, a.step = string(resp), 2
+		return []byte("Password:"), false, nil
+	case 1:
+		a.user, a.step = string(resp), 2
+		return []byte("Password:"), false, nil
+	case 2:
+		a.step = 3
+		return nil, true, a.check(a.user, string(resp))
+	}
+	return nil, false, fmt.Errorf("sasl LOGIN: unexpected response")
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,141 @@
+package smtpd
+
+import (
+	"fmt"
+	"net/smtp"
+	"strings"
+	"testing"
+
+	"github.com/waypost/waypost/internal/config"
+)
+
+// smuggled is what a smuggling attempt hides after a fake end of data: a
+// whole second transaction. It must never be executed.
+const smuggled = "MAIL FROM:<evil@fabrikam.test>\r\nRCPT TO:<alice@contoso.test>\r\nDATA\r\nSubject: smuggled\r\n\r\nevil\r\n"
+
+// TestSmuggling covers T01-T04 (the hannob/smtpsmug sequences and a few
+// more): each is data, the message is refused after the real end of data
+// with exactly one reply, nothing is queued, and the session stays in step.
+func TestSmuggling(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, seq, want string
+	}{
+		{"T01 LF.LF", "\n.\n", "550 5.5.2 "},
+		{"T02 LF.CRLF", "\n.\r\n", "550 5.5.2 "},
+		{"T02 CRLF.LF", "\r\n.\n", "550 5.5.2 "},
+		{"T02 CR.CR", "\r.\r", "550 5.5.2 "},
+		{"T02 CR.LF", "\r.\n", "550 5.5.2 "},
+		{"T02 LF.CR", "\n.\r", "550 5.5.2 "},
+		{"T02 CR.CRLF", "\r.\r\n", "550 5.5.2 "},
+		{"CRLF.CR", "\r\n.\r", "550 5.5.2 "}, // go-smtp alone would drop the ".<CR>" unseen
+		{"T03 CRLF NUL.CRLF", "\r\n\x00.\r\n", "550 5.6.0 NUL"},
+		{"T03 CRCRLF.CRCRLF", "\r\r\n.\r\r\n", "550 5.5.2 "},
+		{"T04 bare CR", "\rno dot\r\n", "550 5.5.2 "},
+		{"T04 bare LF", "\nno dot\r\n", "550 5.5.2 "},
+	}
+	h := start(t, "Default", func(rc *config.ReceiveConnector) { rc.MaxErrors = 100 })
+	c := h.hello()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c.t = t
+			c.transaction("bob@fabrikam.test", "alice@contoso.test")
+			c.send("Subject: test\r\n\r\nhello" + tt.seq + smuggled + "\r\n.\r\n")
+			c.expect(tt.want)
+			c.cmd("RSET", "250 ") // in step: no reply to any smuggled command
+			c.silent()
+			if n := len(h.q.all()); n != 0 {
+				t.Fatalf("%d messages queued", n)
+			}
+		})
+	}
+	c.t = t
+	// An end of data after a stray CR is still the end of data (RFC 5321
+	// section 4.1.1.4; go-smtp alone would miss it): the message is refused
+	// for the CR and what follows is read as commands, in step.
+	c.transaction("bob@fabrikam.test", "alice@contoso.test")
+	c.send("Subject: cr\r\n\r\nx\r\r\n.\r\nNOOP\r\n")
+	c.expect("550 5.5.2 ")
+	c.expect("250 ")
+	if logs := h.logs.String(); !strings.Contains(logs, "Bare CR or LF") {
+		t.Errorf("refusals are not logged:\n%s", logs)
+	}
+}
+
+// TestPipelining covers T06.
+func TestPipelining(t *testing.T) {
+	t.Parallel()
+	h := start(t, "Default", nil)
+
+	// Legal (RFC 2920 section 3.1): after the end of data, MAIL, RCPT and
+	// DATA in the same packet, then wait for 354.
+	c := h.hello()
+	c.transaction("bob@fabrikam.test", "alice@contoso.test")
+	c.send("Subject: 1\r\n\r\none\r\n.\r\nMAIL FROM:<bob@fabrikam.test>\r\nRCPT TO:<alice@contoso.test>\r\nDATA\r\n")
+	c.expect("250 2.0.0 Ok: queued as Q0001")
+	c.expect("250 ")
+	c.expect("250 ")
+	c.expect("354 ")
+	c.send("Subject: 2\r\n\r\ntwo\r\n.\r\n")
+	c.expect("250 2.0.0 Ok: queued as Q0002")
+
+	// Violation: message 2's content before its 354.
+	c = h.hello()
+	c.transaction("bob@fabrikam.test", "alice@contoso.test")
+	c.send("Subject: 3\r\n\r\nthree\r\n.\r\nMAIL FROM:<bob@fabrikam.test>\r\nRCPT TO:<alice@contoso.test>\r\nDATA\r\nSubject: 4\r\n\r\nfour\r\n.\r\n")
+	c.expect("250 2.0.0 Ok: queued as Q0003")
+	c.expect("250 ")
+	c.expect("250 ")
+	c.expect("554 5.5.0 ")
+	c.closed()
+	msgs := h.q.all()
+	if len(msgs) != 3 {
+		t.Fatalf("%d messages queued, want 3", len(msgs))
+	}
+	for _, m := range msgs {
+		if strings.Contains(m.body, "four") {
+			t.Errorf("message 4 was queued: %q", m.body)
+		}
+	}
+	if logs := h.logs.String(); !strings.Contains(logs, "pipelining violation") {
+		t.Errorf("not logged:\n%s", logs)
+	}
+}
+
+// TestDotStuffing covers T08: lines ".", "..", ".x" survive byte for byte.
+func TestDotStuffing(t *testing.T) {
+	t.Parallel()
+	h := start(t, "Default", nil)
+	c, err := smtp.Dial(h.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, step := range []func() error{
+		func() error { return c.Hello("client.fabrikam.test") },
+		func() error { return c.Mail("bob@fabrikam.test") },
+		func() error { return c.Rcpt("alice@contoso.test") },
+	} {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const content = "Subject: dots\r\n\r\n.\r\n..\r\n.x\r\n...\r\n. \r\nend\r\n"
+	w, err := c.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprint(w, content) // the client stuffs the dots
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c.Quit()
+	msgs := h.q.all()
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages", len(msgs))
+	}
+	body := msgs[0].body
+	if i := strings.Index(body, "Subject: dots"); i < 0 || body[i:] != content {
+		t.Errorf("content %q, want %q", body, content)
+	}
+}
