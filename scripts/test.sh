@@ -25,7 +25,7 @@ echo "== go mod download"
 go mod download
 
 echo "== gofmt"
-unformatted=$(gofmt -l cmd internal bench 2>/dev/null || true)
+unformatted=$(gofmt -l . 2>/dev/null || true)
 if [[ -n "$unformatted" ]]; then
 	echo "not gofmt-ed:"; echo "$unformatted"; exit 1
 fi

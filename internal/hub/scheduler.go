@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,13 +35,19 @@ type Scheduler struct {
 	Rand      func() float64 // jitter source for retries
 	Interval  time.Duration  // how often the queue is scanned when nothing wakes it
 
-	wake chan struct{}
+	wakeOnce sync.Once
+	wake     chan struct{}
+}
+
+func (s *Scheduler) wakeChan() chan struct{} {
+	s.wakeOnce.Do(func() { s.wake = make(chan struct{}, 1) })
+	return s.wake
 }
 
 // Wake asks the scheduler to look at the queue now (after an Add).
 func (s *Scheduler) Wake() {
 	select {
-	case s.wake <- struct{}{}:
+	case s.wakeChan() <- struct{}{}:
 	default:
 	}
 }
@@ -48,9 +55,7 @@ func (s *Scheduler) Wake() {
 // Run scans the queue until ctx is done. A delivery under way when ctx
 // ends is finished or, if it had not started, left queued: nothing is lost.
 func (s *Scheduler) Run(ctx context.Context) {
-	if s.wake == nil {
-		s.wake = make(chan struct{}, 1)
-	}
+	wake := s.wakeChan()
 	if s.Now == nil {
 		s.Now = time.Now
 	}
@@ -68,7 +73,7 @@ func (s *Scheduler) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		case <-s.wake:
+		case <-wake:
 		}
 	}
 }

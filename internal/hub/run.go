@@ -1,0 +1,180 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/waypost/waypost/internal/config"
+	"github.com/waypost/waypost/internal/delivery"
+	"github.com/waypost/waypost/internal/directory"
+	"github.com/waypost/waypost/internal/queue"
+	"github.com/waypost/waypost/internal/routing"
+	"github.com/waypost/waypost/internal/smtpd"
+	"github.com/waypost/waypost/internal/tracking"
+)
+
+// Hub is one running server.
+type Hub struct {
+	org    *config.Org
+	server *config.Server
+	engine atomic.Pointer[routing.Engine]
+	queue  *queue.Store
+	track  *tracking.Log
+	sched  *Scheduler
+	log    *slog.Logger
+	recv   []*smtpd.Listener
+	lns    []net.Listener
+}
+
+// Open prepares server of org: checks its files, opens the queue (recovering
+// after a crash), the tracking log and the routing engine, and binds every
+// receive connector, so that an error is reported before anything runs.
+func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
+	s := org.Server(server)
+	if s == nil {
+		return nil, fmt.Errorf("no server %q in the organization", server)
+	}
+	if err := config.CheckFiles(org); err != nil {
+		return nil, err
+	}
+	dir, err := directory.NewMemory(org.Recipients)
+	if err != nil {
+		return nil, err
+	}
+	h := &Hub{org: org, server: s, log: log}
+	h.engine.Store(routing.New(org, dir))
+	if err := os.MkdirAll(s.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data_dir of %s: %w", s.Name, err)
+	}
+	q, rec, err := queue.Open(filepath.Join(s.DataDir, "queue"))
+	if err != nil {
+		return nil, err
+	}
+	h.queue = q
+	h.track, err = tracking.Open(filepath.Join(s.DataDir, "tracking.log"), s.Name)
+	if err != nil {
+		q.Close()
+		return nil, err
+	}
+	log.Info("queue opened", "dir", q.Dir(), "resumed", rec.Resumed, "removed_partial", len(rec.RemovedPartial), "quarantined", len(rec.Quarantined))
+	for _, qf := range rec.Quarantined {
+		log.Warn("queue file quarantined", "id", qf.ID, "files", qf.Files, "reason", qf.Reason)
+		h.track.Write(tracking.Event{Event: tracking.Quarantine, ID: qf.ID, Detail: qf.Reason})
+	}
+	h.sched = &Scheduler{Server: s.Name, Engine: &h.engine, Queue: q, Track: h.track, Log: log,
+		Mailbox:   &delivery.Maildir{Root: filepath.Join(s.DataDir, "mailboxes"), Hostname: s.FQDN},
+		Connector: h.connector}
+	for _, rc := range s.Receive {
+		l, err := smtpd.New(org, s.Name, rc, h.engine.Load, queueAdapter{h}, Passwords{Engine: &h.engine}, log)
+		if err != nil {
+			h.close()
+			return nil, err
+		}
+		ln, err := net.Listen("tcp", rc.Listen)
+		if err != nil {
+			h.close()
+			return nil, fmt.Errorf("receive connector %q: %w", rc.Name, err)
+		}
+		h.recv, h.lns = append(h.recv, l), append(h.lns, ln)
+	}
+	return h, nil
+}
+
+// connector returns the agent of a send connector whose delivery is built.
+func (h *Hub) connector(name string) delivery.Agent {
+	for _, sc := range h.engine.Load().Org().SendConnectors {
+		if sc.Name != name || sc.Delivery.Kind != config.DeliverySMTP {
+			continue
+		}
+		return &delivery.SMTP{Hosts: sc.Delivery.SmartHosts, Helo: h.server.FQDN, TLS: sc.Delivery.TLS,
+			Encapsulation: sc.Delivery.Encapsulation, DefaultDomain: h.org.DefaultDomain, Timeout: 5 * time.Minute}
+	}
+	return nil
+}
+
+// Addrs returns the addresses the receive connectors listen on.
+func (h *Hub) Addrs() []string {
+	var out []string
+	for _, ln := range h.lns {
+		out = append(out, ln.Addr().String())
+	}
+	return out
+}
+
+// Run serves until ctx is done, then shuts down cleanly: listeners stop
+// taking connections and finish the sessions under way, the scheduler
+// finishes the delivery under way, and the queue is closed. Accepted mail
+// stays in the queue for the next start.
+func (h *Hub) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, len(h.recv))
+	for i, l := range h.recv {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := l.Serve(h.lns[i]); err != nil && !errors.Is(err, net.ErrClosed) {
+				errs <- err
+			}
+		}()
+	}
+	schedCtx, stopSched := context.WithCancel(context.Background())
+	schedDone := make(chan struct{})
+	go func() { h.sched.Run(schedCtx); close(schedDone) }()
+	h.log.Info("hub running", "server", h.server.Name, "listen", h.Addrs())
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errs:
+	}
+	h.log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, l := range h.recv {
+		l.Shutdown(shutCtx)
+	}
+	wg.Wait()
+	stopSched()
+	<-schedDone
+	h.close()
+	return runErr
+}
+
+func (h *Hub) close() {
+	for _, ln := range h.lns {
+		ln.Close()
+	}
+	if h.track != nil {
+		h.track.Close()
+	}
+	if h.queue != nil {
+		h.queue.Close()
+	}
+}
+
+// queueAdapter puts what the receiver accepts into the queue.
+type queueAdapter struct{ h *Hub }
+
+func (a queueAdapter) Add(env smtpd.Envelope, body io.Reader) (string, error) {
+	qe := queue.Envelope{From: env.From, EnvID: env.EnvID, Ret: env.Ret, Arrival: env.Arrival, ReceivedBy: env.Receiver, Auth: env.Auth}
+	for _, r := range env.Recipients {
+		qe.Recipients = append(qe.Recipients, queue.Recipient{Written: r.Written, Type: r.Decision.Type, Address: r.Decision.Address, ORCPT: r.ORCPT, Notify: r.Notify})
+	}
+	m, err := a.h.queue.Add(qe, body)
+	if err != nil {
+		return "", err
+	}
+	for _, r := range qe.Recipients {
+		a.h.track.Write(tracking.Event{Event: tracking.Receive, ID: m.ID, Sender: qe.From, Recipient: r.Type + ":" + r.Address, Detail: "via " + env.Receiver})
+	}
+	a.h.sched.Wake()
+	return m.ID, nil
+}
