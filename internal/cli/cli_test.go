@@ -222,3 +222,26 @@ func TestPasswdAndSecret(t *testing.T) {
 		t.Errorf("secrets %q %q", a, b)
 	}
 }
+
+func TestTrack(t *testing.T) {
+	dir := t.TempDir()
+	org := filepath.Join(dir, "org.toml")
+	os.WriteFile(org, []byte("[organization]\ndefault_domain = \"c.test\"\n[[accepted_domain]]\ndomain = \"c.test\"\n[[site]]\nname = \"A\"\n[[server]]\nname = \"h1\"\nsite = \"A\"\ndata_dir = \"d\"\n"), 0o644)
+	os.MkdirAll(filepath.Join(dir, "d"), 0o700)
+	log := `{"time":"2026-11-29T09:00:00Z","event":"RECEIVE","id":"q1","sender":"bob@f.test","recipient":"SMTP:alice@c.test"}
+{"time":"2026-11-29T09:00:01Z","event":"DELIVER","id":"q1","recipient":"alice@c.test","status":"2.0.0"}
+not json
+{"time":"2026-11-29T10:00:00Z","event":"FAIL","id":"q2","recipient":"nobody@c.test","status":"5.1.1"}
+`
+	os.WriteFile(filepath.Join(dir, "d", "tracking.log"), []byte(log), 0o600)
+	code, out, errOut := run(t, "track", "--config", org, "--recipient", "ALICE")
+	if code != 0 || strings.Count(out, "\n") != 2 || !strings.Contains(errOut, "tracking.log:3") {
+		t.Errorf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	if _, out, _ := run(t, "track", "--config", org, "--event", "fail", "--since", "2026-11-29T09:30:00Z"); !strings.Contains(out, `"id":"q2"`) || strings.Contains(out, "q1") {
+		t.Errorf("filtered: %s", out)
+	}
+	if code, _, errOut := run(t, "track", "--config", org, "--since", "yesterday"); code != 2 || !strings.Contains(errOut, "RFC 3339") {
+		t.Errorf("bad --since: %d %s", code, errOut)
+	}
+}
