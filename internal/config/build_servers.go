@@ -121,6 +121,14 @@ func buildReceive(c *collector, org *Org, path, who string, r *rawReceive) *Rece
 		}
 		rc.RemoteRanges = append(rc.RemoteRanges, p)
 	}
+	for k, s := range r.RelayRanges {
+		p, err := parsePrefix(s)
+		if err != nil {
+			c.add(fmt.Sprintf("%s.relay_ranges[%d]", path, k), `write an address or a CIDR range such as "127.0.0.1/32"`, "%s: %v", who, err)
+			continue
+		}
+		rc.RelayRanges = append(rc.RelayRanges, p)
+	}
 	rc.MaxMessageSize = DefaultMaxMessageSize
 	if r.MaxMessageSize != nil {
 		n, err := parseSize(r.MaxMessageSize)

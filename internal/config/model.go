@@ -79,6 +79,7 @@ type ReceiveConnector struct {
 	Listen         string
 	Kind           string // KindSMTP or KindSubmission
 	RemoteRanges   []netip.Prefix
+	RelayRanges    []netip.Prefix // clients that may relay without AUTH (Postfix's mynetworks)
 	MaxMessageSize int64
 	MaxRecipients  int
 	MaxLineLength  int

@@ -58,6 +58,7 @@ type rawReceive struct {
 	Listen         string   `toml:"listen"`
 	Kind           string   `toml:"kind"`
 	RemoteRanges   []string `toml:"remote_ranges"`
+	RelayRanges    []string `toml:"relay_ranges"`
 	MaxMessageSize any      `toml:"max_message_size"`
 	MaxRecipients  *int     `toml:"max_recipients"`
 	MaxLineLength  *int     `toml:"max_line_length"`

@@ -25,6 +25,7 @@ type session struct {
 	l        *Listener
 	g        *guard
 	loopback bool // may AUTH without TLS
+	relay    bool // in the connector's relay_ranges: may relay without AUTH
 
 	mu           sync.Mutex
 	auth         string // authenticated user, "" before AUTH
@@ -147,7 +148,7 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	}
 	org := tx.eng.Org()
 	domain := strings.ToLower(addr[strings.LastIndexByte(addr, '@')+1:])
-	if authUser == "" && !mayReceiveFor(org, domain) {
+	if authUser == "" && !s.relay && !mayReceiveFor(org, domain) {
 		s.g.note("rcpt", addr)
 		return replyRelayDenied
 	}

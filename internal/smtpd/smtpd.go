@@ -285,10 +285,21 @@ func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	if !l.allowed(g.remote.Addr()) {
 		return nil, replyAccessDenied
 	}
-	s := &session{l: l, g: g}
+	s := &session{l: l, g: g, relay: inRanges(l.rc.RelayRanges, g.remote.Addr())}
 	s.loopback = l.trustLoopback && g.remote.Addr().Unmap().IsLoopback()
 	g.setSession(s)
 	return s, nil
+}
+
+// inRanges reports whether a is in one of ranges.
+func inRanges(ranges []netip.Prefix, a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range ranges {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // errorLog passes go-smtp's internal messages to slog: panics as errors,

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/smtp"
 	"regexp"
 	"strings"
@@ -164,6 +165,24 @@ func TestRcptRefusals(t *testing.T) {
 		c.cmd("RCPT TO:"+tt.rcpt, tt.want)
 	}
 	c.cmd("RSET", "250 ")
+}
+
+// TestRelayRanges: clients in a connector's relay_ranges (Postfix's
+// mynetworks) may relay without AUTH; others may not.
+func TestRelayRanges(t *testing.T) {
+	t.Parallel()
+	trusted := start(t, "Default", func(rc *config.ReceiveConnector) {
+		rc.RelayRanges = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	})
+	c := trusted.hello()
+	c.cmd("MAIL FROM:<app@contoso.test>", "250 ")
+	c.cmd("RCPT TO:<bob@fabrikam.test>", "250 ")
+	other := start(t, "Default", func(rc *config.ReceiveConnector) {
+		rc.RelayRanges = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	})
+	c = other.hello()
+	c.cmd("MAIL FROM:<app@contoso.test>", "250 ")
+	c.cmd("RCPT TO:<bob@fabrikam.test>", "554 5.7.1 Relay access denied")
 }
 
 // TestRelay covers T24 and T25: no relaying for unauthenticated clients of
