@@ -18,10 +18,9 @@ import (
 	"github.com/waypost/waypost/internal/tracking"
 )
 
-// Scheduler delivers what the queue holds. Run it from one goroutine.
+// Scheduler delivers what the queue holds. Call Run (or RunOnce) from one
+// goroutine; it processes up to Workers messages at a time.
 type Scheduler struct {
-	pending []tracking.Event // events of the Update under way, written once it is on disk
-
 	Server  string
 	Engine  *atomic.Pointer[routing.Engine]
 	Queue   *queue.Store
@@ -34,6 +33,7 @@ type Scheduler struct {
 	Now       func() time.Time
 	Rand      func() float64 // jitter source for retries
 	Interval  time.Duration  // how often the queue is scanned when nothing wakes it
+	Workers   int            // messages processed at once (default 16)
 
 	wakeOnce sync.Once
 	wake     chan struct{}
@@ -85,14 +85,26 @@ func (s *Scheduler) RunOnce(ctx context.Context) {
 	if err != nil {
 		s.Log.Error("queue list", "err", err)
 	}
+	workers := s.Workers
+	if workers <= 0 {
+		workers = 16
+	}
+	sem := make(chan struct{}, workers)
+	var wg sync.WaitGroup
 	for _, m := range msgs {
 		if ctx.Err() != nil {
-			return
+			break
 		}
-		if err := s.process(ctx, m); err != nil {
-			s.Log.Error("processing queued message", "id", m.ID, "err", err)
-		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := s.process(ctx, m); err != nil {
+				s.Log.Error("processing queued message", "id", m.ID, "err", err)
+			}
+		}()
 	}
+	wg.Wait()
 }
 
 // work is one recipient to deliver in this pass.
@@ -102,13 +114,14 @@ type work struct {
 }
 
 func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
+	j := &job{s: s}
 	now := s.Now()
 	eng := s.Engine.Load()
 	expires := m.Arrival.Add(eng.Org().MessageExpiration)
 	var local []work
 	remote := map[string][]work{} // connector name -> its recipients
 	changed := false
-	err := s.update(m.ID, func(m *queue.Message) error {
+	err := j.update(m.ID, func(m *queue.Message) error {
 		local, changed = nil, false
 		clear(remote)
 		for i := 0; i < len(m.Recipients); i++ {
@@ -118,16 +131,16 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 			}
 			changed = true
 			if !now.Before(expires) {
-				s.final(m, r, queue.Failed, queue.Result{Class: queue.ClassFailed, Status: "4.4.7", RemoteText: "Queue expired; Message expired"})
+				j.final(m, r, queue.Failed, queue.Result{Class: queue.ClassFailed, Status: "4.4.7", RemoteText: "Queue expired; Message expired"})
 				continue
 			}
 			d := eng.RouteAddress(s.Server, address.Address{Type: r.Type, Value: r.Address}, m.Size, false)
 			r.NextHop = nextHop(&d)
 			switch {
 			case d.Outcome == routing.OutcomeNDR:
-				s.final(m, r, queue.Failed, queue.Result{Class: queue.ClassFailed, Status: d.Status, RemoteText: d.Reason})
+				j.final(m, r, queue.Failed, queue.Result{Class: queue.ClassFailed, Status: d.Status, RemoteText: d.Reason})
 			case d.Outcome == routing.OutcomeExpanded:
-				s.final(m, r, queue.Expanded, queue.Result{Class: queue.ClassDelivered, Status: "2.0.0", RemoteText: "expanded"})
+				j.final(m, r, queue.Expanded, queue.Result{Class: queue.ClassDelivered, Status: "2.0.0", RemoteText: "expanded"})
 				for _, mem := range d.Members {
 					if mem.Type == "" || hasRecipient(eng, m, mem.Type, mem.Address) {
 						continue // each recipient once per message; bad member syntax has no type
@@ -137,7 +150,7 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 			case d.Outcome == routing.OutcomeMailbox && d.Server == s.Server:
 				folder, err := s.folder(eng, r)
 				if err != nil {
-					s.final(m, r, queue.Failed, queue.Result{Class: queue.ClassFailed, Status: "5.1.1", RemoteText: err.Error()})
+					j.final(m, r, queue.Failed, queue.Result{Class: queue.ClassFailed, Status: "5.1.1", RemoteText: err.Error()})
 					continue
 				}
 				s.attempt(r, now, expires)
@@ -150,7 +163,7 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 				// (hub relay, send connectors): wait and route again later.
 				s.attempt(r, now, expires)
 				r.Last = queue.Result{Class: queue.ClassRetry, Status: orStatus(d.Status, "4.4.0"), RemoteText: deferReason(&d)}
-				s.note(tracking.Event{Event: tracking.Defer, ID: m.ID, Sender: m.From, Recipient: r.Address, NextHop: r.NextHop, Connector: d.Connector, Status: r.Last.Status, Detail: r.Last.RemoteText})
+				j.note(tracking.Event{Event: tracking.Defer, ID: m.ID, Sender: m.From, Recipient: r.Address, NextHop: r.NextHop, Connector: d.Connector, Status: r.Last.Status, Detail: r.Last.RemoteText})
 			}
 		}
 		if !changed {
@@ -165,10 +178,10 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 		return err
 	}
 	if len(local) > 0 {
-		s.deliver(ctx, m, s.Mailbox, local)
+		j.deliver(ctx, m, s.Mailbox, local)
 	}
 	for name, ws := range remote {
-		s.deliver(ctx, m, s.Connector(name), ws)
+		j.deliver(ctx, m, s.Connector(name), ws)
 	}
 	return s.removeIfDone(m.ID)
 }
@@ -185,7 +198,7 @@ func (s *Scheduler) attempt(r *queue.Recipient, now, expires time.Time) {
 var errNothingDue = errors.New("nothing due")
 
 // final puts r in a final state and tracks it.
-func (s *Scheduler) final(m *queue.Message, r *queue.Recipient, st queue.State, res queue.Result) {
+func (j *job) final(m *queue.Message, r *queue.Recipient, st queue.State, res queue.Result) {
 	r.State, r.Last = st, res
 	ev := tracking.Deliver
 	switch st {
@@ -194,35 +207,35 @@ func (s *Scheduler) final(m *queue.Message, r *queue.Recipient, st queue.State, 
 	case queue.Expanded:
 		ev = tracking.Expand
 	}
-	s.note(tracking.Event{Event: ev, ID: m.ID, Sender: m.From, Recipient: r.Address, NextHop: r.NextHop, Status: res.Status, Detail: res.RemoteText})
+	j.note(tracking.Event{Event: ev, ID: m.ID, Sender: m.From, Recipient: r.Address, NextHop: r.NextHop, Status: res.Status, Detail: res.RemoteText})
 }
 
 // deliver hands ws to agent and records the results.
-func (s *Scheduler) deliver(ctx context.Context, m *queue.Message, agent delivery.Agent, ws []work) {
+func (j *job) deliver(ctx context.Context, m *queue.Message, agent delivery.Agent, ws []work) {
 	msg := &delivery.Message{ID: m.ID, From: m.From, Arrival: m.Arrival, Size: m.Size,
-		Open: func() (io.ReadCloser, error) { return s.Queue.Open(m.ID) }}
+		Open: func() (io.ReadCloser, error) { return j.s.Queue.Open(m.ID) }}
 	for _, w := range ws {
 		msg.Recipients = append(msg.Recipients, w.rcpt)
 	}
 	results := agent.Deliver(ctx, msg)
-	err := s.update(m.ID, func(qm *queue.Message) error {
+	err := j.update(m.ID, func(qm *queue.Message) error {
 		for i, w := range ws {
 			r := &qm.Recipients[w.index]
 			res := results[i]
 			qr := queue.Result{Class: string(res.Class), Status: res.Status, RemoteHost: res.RemoteHost, RemoteText: orStatus(res.RemoteText, res.Text)}
 			switch res.Class {
 			case delivery.Delivered:
-				s.final(qm, r, queue.Delivered, qr)
-				if agent != delivery.Agent(s.Mailbox) {
-					s.pending[len(s.pending)-1].Event = tracking.Send // handed to another server
+				j.final(qm, r, queue.Delivered, qr)
+				if agent != delivery.Agent(j.s.Mailbox) {
+					j.events[len(j.events)-1].Event = tracking.Send // handed to another server
 				}
 			case delivery.Relayed:
-				s.final(qm, r, queue.Relayed, qr)
+				j.final(qm, r, queue.Relayed, qr)
 			case delivery.Failed:
-				s.final(qm, r, queue.Failed, qr)
+				j.final(qm, r, queue.Failed, qr)
 			default:
 				r.Last = qr
-				s.note(tracking.Event{Event: tracking.Defer, ID: qm.ID, Recipient: r.Address, Status: res.Status, Detail: orStatus(res.RemoteText, res.Text)})
+				j.note(tracking.Event{Event: tracking.Defer, ID: qm.ID, Recipient: r.Address, Status: res.Status, Detail: orStatus(res.RemoteText, res.Text)})
 			}
 		}
 		return nil
@@ -230,7 +243,7 @@ func (s *Scheduler) deliver(ctx context.Context, m *queue.Message, agent deliver
 	if err != nil {
 		// The deliveries happened but their results are not recorded: the
 		// next pass delivers again (a duplicate, never a loss).
-		s.Log.Error("recording delivery results", "id", m.ID, "err", err)
+		j.s.Log.Error("recording delivery results", "id", m.ID, "err", err)
 	}
 }
 
@@ -258,25 +271,30 @@ func (s *Scheduler) folder(eng *routing.Engine, r *queue.Recipient) (string, err
 
 // update is Queue.Update that writes the tracking events noted by f once
 // the change is on disk (and drops them if it is not).
-func (s *Scheduler) update(id string, f func(m *queue.Message) error) error {
-	s.pending = s.pending[:0]
-	err := s.Queue.Update(id, func(m *queue.Message) error {
-		s.pending = s.pending[:0] // f may run again
+func (j *job) update(id string, f func(m *queue.Message) error) error {
+	err := j.s.Queue.Update(id, func(m *queue.Message) error {
+		j.events = j.events[:0] // f may run again
 		return f(m)
 	})
-	if err == nil && s.Track != nil {
-		for _, e := range s.pending {
-			if werr := s.Track.Write(e); werr != nil {
-				s.Log.Warn("tracking log", "err", werr)
+	if err == nil && j.s.Track != nil {
+		for _, e := range j.events {
+			if werr := j.s.Track.Write(e); werr != nil {
+				j.s.Log.Warn("tracking log", "err", werr)
 			}
 		}
 	}
-	s.pending = s.pending[:0]
+	j.events = j.events[:0]
 	return err
 }
 
+// job is the processing of one message in one pass.
+type job struct {
+	s      *Scheduler
+	events []tracking.Event // of the Update under way, written once it is on disk
+}
+
 // note records a tracking event for the Update under way.
-func (s *Scheduler) note(e tracking.Event) { s.pending = append(s.pending, e) }
+func (j *job) note(e tracking.Event) { j.events = append(j.events, e) }
 
 // hasRecipient reports whether m already has this recipient: the same
 // address, or another address of the same directory entry (Exchange
