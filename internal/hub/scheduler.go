@@ -1,12 +1,14 @@
 package hub
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/waypost/waypost/internal/address"
 	"github.com/waypost/waypost/internal/delivery"
 	"github.com/waypost/waypost/internal/queue"
+	"github.com/waypost/waypost/internal/report"
 	"github.com/waypost/waypost/internal/routing"
 	"github.com/waypost/waypost/internal/tracking"
 )
@@ -255,9 +258,66 @@ func (s *Scheduler) removeIfDone(id string) error {
 	if !m.Done() {
 		return nil
 	}
-	// Reports for failed recipients (RFC 3464 NDRs) are issue 4; until
-	// they exist, the tracking log's FAIL events are the record.
+	// The report goes into the queue before the message leaves it: a crash
+	// in between sends the report twice, never not at all.
+	if err := s.bounce(m); err != nil {
+		return err
+	}
 	return s.Queue.Remove(id)
+}
+
+// bounce queues one non-delivery report for the failed recipients of m
+// that asked for one (RFC 3461 NOTIFY: FAILURE, or nothing said). Mail
+// from the null sender gets none: a double bounce is logged and dropped.
+func (s *Scheduler) bounce(m *queue.Message) error {
+	org := s.Engine.Load().Org()
+	var failed []report.Recipient
+	for _, r := range m.Recipients {
+		n := strings.ToUpper(r.Notify)
+		if r.State != queue.Failed || strings.Contains(n, "NEVER") || n != "" && !strings.Contains(n, "FAILURE") {
+			continue
+		}
+		failed = append(failed, report.Recipient{Written: r.Written, Type: r.Type, Address: r.Address, ORCPT: r.ORCPT,
+			Status: r.Last.Status, RemoteHost: r.Last.RemoteHost, RemoteText: r.Last.RemoteText, LastAttempt: r.LastAttempt})
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	if m.From == "" {
+		s.Log.Warn("double bounce: a message from the null sender failed; no report is sent", "id", m.ID, "recipients", len(failed))
+		s.track(tracking.Event{Event: tracking.DSN, ID: m.ID, Detail: "double bounce discarded"})
+		return nil
+	}
+	fqdn := s.Server
+	if srv := org.Server(s.Server); srv != nil {
+		fqdn = srv.FQDN
+	}
+	body, err := s.Queue.Open(m.ID)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	ndr, err := report.NDR(report.Report{ReportingMTA: fqdn, Postmaster: "postmaster@" + org.DefaultDomain, To: m.From,
+		EnvID: m.EnvID, Ret: m.Ret, Arrival: m.Arrival, Date: s.Now(), Recipients: failed}, body)
+	if err != nil {
+		return err
+	}
+	nm, err := s.Queue.Add(queue.Envelope{From: "", ReceivedBy: "ndr", Arrival: s.Now(),
+		Recipients: []queue.Recipient{{Written: m.From, Type: "SMTP", Address: m.From, Notify: "NEVER"}}}, bytes.NewReader(ndr))
+	if err != nil {
+		return err
+	}
+	s.track(tracking.Event{Event: tracking.DSN, ID: m.ID, Recipient: m.From, Detail: fmt.Sprintf("non-delivery report %s for %d recipients", nm.ID, len(failed))})
+	s.Wake()
+	return nil
+}
+
+func (s *Scheduler) track(e tracking.Event) {
+	if s.Track != nil {
+		if err := s.Track.Write(e); err != nil {
+			s.Log.Warn("tracking log", "err", err)
+		}
+	}
 }
 
 // folder finds the Maildir folder of the mailbox r resolves to.

@@ -1,0 +1,61 @@
+package hub
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/waypost/waypost/internal/delivery"
+	"github.com/waypost/waypost/internal/queue"
+)
+
+func TestNonDeliveryReportReachesTheSender(t *testing.T) {
+	f := newFixture(t)
+	_, err := f.s.Queue.Add(queue.Envelope{From: "alice@contoso.test", Arrival: f.now, EnvID: "e-42", Recipients: []queue.Recipient{
+		{Written: "nobody@contoso.test", Type: "SMTP", Address: "nobody@contoso.test", ORCPT: "rfc822;nobody@contoso.test"},
+		{Written: "[FAX:+1 555 0100]", Type: "FAX", Address: "+1 555 0100"},
+		{Written: "quiet@contoso.test", Type: "SMTP", Address: "quiet@contoso.test", Notify: "NEVER"},
+	}}, strings.NewReader("Subject: Fax the figures\r\nMessage-ID: <x1@contoso.test>\r\n\r\nfigures\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.s.RunOnce(context.Background()) // fails the recipients, queues the report
+	f.s.RunOnce(context.Background()) // delivers the report
+	box := f.inbox(t, delivery.Folder("alice@contoso.test"))
+	if len(box) != 1 {
+		t.Fatalf("alice has %d messages, want the one report", len(box))
+	}
+	ndr := box[0]
+	for _, want := range []string{
+		"Return-Path: <>\r\n", "Subject: Undeliverable: Fax the figures", "Auto-Submitted: auto-replied",
+		"multipart/report; report-type=delivery-status", "Original-Envelope-Id: e-42",
+		"Final-Recipient: rfc822;nobody@contoso.test\r\nAction: failed\r\nStatus: 5.1.1",
+		"Final-Recipient: fax;+1 555 0100\r\nAction: failed\r\nStatus: 5.4.4",
+		"None of the organization's connectors can send to FAX addresses from your site",
+	} {
+		if !strings.Contains(ndr, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if strings.Contains(ndr, "quiet@contoso.test") {
+		t.Error("a recipient with NOTIFY=NEVER is in the report")
+	}
+	if msgs, _ := f.s.Queue.List(); len(msgs) != 0 {
+		t.Errorf("%d messages left in the queue", len(msgs))
+	}
+}
+
+func TestNoReportForTheNullSender(t *testing.T) {
+	f := newFixture(t)
+	_, err := f.s.Queue.Add(queue.Envelope{From: "", Arrival: f.now, Recipients: []queue.Recipient{
+		{Written: "nobody@contoso.test", Type: "SMTP", Address: "nobody@contoso.test"},
+	}}, strings.NewReader("Subject: a bounce\r\n\r\nx\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.s.RunOnce(context.Background())
+	f.s.RunOnce(context.Background())
+	if msgs, _ := f.s.Queue.List(); len(msgs) != 0 {
+		t.Errorf("a report to the null sender was queued: %d messages", len(msgs))
+	}
+}
