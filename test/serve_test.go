@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/smtp"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -120,7 +121,7 @@ func TestServeDeliversLocallyAndOutward(t *testing.T) {
 	h := harness.Start(t, o.file, "hub1", o.smtpAddr, o.submission)
 
 	// Port 25 style: mail for a local mailbox is accepted and delivered.
-	msg := "From: bob@fabrikam.test\r\nTo: alice@contoso.test\r\nSubject: hello\r\n\r\nHi Alice.\r\n"
+	msg := "From: bob@fabrikam.test\r\nTo: alice@contoso.test\r\nSubject: hello\r\nMessage-ID: <hello-1@fabrikam.test>\r\n\r\nHi Alice.\r\n"
 	if err := smtp.SendMail(o.smtpAddr, nil, "bob@fabrikam.test", []string{"alice@contoso.test"}, []byte(msg)); err != nil {
 		t.Fatal(err)
 	}
@@ -155,6 +156,11 @@ func TestServeDeliversLocallyAndOutward(t *testing.T) {
 	}
 	if err := h.Stop(); err != nil {
 		t.Errorf("SIGTERM: %v\n%s", err, h.Log())
+	}
+	// waypost track finds the message by its Message-ID.
+	tracked, err := exec.Command(harness.Binary(t), "track", "--config", o.file, "--message-id", "hello-1@fabrikam").CombinedOutput()
+	if err != nil || !strings.Contains(string(tracked), `"event":"RECEIVE"`) || !strings.Contains(string(tracked), `"recipient":"SMTP:alice@contoso.test"`) {
+		t.Errorf("waypost track: %v\n%s", err, tracked)
 	}
 }
 

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -168,13 +170,43 @@ func (a queueAdapter) Add(env smtpd.Envelope, body io.Reader) (string, error) {
 	for _, r := range env.Recipients {
 		qe.Recipients = append(qe.Recipients, queue.Recipient{Written: r.Written, Type: r.Decision.Type, Address: r.Decision.Address, ORCPT: r.ORCPT, Notify: r.Notify})
 	}
-	m, err := a.h.queue.Add(qe, body)
+	head := &headCapture{}
+	m, err := a.h.queue.Add(qe, io.TeeReader(body, head))
 	if err != nil {
 		return "", err
 	}
+	msgID := head.messageID()
 	for _, r := range qe.Recipients {
-		a.h.track.Write(tracking.Event{Event: tracking.Receive, ID: m.ID, Sender: qe.From, Recipient: r.Type + ":" + r.Address, Detail: "via " + env.Receiver})
+		a.h.track.Write(tracking.Event{Event: tracking.Receive, ID: m.ID, MessageID: msgID, Sender: qe.From, Recipient: r.Type + ":" + r.Address, Detail: "via " + env.Receiver})
 	}
 	a.h.sched.Wake()
 	return m.ID, nil
+}
+
+// headCapture keeps the start of a message as it streams into the queue,
+// so that its Message-ID can go into the tracking log.
+type headCapture struct{ b []byte }
+
+const headLimit = 64 << 10
+
+func (h *headCapture) Write(p []byte) (int, error) {
+	if room := headLimit - len(h.b); room > 0 {
+		h.b = append(h.b, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
+}
+
+// messageID returns the Message-ID field of the captured header, or "".
+func (h *headCapture) messageID() string {
+	end := bytes.Index(h.b, []byte("\r\n\r\n"))
+	if end < 0 {
+		end = len(h.b)
+	}
+	for _, line := range strings.Split(string(h.b[:end]), "\r\n") {
+		name, value, ok := strings.Cut(line, ":")
+		if ok && strings.EqualFold(strings.TrimSpace(name), "Message-ID") {
+			return strings.TrimSpace(value)
+		}
+	}
+	return ""
 }
