@@ -59,3 +59,24 @@ func TestNoReportForTheNullSender(t *testing.T) {
 		t.Errorf("a report to the null sender was queued: %d messages", len(msgs))
 	}
 }
+
+// TestFinishedMessageLeftBehindIsRemoved: a message whose recipients are all
+// final but which is still queued (a crash between the last update and the
+// removal) is reported and removed by the next pass.
+func TestFinishedMessageLeftBehindIsRemoved(t *testing.T) {
+	f := newFixture(t)
+	_, err := f.s.Queue.Add(queue.Envelope{From: "alice@contoso.test", Arrival: f.now, Recipients: []queue.Recipient{
+		{Written: "x@contoso.test", Type: "SMTP", Address: "x@contoso.test", State: queue.Failed, Last: queue.Result{Class: queue.ClassFailed, Status: "5.1.1"}},
+	}}, strings.NewReader("Subject: s\r\n\r\nb\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.s.RunOnce(context.Background())
+	f.s.RunOnce(context.Background())
+	if msgs, _ := f.s.Queue.List(); len(msgs) != 0 {
+		t.Errorf("%d messages left in the queue", len(msgs))
+	}
+	if box := f.inbox(t, delivery.Folder("alice@contoso.test")); len(box) != 1 || !strings.Contains(box[0], "Undeliverable: s") {
+		t.Errorf("no report for the finished message: %d", len(box))
+	}
+}

@@ -175,6 +175,11 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 		return nil
 	})
 	if errors.Is(err, errNothingDue) {
+		if m.Done() {
+			// Every recipient is final but the message is still here: its
+			// report or removal failed, or a crash came between them.
+			return s.removeIfDone(m.ID)
+		}
 		return nil
 	}
 	if err != nil {
