@@ -41,6 +41,8 @@ type Recipient struct {
 	Address string // address within its type
 	Mailbox string // the directory mailbox, for the mailbox agent
 	Folder  string // the mailbox's folder name (Mailboxes.Folder), for the mailbox agent
+	Notify  string // RFC 3461 NOTIFY as received ("", "NEVER" or a comma list), for hub relay
+	ORCPT   string // RFC 3461 ORCPT "type;address" decoded, for hub relay
 }
 
 // Message is what an agent delivers: the envelope of one message for the
@@ -51,6 +53,8 @@ type Message struct {
 	Recipients []Recipient
 	Arrival    time.Time
 	Size       int64
+	EnvID      string // RFC 3461 ENVID, decoded
+	Ret        string // RFC 3461 RET: "FULL", "HDRS" or ""
 	Open       func() (io.ReadCloser, error)
 }
 

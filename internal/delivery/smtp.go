@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
 	"github.com/waypost/waypost/internal/address"
@@ -23,6 +24,12 @@ import (
 // recipient. Recipients of other address types are written as SMTP
 // addresses: IMCEA at DefaultDomain, or RFC 3192 "FAX=+number@host".
 //
+// With Hub set it is the hub-to-hub relay agent: AUTH PLAIN with the hub
+// proof, the DSN parameters of the envelope (RET, ENVID, NOTIFY, ORCPT of
+// type rfc822 or utf-8; other ORCPT types are left out), and the arrival
+// time as the first header line. A refused proof is a retry, not a
+// failure: the peer may not have the new secret yet.
+//
 // Not yet: MX lookup when a connector has no smart hosts, AUTH to the smart
 // host, and reusing a connection for several messages.
 type SMTP struct {
@@ -34,6 +41,19 @@ type SMTP struct {
 	Timeout       time.Duration
 	// TLSConfig is used for STARTTLS when set (tests give their CA here).
 	TLSConfig *tls.Config
+	// Hub, when set, makes this agent the hub-to-hub relay: it proves the
+	// hub secret with AUTH PLAIN, keeps the DSN parameters of the envelope
+	// and writes the arrival time as the first header line.
+	Hub *HubAuth
+}
+
+// HubAuth is how a hub proves the organization's hub secret to a peer's
+// relay listener: AUTH PLAIN with user Server and password Proof (see
+// smtpd.HubProof), and the arrival header name.
+type HubAuth struct {
+	Server        string
+	Proof         string
+	ArrivalHeader string
 }
 
 // Deliver implements Agent.
@@ -66,7 +86,17 @@ func (a *SMTP) try(ctx context.Context, host string, m *Message) (res []Result, 
 		return every(n, Result{Class: Retry, Status: "4.4.1", Text: err.Error(), RemoteHost: host}), true
 	}
 	defer c.Close()
-	if err := c.Mail(m.From, &smtp.MailOptions{Size: m.Size}); err != nil {
+	mo := &smtp.MailOptions{Size: m.Size}
+	if a.Hub != nil {
+		if err := c.Auth(sasl.NewPlainClient("", a.Hub.Server, a.Hub.Proof)); err != nil {
+			r := reply(host, err, "4.7.0")
+			r.Class = Retry // a peer that refuses our proof may have another secret for now
+			return every(n, r), true
+		}
+		mo.EnvelopeID = m.EnvID
+		mo.Return = smtp.DSNReturn(m.Ret)
+	}
+	if err := c.Mail(m.From, mo); err != nil {
 		r := reply(host, err, "4.4.2")
 		return every(n, r), r.Class == Retry
 	}
@@ -78,7 +108,7 @@ func (a *SMTP) try(ctx context.Context, host string, m *Message) (res []Result, 
 			res[i] = Result{Class: Failed, Status: "5.1.3", Text: err.Error()}
 			continue
 		}
-		if err := c.Rcpt(to, nil); err != nil {
+		if err := c.Rcpt(to, a.rcptOptions(r)); err != nil {
 			res[i] = reply(host, err, "4.4.2")
 			continue
 		}
@@ -173,6 +203,12 @@ func (a *SMTP) send(c *smtp.Client, m *Message) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if a.Hub != nil && a.Hub.ArrivalHeader != "" && !m.Arrival.IsZero() {
+		if _, err := fmt.Fprintf(w, "%s: %s\r\n", a.Hub.ArrivalHeader, m.Arrival.UTC().Format(time.RFC3339Nano)); err != nil {
+			w.Close()
+			return "", err
+		}
+	}
 	if _, err := io.Copy(w, body); err != nil {
 		w.Close()
 		return "", err
@@ -182,6 +218,28 @@ func (a *SMTP) send(c *smtp.Client, m *Message) (string, error) {
 		return "", err
 	}
 	return "250 " + resp.StatusText, nil
+}
+
+// rcptOptions are the DSN parameters of r for a hub relay, nil otherwise.
+// An ORCPT of a type go-smtp cannot write (only rfc822 and utf-8) is left
+// out.
+func (a *SMTP) rcptOptions(r Recipient) *smtp.RcptOptions {
+	if a.Hub == nil {
+		return nil
+	}
+	o := &smtp.RcptOptions{}
+	if r.Notify != "" {
+		for _, n := range strings.Split(r.Notify, ",") {
+			o.Notify = append(o.Notify, smtp.DSNNotify(strings.ToUpper(strings.TrimSpace(n))))
+		}
+	}
+	if typ, addr, ok := strings.Cut(r.ORCPT, ";"); ok {
+		switch t := smtp.DSNAddressType(strings.ToUpper(typ)); t {
+		case smtp.DSNAddressTypeRFC822, smtp.DSNAddressTypeUTF8:
+			o.OriginalRecipientType, o.OriginalRecipient = t, addr
+		}
+	}
+	return o
 }
 
 // encode writes a recipient as an SMTP address for the wire.

@@ -35,6 +35,7 @@ type Hub struct {
 	log    *slog.Logger
 	recv   []*smtpd.Listener
 	lns    []net.Listener
+	secret []byte // the organization's hub secret, nil without one
 }
 
 // Open prepares server of org: checks its files, opens the queue (recovering
@@ -72,9 +73,37 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 		log.Warn("queue file quarantined", "id", qf.ID, "files", qf.Files, "reason", qf.Reason)
 		h.track.Write(tracking.Event{Event: tracking.Quarantine, ID: qf.ID, Detail: qf.Reason})
 	}
+	if org.HubSecretFile != "" {
+		b, err := os.ReadFile(org.HubSecretFile)
+		if err != nil {
+			h.close()
+			return nil, fmt.Errorf("hub secret: %w", err)
+		}
+		h.secret = bytes.TrimSpace(b)
+		if len(h.secret) == 0 {
+			h.close()
+			return nil, fmt.Errorf("hub secret %s is empty; run \"waypost secret > %s\"", org.HubSecretFile, org.HubSecretFile)
+		}
+	}
 	h.sched = &Scheduler{Server: s.Name, Engine: &h.engine, Queue: q, Track: h.track, Log: log,
 		Mailbox:   &delivery.Maildir{Root: filepath.Join(s.DataDir, "mailboxes"), Hostname: s.FQDN},
-		Connector: h.connector}
+		Connector: h.connector, Relay: h.relay}
+	if s.Relay != "" && h.secret == nil {
+		log.Warn("relay listener not started: the organization has no hub_secret_file", "relay", s.Relay)
+	}
+	if s.Relay != "" && h.secret != nil {
+		l, err := smtpd.NewRelay(org, s.Name, h.secret, h.engine.Load, queueAdapter{h}, log)
+		if err != nil {
+			h.close()
+			return nil, err
+		}
+		ln, err := net.Listen("tcp", s.Relay)
+		if err != nil {
+			h.close()
+			return nil, fmt.Errorf("relay listener: %w", err)
+		}
+		h.recv, h.lns = append(h.recv, l), append(h.lns, ln)
+	}
 	for _, rc := range s.Receive {
 		l, err := smtpd.New(org, s.Name, rc, h.engine.Load, queueAdapter{h}, Passwords{Engine: &h.engine}, log)
 		if err != nil {
@@ -101,6 +130,19 @@ func (h *Hub) connector(name string) delivery.Agent {
 			Encapsulation: sc.Delivery.Encapsulation, DefaultDomain: h.org.DefaultDomain, Timeout: 5 * time.Minute}
 	}
 	return nil
+}
+
+// relay returns the agent that hands mail to the relay listener of
+// server, or nil when that is not possible (no hub secret, no such server,
+// no relay address, or server is this hub).
+func (h *Hub) relay(server string) delivery.Agent {
+	peer := h.engine.Load().Org().Server(server)
+	if h.secret == nil || peer == nil || peer.Relay == "" || strings.EqualFold(peer.Name, h.server.Name) {
+		return nil
+	}
+	return &delivery.SMTP{Hosts: []string{peer.Relay}, Helo: h.server.FQDN, TLS: "none", Timeout: 5 * time.Minute,
+		DefaultDomain: h.org.DefaultDomain,
+		Hub:           &delivery.HubAuth{Server: h.server.Name, Proof: smtpd.HubProof(h.secret, h.server.Name), ArrivalHeader: smtpd.ArrivalHeader}}
 }
 
 // Addrs returns the addresses the receive connectors listen on.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/waypost/waypost/internal/address"
+	"github.com/waypost/waypost/internal/config"
 	"github.com/waypost/waypost/internal/delivery"
 	"github.com/waypost/waypost/internal/queue"
 	"github.com/waypost/waypost/internal/report"
@@ -31,12 +32,16 @@ type Scheduler struct {
 	// Connector returns the agent of a send connector, or nil when its
 	// delivery kind is not built yet.
 	Connector func(name string) delivery.Agent
-	Track     *tracking.Log
-	Log       *slog.Logger
-	Now       func() time.Time
-	Rand      func() float64 // jitter source for retries
-	Interval  time.Duration  // how often the queue is scanned when nothing wakes it
-	Workers   int            // messages processed at once (default 16)
+	// Relay returns the agent that hands mail to the relay listener of
+	// another hub, or nil when that hub cannot be reached (no relay
+	// address, no hub secret).
+	Relay    func(server string) delivery.Agent
+	Track    *tracking.Log
+	Log      *slog.Logger
+	Now      func() time.Time
+	Rand     func() float64 // jitter source for retries
+	Interval time.Duration  // how often the queue is scanned when nothing wakes it
+	Workers  int            // messages processed at once (default 16)
 
 	wakeOnce sync.Once
 	wake     chan struct{}
@@ -122,11 +127,13 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 	eng := s.Engine.Load()
 	expires := m.Arrival.Add(eng.Org().MessageExpiration)
 	var local []work
-	remote := map[string][]work{} // connector name -> its recipients
+	remote := map[string][]work{}         // next hop -> its recipients
+	agents := map[string]delivery.Agent{} // next hop -> its agent
 	changed := false
 	err := j.update(m.ID, func(m *queue.Message) error {
 		local, changed = nil, false
 		clear(remote)
+		clear(agents)
 		for i := 0; i < len(m.Recipients); i++ {
 			r := &m.Recipients[i]
 			if r.State != queue.Pending || r.NextAttempt.After(now) {
@@ -139,6 +146,11 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 			}
 			d := eng.RouteAddress(s.Server, address.Address{Type: r.Type, Value: r.Address}, m.Size, false)
 			r.NextHop = nextHop(&d)
+			hub := ""
+			if remoteHub(&d, s.Server) {
+				hub = NextHub(eng.Org(), &d, s.Server)
+				r.NextHop = "hub:" + hub
+			}
 			switch {
 			case d.Outcome == routing.OutcomeNDR:
 				j.final(m, r, queue.Failed, queue.Result{Class: queue.ClassFailed, Status: d.Status, RemoteText: d.Reason})
@@ -150,7 +162,7 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 					}
 					m.Recipients = append(m.Recipients, queue.Recipient{Written: mem.Recipient, Type: mem.Type, Address: mem.Address, Notify: r.Notify, State: queue.Pending})
 				}
-			case d.Outcome == routing.OutcomeMailbox && d.Server == s.Server:
+			case d.Outcome == routing.OutcomeMailbox && strings.EqualFold(d.Server, s.Server):
 				folder, err := s.folder(eng, r)
 				if err != nil {
 					j.final(m, r, queue.Failed, queue.Result{Class: queue.ClassFailed, Status: "5.1.1", RemoteText: err.Error()})
@@ -158,12 +170,31 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 				}
 				s.attempt(r, now, expires)
 				local = append(local, work{i, delivery.Recipient{Type: r.Type, Address: r.Address, Mailbox: d.Mailbox, Folder: folder}})
-			case d.Outcome == routing.OutcomeConnector && d.SourceServer == s.Server && s.Connector != nil && s.Connector(d.Connector) != nil:
+			case d.Outcome == routing.OutcomeConnector && strings.EqualFold(d.SourceServer, s.Server) && s.Connector != nil && s.Connector(d.Connector) != nil:
 				s.attempt(r, now, expires)
-				remote[d.Connector] = append(remote[d.Connector], work{i, delivery.Recipient{Type: r.Type, Address: r.Address}})
+				hop := "connector:" + d.Connector
+				agents[hop] = s.Connector(d.Connector)
+				remote[hop] = append(remote[hop], work{i, delivery.Recipient{Type: r.Type, Address: r.Address}})
+			case hub != "" && hub != s.Server && s.Relay != nil && s.Relay(hub) != nil:
+				// Another hub's mailbox or connector: hand it to the next
+				// hub on the path, which routes again with its own scope.
+				s.attempt(r, now, expires)
+				if agents[r.NextHop] == nil {
+					agents[r.NextHop] = s.Relay(hub)
+				}
+				typ, addr := r.Type, r.Address
+				if d.Outcome == routing.OutcomeMailbox && !strings.EqualFold(typ, "SMTP") {
+					// X500 and other types cannot travel as IMCEA: name the
+					// mailbox by its primary SMTP address.
+					if ent := eng.Directory().Lookup(address.Address{Type: typ, Value: addr}); ent != nil && ent.PrimarySMTP() != "" {
+						typ, addr = "SMTP", ent.PrimarySMTP()
+					}
+				}
+				remote[r.NextHop] = append(remote[r.NextHop], work{i, delivery.Recipient{Type: typ, Address: addr, Notify: r.Notify, ORCPT: r.ORCPT}})
 			default:
-				// Unreachable, or a next hop whose delivery is not built yet
-				// (hub relay, send connectors): wait and route again later.
+				// Unreachable, a hub that cannot be reached, or a connector
+				// whose delivery kind is not built yet (drop, pipe, webhook):
+				// wait and route again later.
 				s.attempt(r, now, expires)
 				r.Last = queue.Result{Class: queue.ClassRetry, Status: orStatus(d.Status, "4.4.0"), RemoteText: deferReason(&d)}
 				j.note(tracking.Event{Event: tracking.Defer, ID: m.ID, Sender: m.From, Recipient: r.Address, NextHop: r.NextHop, Connector: d.Connector, Status: r.Last.Status, Detail: r.Last.RemoteText})
@@ -188,8 +219,8 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 	if len(local) > 0 {
 		j.deliver(ctx, m, s.Mailbox, local)
 	}
-	for name, ws := range remote {
-		j.deliver(ctx, m, s.Connector(name), ws)
+	for hop, ws := range remote {
+		j.deliver(ctx, m, agents[hop], ws)
 	}
 	return s.removeIfDone(m.ID)
 }
@@ -220,7 +251,7 @@ func (j *job) final(m *queue.Message, r *queue.Recipient, st queue.State, res qu
 
 // deliver hands ws to agent and records the results.
 func (j *job) deliver(ctx context.Context, m *queue.Message, agent delivery.Agent, ws []work) {
-	msg := &delivery.Message{ID: m.ID, From: m.From, Arrival: m.Arrival, Size: m.Size,
+	msg := &delivery.Message{ID: m.ID, From: m.From, Arrival: m.Arrival, Size: m.Size, EnvID: m.EnvID, Ret: m.Ret,
 		Open: func() (io.ReadCloser, error) { return j.s.Queue.Open(m.ID) }}
 	for _, w := range ws {
 		msg.Recipients = append(msg.Recipients, w.rcpt)
@@ -243,7 +274,7 @@ func (j *job) deliver(ctx context.Context, m *queue.Message, agent delivery.Agen
 				j.final(qm, r, queue.Failed, qr)
 			default:
 				r.Last = qr
-				j.note(tracking.Event{Event: tracking.Defer, ID: qm.ID, Recipient: r.Address, Status: res.Status, Detail: orStatus(res.RemoteText, res.Text)})
+				j.note(tracking.Event{Event: tracking.Defer, ID: qm.ID, Recipient: r.Address, NextHop: r.NextHop, Status: res.Status, Detail: orStatus(res.RemoteText, res.Text)})
 			}
 		}
 		return nil
@@ -389,14 +420,62 @@ func nextHop(d *routing.Decision) string {
 	return ""
 }
 
+// remoteHub reports whether d goes on through another hub: a mailbox on
+// another server, or a send connector whose source server is another.
+func remoteHub(d *routing.Decision, self string) bool {
+	switch d.Outcome {
+	case routing.OutcomeMailbox:
+		return !strings.EqualFold(d.Server, self)
+	case routing.OutcomeConnector:
+		return !strings.EqualFold(d.SourceServer, self)
+	}
+	return false
+}
+
+// NextHub is the server a hub hands d to: in the first hub site on the
+// path (RelaySites) other than this hub's own, the lowest-named server with
+// a relay listener; otherwise the destination server (the mailbox's home
+// server or the connector's source server). It is never self: "" when there is no hub
+// to hand it to.
+func NextHub(org *config.Org, d *routing.Decision, self string) string {
+	mine := ""
+	if me := org.Server(self); me != nil {
+		mine = me.Site
+	}
+	for _, site := range d.RelaySites {
+		if strings.EqualFold(site, mine) {
+			continue // already here
+		}
+		best := ""
+		for _, srv := range org.ServersInSite(site) {
+			if srv.Relay != "" && !strings.EqualFold(srv.Name, self) && (best == "" || strings.ToLower(srv.Name) < strings.ToLower(best)) {
+				best = srv.Name
+			}
+		}
+		if best != "" {
+			return best
+		}
+	}
+	dest := d.Server
+	if d.Outcome == routing.OutcomeConnector {
+		dest = d.SourceServer
+	}
+	if strings.EqualFold(dest, self) {
+		return ""
+	}
+	return dest
+}
+
 func deferReason(d *routing.Decision) string {
 	switch d.Outcome {
 	case routing.OutcomeUnreachable:
 		return d.Reason
 	case routing.OutcomeMailbox:
-		return "mailbox on " + d.Server + ": relay between hubs is not built yet; kept queued"
+		return "mailbox on " + d.Server + ": no relay to that hub (it has no relay listener, or there is no hub secret); kept queued"
 	case routing.OutcomeConnector:
-		return "send connector " + d.Connector + " on " + d.SourceServer + ": delivery through send connectors is not built yet; kept queued"
+		if d.SourceServer != "" {
+			return "send connector " + d.Connector + " on " + d.SourceServer + ": its delivery kind is not built yet, or no relay to that hub; kept queued"
+		}
 	}
 	return "kept queued"
 }

@@ -27,6 +27,26 @@
 // recipient that routing cannot place (NDR 5.4.4) is still accepted: its
 // report is written later from the Decision kept in the Envelope.
 //
+// Hub-to-hub relay. Each server with a relay address (server.relay) also
+// runs a relay listener (NewRelay), a receive connector of the internal kind
+// KindRelay with the default limits. On it a peer proves that it is a hub
+// of the organization before MAIL, with AUTH PLAIN: user = the peer's
+// server name, password = hex HMAC-SHA256(hub secret, lower-case server
+// name) (HubProof); the secret itself never travels. Only PLAIN is offered,
+// with or without TLS (the relay listener has no STARTTLS yet: on an
+// untrusted network the proof can be replayed by someone who sees it, so
+// run relay listeners on a private network until mutual TLS exists). A
+// wrong proof gets 535 5.7.8 and counts as a failed AUTH; MAIL before the
+// proof gets 530 5.7.0 Hub authentication required. A proven peer may send
+// to any recipient (org-internal trust); the envelope it gives is kept
+// (RET, ENVID, NOTIFY, ORCPT), Envelope.Auth is "hub:<peer>", and when the
+// data begins with an X-Waypost-Arrival: header line (ArrivalHeader, an
+// RFC 3339 time) that line is removed and its time becomes
+// Envelope.Arrival, so that expiry counts from the first hub. The hop
+// count, line and size limits and the smuggling guard apply as on every
+// connector. The receiving hub routes the recipients again with its own
+// scope.
+//
 // SMTP smuggling. Every connection passes through a guard (guard.go) that
 // reads the raw byte stream beneath go-smtp and enforces:
 //

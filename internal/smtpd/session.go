@@ -93,6 +93,9 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	if s.l.rc.Kind == config.KindSubmission && authUser == "" {
 		return replyAuthRequired
 	}
+	if s.l.isRelay() && !strings.HasPrefix(authUser, hubAuthPrefix) {
+		return replyHubAuthRequired
+	}
 	raw, ok := s.g.rawPath()
 	if !ok {
 		raw = from
@@ -243,18 +246,28 @@ func (s *session) Data(r io.Reader) error {
 	st := s.g.tls()
 	hdr := received(helo, s.g.remote.Addr(), s.l.fqdn, protocol(esmtp, tx.utf8, st != nil, authUser != ""), rid, tx.rcpts, start)
 	br := newBodyReader(r, scan, s.l.rc)
+	var body io.Reader = br
+	arrival := start
+	if s.l.isRelay() {
+		// A hub relayed it: the first line may carry the original arrival.
+		if t, rest := takeArrival(br); !t.IsZero() {
+			arrival, body = t, rest
+		} else {
+			body = rest
+		}
+	}
 	env := Envelope{
 		From:       tx.from,
 		Recipients: tx.rcpts,
 		EnvID:      tx.envID,
 		Ret:        tx.ret,
-		Arrival:    start,
+		Arrival:    arrival,
 		Auth:       authUser,
 		RemoteAddr: s.g.remote.String(),
 		Helo:       helo,
 		Receiver:   s.l.rc.Name,
 	}
-	id, err := s.l.q.Add(env, io.MultiReader(strings.NewReader(hdr), br))
+	id, err := s.l.q.Add(env, io.MultiReader(strings.NewReader(hdr), body))
 	switch {
 	case br.refusal != nil:
 		if err == nil {
@@ -291,6 +304,9 @@ func (s *session) Data(r io.Reader) error {
 }
 
 func (s *session) AuthMechanisms() []string {
+	if s.l.isRelay() {
+		return []string{sasl.Plain}
+	}
 	if !s.authOffered() || s.g.tls() == nil && !s.loopback {
 		return nil
 	}
@@ -302,7 +318,14 @@ func (s *session) authOffered() bool {
 }
 
 func (s *session) Auth(mech string) (sasl.Server, error) {
+	relay := s.l.isRelay()
 	switch {
+	case relay && s.g.needEHLO():
+		return nil, replyEHLOFirst
+	case relay && s.busy():
+		return nil, replyAuthInTransaction
+	case relay:
+		return s.hubAuth(mech)
 	case !s.authOffered():
 		return nil, replyAuthUnavailable
 	case s.g.needEHLO():

@@ -67,6 +67,7 @@ type Listener struct {
 	log    *slog.Logger
 	fqdn   string
 	tls    *tls.Config // nil without STARTTLS
+	secret []byte      // the hub secret, on a relay listener (KindRelay)
 	srv    *smtp.Server
 
 	// trustLoopback lets loopback clients AUTH without TLS; tests turn it

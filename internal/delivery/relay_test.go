@@ -1,0 +1,128 @@
+package delivery_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/waypost/waypost/internal/config"
+	"github.com/waypost/waypost/internal/delivery"
+	"github.com/waypost/waypost/internal/directory"
+	"github.com/waypost/waypost/internal/routing"
+	"github.com/waypost/waypost/internal/smtpd"
+)
+
+const relayOrg = `
+[organization]
+default_domain = "contoso.test"
+hub_secret_file = "hub.secret"
+[[site]]
+name = "HQ"
+[[server]]
+name = "hub-a"
+site = "HQ"
+relay = "127.0.0.1:1"
+[[server]]
+name = "hub-b"
+site = "HQ"
+relay = "127.0.0.1:2"
+[[accepted_domain]]
+domain = "contoso.test"
+[[recipient]]
+kind = "mailbox"
+name = "Bob"
+server = "hub-b"
+addresses = ["SMTP:bob@contoso.test"]
+`
+
+type oneQueue struct {
+	mu   sync.Mutex
+	env  smtpd.Envelope
+	body string
+	n    int
+}
+
+func (q *oneQueue) Add(env smtpd.Envelope, body io.Reader) (string, error) {
+	b, err := io.ReadAll(body)
+	if err != nil {
+		return "", err
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.env, q.body = env, string(b)
+	q.n++
+	return "Q1", nil
+}
+
+// The hub relay agent proves the secret to a real relay listener and
+// keeps the envelope: DSN parameters and the arrival time.
+func TestHubRelay(t *testing.T) {
+	org, err := config.Parse([]byte(relayOrg), "org.toml", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := directory.NewMemory(org.Recipients)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := routing.New(org, dir)
+	secret := []byte("the secret")
+	q := &oneQueue{}
+	l, err := smtpd.NewRelay(org, "hub-b", secret, func() *routing.Engine { return eng }, q, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go l.Serve(ln)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		l.Shutdown(ctx)
+	})
+	arrival := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	msg := &delivery.Message{ID: "M1", From: "alice@contoso.test", Arrival: arrival, EnvID: "env-1", Ret: "HDRS",
+		Recipients: []delivery.Recipient{
+			{Type: "SMTP", Address: "bob@contoso.test", Notify: "SUCCESS,DELAY", ORCPT: "rfc822;bob@contoso.test"},
+			{Type: "FAX", Address: "+1 555 0100", Notify: "NEVER"},
+		},
+		Open: func() (io.ReadCloser, error) {
+			return io.NopCloser(strings.NewReader("Subject: x\r\n\r\nbody\r\n")), nil
+		}}
+
+	bad := &delivery.SMTP{Hosts: []string{ln.Addr().String()}, TLS: "none", Timeout: 5 * time.Second, DefaultDomain: "contoso.test",
+		Hub: &delivery.HubAuth{Server: "hub-a", Proof: smtpd.HubProof([]byte("wrong"), "hub-a"), ArrivalHeader: smtpd.ArrivalHeader}}
+	for _, r := range bad.Deliver(context.Background(), msg) {
+		if r.Class != delivery.Retry || r.Status != "5.7.8" {
+			t.Errorf("wrong proof: %+v, want a retry with 5.7.8", r)
+		}
+	}
+
+	a := &delivery.SMTP{Hosts: []string{ln.Addr().String()}, TLS: "none", Timeout: 5 * time.Second, DefaultDomain: "contoso.test",
+		Hub: &delivery.HubAuth{Server: "hub-a", Proof: smtpd.HubProof(secret, "hub-a"), ArrivalHeader: smtpd.ArrivalHeader}}
+	res := a.Deliver(context.Background(), msg)
+	for _, r := range res {
+		if r.Class != delivery.Delivered {
+			t.Fatalf("results %+v", res)
+		}
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	env := q.env
+	if !env.Arrival.Equal(arrival) || env.EnvID != "env-1" || env.Ret != "HDRS" || env.From != "alice@contoso.test" || env.Auth != "hub:hub-a" {
+		t.Errorf("envelope %+v", env)
+	}
+	if len(env.Recipients) != 2 || env.Recipients[0].Notify != "SUCCESS,DELAY" || env.Recipients[0].ORCPT != "rfc822;bob@contoso.test" ||
+		env.Recipients[1].Notify != "NEVER" || env.Recipients[1].Decision.Type != "FAX" {
+		t.Errorf("recipients %+v", env.Recipients)
+	}
+	if strings.Contains(q.body, smtpd.ArrivalHeader) || !strings.HasSuffix(q.body, "Subject: x\r\n\r\nbody\r\n") {
+		t.Errorf("body %q", q.body)
+	}
+}

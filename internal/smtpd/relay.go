@@ -1,0 +1,133 @@
+package smtpd
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"github.com/waypost/waypost/internal/config"
+	"github.com/waypost/waypost/internal/routing"
+)
+
+// KindRelay is the kind of the hub-to-hub listener (server.relay). It is
+// internal: the organization file cannot name it for a receive connector.
+const KindRelay = "relay"
+
+// ArrivalHeader carries a message's original arrival time between hubs. A
+// sending hub writes it as the first line of the data; the relay listener
+// of the receiving hub removes it and uses it as Envelope.Arrival.
+const ArrivalHeader = "X-Waypost-Arrival"
+
+// HubProof is the AUTH PLAIN password by which hub server proves the
+// organization's hub secret: hex HMAC-SHA256(secret, server name). The
+// secret itself never travels.
+func HubProof(secret []byte, server string) string {
+	m := hmac.New(sha256.New, secret)
+	io.WriteString(m, strings.ToLower(server))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// replyHubAuthRequired refuses MAIL on a relay listener before the proof.
+var replyHubAuthRequired = reply(530, 5, 7, 0, "Hub authentication required")
+
+// hubAuthPrefix marks Envelope.Auth of mail relayed by a proven hub.
+const hubAuthPrefix = "hub:"
+
+// NewRelay builds the hub-to-hub listener of server: a receive connector of
+// kind KindRelay named "relay" with the default limits, on which a peer
+// must prove secret (see HubProof) before MAIL. Once it has, the peer may
+// send to any recipient, and the envelope it gives (DSN parameters, the
+// arrival time in ArrivalHeader) is kept.
+func NewRelay(org *config.Org, server string, secret []byte, eng func() *routing.Engine, q Queue, log *slog.Logger) (*Listener, error) {
+	if len(secret) == 0 {
+		return nil, errors.New("smtpd: relay listener without a hub secret")
+	}
+	s := org.Server(server)
+	if s == nil {
+		return nil, errors.New("smtpd: server " + server + " is not in the organization")
+	}
+	rc := &config.ReceiveConnector{
+		Name:           "relay",
+		Listen:         s.Relay,
+		Kind:           KindRelay,
+		RemoteRanges:   []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")},
+		MaxMessageSize: config.DefaultMaxMessageSize,
+		MaxRecipients:  config.DefaultMaxRecipients,
+		MaxLineLength:  config.DefaultMaxLineLength,
+		CommandTimeout: config.DefaultCommandTimeout,
+		DataTimeout:    config.DefaultDataTimeout,
+		MaxErrors:      config.DefaultMaxErrors,
+		MaxHopCount:    org.MaxHopCount,
+	}
+	if rc.MaxHopCount == 0 {
+		rc.MaxHopCount = config.DefaultMaxHopCount
+	}
+	l, err := New(org, server, rc, eng, q, nil, log)
+	if err != nil {
+		return nil, err
+	}
+	l.secret = append([]byte(nil), secret...)
+	return l, nil
+}
+
+// isRelay reports whether the listener is a hub-to-hub one.
+func (l *Listener) isRelay() bool { return l.rc.Kind == KindRelay }
+
+// hubAuth is the AUTH PLAIN server of a relay listener.
+func (s *session) hubAuth(mech string) (sasl.Server, error) {
+	if mech != sasl.Plain {
+		return nil, smtp.ErrAuthUnknownMechanism
+	}
+	return saslServer{sasl.NewPlainServer(func(identity, user, pass string) error {
+		peer := s.l.org.Server(user)
+		switch {
+		case identity != "" && identity != user:
+			s.g.note("reason", "authorization identity differs from the user")
+			return s.authFailed(user)
+		case peer == nil:
+			s.g.note("reason", "not a server of the organization")
+			return s.authFailed(user)
+		case !hmac.Equal([]byte(strings.ToLower(pass)), []byte(HubProof(s.l.secret, peer.Name))):
+			s.g.note("reason", "wrong hub proof")
+			return s.authFailed(user)
+		}
+		s.mu.Lock()
+		s.auth = hubAuthPrefix + peer.Name
+		s.mu.Unlock()
+		s.l.log.Debug("hub authenticated", "remote", s.g.remote.String(), "peer", peer.Name)
+		return nil
+	})}, nil
+}
+
+// takeArrival reads the first header line of a relayed message; when it is
+// ArrivalHeader it is dropped and its time returned. The returned reader
+// gives the message without it.
+func takeArrival(r io.Reader) (time.Time, io.Reader) {
+	br := bufio.NewReaderSize(r, 512)
+	line, err := br.Peek(len(ArrivalHeader) + 1)
+	if err != nil || !strings.EqualFold(string(line), ArrivalHeader+":") {
+		return time.Time{}, br
+	}
+	full, err := br.ReadSlice('\n')
+	if err != nil {
+		// Too long or cut short: leave the rest of the data as it is.
+		return time.Time{}, io.MultiReader(bytes.NewReader(append([]byte(nil), full...)), br)
+	}
+	v := strings.TrimSpace(string(full[len(ArrivalHeader)+1:]))
+	t, perr := time.Parse(time.RFC3339Nano, v)
+	if perr != nil {
+		return time.Time{}, br
+	}
+	return t, br
+}

@@ -1,0 +1,134 @@
+package smtpd
+
+import (
+	"context"
+	"encoding/base64"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/waypost/waypost/internal/config"
+	"github.com/waypost/waypost/internal/directory"
+	"github.com/waypost/waypost/internal/routing"
+)
+
+var testSecret = []byte("0123456789abcdef0123456789abcdef")
+
+// startRelay serves the relay listener of hub-hq on a loopback port.
+func startRelay(t *testing.T) *harness {
+	t.Helper()
+	org, err := config.Parse([]byte(testOrg), "test.toml", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := directory.NewMemory(org.Recipients)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := routing.New(org, dir)
+	h := &harness{t: t, q: &memQueue{}, logs: &syncBuffer{}}
+	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h.l, err = NewRelay(org, "hub-hq", testSecret, func() *routing.Engine { return eng }, h.q, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.addr = ln.Addr().String()
+	served := make(chan error, 1)
+	go func() { served <- h.l.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := h.l.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("log:\n%s", h.logs.String())
+		}
+	})
+	return h
+}
+
+func plain(user, pass string) string {
+	return base64.StdEncoding.EncodeToString([]byte("\x00" + user + "\x00" + pass))
+}
+
+func TestRelayRefusesMailWithoutProof(t *testing.T) {
+	h := startRelay(t)
+	c := h.hello()
+	c.cmd("MAIL FROM:<x@fabrikam.test>", "530 5.7.0 Hub authentication required")
+	// Being on loopback or in any range changes nothing.
+	c.cmd("RCPT TO:<bob@fabrikam.test>", "502 ")
+	if n := len(h.q.all()); n != 0 {
+		t.Fatalf("%d messages queued", n)
+	}
+}
+
+func TestRelayWrongProof(t *testing.T) {
+	h := startRelay(t)
+	c := h.hello()
+	c.cmd("AUTH PLAIN "+plain("hub-hq", HubProof([]byte("other secret"), "hub-hq")), "535 5.7.8")
+	c.cmd("AUTH PLAIN "+plain("hub-hq", string(testSecret)), "535 5.7.8") // the secret itself is no proof
+	c.cmd("MAIL FROM:<x@fabrikam.test>", "530 5.7.0")
+	c2 := h.hello()
+	c2.cmd("AUTH PLAIN "+plain("nobody", HubProof(testSecret, "nobody")), "535 5.7.8") // not a server
+	c2.cmd("AUTH LOGIN", "504 ")
+}
+
+func TestRelayKeepsEnvelope(t *testing.T) {
+	h := startRelay(t)
+	c := h.hello()
+	c.cmd("AUTH PLAIN "+plain("hub-hq", HubProof(testSecret, "hub-hq")), "235 ")
+	c.cmd("MAIL FROM:<carol@fabrikam.test> RET=HDRS ENVID=abc+2Bdef", "250 ")
+	// Any recipient: org-internal trust, no relay restriction.
+	c.cmd("RCPT TO:<bob@elsewhere.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;bob@elsewhere.test", "250 ")
+	c.cmd("RCPT TO:<IMCEAFAX-+2B1+20555+200100@contoso.test> NOTIFY=NEVER ORCPT=x400;c+3DUS", "250 ")
+	c.cmd("DATA", "354 ")
+	arr := time.Date(2026, 1, 2, 3, 4, 5, 600, time.UTC)
+	c.send(ArrivalHeader + ": " + arr.Format(time.RFC3339Nano) + "\r\nSubject: hi\r\n\r\nbody\r\n.\r\n")
+	c.expect("250 ")
+	msgs := h.q.all()
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages", len(msgs))
+	}
+	env := msgs[0].env
+	if !env.Arrival.Equal(arr) {
+		t.Errorf("arrival %v, want %v", env.Arrival, arr)
+	}
+	if env.Ret != "HDRS" || env.EnvID != "abc+def" || env.From != "carol@fabrikam.test" || env.Auth != "hub:hub-hq" {
+		t.Errorf("envelope %+v", env)
+	}
+	if len(env.Recipients) != 2 {
+		t.Fatalf("recipients %+v", env.Recipients)
+	}
+	r0, r1 := env.Recipients[0], env.Recipients[1]
+	if r0.Notify != "SUCCESS,FAILURE" || r0.ORCPT != "rfc822;bob@elsewhere.test" {
+		t.Errorf("recipient 0 %+v", r0)
+	}
+	if r1.Notify != "NEVER" || r1.ORCPT != "x400;c=US" || r1.Decision.Type != "FAX" {
+		t.Errorf("recipient 1 %+v", r1)
+	}
+	if strings.Contains(msgs[0].body, ArrivalHeader) {
+		t.Errorf("arrival header kept:\n%s", msgs[0].body)
+	}
+	if !strings.HasPrefix(msgs[0].body, "Received: ") || !strings.Contains(msgs[0].body, "\r\nSubject: hi\r\n") {
+		t.Errorf("body:\n%s", msgs[0].body)
+	}
+}
+
+func TestRelayHopCount(t *testing.T) {
+	h := startRelay(t)
+	c := h.hello()
+	c.cmd("AUTH PLAIN "+plain("hub-hq", HubProof(testSecret, "hub-hq")), "235 ")
+	c.transaction("carol@fabrikam.test", "alice@contoso.test")
+	c.send(strings.Repeat("Received: from x by y; Thu, 1 Jan 2026 00:00:00 +0000\r\n", 31) + "\r\nbody\r\n.\r\n")
+	c.expect("554 5.4.6")
+}
