@@ -123,11 +123,16 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 // connector returns the agent of a send connector whose delivery is built.
 func (h *Hub) connector(name string) delivery.Agent {
 	for _, sc := range h.engine.Load().Org().SendConnectors {
-		if sc.Name != name || sc.Delivery.Kind != config.DeliverySMTP {
+		if sc.Name != name {
 			continue
 		}
-		return &delivery.SMTP{Hosts: sc.Delivery.SmartHosts, Helo: h.server.FQDN, TLS: sc.Delivery.TLS,
-			Encapsulation: sc.Delivery.Encapsulation, DefaultDomain: h.org.DefaultDomain, Timeout: 5 * time.Minute}
+		switch sc.Delivery.Kind {
+		case config.DeliverySMTP:
+			return &delivery.SMTP{Hosts: sc.Delivery.SmartHosts, Helo: h.server.FQDN, TLS: sc.Delivery.TLS,
+				Encapsulation: sc.Delivery.Encapsulation, DefaultDomain: h.org.DefaultDomain, Timeout: 5 * time.Minute}
+		case config.DeliveryDrop:
+			return &delivery.Drop{Dir: sc.Delivery.Directory, DefaultDomain: h.org.DefaultDomain}
+		}
 	}
 	return nil
 }

@@ -1,0 +1,94 @@
+package delivery
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/waypost/waypost/internal/address"
+)
+
+// Drop writes each message as one RFC 5322 file into a folder that a
+// foreign gateway (a fax server, an X.400 gateway) collects from, as
+// Exchange's foreign connectors do (exchange-semantics.md section 1.6). The
+// envelope goes first, as X-Sender and X-Receiver header lines; non-SMTP
+// recipients are written IMCEA-encapsulated at DefaultDomain, the form
+// gateways read. The file is written under a temporary name, synced,
+// renamed to ID.eml and the folder synced, so a gateway never sees half a
+// message and a delivered file survives a crash. An I/O error is a retry;
+// a drop never fails permanently.
+type Drop struct {
+	Dir           string
+	DefaultDomain string
+}
+
+// Deliver implements Agent.
+func (d *Drop) Deliver(ctx context.Context, m *Message) []Result {
+	name, err := d.write(m)
+	if err != nil {
+		return every(len(m.Recipients), Result{Class: Retry, Status: "4.3.0", Text: fmt.Sprintf("drop folder %s: %v", d.Dir, err)})
+	}
+	return every(len(m.Recipients), Result{Class: Delivered, Status: "2.0.0", Text: "written to " + name})
+}
+
+func (d *Drop) write(m *Message) (string, error) {
+	if err := os.MkdirAll(d.Dir, 0o750); err != nil {
+		return "", err
+	}
+	var head strings.Builder
+	fmt.Fprintf(&head, "X-Sender: <%s>\r\n", m.From)
+	for _, r := range m.Recipients {
+		to := r.Address
+		if !strings.EqualFold(r.Type, "SMTP") {
+			to = address.EncodeIMCEA(r.Type, r.Address, d.DefaultDomain)
+		}
+		fmt.Fprintf(&head, "X-Receiver: <%s>\r\n", to)
+	}
+	body, err := m.Open()
+	if err != nil {
+		return "", fmt.Errorf("reading the queued message: %w", err)
+	}
+	defer body.Close()
+	f, err := os.CreateTemp(d.Dir, ".tmp-"+safeName(m.ID)+"-*")
+	if err != nil {
+		return "", err
+	}
+	tmp := f.Name()
+	fail := func(err error) (string, error) {
+		f.Close()
+		os.Remove(tmp)
+		return "", err
+	}
+	if _, err := io.WriteString(f, head.String()); err != nil {
+		return fail(err)
+	}
+	if _, err := io.Copy(f, body); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return "", err
+	}
+	name := filepath.Join(d.Dir, safeName(m.ID)+".eml")
+	if err := os.Rename(tmp, name); err != nil {
+		os.Remove(tmp)
+		return "", err
+	}
+	return name, syncDir(d.Dir)
+}
+
+// safeName keeps a queue id usable as a file name.
+func safeName(id string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '/' || r == '\\' || r < 0x20 {
+			return '_'
+		}
+		return r
+	}, id)
+}
