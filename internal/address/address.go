@@ -97,10 +97,14 @@ func parseForm(s string) (Address, error) {
 	first, last := s[lo], s[hi-1]
 	if last == '>' || first == '<' || first == '"' && last != ']' {
 		d, addr, err := parseSMTP(s, lo, hi)
-		if err != nil {
+		if err == nil {
+			return Address{Type: "SMTP", Value: addr, Display: d}, nil
+		}
+		// Not SMTP after all: a typed address may end in '>' ("X:<a>").
+		if !isTypePrefix(s, lo, hi) {
 			return Address{}, err
 		}
-		return Address{Type: "SMTP", Value: addr, Display: d}, nil
+		return parseTyped(s, lo, hi)
 	}
 	smtpErr := checkAddrSpec(s, lo, hi)
 	if smtpErr == nil {
