@@ -202,57 +202,6 @@ func TestSeedScenario(t *testing.T) {
 	}
 }
 
-const chainOrg = `
-[organization]
-default_domain = "contoso.test"
-hub_secret_file = "hub.secret"
-retry = { glitch_count = 15, glitch_interval = "1s" }
-[[site]]
-name = "A"
-[[site]]
-name = "Mid"
-hub_site = @HUB_SITE@
-[[site]]
-name = "Z"
-[[site_link]]
-name = "A-Mid"
-sites = ["A", "Mid"]
-cost = 10
-[[site_link]]
-name = "Mid-Z"
-sites = ["Mid", "Z"]
-cost = 10
-[[site_link]]
-name = "A-Z"
-sites = ["A", "Z"]
-cost = 50
-[[server]]
-name = "hub-a"
-site = "A"
-data_dir = "data/hub-a"
-relay = "@A_RELAY@"
-  [[server.receive]]
-  name = "Default"
-  listen = "@A_SMTP@"
-[[server]]
-name = "hub-mid"
-site = "Mid"
-data_dir = "data/hub-mid"
-relay = "@MID_RELAY@"
-[[server]]
-name = "hub-z"
-site = "Z"
-data_dir = "data/hub-z"
-relay = "@Z_RELAY@"
-[[accepted_domain]]
-domain = "contoso.test"
-[[recipient]]
-kind = "mailbox"
-name = "Zed"
-server = "hub-z"
-addresses = ["SMTP:zed@contoso.test"]
-`
-
 // Three sites in a chain A - Mid - Z (and a costlier direct link A - Z):
 // with Mid a hub site, mail from A to Z is relayed through hub-mid; without
 // the flag it goes straight to hub-z.
@@ -265,7 +214,7 @@ func TestHubSiteRelays(t *testing.T) {
 		vars[k] = harness.Port(t)
 	}
 	write := func() {
-		text := chainOrg
+		text := readFile(t, filepath.Join("scenarios", "hub-site", "org.toml"))
 		for k, v := range vars {
 			text = strings.ReplaceAll(text, "@"+k+"@", v)
 		}
