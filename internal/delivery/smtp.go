@@ -282,3 +282,8 @@ func every(n int, r Result) []Result {
 	}
 	return out
 }
+
+// encodeIMCEA writes a non-SMTP recipient as an IMCEA address at domain.
+func encodeIMCEA(r Recipient, domain string) string {
+	return address.EncodeIMCEA(r.Type, r.Address, domain)
+}

@@ -132,6 +132,8 @@ func (h *Hub) connector(name string) delivery.Agent {
 				Encapsulation: sc.Delivery.Encapsulation, DefaultDomain: h.org.DefaultDomain, Timeout: 5 * time.Minute}
 		case config.DeliveryDrop:
 			return &delivery.Drop{Dir: sc.Delivery.Directory, DefaultDomain: h.org.DefaultDomain}
+		case config.DeliveryPipe:
+			return &delivery.Pipe{Command: sc.Delivery.Command, Timeout: sc.Delivery.Timeout, DefaultDomain: h.org.DefaultDomain}
 		}
 	}
 	return nil

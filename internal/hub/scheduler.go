@@ -193,7 +193,7 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 				remote[r.NextHop] = append(remote[r.NextHop], work{i, delivery.Recipient{Type: typ, Address: addr, Notify: r.Notify, ORCPT: r.ORCPT}})
 			default:
 				// Unreachable, a hub that cannot be reached, or a connector
-				// whose delivery kind is not built yet (pipe, webhook):
+				// whose delivery kind is not built yet (webhook):
 				// wait and route again later.
 				s.attempt(r, now, expires)
 				r.Last = queue.Result{Class: queue.ClassRetry, Status: orStatus(d.Status, "4.4.0"), RemoteText: deferReason(&d)}
