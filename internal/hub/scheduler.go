@@ -16,6 +16,7 @@ import (
 	"github.com/waypost/waypost/internal/address"
 	"github.com/waypost/waypost/internal/config"
 	"github.com/waypost/waypost/internal/delivery"
+	"github.com/waypost/waypost/internal/directory"
 	"github.com/waypost/waypost/internal/queue"
 	"github.com/waypost/waypost/internal/report"
 	"github.com/waypost/waypost/internal/routing"
@@ -156,8 +157,9 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 				j.final(m, r, queue.Failed, queue.Result{Class: queue.ClassFailed, Status: d.Status, RemoteText: d.Reason})
 			case d.Outcome == routing.OutcomeExpanded:
 				j.final(m, r, queue.Expanded, queue.Result{Class: queue.ClassDelivered, Status: "2.0.0", RemoteText: "expanded"})
+				have := newRecipientSet(eng, m)
 				for _, mem := range d.Members {
-					if mem.Type == "" || hasRecipient(eng, m, mem.Type, mem.Address) {
+					if mem.Type == "" || !have.add(mem.Type, mem.Address) {
 						continue // each recipient once per message; bad member syntax has no type
 					}
 					m.Recipients = append(m.Recipients, queue.Recipient{Written: mem.Recipient, Type: mem.Type, Address: mem.Address, Notify: r.Notify, State: queue.Pending})
@@ -392,19 +394,36 @@ type job struct {
 // note records a tracking event for the Update under way.
 func (j *job) note(e tracking.Event) { j.events = append(j.events, e) }
 
-// hasRecipient reports whether m already has this recipient: the same
-// address, or another address of the same directory entry (Exchange
-// delivers a message once to a recipient however often it is named).
-func hasRecipient(eng *routing.Engine, m *queue.Message, typ, addr string) bool {
-	a := address.Address{Type: typ, Value: addr}
-	k, ent := a.Key(), eng.Directory().Lookup(a)
+// recipientSet is the recipients of a message, by address and by the
+// directory entry they resolve to: Exchange delivers a message once to a
+// recipient however often, and by whichever address, it is named.
+type recipientSet struct {
+	eng     *routing.Engine
+	keys    map[string]bool
+	entries map[*directory.Entry]bool
+}
+
+func newRecipientSet(eng *routing.Engine, m *queue.Message) *recipientSet {
+	rs := &recipientSet{eng: eng, keys: map[string]bool{}, entries: map[*directory.Entry]bool{}}
 	for _, r := range m.Recipients {
-		b := address.Address{Type: r.Type, Value: r.Address}
-		if b.Key() == k || ent != nil && eng.Directory().Lookup(b) == ent {
-			return true
-		}
+		rs.add(r.Type, r.Address)
 	}
-	return false
+	return rs
+}
+
+// add adds a recipient and reports whether it was new.
+func (rs *recipientSet) add(typ, addr string) bool {
+	a := address.Address{Type: typ, Value: addr}
+	k := a.Key()
+	ent := rs.eng.Directory().Lookup(a)
+	if rs.keys[k] || ent != nil && rs.entries[ent] {
+		return false
+	}
+	rs.keys[k] = true
+	if ent != nil {
+		rs.entries[ent] = true
+	}
+	return true
 }
 
 // nextHop names the queue a decision puts a recipient in.
