@@ -206,26 +206,12 @@ func TestSeedScenario(t *testing.T) {
 // with Mid a hub site, mail from A to Z is relayed through hub-mid; without
 // the flag it goes straight to hub-z.
 func TestHubSiteRelays(t *testing.T) {
-	dir := t.TempDir()
-	file := filepath.Join(dir, "org.toml")
-	harness.Write(t, filepath.Join(dir, "hub.secret"), "Y2hhaW4gc2VjcmV0\n")
-	vars := map[string]string{"HUB_SITE": "true"}
-	for _, k := range []string{"A_RELAY", "A_SMTP", "MID_RELAY", "Z_RELAY"} {
-		vars[k] = harness.Port(t)
-	}
-	write := func() {
-		text := readFile(t, filepath.Join("scenarios", "hub-site", "org.toml"))
-		for k, v := range vars {
-			text = strings.ReplaceAll(text, "@"+k+"@", v)
-		}
-		harness.Write(t, file, text)
-	}
-	write()
+	sc := newScenario(t, "hub-site", map[string]string{"HUB_SITE": "true"}, "A_RELAY", "A_SMTP", "MID_RELAY", "Z_RELAY")
+	vars, file := sc.Vars, sc.File
 	a := harness.Start(t, file, "hub-a", vars["A_RELAY"], vars["A_SMTP"])
 	harness.Start(t, file, "hub-mid", vars["MID_RELAY"])
 	harness.Start(t, file, "hub-z", vars["Z_RELAY"])
-	data := func(s string) string { return filepath.Join(dir, "data", s) }
-	track := func(s string) string { b, _ := os.ReadFile(filepath.Join(data(s), "tracking.log")); return string(b) }
+	data, track := sc.Data, sc.Track
 	zed := delivery.Folder("zed@contoso.test")
 	send := func(subject string) {
 		t.Helper()
@@ -249,7 +235,7 @@ func TestHubSiteRelays(t *testing.T) {
 		t.Fatal(err)
 	}
 	vars["HUB_SITE"] = "false"
-	write()
+	sc.Write()
 	harness.Start(t, file, "hub-a", vars["A_RELAY"], vars["A_SMTP"])
 	before := strings.Count(track("hub-mid"), "\n")
 	send("direct")

@@ -2,8 +2,6 @@ package test
 
 import (
 	"net/smtp"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,27 +15,13 @@ import (
 // relayed by hub-b); a cheaper C-D link (Exchange cost 1) moves it to
 // A-C-D, relayed by hub-c. Each hub's tracking log shows the hop.
 func TestSitePathTieBreaks(t *testing.T) {
-	dir := t.TempDir()
-	file := filepath.Join(dir, "org.toml")
-	harness.Write(t, filepath.Join(dir, "hub.secret"), "ZGlhbW9uZCBzZWNyZXQ=\n")
-	vars := map[string]string{"CD_COST": "5"}
-	for _, k := range []string{"A_RELAY", "A_SMTP", "B_RELAY", "C_RELAY", "D_RELAY"} {
-		vars[k] = harness.Port(t)
-	}
-	write := func() {
-		text := readFile(t, filepath.Join("scenarios", "tie-break", "org.toml"))
-		for k, v := range vars {
-			text = strings.ReplaceAll(text, "@"+k+"@", v)
-		}
-		harness.Write(t, file, text)
-	}
-	write()
+	sc := newScenario(t, "tie-break", map[string]string{"CD_COST": "5"}, "A_RELAY", "A_SMTP", "B_RELAY", "C_RELAY", "D_RELAY")
+	vars, file := sc.Vars, sc.File
 	a := harness.Start(t, file, "hub-a", vars["A_RELAY"], vars["A_SMTP"])
 	harness.Start(t, file, "hub-b", vars["B_RELAY"])
 	harness.Start(t, file, "hub-c", vars["C_RELAY"])
 	harness.Start(t, file, "hub-d", vars["D_RELAY"])
-	data := func(s string) string { return filepath.Join(dir, "data", s) }
-	track := func(s string) string { b, _ := os.ReadFile(filepath.Join(data(s), "tracking.log")); return string(b) }
+	data, track := sc.Data, sc.Track
 	zed := delivery.Folder("zed@contoso.test")
 	send := func(n int) {
 		t.Helper()
@@ -56,7 +40,7 @@ func TestSitePathTieBreaks(t *testing.T) {
 		t.Fatal(err)
 	}
 	vars["CD_COST"] = "1"
-	write()
+	sc.Write()
 	harness.Start(t, file, "hub-a", vars["A_RELAY"], vars["A_SMTP"])
 	send(2)
 	if !strings.Contains(track("hub-a"), `"next_hop":"hub:hub-c"`) || !strings.Contains(track("hub-c"), `"next_hop":"hub:hub-d"`) {
