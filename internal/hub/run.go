@@ -134,6 +134,8 @@ func (h *Hub) connector(name string) delivery.Agent {
 			return &delivery.Drop{Dir: sc.Delivery.Directory, DefaultDomain: h.org.DefaultDomain}
 		case config.DeliveryPipe:
 			return &delivery.Pipe{Command: sc.Delivery.Command, Timeout: sc.Delivery.Timeout, DefaultDomain: h.org.DefaultDomain}
+		case config.DeliveryWebhook:
+			return &delivery.Webhook{URL: sc.Delivery.URL, TokenFile: sc.Delivery.TokenFile, Format: sc.Delivery.Format, Timeout: sc.Delivery.Timeout}
 		}
 	}
 	return nil

@@ -30,8 +30,8 @@ type Scheduler struct {
 	Engine  *atomic.Pointer[routing.Engine]
 	Queue   *queue.Store
 	Mailbox *delivery.Maildir
-	// Connector returns the agent of a send connector, or nil when its
-	// delivery kind is not built yet.
+	// Connector returns the agent of a send connector, or nil when there
+	// is no such connector.
 	Connector func(name string) delivery.Agent
 	// Relay returns the agent that hands mail to the relay listener of
 	// another hub, or nil when that hub cannot be reached (no relay
@@ -194,9 +194,8 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 				}
 				remote[r.NextHop] = append(remote[r.NextHop], work{i, delivery.Recipient{Type: typ, Address: addr, Notify: r.Notify, ORCPT: r.ORCPT}})
 			default:
-				// Unreachable, a hub that cannot be reached, or a connector
-				// whose delivery kind is not built yet (webhook):
-				// wait and route again later.
+				// Unreachable, or a hub that cannot be reached: wait and
+				// route again later.
 				s.attempt(r, now, expires)
 				r.Last = queue.Result{Class: queue.ClassRetry, Status: orStatus(d.Status, "4.4.0"), RemoteText: deferReason(&d)}
 				j.note(tracking.Event{Event: tracking.Defer, ID: m.ID, Sender: m.From, Recipient: r.Address, NextHop: r.NextHop, Connector: d.Connector, Status: r.Last.Status, Detail: r.Last.RemoteText})
@@ -493,7 +492,7 @@ func deferReason(d *routing.Decision) string {
 		return "mailbox on " + d.Server + ": no relay to that hub (it has no relay listener, or there is no hub secret); kept queued"
 	case routing.OutcomeConnector:
 		if d.SourceServer != "" {
-			return "send connector " + d.Connector + " on " + d.SourceServer + ": its delivery kind is not built yet, or no relay to that hub; kept queued"
+			return "send connector " + d.Connector + " on " + d.SourceServer + ": no relay to that hub (it has no relay listener, or there is no hub secret); kept queued"
 		}
 	}
 	return "kept queued"
