@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/waypost/waypost/internal/delivery"
 	"github.com/waypost/waypost/internal/queue"
@@ -78,5 +79,40 @@ func TestFinishedMessageLeftBehindIsRemoved(t *testing.T) {
 	}
 	if box := f.inbox(t, delivery.Folder("alice@contoso.test")); len(box) != 1 || !strings.Contains(box[0], "Undeliverable: s") {
 		t.Errorf("no report for the finished message: %d", len(box))
+	}
+}
+
+// TestDelayNotificationOnce: a recipient still waiting after
+// delay_notification (30m here) gets the sender one delay notification,
+// once; NOTIFY=FAILURE alone asks for none.
+func TestDelayNotificationOnce(t *testing.T) {
+	f := newFixture(t)
+	m, err := f.s.Queue.Add(queue.Envelope{From: "alice@contoso.test", Arrival: f.now, Recipients: []queue.Recipient{
+		{Written: "carol@fabrikam.test", Type: "SMTP", Address: "carol@fabrikam.test"},
+		{Written: "dave@fabrikam.test", Type: "SMTP", Address: "dave@fabrikam.test", Notify: "FAILURE"},
+	}}, strings.NewReader("Subject: slow\r\n\r\nbody\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.s.RunOnce(context.Background()) // no connector agent: both wait
+	for _, step := range []time.Duration{29 * time.Minute, 2 * time.Minute, 10 * time.Minute} {
+		f.now = f.now.Add(step)
+		f.s.RunOnce(context.Background())
+		f.s.RunOnce(context.Background())
+	}
+	box := f.inbox(t, delivery.Folder("alice@contoso.test"))
+	if len(box) != 1 {
+		t.Fatalf("alice has %d messages, want one delay notification", len(box))
+	}
+	for _, want := range []string{"Delivery delayed: slow", "Action: delayed", "Final-Recipient: rfc822;carol@fabrikam.test", "Will-Retry-Until: "} {
+		if !strings.Contains(box[0], want) {
+			t.Errorf("notification lacks %q", want)
+		}
+	}
+	if strings.Contains(box[0], "dave@fabrikam.test") {
+		t.Error("NOTIFY=FAILURE got a delay notification")
+	}
+	if got, _ := f.s.Queue.Get(m.ID); got == nil || got.Recipients[0].State != queue.Pending {
+		t.Error("the delayed message should still be queued")
 	}
 }

@@ -131,12 +131,25 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 	remote := map[string][]work{}         // next hop -> its recipients
 	agents := map[string]delivery.Agent{} // next hop -> its agent
 	changed := false
+	var delayed []report.Recipient
+	delayAfter := m.Arrival.Add(eng.Org().DelayNotification)
 	err := j.update(m.ID, func(m *queue.Message) error {
-		local, changed = nil, false
+		local, changed, delayed = nil, false, nil
 		clear(remote)
 		clear(agents)
 		for i := 0; i < len(m.Recipients); i++ {
 			r := &m.Recipients[i]
+			if r.State == queue.Pending && !r.DelayNotified && !now.Before(delayAfter) && now.Before(expires) {
+				// Once, after delay_notification, when asked for (RFC 3461
+				// NOTIFY=DELAY; Exchange's default, with no NOTIFY, is
+				// failure and delay). Marked before the report is queued:
+				// a crash in between loses a delay notice, never mail.
+				r.DelayNotified, changed = true, true
+				if n := strings.ToUpper(r.Notify); n == "" || strings.Contains(n, "DELAY") {
+					delayed = append(delayed, report.Recipient{Written: r.Written, Type: r.Type, Address: r.Address, ORCPT: r.ORCPT,
+						Status: orStatus(r.Last.Status, "4.4.7"), RemoteHost: r.Last.RemoteHost, RemoteText: r.Last.RemoteText, LastAttempt: r.LastAttempt})
+				}
+			}
 			if r.State != queue.Pending || r.NextAttempt.After(now) {
 				continue
 			}
@@ -216,6 +229,11 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 	}
 	if err != nil {
 		return err
+	}
+	if len(delayed) > 0 && m.From != "" {
+		if err := s.notify(m, report.Report{Delay: true, WillRetryUntil: expires, Recipients: delayed}, "delay notification"); err != nil {
+			s.Log.Error("queueing a delay notification", "id", m.ID, "err", err)
+		}
 	}
 	if len(local) > 0 {
 		j.deliver(ctx, m, s.Mailbox, local)
@@ -307,7 +325,6 @@ func (s *Scheduler) removeIfDone(id string) error {
 // that asked for one (RFC 3461 NOTIFY: FAILURE, or nothing said). Mail
 // from the null sender gets none: a double bounce is logged and dropped.
 func (s *Scheduler) bounce(m *queue.Message) error {
-	org := s.Engine.Load().Org()
 	var failed []report.Recipient
 	for _, r := range m.Recipients {
 		n := strings.ToUpper(r.Notify)
@@ -325,26 +342,35 @@ func (s *Scheduler) bounce(m *queue.Message) error {
 		s.track(tracking.Event{Event: tracking.DSN, ID: m.ID, Detail: "double bounce discarded"})
 		return nil
 	}
-	fqdn := s.Server
+	return s.notify(m, report.Report{Recipients: failed}, "non-delivery report")
+}
+
+// notify queues a report about m to its sender, from the null sender
+// (RFC 3461 section 6): r gives the recipients and the kind; the rest
+// comes from m and this server.
+func (s *Scheduler) notify(m *queue.Message, r report.Report, what string) error {
+	org := s.Engine.Load().Org()
+	r.ReportingMTA = s.Server
 	if srv := org.Server(s.Server); srv != nil {
-		fqdn = srv.FQDN
+		r.ReportingMTA = srv.FQDN
 	}
+	r.Postmaster, r.To = "postmaster@"+org.DefaultDomain, m.From
+	r.EnvID, r.Ret, r.Arrival, r.Date = m.EnvID, m.Ret, m.Arrival, s.Now()
 	body, err := s.Queue.Open(m.ID)
 	if err != nil {
 		return err
 	}
 	defer body.Close()
-	ndr, err := report.NDR(report.Report{ReportingMTA: fqdn, Postmaster: "postmaster@" + org.DefaultDomain, To: m.From,
-		EnvID: m.EnvID, Ret: m.Ret, Arrival: m.Arrival, Date: s.Now(), Recipients: failed}, body)
+	msg, err := report.NDR(r, body)
 	if err != nil {
 		return err
 	}
-	nm, err := s.Queue.Add(queue.Envelope{From: "", ReceivedBy: "ndr", Arrival: s.Now(),
-		Recipients: []queue.Recipient{{Written: m.From, Type: "SMTP", Address: m.From, Notify: "NEVER"}}}, bytes.NewReader(ndr))
+	nm, err := s.Queue.Add(queue.Envelope{From: "", ReceivedBy: "dsn", Arrival: s.Now(),
+		Recipients: []queue.Recipient{{Written: m.From, Type: "SMTP", Address: m.From, Notify: "NEVER"}}}, bytes.NewReader(msg))
 	if err != nil {
 		return err
 	}
-	s.track(tracking.Event{Event: tracking.DSN, ID: m.ID, Recipient: m.From, Detail: fmt.Sprintf("non-delivery report %s for %d recipients", nm.ID, len(failed))})
+	s.track(tracking.Event{Event: tracking.DSN, ID: m.ID, Recipient: m.From, Detail: fmt.Sprintf("%s %s for %d recipients", what, nm.ID, len(r.Recipients))})
 	s.Wake()
 	return nil
 }

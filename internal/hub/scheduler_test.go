@@ -22,6 +22,7 @@ const orgText = `
 [organization]
 default_domain = "contoso.test"
 message_expiration = "1h"
+delay_notification = "30m"
 [[accepted_domain]]
 domain = "contoso.test"
 [[site]]

@@ -41,11 +41,18 @@ type Report struct {
 	Arrival      time.Time
 	Date         time.Time // when the report is written
 	Recipients   []Recipient
+
+	// Delay makes the report a delay notification (Action: delayed)
+	// instead of a non-delivery report: the server keeps trying until
+	// WillRetryUntil.
+	Delay          bool
+	WillRetryUntil time.Time
 }
 
-// NDR writes the report for a message whose content is original. The
-// result is a complete RFC 5322 message; its envelope sender must be the
-// null reverse path.
+// NDR writes the report for a message whose content is original: a
+// non-delivery report, or with Delay set a delay notification. The result
+// is a complete RFC 5322 message; its envelope sender must be the null
+// reverse path.
 func NDR(r Report, original io.Reader) ([]byte, error) {
 	orig, err := io.ReadAll(original)
 	if err != nil {
@@ -64,7 +71,11 @@ func NDR(r Report, original io.Reader) ([]byte, error) {
 
 	w("From: Mail Delivery System <%s>\r\n", r.Postmaster)
 	w("To: <%s>\r\n", r.To)
-	w("Subject: %s\r\n", mime.QEncoding.Encode("utf-8", "Undeliverable: "+subject))
+	prefix := "Undeliverable: "
+	if r.Delay {
+		prefix = "Delivery delayed: "
+	}
+	w("Subject: %s\r\n", mime.QEncoding.Encode("utf-8", prefix+subject))
 	w("Date: %s\r\n", r.Date.Format(time.RFC1123Z))
 	w("Message-ID: <%s@%s>\r\n", randomHex(16), r.ReportingMTA)
 	if id := hdr.Get("Message-Id"); id != "" {
@@ -98,13 +109,25 @@ func NDR(r Report, original io.Reader) ([]byte, error) {
 // human writes the part for people.
 func human(b *bytes.Buffer, r Report, subject string, sent time.Time) {
 	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
-	w("Your message did not reach some or all of the intended recipients.\r\n\r\n")
+	if r.Delay {
+		w("Your message hasn't been delivered to some recipients yet. There is nothing you need to do:\r\n")
+		w("the server will keep trying until %s, and will tell you if it gives up.\r\n\r\n", r.WillRetryUntil.Format("Monday, 2 January 2006 15:04 MST"))
+	} else {
+		w("Your message did not reach some or all of the intended recipients.\r\n\r\n")
+	}
 	w("      Subject: %s\r\n", oneLine(subject))
 	w("      Sent:    %s\r\n\r\n", sent.Format("Monday, 2 January 2006 15:04 MST"))
-	w("The following recipients could not be reached:\r\n\r\n")
+	if r.Delay {
+		w("Delivery is delayed to these recipients:\r\n\r\n")
+	} else {
+		w("The following recipients could not be reached:\r\n\r\n")
+	}
 	for _, rc := range r.Recipients {
 		w("  %s\r\n", oneLine(rc.Written))
-		w("      %s\r\n\r\n", Explain(rc.Status, rc.Type))
+		if !r.Delay {
+			w("      %s\r\n", Explain(rc.Status, rc.Type))
+		}
+		w("\r\n")
 	}
 	w("Diagnostic information for administrators:\r\n\r\n")
 	w("Generating server: %s\r\n\r\n", r.ReportingMTA)
@@ -133,7 +156,11 @@ func status(b *bytes.Buffer, r Report) {
 			w("Original-Recipient: %s\r\n", oneLine(rc.ORCPT))
 		}
 		w("Final-Recipient: %s\r\n", oneLine(finalRecipient(rc)))
-		w("Action: failed\r\n")
+		if r.Delay {
+			w("Action: delayed\r\n")
+		} else {
+			w("Action: failed\r\n")
+		}
 		w("Status: %s\r\n", rc.Status)
 		if rc.RemoteHost != "" {
 			w("Remote-MTA: dns; %s\r\n", oneLine(rc.RemoteHost))
@@ -141,6 +168,9 @@ func status(b *bytes.Buffer, r Report) {
 		w("Diagnostic-Code: smtp; %s\r\n", oneLine(diagnostic(rc)))
 		if !rc.LastAttempt.IsZero() {
 			w("Last-Attempt-Date: %s\r\n", rc.LastAttempt.Format(time.RFC1123Z))
+		}
+		if r.Delay && !r.WillRetryUntil.IsZero() {
+			w("Will-Retry-Until: %s\r\n", r.WillRetryUntil.Format(time.RFC1123Z))
 		}
 	}
 }

@@ -109,3 +109,25 @@ func TestNoInjectionFromOriginal(t *testing.T) {
 		t.Error("a remote reply added a line to the report")
 	}
 }
+
+func TestDelayNotification(t *testing.T) {
+	r := sample()
+	r.Delay = true
+	r.WillRetryUntil = r.Arrival.Add(48 * time.Hour)
+	r.Recipients = r.Recipients[1:2]
+	r.Recipients[0].Status = "4.4.7"
+	out, err := NDR(r, strings.NewReader(original))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(out)
+	for _, want := range []string{"Subject: =?utf-8?q?Delivery_delayed:", "Delivery is delayed to these recipients", "will keep trying until Tuesday, 1 December 2026 09:00 UTC",
+		"Action: delayed\r\nStatus: 4.4.7\r\n", "Will-Retry-Until: Tue, 01 Dec 2026 09:00:05 +0000\r\n"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("delay report lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "Action: failed") || strings.Contains(s, "Undeliverable") {
+		t.Error("a delay notification reads like a failure")
+	}
+}
