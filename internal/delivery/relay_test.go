@@ -97,7 +97,7 @@ func TestHubRelay(t *testing.T) {
 		}}
 
 	bad := &delivery.SMTP{Hosts: []string{ln.Addr().String()}, TLS: "none", Timeout: 5 * time.Second, DefaultDomain: "contoso.test",
-		Hub: &delivery.HubAuth{Server: "hub-a", Proof: smtpd.HubProof([]byte("wrong"), "hub-a"), ArrivalHeader: smtpd.ArrivalHeader}}
+		Hub: &delivery.HubAuth{Server: "hub-a", Secret: []byte("wrong"), ArrivalHeader: smtpd.ArrivalHeader}}
 	for _, r := range bad.Deliver(context.Background(), msg) {
 		if r.Class != delivery.Retry || r.Status != "5.7.8" {
 			t.Errorf("wrong proof: %+v, want a retry with 5.7.8", r)
@@ -105,7 +105,7 @@ func TestHubRelay(t *testing.T) {
 	}
 
 	a := &delivery.SMTP{Hosts: []string{ln.Addr().String()}, TLS: "none", Timeout: 5 * time.Second, DefaultDomain: "contoso.test",
-		Hub: &delivery.HubAuth{Server: "hub-a", Proof: smtpd.HubProof(secret, "hub-a"), ArrivalHeader: smtpd.ArrivalHeader}}
+		Hub: &delivery.HubAuth{Server: "hub-a", Secret: secret, ArrivalHeader: smtpd.ArrivalHeader}}
 	res := a.Deliver(context.Background(), msg)
 	for _, r := range res {
 		if r.Class != delivery.Delivered {

@@ -10,10 +10,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
 	"github.com/waypost/waypost/internal/address"
+	"github.com/waypost/waypost/internal/hubauth"
 )
 
 // SMTP delivers over SMTP to the smart hosts of a send connector, tried in
@@ -24,8 +24,8 @@ import (
 // recipient. Recipients of other address types are written as SMTP
 // addresses: IMCEA at DefaultDomain, or RFC 3192 "FAX=+number@host".
 //
-// With Hub set it is the hub-to-hub relay agent: AUTH PLAIN with the hub
-// proof, the DSN parameters of the envelope (RET, ENVID, NOTIFY, ORCPT of
+// With Hub set it is the hub-to-hub relay agent: the hubauth challenge and
+// response that proves the hub secret, the DSN parameters of the envelope (RET, ENVID, NOTIFY, ORCPT of
 // type rfc822 or utf-8; other ORCPT types are left out), and the arrival
 // time as the first header line. A refused proof is a retry, not a
 // failure: the peer may not have the new secret yet.
@@ -42,17 +42,17 @@ type SMTP struct {
 	// TLSConfig is used for STARTTLS when set (tests give their CA here).
 	TLSConfig *tls.Config
 	// Hub, when set, makes this agent the hub-to-hub relay: it proves the
-	// hub secret with AUTH PLAIN, keeps the DSN parameters of the envelope
-	// and writes the arrival time as the first header line.
+	// hub secret (package hubauth), keeps the DSN parameters of the
+	// envelope and writes the arrival time as the first header line.
 	Hub *HubAuth
 }
 
 // HubAuth is how a hub proves the organization's hub secret to a peer's
-// relay listener: AUTH PLAIN with user Server and password Proof (see
-// smtpd.HubProof), and the arrival header name.
+// relay listener (the hubauth challenge and response, as server Server),
+// and the arrival header name.
 type HubAuth struct {
 	Server        string
-	Proof         string
+	Secret        []byte
 	ArrivalHeader string
 }
 
@@ -88,7 +88,7 @@ func (a *SMTP) try(ctx context.Context, host string, m *Message) (res []Result, 
 	defer c.Close()
 	mo := &smtp.MailOptions{Size: m.Size}
 	if a.Hub != nil {
-		if err := c.Auth(sasl.NewPlainClient("", a.Hub.Server, a.Hub.Proof)); err != nil {
+		if err := c.Auth(&hubauth.Client{Secret: a.Hub.Secret, Server: a.Hub.Server}); err != nil {
 			r := reply(host, err, "4.7.0")
 			r.Class = Retry // a peer that refuses our proof may have another secret for now
 			return every(n, r), true

@@ -30,13 +30,12 @@
 // Hub-to-hub relay. Each server with a relay address (server.relay) also
 // runs a relay listener (NewRelay), a receive connector of the internal kind
 // KindRelay with the default limits. On it a peer proves that it is a hub
-// of the organization before MAIL, with AUTH PLAIN: user = the peer's
-// server name, password = hex HMAC-SHA256(hub secret, lower-case server
-// name) (HubProof); the secret itself never travels. Only PLAIN is offered,
-// with or without TLS (the relay listener has no STARTTLS yet: on an
-// untrusted network the proof can be replayed by someone who sees it, so
-// run relay listeners on a private network until mutual TLS exists). A
-// wrong proof gets 535 5.7.8 and counts as a failed AUTH; MAIL before the
+// of the organization before MAIL, with the challenge-and-response SASL
+// mechanism of package hubauth (X-WAYPOST-HUB): the secret never travels
+// and, as every challenge carries a fresh nonce, a recorded exchange
+// cannot be replayed. It is the only mechanism offered there. The relay
+// listener has no STARTTLS yet, so the messages themselves travel in clear:
+// keep relay addresses on a private network. A wrong proof gets 535 5.7.8 and counts as a failed AUTH; MAIL before the
 // proof gets 530 5.7.0 Hub authentication required. A proven peer may send
 // to any recipient (org-internal trust); the envelope it gives is kept
 // (RET, ENVID, NOTIFY, ORCPT), Envelope.Auth is "hub:<peer>", and when the

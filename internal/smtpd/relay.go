@@ -3,9 +3,6 @@ package smtpd
 import (
 	"bufio"
 	"bytes"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
@@ -17,6 +14,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/waypost/waypost/internal/config"
+	"github.com/waypost/waypost/internal/hubauth"
 	"github.com/waypost/waypost/internal/routing"
 )
 
@@ -29,15 +27,6 @@ const KindRelay = "relay"
 // of the receiving hub removes it and uses it as Envelope.Arrival.
 const ArrivalHeader = "X-Waypost-Arrival"
 
-// HubProof is the AUTH PLAIN password by which hub server proves the
-// organization's hub secret: hex HMAC-SHA256(secret, server name). The
-// secret itself never travels.
-func HubProof(secret []byte, server string) string {
-	m := hmac.New(sha256.New, secret)
-	io.WriteString(m, strings.ToLower(server))
-	return hex.EncodeToString(m.Sum(nil))
-}
-
 // replyHubAuthRequired refuses MAIL on a relay listener before the proof.
 var replyHubAuthRequired = reply(530, 5, 7, 0, "Hub authentication required")
 
@@ -46,7 +35,7 @@ const hubAuthPrefix = "hub:"
 
 // NewRelay builds the hub-to-hub listener of server: a receive connector of
 // kind KindRelay named "relay" with the default limits, on which a peer
-// must prove secret (see HubProof) before MAIL. Once it has, the peer may
+// must prove secret (package hubauth) before MAIL. Once it has, the peer may
 // send to any recipient, and the envelope it gives (DSN parameters, the
 // arrival time in ArrivalHeader) is kept.
 func NewRelay(org *config.Org, server string, secret []byte, eng func() *routing.Engine, q Queue, log *slog.Logger) (*Listener, error) {
@@ -84,30 +73,43 @@ func NewRelay(org *config.Org, server string, secret []byte, eng func() *routing
 // isRelay reports whether the listener is a hub-to-hub one.
 func (l *Listener) isRelay() bool { return l.rc.Kind == KindRelay }
 
-// hubAuth is the AUTH PLAIN server of a relay listener.
+// hubAuth is the server side of hubauth.Mechanism on a relay listener: a
+// fresh challenge, then a response that only a holder of the secret can
+// give for it.
 func (s *session) hubAuth(mech string) (sasl.Server, error) {
-	if mech != sasl.Plain {
+	if mech != hubauth.Mechanism {
 		return nil, smtp.ErrAuthUnknownMechanism
 	}
-	return saslServer{sasl.NewPlainServer(func(identity, user, pass string) error {
-		peer := s.l.org.Server(user)
-		switch {
-		case identity != "" && identity != user:
-			s.g.note("reason", "authorization identity differs from the user")
-			return s.authFailed(user)
-		case peer == nil:
-			s.g.note("reason", "not a server of the organization")
-			return s.authFailed(user)
-		case !hmac.Equal([]byte(strings.ToLower(pass)), []byte(HubProof(s.l.secret, peer.Name))):
-			s.g.note("reason", "wrong hub proof")
-			return s.authFailed(user)
-		}
-		s.mu.Lock()
-		s.auth = hubAuthPrefix + peer.Name
-		s.mu.Unlock()
-		s.l.log.Debug("hub authenticated", "remote", s.g.remote.String(), "peer", peer.Name)
-		return nil
-	})}, nil
+	return saslServer{&hubServer{s: s}}, nil
+}
+
+type hubServer struct {
+	s     *session
+	nonce string
+}
+
+func (h *hubServer) Next(resp []byte) ([]byte, bool, error) {
+	s := h.s
+	if h.nonce == "" {
+		ch, nonce := hubauth.Challenge(s.l.server.Name)
+		h.nonce = nonce
+		return ch, false, nil
+	}
+	client, err := hubauth.Verify(s.l.secret, h.nonce, s.l.server.Name, resp)
+	peer := s.l.org.Server(client)
+	switch {
+	case err != nil:
+		s.g.note("reason", err.Error())
+		return nil, true, s.authFailed(client)
+	case peer == nil:
+		s.g.note("reason", "not a server of the organization")
+		return nil, true, s.authFailed(client)
+	}
+	s.mu.Lock()
+	s.auth = hubAuthPrefix + peer.Name
+	s.mu.Unlock()
+	s.l.log.Debug("hub authenticated", "remote", s.g.remote.String(), "peer", peer.Name)
+	return nil, true, nil
 }
 
 // takeArrival reads the first header line of a relayed message; when it is

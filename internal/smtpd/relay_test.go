@@ -11,6 +11,7 @@ import (
 
 	"github.com/waypost/waypost/internal/config"
 	"github.com/waypost/waypost/internal/directory"
+	"github.com/waypost/waypost/internal/hubauth"
 	"github.com/waypost/waypost/internal/routing"
 )
 
@@ -61,6 +62,23 @@ func plain(user, pass string) string {
 	return base64.StdEncoding.EncodeToString([]byte("\x00" + user + "\x00" + pass))
 }
 
+// prove runs the X-WAYPOST-HUB exchange as server name with secret and
+// expects the final reply to start with want. It returns the challenge.
+func (c *client) prove(name string, secret []byte, want string) []byte {
+	c.t.Helper()
+	line := c.cmd("AUTH "+hubauth.Mechanism, "334 ")
+	ch, err := base64.StdEncoding.DecodeString(strings.TrimSpace(strings.TrimPrefix(line, "334 ")))
+	if err != nil {
+		c.t.Fatalf("challenge %q: %v", line, err)
+	}
+	resp, err := hubauth.Response(secret, ch, name)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.cmd(base64.StdEncoding.EncodeToString(resp), want)
+	return ch
+}
+
 func TestRelayRefusesMailWithoutProof(t *testing.T) {
 	h := startRelay(t)
 	c := h.hello()
@@ -75,18 +93,25 @@ func TestRelayRefusesMailWithoutProof(t *testing.T) {
 func TestRelayWrongProof(t *testing.T) {
 	h := startRelay(t)
 	c := h.hello()
-	c.cmd("AUTH PLAIN "+plain("hub-hq", HubProof([]byte("other secret"), "hub-hq")), "535 5.7.8")
-	c.cmd("AUTH PLAIN "+plain("hub-hq", string(testSecret)), "535 5.7.8") // the secret itself is no proof
+	c.prove("hub-hq", []byte("other secret"), "535 5.7.8")
+	c.cmd("AUTH PLAIN "+plain("hub-hq", string(testSecret)), "504 ") // only the challenge mechanism
 	c.cmd("MAIL FROM:<x@fabrikam.test>", "530 5.7.0")
 	c2 := h.hello()
-	c2.cmd("AUTH PLAIN "+plain("nobody", HubProof(testSecret, "nobody")), "535 5.7.8") // not a server
+	c2.prove("nobody", testSecret, "535 5.7.8") // not a server
 	c2.cmd("AUTH LOGIN", "504 ")
+	// A response recorded from one exchange is refused in the next one.
+	c3 := h.hello()
+	ch := c3.prove("hub-hq", testSecret, "235 ")
+	old, _ := hubauth.Response(testSecret, ch, "hub-hq")
+	c4 := h.hello()
+	c4.cmd("AUTH "+hubauth.Mechanism, "334 ")
+	c4.cmd(base64.StdEncoding.EncodeToString(old), "535 5.7.8")
 }
 
 func TestRelayKeepsEnvelope(t *testing.T) {
 	h := startRelay(t)
 	c := h.hello()
-	c.cmd("AUTH PLAIN "+plain("hub-hq", HubProof(testSecret, "hub-hq")), "235 ")
+	c.prove("hub-hq", testSecret, "235 ")
 	c.cmd("MAIL FROM:<carol@fabrikam.test> RET=HDRS ENVID=abc+2Bdef", "250 ")
 	// Any recipient: org-internal trust, no relay restriction.
 	c.cmd("RCPT TO:<bob@elsewhere.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;bob@elsewhere.test", "250 ")
@@ -127,7 +152,7 @@ func TestRelayKeepsEnvelope(t *testing.T) {
 func TestRelayHopCount(t *testing.T) {
 	h := startRelay(t)
 	c := h.hello()
-	c.cmd("AUTH PLAIN "+plain("hub-hq", HubProof(testSecret, "hub-hq")), "235 ")
+	c.prove("hub-hq", testSecret, "235 ")
 	c.transaction("carol@fabrikam.test", "alice@contoso.test")
 	c.send(strings.Repeat("Received: from x by y; Thu, 1 Jan 2026 00:00:00 +0000\r\n", 31) + "\r\nbody\r\n.\r\n")
 	c.expect("554 5.4.6")

@@ -16,6 +16,7 @@ import (
 
 	"github.com/waypost/waypost/internal/address"
 	"github.com/waypost/waypost/internal/config"
+	"github.com/waypost/waypost/internal/hubauth"
 	"github.com/waypost/waypost/internal/routing"
 )
 
@@ -305,7 +306,7 @@ func (s *session) Data(r io.Reader) error {
 
 func (s *session) AuthMechanisms() []string {
 	if s.l.isRelay() {
-		return []string{sasl.Plain}
+		return []string{hubauth.Mechanism}
 	}
 	if !s.authOffered() || s.g.tls() == nil && !s.loopback {
 		return nil
