@@ -59,7 +59,8 @@ func (q *oneQueue) Add(env smtpd.Envelope, body io.Reader) (string, error) {
 }
 
 // The hub relay agent proves the secret to a real relay listener and
-// keeps the envelope: DSN parameters and the arrival time.
+// keeps the envelope: DSN parameters (an x400 ORCPT too) and the arrival
+// time.
 func TestHubRelay(t *testing.T) {
 	org, err := config.Parse([]byte(relayOrg), "org.toml", t.TempDir())
 	if err != nil {
@@ -90,7 +91,7 @@ func TestHubRelay(t *testing.T) {
 	msg := &delivery.Message{ID: "M1", From: "alice@contoso.test", Arrival: arrival, EnvID: "env-1", Ret: "HDRS",
 		Recipients: []delivery.Recipient{
 			{Type: "SMTP", Address: "bob@contoso.test", Notify: "SUCCESS,DELAY", ORCPT: "rfc822;bob@contoso.test"},
-			{Type: "FAX", Address: "+1 555 0100", Notify: "NEVER"},
+			{Type: "FAX", Address: "+1 555 0100", Notify: "NEVER", ORCPT: "x400;c=US;a= ;p=Contoso;s=Fax;"},
 		},
 		Open: func() (io.ReadCloser, error) {
 			return io.NopCloser(strings.NewReader("Subject: x\r\n\r\nbody\r\n")), nil
@@ -105,7 +106,7 @@ func TestHubRelay(t *testing.T) {
 	}
 
 	a := &delivery.SMTP{Hosts: []string{ln.Addr().String()}, TLS: "none", Timeout: 5 * time.Second, DefaultDomain: "contoso.test",
-		Hub: &delivery.HubAuth{Server: "hub-a", Secret: secret, ArrivalHeader: smtpd.ArrivalHeader}}
+		Hub: &delivery.HubAuth{Server: "hub-a", Secret: secret, ArrivalHeader: smtpd.ArrivalHeader, ORCPTHeader: smtpd.ORCPTHeader}}
 	res := a.Deliver(context.Background(), msg)
 	for _, r := range res {
 		if r.Class != delivery.Delivered {
@@ -119,10 +120,10 @@ func TestHubRelay(t *testing.T) {
 		t.Errorf("envelope %+v", env)
 	}
 	if len(env.Recipients) != 2 || env.Recipients[0].Notify != "SUCCESS,DELAY" || env.Recipients[0].ORCPT != "rfc822;bob@contoso.test" ||
-		env.Recipients[1].Notify != "NEVER" || env.Recipients[1].Decision.Type != "FAX" {
+		env.Recipients[1].Notify != "NEVER" || env.Recipients[1].Decision.Type != "FAX" || env.Recipients[1].ORCPT != "x400;c=US;a= ;p=Contoso;s=Fax;" {
 		t.Errorf("recipients %+v", env.Recipients)
 	}
-	if strings.Contains(q.body, smtpd.ArrivalHeader) || !strings.HasSuffix(q.body, "Subject: x\r\n\r\nbody\r\n") {
+	if strings.Contains(q.body, smtpd.ArrivalHeader) || strings.Contains(q.body, smtpd.ORCPTHeader) || !strings.HasSuffix(q.body, "Subject: x\r\n\r\nbody\r\n") {
 		t.Errorf("body %q", q.body)
 	}
 }

@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -54,6 +55,7 @@ type HubAuth struct {
 	Server        string
 	Secret        []byte
 	ArrivalHeader string
+	ORCPTHeader   string // carries ORCPTs other than rfc822 and utf-8
 }
 
 // Deliver implements Agent.
@@ -102,6 +104,7 @@ func (a *SMTP) try(ctx context.Context, host string, m *Message) (res []Result, 
 	}
 	res = make([]Result, n)
 	accepted := 0
+	var orcpts []string // ORCPTs the RCPT command cannot carry, for the next hub
 	for i, r := range m.Recipients {
 		to, err := a.encode(r, host)
 		if err != nil {
@@ -114,12 +117,15 @@ func (a *SMTP) try(ctx context.Context, host string, m *Message) (res []Result, 
 		}
 		res[i].Class = "" // accepted so far; DATA decides
 		accepted++
+		if a.Hub != nil && r.ORCPT != "" && a.rcptOptions(r).OriginalRecipient == "" {
+			orcpts = append(orcpts, to+" "+base64.StdEncoding.EncodeToString([]byte(r.ORCPT)))
+		}
 	}
 	if accepted == 0 {
 		c.Quit()
 		return res, false
 	}
-	data, err := a.send(c, m)
+	data, err := a.send(c, m, orcpts)
 	for i := range res {
 		if res[i].Class != "" {
 			continue
@@ -193,7 +199,7 @@ func (a *SMTP) helo() string {
 }
 
 // send transmits the content and returns the server's reply to DATA.
-func (a *SMTP) send(c *smtp.Client, m *Message) (string, error) {
+func (a *SMTP) send(c *smtp.Client, m *Message, orcpts []string) (string, error) {
 	body, err := m.Open()
 	if err != nil {
 		return "", &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "reading the queued message: " + err.Error()}
@@ -207,6 +213,14 @@ func (a *SMTP) send(c *smtp.Client, m *Message) (string, error) {
 		if _, err := fmt.Fprintf(w, "%s: %s\r\n", a.Hub.ArrivalHeader, m.Arrival.UTC().Format(time.RFC3339Nano)); err != nil {
 			w.Close()
 			return "", err
+		}
+		// ORCPTs of types go-smtp's RCPT cannot write (x400...) follow,
+		// one line each: the recipient as sent and the ORCPT in base64.
+		for _, o := range orcpts {
+			if _, err := fmt.Fprintf(w, "%s: %s\r\n", a.Hub.ORCPTHeader, o); err != nil {
+				w.Close()
+				return "", err
+			}
 		}
 	}
 	if _, err := io.Copy(w, body); err != nil {

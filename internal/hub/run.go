@@ -151,7 +151,7 @@ func (h *Hub) relay(server string) delivery.Agent {
 	}
 	return &delivery.SMTP{Hosts: []string{peer.Relay}, Helo: h.server.FQDN, TLS: "none", Timeout: 5 * time.Minute,
 		DefaultDomain: h.org.DefaultDomain,
-		Hub:           &delivery.HubAuth{Server: h.server.Name, Secret: h.secret, ArrivalHeader: smtpd.ArrivalHeader}}
+		Hub:           &delivery.HubAuth{Server: h.server.Name, Secret: h.secret, ArrivalHeader: smtpd.ArrivalHeader, ORCPTHeader: smtpd.ORCPTHeader}}
 }
 
 // Addrs returns the addresses the receive connectors listen on.

@@ -41,7 +41,9 @@
 // (RET, ENVID, NOTIFY, ORCPT), Envelope.Auth is "hub:<peer>", and when the
 // data begins with an X-Waypost-Arrival: header line (ArrivalHeader, an
 // RFC 3339 time) that line is removed and its time becomes
-// Envelope.Arrival, so that expiry counts from the first hub. The hop
+// Envelope.Arrival, so that expiry counts from the first hub; the
+// X-Waypost-ORCPT: lines after it (ORCPTHeader) give the ORCPTs that RCPT
+// could not carry (x400 and other types) and are removed too. The hop
 // count, line and size limits and the smuggling guard apply as on every
 // connector. The receiving hub routes the recipients again with its own
 // scope.

@@ -3,6 +3,7 @@ package smtpd
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"io"
 	"log/slog"
@@ -112,24 +113,52 @@ func (h *hubServer) Next(resp []byte) ([]byte, bool, error) {
 	return nil, true, nil
 }
 
-// takeArrival reads the first header line of a relayed message; when it is
-// ArrivalHeader it is dropped and its time returned. The returned reader
-// gives the message without it.
-func takeArrival(r io.Reader) (time.Time, io.Reader) {
-	br := bufio.NewReaderSize(r, 512)
-	line, err := br.Peek(len(ArrivalHeader) + 1)
-	if err != nil || !strings.EqualFold(string(line), ArrivalHeader+":") {
-		return time.Time{}, br
+// ORCPTHeader carries, between hubs, an RFC 3461 ORCPT of a type the
+// RCPT command cannot (go-smtp writes only rfc822 and utf-8): one line per
+// recipient after ArrivalHeader, "<recipient as sent> <base64 of type;value>".
+const ORCPTHeader = "X-Waypost-ORCPT"
+
+// relayed is what the first lines of a relayed message carry.
+type relayed struct {
+	arrival time.Time
+	orcpt   map[string]string // lower-case recipient -> ORCPT
+}
+
+// takeRelayed reads the leading ArrivalHeader and ORCPTHeader lines of a
+// relayed message and returns them with a reader of the message without
+// them. A line it cannot read is left in the message.
+func takeRelayed(r io.Reader) (relayed, io.Reader) {
+	var out relayed
+	br := bufio.NewReaderSize(r, 4096)
+	for {
+		name := ""
+		for _, h := range []string{ArrivalHeader, ORCPTHeader} {
+			if p, err := br.Peek(len(h) + 1); err == nil && strings.EqualFold(string(p), h+":") {
+				name = h
+			}
+		}
+		if name == "" {
+			return out, br
+		}
+		full, err := br.ReadSlice('\n')
+		if err != nil {
+			// Too long or cut short: leave the rest of the data as it is.
+			return out, io.MultiReader(bytes.NewReader(append([]byte(nil), full...)), br)
+		}
+		v := strings.TrimSpace(string(full[len(name)+1:]))
+		switch name {
+		case ArrivalHeader:
+			if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+				out.arrival = t
+			}
+		case ORCPTHeader:
+			rcpt, enc, ok := strings.Cut(v, " ")
+			if o, err := base64.StdEncoding.DecodeString(enc); ok && err == nil {
+				if out.orcpt == nil {
+					out.orcpt = map[string]string{}
+				}
+				out.orcpt[strings.ToLower(rcpt)] = printable(string(o), 500)
+			}
+		}
 	}
-	full, err := br.ReadSlice('\n')
-	if err != nil {
-		// Too long or cut short: leave the rest of the data as it is.
-		return time.Time{}, io.MultiReader(bytes.NewReader(append([]byte(nil), full...)), br)
-	}
-	v := strings.TrimSpace(string(full[len(ArrivalHeader)+1:]))
-	t, perr := time.Parse(time.RFC3339Nano, v)
-	if perr != nil {
-		return time.Time{}, br
-	}
-	return t, br
 }

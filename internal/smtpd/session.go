@@ -249,17 +249,27 @@ func (s *session) Data(r io.Reader) error {
 	br := newBodyReader(r, scan, s.l.rc)
 	var body io.Reader = br
 	arrival := start
+	rcpts := tx.rcpts
 	if s.l.isRelay() {
-		// A hub relayed it: the first line may carry the original arrival.
-		if t, rest := takeArrival(br); !t.IsZero() {
-			arrival, body = t, rest
-		} else {
-			body = rest
+		// A hub relayed it: the first lines may carry the original
+		// arrival and ORCPTs that RCPT could not.
+		var rl relayed
+		rl, body = takeRelayed(br)
+		if !rl.arrival.IsZero() {
+			arrival = rl.arrival
+		}
+		if len(rl.orcpt) > 0 {
+			rcpts = append([]Recipient(nil), tx.rcpts...)
+			for i := range rcpts {
+				if o, ok := rl.orcpt[strings.ToLower(rcpts[i].Written)]; ok && rcpts[i].ORCPT == "" {
+					rcpts[i].ORCPT = o
+				}
+			}
 		}
 	}
 	env := Envelope{
 		From:       tx.from,
-		Recipients: tx.rcpts,
+		Recipients: rcpts,
 		EnvID:      tx.envID,
 		Ret:        tx.ret,
 		Arrival:    arrival,
@@ -294,11 +304,11 @@ func (s *session) Data(r io.Reader) error {
 		s.g.note("from", tx.from, "receive_id", rid, "id", id, "err", "the queue returned before reading the whole message")
 		return replyQueueFailed
 	}
-	rcpts := make([]string, len(tx.rcpts))
+	written := make([]string, len(tx.rcpts))
 	for i, rc := range tx.rcpts {
-		rcpts[i] = rc.Written
+		written[i] = rc.Written
 	}
-	s.l.log.Info("accepted", "id", id, "receive_id", rid, "from", tx.from, "to", rcpts,
+	s.l.log.Info("accepted", "id", id, "receive_id", rid, "from", tx.from, "to", written,
 		"size", br.n+int64(len(hdr)), "remote", s.g.remote.String(), "helo", helo, "auth", authUser, "tls", st != nil,
 		"duration", time.Since(start).Round(time.Millisecond))
 	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "Ok: queued as " + printable(id, 100)}
