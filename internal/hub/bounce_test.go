@@ -116,3 +116,33 @@ func TestDelayNotificationOnce(t *testing.T) {
 		t.Error("the delayed message should still be queued")
 	}
 }
+
+// TestSuccessNotification: NOTIFY=SUCCESS gets the sender a success
+// notification (Action: delivered for a mailbox here); other recipients
+// get none.
+func TestSuccessNotification(t *testing.T) {
+	f := newFixture(t)
+	_, err := f.s.Queue.Add(queue.Envelope{From: "alice@contoso.test", Arrival: f.now, Recipients: []queue.Recipient{
+		{Written: "a@contoso.test", Type: "SMTP", Address: "a@contoso.test", Notify: "SUCCESS,FAILURE"},
+	}}, strings.NewReader("Subject: minutes\r\n\r\nbody\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.s.RunOnce(context.Background())
+	f.s.RunOnce(context.Background())
+	box := f.inbox(t, delivery.Folder("alice@contoso.test"))
+	if len(box) != 2 {
+		t.Fatalf("alice has %d messages, want the message and its success notification", len(box))
+	}
+	var dsn string
+	for _, m := range box {
+		if strings.Contains(m, "Delivered: minutes") {
+			dsn = m
+		}
+	}
+	for _, want := range []string{"Action: delivered\r\nStatus: 2.0.0", "Final-Recipient: rfc822;a@contoso.test", "has been delivered to the following recipients"} {
+		if !strings.Contains(dsn, want) {
+			t.Errorf("success notification lacks %q:\n%s", want, dsn)
+		}
+	}
+}

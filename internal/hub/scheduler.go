@@ -276,7 +276,9 @@ func (j *job) deliver(ctx context.Context, m *queue.Message, agent delivery.Agen
 		msg.Recipients = append(msg.Recipients, w.rcpt)
 	}
 	results := agent.Deliver(ctx, msg)
+	var succeeded []report.Recipient
 	err := j.update(m.ID, func(qm *queue.Message) error {
+		succeeded = succeeded[:0]
 		for i, w := range ws {
 			r := &qm.Recipients[w.index]
 			res := results[i]
@@ -286,6 +288,10 @@ func (j *job) deliver(ctx context.Context, m *queue.Message, agent delivery.Agen
 				j.final(qm, r, queue.Delivered, qr)
 				if agent != delivery.Agent(j.s.Mailbox) {
 					j.events[len(j.events)-1].Event = tracking.Send // handed to another server
+				}
+				if a := successAction(agent, j.s.Mailbox); a != "" && strings.Contains(strings.ToUpper(r.Notify), "SUCCESS") {
+					succeeded = append(succeeded, report.Recipient{Written: r.Written, Type: r.Type, Address: r.Address, ORCPT: r.ORCPT,
+						Status: qr.Status, RemoteHost: qr.RemoteHost, RemoteText: res.RemoteText, LastAttempt: r.LastAttempt, Action: a})
 				}
 			case delivery.Relayed:
 				j.final(qm, r, queue.Relayed, qr)
@@ -302,7 +308,32 @@ func (j *job) deliver(ctx context.Context, m *queue.Message, agent delivery.Agen
 		// The deliveries happened but their results are not recorded: the
 		// next pass delivers again (a duplicate, never a loss).
 		j.s.Log.Error("recording delivery results", "id", m.ID, "err", err)
+		return
 	}
+	if len(succeeded) > 0 && m.From != "" {
+		if err := j.s.notify(m, report.Report{Success: true, Recipients: succeeded}, "success notification"); err != nil {
+			j.s.Log.Error("queueing a success notification", "id", m.ID, "err", err)
+		}
+	}
+}
+
+// successAction is the RFC 3461 action of a delivery by agent for a
+// NOTIFY=SUCCESS recipient: "delivered" into a mailbox here, "relayed" to
+// a gateway or another server that sends no further notifications (drop
+// folder, program, webhook, SMTP send connector), and "" for the relay to
+// another hub, which carries NOTIFY on and reports itself.
+func successAction(agent delivery.Agent, mailbox *delivery.Maildir) string {
+	switch a := agent.(type) {
+	case *delivery.Maildir:
+		if a == mailbox {
+			return "delivered"
+		}
+	case *delivery.SMTP:
+		if a.Hub != nil {
+			return ""
+		}
+	}
+	return "relayed"
 }
 
 func (s *Scheduler) removeIfDone(id string) error {

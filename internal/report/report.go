@@ -29,6 +29,7 @@ type Recipient struct {
 	RemoteHost  string // the server that answered, "" if none
 	RemoteText  string // its reply, or our own diagnostic
 	LastAttempt time.Time
+	Action      string // success notifications: "delivered" or "relayed"
 }
 
 // Report is what a non-delivery report says.
@@ -47,6 +48,11 @@ type Report struct {
 	// WillRetryUntil.
 	Delay          bool
 	WillRetryUntil time.Time
+
+	// Success makes the report a success notification: each recipient's
+	// Action says whether it was delivered or relayed on to a system that
+	// sends no further reports (RFC 3461 section 6.2).
+	Success bool
 }
 
 // NDR writes the report for a message whose content is original: a
@@ -72,8 +78,11 @@ func NDR(r Report, original io.Reader) ([]byte, error) {
 	w("From: Mail Delivery System <%s>\r\n", r.Postmaster)
 	w("To: <%s>\r\n", r.To)
 	prefix := "Undeliverable: "
-	if r.Delay {
+	switch {
+	case r.Delay:
 		prefix = "Delivery delayed: "
+	case r.Success:
+		prefix = "Delivered: "
 	}
 	w("Subject: %s\r\n", mime.QEncoding.Encode("utf-8", prefix+subject))
 	w("Date: %s\r\n", r.Date.Format(time.RFC1123Z))
@@ -109,6 +118,20 @@ func NDR(r Report, original io.Reader) ([]byte, error) {
 // human writes the part for people.
 func human(b *bytes.Buffer, r Report, subject string, sent time.Time) {
 	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	if r.Success {
+		w("Your message has been delivered to the following recipients:\r\n\r\n")
+		w("      Subject: %s\r\n", oneLine(subject))
+		w("      Sent:    %s\r\n\r\n", sent.Format("Monday, 2 January 2006 15:04 MST"))
+		for _, rc := range r.Recipients {
+			w("  %s\r\n", oneLine(rc.Written))
+			if rc.Action == "relayed" {
+				w("      Handed on to %s, which sends no further notifications.\r\n", oneLine(orDash(rc.RemoteHost)))
+			}
+			w("\r\n")
+		}
+		w("Generating server: %s\r\n", r.ReportingMTA)
+		return
+	}
 	if r.Delay {
 		w("Your message hasn't been delivered to some recipients yet. There is nothing you need to do:\r\n")
 		w("the server will keep trying until %s, and will tell you if it gives up.\r\n\r\n", r.WillRetryUntil.Format("Monday, 2 January 2006 15:04 MST"))
@@ -156,16 +179,21 @@ func status(b *bytes.Buffer, r Report) {
 			w("Original-Recipient: %s\r\n", oneLine(rc.ORCPT))
 		}
 		w("Final-Recipient: %s\r\n", oneLine(finalRecipient(rc)))
-		if r.Delay {
+		switch {
+		case r.Delay:
 			w("Action: delayed\r\n")
-		} else {
+		case r.Success:
+			w("Action: %s\r\n", orDefault(rc.Action, "delivered"))
+		default:
 			w("Action: failed\r\n")
 		}
 		w("Status: %s\r\n", rc.Status)
 		if rc.RemoteHost != "" {
 			w("Remote-MTA: dns; %s\r\n", oneLine(rc.RemoteHost))
 		}
-		w("Diagnostic-Code: smtp; %s\r\n", oneLine(diagnostic(rc)))
+		if !r.Success || rc.RemoteText != "" {
+			w("Diagnostic-Code: smtp; %s\r\n", oneLine(diagnostic(rc)))
+		}
 		if !rc.LastAttempt.IsZero() {
 			w("Last-Attempt-Date: %s\r\n", rc.LastAttempt.Format(time.RFC1123Z))
 		}
@@ -195,8 +223,11 @@ func diagnostic(rc Recipient) string {
 		return t
 	}
 	code := "550"
-	if strings.HasPrefix(rc.Status, "4") {
+	switch {
+	case strings.HasPrefix(rc.Status, "4"):
 		code = "450"
+	case strings.HasPrefix(rc.Status, "2"):
+		code = "250"
 	}
 	if t == "" {
 		t = "delivery failed"
@@ -247,4 +278,18 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "another system"
+	}
+	return s
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }

@@ -161,9 +161,15 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		s.g.note("rcpt", addr, "outcome", string(d.Outcome), "status", d.Status, "reason", d.Reason)
 		return r
 	}
-	notify := make([]string, len(opts.Notify))
-	for i, n := range opts.Notify {
-		notify[i] = string(n)
+	var notify []string
+	for _, n := range opts.Notify {
+		// Success notices on demand of anyone on port 25 would make the
+		// hub a backscatter source: only authenticated users and hubs get
+		// them (users-and-reliability.md, DSN on port 25).
+		if n == smtp.DSNNotifySuccess && authUser == "" && s.l.rc.Kind == config.KindSMTP {
+			continue
+		}
+		notify = append(notify, string(n))
 	}
 	s.mu.Lock()
 	if s.tx == tx {

@@ -230,8 +230,13 @@ func TestSubmission(t *testing.T) {
 	c.cmd(base64.StdEncoding.EncodeToString([]byte("alice@contoso.test")), "334 UGFzc3dvcmQ6")
 	c.cmd(base64.StdEncoding.EncodeToString([]byte("secret")), "235 ")
 	c.cmd("MAIL FROM:<alice@contoso.test>", "250 ")
-	c.cmd("RCPT TO:<bob@fabrikam.test>", "250 ")
-	c.cmd("RSET", "250 ")
+	c.cmd("RCPT TO:<bob@fabrikam.test> NOTIFY=SUCCESS", "250 ")
+	c.cmd("DATA", "354 ")
+	c.send("Subject: s\r\n\r\nx\r\n.\r\n")
+	c.expect("250 ")
+	if n := h.q.all()[0].env.Recipients[0].Notify; n != "SUCCESS" {
+		t.Errorf("an authenticated user's NOTIFY=SUCCESS became %q", n)
+	}
 
 	// T35: the third failed AUTH ends the session.
 	c = h.hello()
@@ -276,9 +281,10 @@ func TestSubmission(t *testing.T) {
 	}
 	sc.Quit()
 	msgs := h.q.all()
-	if len(msgs) != 1 {
+	if len(msgs) != 2 { // the NOTIFY=SUCCESS one above, and this one
 		t.Fatalf("%d messages", len(msgs))
 	}
+	msgs = msgs[1:]
 	env := msgs[0].env
 	if env.Auth != "alice@contoso.test" || env.Receiver != "Clients" || env.Recipients[0].Decision.Outcome != routing.OutcomeConnector || env.Recipients[0].Decision.Connector != "Internet" {
 		t.Errorf("envelope %+v", env)
@@ -425,7 +431,7 @@ func TestDSN(t *testing.T) {
 		t.Errorf("ENVID %q RET %q", env.EnvID, env.Ret)
 	}
 	want := []struct{ orcpt, notify string }{
-		{"rfc822;Alice@contoso.test", "SUCCESS,FAILURE"},
+		{"rfc822;Alice@contoso.test", "FAILURE"}, // SUCCESS from an anonymous port-25 client is ignored
 		{"x400;c=US;a= ;p=Contoso;s=Smith", "NEVER"},
 		{"utf-8;sales@contoso.test", "DELAY"},
 	}
