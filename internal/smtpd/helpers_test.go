@@ -175,6 +175,27 @@ func remoteClient(l *Listener) { l.trustLoopback = false }
 // changes a copy of the connector first.
 func start(t *testing.T, name string, tweak func(*config.ReceiveConnector), opts ...option) *harness {
 	t.Helper()
+	return serve(t, func(org *config.Org, eng func() *routing.Engine, q Queue, log *slog.Logger) (*Listener, error) {
+		var rc config.ReceiveConnector
+		for _, r := range org.Server("hub-hq").Receive {
+			if r.Name == name {
+				rc = *r
+			}
+		}
+		if rc.Name == "" {
+			t.Fatalf("no receive connector %q", name)
+		}
+		if tweak != nil {
+			tweak(&rc)
+		}
+		return New(org, "hub-hq", &rc, eng, q, passwords{"alice@contoso.test": "secret"}, log)
+	}, opts...)
+}
+
+// serve builds a listener of hub-hq in the test organization with build
+// and serves it on a loopback port until the test ends.
+func serve(t *testing.T, build func(*config.Org, func() *routing.Engine, Queue, *slog.Logger) (*Listener, error), opts ...option) *harness {
+	t.Helper()
 	org, err := config.Parse([]byte(testOrg), "test.toml", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -184,21 +205,9 @@ func start(t *testing.T, name string, tweak func(*config.ReceiveConnector), opts
 		t.Fatal(err)
 	}
 	eng := routing.New(org, dir)
-	var rc config.ReceiveConnector
-	for _, r := range org.Server("hub-hq").Receive {
-		if r.Name == name {
-			rc = *r
-		}
-	}
-	if rc.Name == "" {
-		t.Fatalf("no receive connector %q", name)
-	}
-	if tweak != nil {
-		tweak(&rc)
-	}
 	h := &harness{t: t, q: &memQueue{}, logs: &syncBuffer{}}
 	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h.l, err = New(org, "hub-hq", &rc, func() *routing.Engine { return eng }, h.q, passwords{"alice@contoso.test": "secret"}, log)
+	h.l, err = build(org, func() *routing.Engine { return eng }, h.q, log)
 	if err != nil {
 		t.Fatal(err)
 	}

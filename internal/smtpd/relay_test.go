@@ -1,16 +1,13 @@
 package smtpd
 
 import (
-	"context"
 	"encoding/base64"
 	"log/slog"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/waypost/waypost/internal/config"
-	"github.com/waypost/waypost/internal/directory"
 	"github.com/waypost/waypost/internal/hubauth"
 	"github.com/waypost/waypost/internal/routing"
 )
@@ -20,42 +17,9 @@ var testSecret = []byte("0123456789abcdef0123456789abcdef")
 // startRelay serves the relay listener of hub-hq on a loopback port.
 func startRelay(t *testing.T) *harness {
 	t.Helper()
-	org, err := config.Parse([]byte(testOrg), "test.toml", t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, err := directory.NewMemory(org.Recipients)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng := routing.New(org, dir)
-	h := &harness{t: t, q: &memQueue{}, logs: &syncBuffer{}}
-	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h.l, err = NewRelay(org, "hub-hq", testSecret, func() *routing.Engine { return eng }, h.q, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.addr = ln.Addr().String()
-	served := make(chan error, 1)
-	go func() { served <- h.l.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		if err := h.l.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("log:\n%s", h.logs.String())
-		}
+	return serve(t, func(org *config.Org, eng func() *routing.Engine, q Queue, log *slog.Logger) (*Listener, error) {
+		return NewRelay(org, "hub-hq", testSecret, eng, q, log)
 	})
-	return h
 }
 
 func plain(user, pass string) string {
