@@ -159,11 +159,15 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 				continue
 			}
 			d := eng.RouteAddress(s.Server, address.Address{Type: r.Type, Value: r.Address}, m.Size, false)
+			before := r.NextHop
 			r.NextHop = nextHop(&d)
 			hub := ""
 			if remoteHub(&d, s.Server) {
 				hub = NextHub(eng.Org(), &d, s.Server)
 				r.NextHop = "hub:" + hub
+			}
+			if r.NextHop != before {
+				j.routed(m, r, &d)
 			}
 			switch {
 			case d.Outcome == routing.OutcomeNDR:
@@ -242,6 +246,37 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 		j.deliver(ctx, m, agents[hop], ws)
 	}
 	return s.removeIfDone(m.ID)
+}
+
+// routed notes how r was resolved and routed, when that is new: on the
+// first pass, and again when a configuration change reroutes it.
+func (j *job) routed(m *queue.Message, r *queue.Recipient, d *routing.Decision) {
+	if res := resolved(d); res != "" {
+		j.note(tracking.Event{Event: tracking.Resolve, ID: m.ID, Sender: m.From, Recipient: r.Type + ":" + r.Address, Detail: res})
+	}
+	if r.NextHop == "" {
+		return // an NDR or a group: FAIL and EXPAND say what happened
+	}
+	detail := string(d.Outcome)
+	if len(d.SitePath) > 0 {
+		detail += " via sites " + strings.Join(d.SitePath, ">")
+	}
+	if d.Cost > 0 {
+		detail += fmt.Sprintf(", cost %d", d.Cost)
+	}
+	j.note(tracking.Event{Event: tracking.Route, ID: m.ID, Sender: m.From, Recipient: r.Type + ":" + r.Address, NextHop: r.NextHop, Connector: d.Connector, Detail: detail})
+}
+
+// resolved says which directory entry d resolved to, or "" when the
+// recipient is not in the directory.
+func resolved(d *routing.Decision) string {
+	switch {
+	case d.Mailbox != "":
+		return "mailbox " + d.Mailbox + " on " + d.Server
+	case d.Contact != "":
+		return "contact " + d.Contact + " -> " + d.Target
+	}
+	return ""
 }
 
 // attempt records an attempt before its I/O, so that a crash during the
