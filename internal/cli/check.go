@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/waypost/waypost/internal/config"
+	"github.com/waypost/waypost/internal/hub"
 )
 
 func init() {
@@ -26,10 +27,7 @@ func runCheck(env *Env, args []string) int {
 	if of.config == "" {
 		return usageError(env, fs, "--config FILE is required")
 	}
-	org, err := config.Load(of.config)
-	if err == nil {
-		err = config.CheckFiles(org)
-	}
+	org, _, err := hub.LoadOrg(of.config) // what start-up and every reload check
 	if err != nil {
 		errs, _ := err.(config.Errors)
 		fmt.Fprintln(env.Stderr, err)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/waypost/waypost/internal/hub"
 )
@@ -19,11 +20,16 @@ func runServe(env *Env, args []string) int {
 	fs := newFlags(env, "serve", "[--config FILE --server NAME]",
 		"Runs one hub of the organization until SIGTERM or SIGINT, then shuts down cleanly:\n"+
 			"sessions under way finish, accepted mail stays queued for the next start.\n"+
+			"SIGHUP (or \"waypost reload\", or a change of the file) reloads the organization file:\n"+
+			"a valid one applies to new sessions and the next delivery attempts; an invalid one is\n"+
+			"refused with every error and the configuration in force keeps serving.\n"+
 			"Without --config it runs the built-in organization: domain example.test, SMTP on\n"+
 			"127.0.0.1:2525, submission on 127.0.0.1:2587, data in ./waypost-data.")
 	var of orgFlags
 	of.register(fs, true)
 	debug := fs.Bool("debug", false, "log debug lines too")
+	logFormat := fs.String("log-format", "text", "log lines as text (key=value) or json (one object per line)")
+	watch := fs.Duration("watch", 500*time.Millisecond, "how often to look for changes of the organization file and apply them (0: only on SIGHUP or \"waypost reload\")")
 	if code, ok := parseFlags(env, fs, args); !ok {
 		return code
 	}
@@ -42,14 +48,39 @@ func runServe(env *Env, args []string) int {
 	if *debug {
 		level = slog.LevelDebug
 	}
-	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level}))
+	var handler slog.Handler
+	switch *logFormat {
+	case "text":
+		handler = slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level})
+	case "json":
+		handler = slog.NewJSONHandler(env.Stderr, &slog.HandlerOptions{Level: level})
+	default:
+		return usageError(env, fs, "--log-format %q: use text or json", *logFormat)
+	}
+	log := slog.New(handler)
+	// SIGHUP reloads the organization file; it never stops the hub (not
+	// even during start-up, when logrotate may send it).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	h, err := hub.Open(org, server, log)
 	if err != nil {
 		fmt.Fprintln(env.Stderr, err)
 		return fail(env, "cannot start %s", server)
 	}
+	h.Watch = *watch
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				h.Reload("signal SIGHUP") // logs what it applied or refused
+			}
+		}
+	}()
 	if err := h.Run(ctx); err != nil {
 		return fail(env, "%s stopped: %v", server, err)
 	}

@@ -27,7 +27,7 @@ func runTrack(env *Env, args []string) int {
 	fs.StringVar(&f.MessageID, "message-id", "", "Message-ID header")
 	fs.StringVar(&f.Sender, "sender", "", "envelope sender")
 	fs.StringVar(&f.Recipient, "recipient", "", "recipient")
-	fs.StringVar(&f.Event, "event", "", "event: RECEIVE, EXPAND, ROUTE, DEFER, SEND, DELIVER, FAIL, DSN, QUARANTINE")
+	fs.StringVar(&f.Event, "event", "", "event: RECEIVE, RESOLVE, EXPAND, ROUTE, DEFER, SEND, DELIVER, FAIL, DSN, QUARANTINE; administrators' RETRY, HOLD, RELEASE, REMOVE, REROUTE, RELOAD")
 	since := fs.String("since", "", "from this time on: RFC 3339 (2026-11-29T09:00:00Z) or a duration ago (2h)")
 	until := fs.String("until", "", "up to this time: RFC 3339 or a duration ago")
 	if code, ok := parseFlags(env, fs, args); !ok {

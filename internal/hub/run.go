@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,8 +17,9 @@ import (
 	"time"
 
 	"github.com/waypost/waypost/internal/config"
+	"github.com/waypost/waypost/internal/control"
 	"github.com/waypost/waypost/internal/delivery"
-	"github.com/waypost/waypost/internal/directory"
+	"github.com/waypost/waypost/internal/metrics"
 	"github.com/waypost/waypost/internal/queue"
 	"github.com/waypost/waypost/internal/routing"
 	"github.com/waypost/waypost/internal/smtpd"
@@ -36,6 +38,18 @@ type Hub struct {
 	recv   []*smtpd.Listener
 	lns    []net.Listener
 	secret []byte // the organization's hub secret, nil without one
+
+	// Operations (control.go, reload.go, metrics.go).
+	ctl      *control.Server
+	metrics  *metrics.Metrics
+	httpSrv  *http.Server // /metrics on the API listener
+	httpLn   net.Listener
+	started  time.Time
+	reloadMu sync.Mutex
+	cfg      configState // guarded by reloadMu
+	// Watch is how often Run polls the organization file for changes
+	// (0: never; SIGHUP and `waypost reload` still work).
+	Watch time.Duration
 }
 
 // Open prepares server of org: checks its files, opens the queue (recovering
@@ -46,15 +60,12 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 	if s == nil {
 		return nil, fmt.Errorf("no server %q in the organization", server)
 	}
-	if err := config.CheckFiles(org); err != nil {
-		return nil, err
-	}
-	dir, err := directory.NewMemory(org.Recipients)
+	eng, err := Validate(org) // what `waypost check` and every reload check too
 	if err != nil {
 		return nil, err
 	}
-	h := &Hub{org: org, server: s, log: log}
-	h.engine.Store(routing.New(org, dir))
+	h := &Hub{org: org, server: s, log: log, started: time.Now(), Watch: 500 * time.Millisecond}
+	h.engine.Store(eng)
 	if err := os.MkdirAll(s.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data_dir of %s: %w", s.Name, err)
 	}
@@ -73,6 +84,16 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 		log.Warn("queue file quarantined", "id", qf.ID, "files", qf.Files, "reason", qf.Reason)
 		h.track.Write(tracking.Event{Event: tracking.Quarantine, ID: qf.ID, Detail: qf.Reason})
 	}
+	h.metrics = metrics.New(s.Name, h.queueStats)
+	if err := h.openControl(); err != nil {
+		h.close()
+		return nil, err
+	}
+	if err := h.openMetrics(); err != nil {
+		h.close()
+		return nil, err
+	}
+	h.initConfigState()
 	if org.HubSecretFile != "" {
 		b, err := os.ReadFile(org.HubSecretFile)
 		if err != nil {
@@ -87,7 +108,7 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 	}
 	h.sched = &Scheduler{Server: s.Name, Engine: &h.engine, Queue: q, Track: h.track, Log: log,
 		Mailbox:   &delivery.Maildir{Root: filepath.Join(s.DataDir, "mailboxes"), Hostname: s.FQDN},
-		Connector: h.connector, Relay: h.relay}
+		Connector: h.connector, Relay: h.relay, Metrics: h.metrics}
 	if s.Relay != "" && h.secret == nil {
 		log.Warn("relay listener not started: the organization has no hub_secret_file", "relay", s.Relay)
 	}
@@ -102,10 +123,11 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 			h.close()
 			return nil, fmt.Errorf("relay listener: %w", err)
 		}
+		ln = h.observeListener(l, "relay", ln)
 		h.recv, h.lns = append(h.recv, l), append(h.lns, ln)
 	}
 	for _, rc := range s.Receive {
-		l, err := smtpd.New(org, s.Name, rc, h.engine.Load, queueAdapter{h}, Passwords{Engine: &h.engine}, log)
+		l, err := smtpd.New(org, s.Name, rc, h.engine.Load, queueAdapter{h}, countingAuth{Passwords{Engine: &h.engine}, h.metrics, rc.Name}, log)
 		if err != nil {
 			h.close()
 			return nil, err
@@ -115,6 +137,7 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 			h.close()
 			return nil, fmt.Errorf("receive connector %q: %w", rc.Name, err)
 		}
+		ln = h.observeListener(l, rc.Name, ln)
 		h.recv, h.lns = append(h.recv, l), append(h.lns, ln)
 	}
 	return h, nil
@@ -129,11 +152,11 @@ func (h *Hub) connector(name string) delivery.Agent {
 		switch sc.Delivery.Kind {
 		case config.DeliverySMTP:
 			return &delivery.SMTP{Hosts: sc.Delivery.SmartHosts, Helo: h.server.FQDN, TLS: sc.Delivery.TLS,
-				Encapsulation: sc.Delivery.Encapsulation, DefaultDomain: h.org.DefaultDomain, Timeout: 5 * time.Minute}
+				Encapsulation: sc.Delivery.Encapsulation, DefaultDomain: h.engine.Load().Org().DefaultDomain, Timeout: 5 * time.Minute}
 		case config.DeliveryDrop:
-			return &delivery.Drop{Dir: sc.Delivery.Directory, DefaultDomain: h.org.DefaultDomain}
+			return &delivery.Drop{Dir: sc.Delivery.Directory, DefaultDomain: h.engine.Load().Org().DefaultDomain}
 		case config.DeliveryPipe:
-			return &delivery.Pipe{Command: sc.Delivery.Command, Timeout: sc.Delivery.Timeout, DefaultDomain: h.org.DefaultDomain}
+			return &delivery.Pipe{Command: sc.Delivery.Command, Timeout: sc.Delivery.Timeout, DefaultDomain: h.engine.Load().Org().DefaultDomain}
 		case config.DeliveryWebhook:
 			return &delivery.Webhook{URL: sc.Delivery.URL, TokenFile: sc.Delivery.TokenFile, Format: sc.Delivery.Format, Timeout: sc.Delivery.Timeout}
 		}
@@ -150,7 +173,7 @@ func (h *Hub) relay(server string) delivery.Agent {
 		return nil
 	}
 	return &delivery.SMTP{Hosts: []string{peer.Relay}, Helo: h.server.FQDN, TLS: "none", Timeout: 5 * time.Minute,
-		DefaultDomain: h.org.DefaultDomain,
+		DefaultDomain: h.engine.Load().Org().DefaultDomain,
 		Hub:           &delivery.HubAuth{Server: h.server.Name, Secret: h.secret, ArrivalHeader: smtpd.ArrivalHeader, ORCPTHeader: smtpd.ORCPTHeader}}
 }
 
@@ -182,6 +205,10 @@ func (h *Hub) Run(ctx context.Context) error {
 	schedCtx, stopSched := context.WithCancel(context.Background())
 	schedDone := make(chan struct{})
 	go func() { h.sched.Run(schedCtx); close(schedDone) }()
+	go h.serveControl()
+	go h.serveMetrics()
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	go h.watch(watchCtx, h.Watch)
 	h.log.Info("hub running", "server", h.server.Name, "listen", h.Addrs())
 	var runErr error
 	select {
@@ -189,8 +216,11 @@ func (h *Hub) Run(ctx context.Context) error {
 	case runErr = <-errs:
 	}
 	h.log.Info("shutting down")
+	stopWatch()
 	shutCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	h.ctl.Close()
+	h.shutdownMetrics(shutCtx)
 	for _, l := range h.recv {
 		l.Shutdown(shutCtx)
 	}
@@ -204,6 +234,12 @@ func (h *Hub) Run(ctx context.Context) error {
 func (h *Hub) close() {
 	for _, ln := range h.lns {
 		ln.Close()
+	}
+	if h.ctl != nil {
+		h.ctl.Close()
+	}
+	if h.httpLn != nil {
+		h.httpLn.Close()
 	}
 	if h.track != nil {
 		h.track.Close()
@@ -225,6 +261,12 @@ func (a queueAdapter) Add(env smtpd.Envelope, body io.Reader) (string, error) {
 	m, err := a.h.queue.Add(qe, io.TeeReader(body, head))
 	if err != nil {
 		return "", err
+	}
+	a.h.metrics.Received(env.Receiver)
+	if peer, ok := strings.CutPrefix(env.Auth, "hub:"); ok {
+		for range qe.Recipients {
+			a.h.metrics.Relay("in", peer, "accepted")
+		}
 	}
 	msgID := head.messageID()
 	for _, r := range qe.Recipients {

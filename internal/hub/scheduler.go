@@ -17,6 +17,7 @@ import (
 	"github.com/waypost/waypost/internal/config"
 	"github.com/waypost/waypost/internal/delivery"
 	"github.com/waypost/waypost/internal/directory"
+	"github.com/waypost/waypost/internal/metrics"
 	"github.com/waypost/waypost/internal/queue"
 	"github.com/waypost/waypost/internal/report"
 	"github.com/waypost/waypost/internal/routing"
@@ -43,6 +44,11 @@ type Scheduler struct {
 	Rand     func() float64 // jitter source for retries
 	Interval time.Duration  // how often the queue is scanned when nothing wakes it
 	Workers  int            // messages processed at once (default 16)
+
+	Metrics *metrics.Metrics // nil: none
+
+	busyMu sync.Mutex
+	busy   map[string]bool // messages being processed, or claimed by an administrator (claim.go)
 
 	wakeOnce sync.Once
 	wake     chan struct{}
@@ -104,10 +110,13 @@ func (s *Scheduler) RunOnce(ctx context.Context) {
 		if ctx.Err() != nil {
 			break
 		}
+		if !s.claim(m.ID) {
+			continue // an administrator is removing it
+		}
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
-			defer func() { <-sem; wg.Done() }()
+			defer func() { s.unclaim(m.ID); <-sem; wg.Done() }()
 			if err := s.process(ctx, m); err != nil {
 				s.Log.Error("processing queued message", "id", m.ID, "err", err)
 			}
@@ -123,7 +132,7 @@ type work struct {
 }
 
 func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
-	j := &job{s: s}
+	j := &job{s: s, arrival: m.Arrival}
 	now := s.Now()
 	eng := s.Engine.Load()
 	expires := m.Arrival.Add(eng.Org().MessageExpiration)
@@ -150,8 +159,8 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 						Status: orStatus(r.Last.Status, "4.4.7"), RemoteHost: r.Last.RemoteHost, RemoteText: r.Last.RemoteText, LastAttempt: r.LastAttempt})
 				}
 			}
-			if r.State != queue.Pending || r.NextAttempt.After(now) {
-				continue
+			if r.State != queue.Pending || r.Held || r.NextAttempt.After(now) {
+				continue // held: never attempted, never expired, until released
 			}
 			changed = true
 			if !now.Before(expires) {
@@ -285,7 +294,7 @@ func resolved(d *routing.Decision) string {
 func (s *Scheduler) attempt(r *queue.Recipient, now, expires time.Time) {
 	r.Attempts++
 	r.LastAttempt = now
-	r.NextAttempt = queue.Schedule(s.Engine.Load().Org().Retry, r.Attempts, now, expires, s.Rand)
+	r.NextAttempt = queue.Schedule(s.Engine.Load().Org().Retry, r.Attempts-r.BackoffFrom, now, expires, s.Rand)
 }
 
 var errNothingDue = errors.New("nothing due")
@@ -437,6 +446,7 @@ func (s *Scheduler) notify(m *queue.Message, r report.Report, what string) error
 		return err
 	}
 	s.track(tracking.Event{Event: tracking.DSN, ID: m.ID, Recipient: m.From, Detail: fmt.Sprintf("%s %s for %d recipients", what, nm.ID, len(r.Recipients))})
+	s.Metrics.Report(reportKind(&r))
 	s.Wake()
 	return nil
 }
@@ -472,14 +482,20 @@ func (j *job) update(id string, f func(m *queue.Message) error) error {
 			}
 		}
 	}
+	if err == nil {
+		for _, e := range j.events {
+			j.s.observe(e, j.arrival)
+		}
+	}
 	j.events = j.events[:0]
 	return err
 }
 
 // job is the processing of one message in one pass.
 type job struct {
-	s      *Scheduler
-	events []tracking.Event // of the Update under way, written once it is on disk
+	s       *Scheduler
+	events  []tracking.Event // of the Update under way, written once it is on disk
+	arrival time.Time        // of the message, for the latency of final outcomes
 }
 
 // note records a tracking event for the Update under way.

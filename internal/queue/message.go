@@ -47,6 +47,8 @@ type Recipient struct {
 	LastAttempt   time.Time `json:"last_attempt,omitzero"`    // start of the last attempt
 	Last          Result    `json:"last,omitzero"`            // result of the last attempt
 	DelayNotified bool      `json:"delay_notified,omitempty"` // a delay DSN was sent
+	Held          bool      `json:"held,omitempty"`           // held by an administrator: never attempted, never expires, until released
+	BackoffFrom   int       `json:"backoff_from,omitempty"`   // Attempts when an administrator reset the backoff: Schedule counts from there
 }
 
 // Envelope is what the queue knows of a message besides its content.

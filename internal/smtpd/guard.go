@@ -480,6 +480,9 @@ func (g *guard) write(p []byte, fromServer bool) (int, error) {
 // now had more than max_errors.
 func (g *guard) refused(p []byte, code int) bool {
 	g.logRefusal(string(p), "")
+	if g.l.OnReject != nil {
+		g.l.OnReject(code)
+	}
 	g.mu.Lock()
 	g.errors++
 	over := g.errors > g.l.rc.MaxErrors && code != 421

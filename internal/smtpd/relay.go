@@ -97,7 +97,11 @@ func (h *hubServer) Next(resp []byte) ([]byte, bool, error) {
 		return ch, false, nil
 	}
 	client, err := hubauth.Verify(s.l.secret, h.nonce, s.l.server.Name, resp)
-	peer := s.l.org.Server(client)
+	org := s.l.org
+	if e := s.l.eng(); e != nil {
+		org = e.Org() // the organization in force: a hub added by a reload is known
+	}
+	peer := org.Server(client)
 	switch {
 	case err != nil:
 		s.g.note("reason", err.Error())

@@ -70,6 +70,10 @@ type Listener struct {
 	secret []byte      // the hub secret, on a relay listener (KindRelay)
 	srv    *smtp.Server
 
+	// OnReject, when set before Serve, is called with the code of every
+	// 4xx and 5xx reply and refused connection (for metrics).
+	OnReject func(code int)
+
 	// trustLoopback lets loopback clients AUTH without TLS; tests turn it
 	// off to stand for a remote client.
 	trustLoopback bool
@@ -260,6 +264,9 @@ func (l *Listener) refuseConn(c net.Conn, ap netip.AddrPort, r *smtp.SMTPError, 
 	c.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	line := formatReply(r)
 	io.WriteString(c, line)
+	if l.OnReject != nil {
+		l.OnReject(r.Code)
+	}
 	l.log.Info("refused", "remote", ap.String(), "command", "(connect)", "reply", strings.TrimSpace(line), "reason", reason)
 }
 

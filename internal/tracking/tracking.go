@@ -46,6 +46,7 @@ type Event struct {
 	Status    string    `json:"status,omitempty"` // enhanced status code
 	Detail    string    `json:"detail,omitempty"` // reason, remote reply
 	Server    string    `json:"server,omitempty"` // the hub that wrote the line
+	Actor     string    `json:"actor,omitempty"`  // who did it, for administrators' actions (admin.go)
 }
 
 // Log appends events to a file. It is safe for concurrent use.

@@ -73,8 +73,14 @@ type Hub struct {
 // until every address in ready accepts connections.
 func Start(t testing.TB, config, server string, ready ...string) *Hub {
 	t.Helper()
+	return StartFlags(t, config, server, nil, ready...)
+}
+
+// StartFlags is Start with more flags for `waypost serve`.
+func StartFlags(t testing.TB, config, server string, flags []string, ready ...string) *Hub {
+	t.Helper()
 	h := &Hub{t: t, log: &syncWriter{w: &bytes.Buffer{}}, done: make(chan struct{})}
-	h.cmd = exec.Command(Binary(t), "serve", "--config", config, "--server", server)
+	h.cmd = exec.Command(Binary(t), append([]string{"serve", "--config", config, "--server", server}, flags...)...)
 	h.cmd.Stderr = h.log
 	if err := h.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -120,6 +126,19 @@ func (h *Hub) Stop() error {
 		h.cmd.Process.Kill()
 		<-h.done
 		return fmt.Errorf("did not stop within 30s after SIGTERM")
+	}
+}
+
+// Signal sends sig to the hub (SIGHUP: reload).
+func (h *Hub) Signal(sig os.Signal) error { return h.cmd.Process.Signal(sig) }
+
+// Alive reports whether the process is still running.
+func (h *Hub) Alive() bool {
+	select {
+	case <-h.done:
+		return false
+	default:
+		return true
 	}
 }
 

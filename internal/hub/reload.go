@@ -1,0 +1,346 @@
+package hub
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/waypost/waypost/internal/config"
+	"github.com/waypost/waypost/internal/control"
+	"github.com/waypost/waypost/internal/routing"
+	"github.com/waypost/waypost/internal/tracking"
+)
+
+// Live reconfiguration (users-and-reliability.md A.0 item 20, T47):
+// SIGHUP, `waypost reload` and a change of the file on disk all come
+// here. A valid file becomes a new routing engine, swapped in atomically:
+// SMTP sessions take the engine current at MAIL and the scheduler the one
+// current at each attempt, so nothing open is dropped and queued mail is
+// routed with the new configuration from its next attempt on. An invalid
+// file is refused with every error and the old configuration keeps
+// serving. What cannot change live (this server's listeners, data folder,
+// name, receive connector settings, the hub secret) is applied at the next
+// start and said so in the reply and the log.
+
+// configState is what the hub knows of the file in force.
+type configState struct {
+	digest  string    // sha256 of the bytes in force
+	loaded  time.Time // when they were applied
+	refused string    // digest of the last refused content, logged once
+	mtime   time.Time // of the file when last read, for the watcher
+	size    int64
+	readAt  time.Time
+}
+
+func digestOf(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// Reload re-reads the organization file and applies it when it is valid.
+// actor names who asked (a user, "signal SIGHUP", "file change"). A
+// refused file returns a *control.Error with CodeInvalid listing every
+// problem.
+func (h *Hub) Reload(actor string) (*control.Reload, error) {
+	h.reloadMu.Lock()
+	defer h.reloadMu.Unlock()
+	return h.reload(actor, nil)
+}
+
+// reload does the work of Reload with reloadMu held; data, when not nil,
+// is the file's content already read.
+func (h *Hub) reload(actor string, data []byte) (*control.Reload, error) {
+	old := h.engine.Load()
+	file := old.Org().File
+	if file == "" {
+		return nil, control.Errorf(control.CodeBadRequest, "%s runs the built-in organization: there is no file to reload; restart it with --config FILE", h.server.Name)
+	}
+	if data == nil {
+		var err error
+		if data, err = os.ReadFile(file); err != nil {
+			return nil, h.refuse(actor, "", []string{fmt.Sprintf("%s: cannot read the organization file: %v", file, err)})
+		}
+	}
+	digest := digestOf(data)
+	res := &control.Reload{Server: h.server.Name, File: file}
+	if digest == h.cfg.digest {
+		res.AddressTypes = addrTypes(old)
+		h.metrics.Reload("unchanged")
+		return res, nil
+	}
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		abs = file
+	}
+	org, err := config.Parse(data, file, filepath.Dir(abs))
+	var eng *routing.Engine
+	if err == nil {
+		eng, err = Validate(org)
+	}
+	if err == nil && org.Server(h.server.Name) == nil {
+		err = fmt.Errorf("%s: server %q is no longer in the file; a hub cannot remove itself by a reload: stop it instead", file, h.server.Name)
+	}
+	if err != nil {
+		return nil, h.refuse(actor, digest, errorLines(err))
+	}
+	res.Changed = true
+	res.Changes, res.RestartRequired = h.diff(old.Org(), org)
+	before := addrTypes(old)
+	res.AddressTypes = addrTypes(eng)
+	for i, at := range res.AddressTypes {
+		if i >= len(before) || before[i].Site != at.Site || before[i].Version != at.Version {
+			res.TypesChanged = append(res.TypesChanged, at.Site)
+		}
+	}
+	h.engine.Store(eng)
+	h.cfg.digest, h.cfg.loaded, h.cfg.refused = digest, time.Now(), ""
+	h.metrics.Reload("applied")
+	h.log.Info("organization file reloaded", "file", file, "actor", actor, "changes", len(res.Changes))
+	for _, c := range res.Changes {
+		h.log.Info("reload: " + c)
+	}
+	for _, site := range res.TypesChanged {
+		for _, at := range res.AddressTypes {
+			if at.Site == site {
+				h.log.Info("address types changed", "site", site, "types", at.Types, "version", at.Version)
+			}
+		}
+	}
+	for _, r := range res.RestartRequired {
+		h.log.Warn("reload: applies only after a restart: " + r)
+	}
+	detail := "applied: " + orStatus(strings.Join(res.Changes, "; "), "no change that routing sees")
+	if len(res.RestartRequired) > 0 {
+		detail += "; after a restart only: " + strings.Join(res.RestartRequired, "; ")
+	}
+	h.sched.track(tracking.Event{Event: tracking.Reload, Detail: detail, Actor: actor})
+	h.sched.Wake() // the next attempts use the new engine
+	return res, nil
+}
+
+// refuse logs and tracks a refused reload, once per content, and returns
+// the error for the caller.
+func (h *Hub) refuse(actor, digest string, lines []string) error {
+	file := h.engine.Load().Org().File
+	h.metrics.Reload("refused")
+	if digest == "" || digest != h.cfg.refused || actor != "file change" {
+		h.cfg.refused = digest
+		h.log.Error("organization file refused; the configuration in force keeps serving", "file", file, "actor", actor, "errors", len(lines))
+		for _, l := range lines {
+			h.log.Error("reload: " + l)
+		}
+		h.sched.track(tracking.Event{Event: tracking.Reload, Detail: "refused: " + strings.Join(lines, "; "), Actor: actor})
+	}
+	return &control.Error{Code: control.CodeInvalid, Errors: lines,
+		Msg: fmt.Sprintf("%s has %d error(s); %s keeps serving with the configuration in force", file, len(lines), h.server.Name)}
+}
+
+func errorLines(err error) []string {
+	var ce config.Errors
+	if errors.As(err, &ce) {
+		out := make([]string, len(ce))
+		for i, e := range ce {
+			out[i] = e.Error()
+		}
+		return out
+	}
+	return strings.Split(err.Error(), "\n")
+}
+
+// addrTypes is the address-type list of every site, as clients are told.
+func addrTypes(eng *routing.Engine) []control.AddrTypes {
+	out := []control.AddrTypes{}
+	for _, s := range eng.Org().Sites {
+		at := eng.AddressTypes(s.Name)
+		out = append(out, control.AddrTypes{Site: at.Site, Types: at.Types, Version: at.Version})
+	}
+	return out
+}
+
+// diff says in words what the new organization changes, and which of the
+// changes need a restart of this server.
+func (h *Hub) diff(old, org *config.Org) (changes, restart []string) {
+	me, was := org.Server(h.server.Name), h.server
+	field := func(what, a, b string) {
+		if a != b {
+			restart = append(restart, fmt.Sprintf("%s of %s: %q -> %q", what, me.Name, a, b))
+		}
+	}
+	field("fqdn", was.FQDN, me.FQDN)
+	field("data_dir", was.DataDir, me.DataDir)
+	field("relay", was.Relay, me.Relay)
+	field("api", was.API, me.API)
+	if !slices.EqualFunc(was.Receive, me.Receive, sameReceive) {
+		restart = append(restart, "receive connectors of "+me.Name+" (listen addresses and settings)")
+	}
+	if old.HubSecretFile != org.HubSecretFile {
+		restart = append(restart, "organization.hub_secret_file")
+	} else if org.HubSecretFile != "" {
+		if b, err := os.ReadFile(org.HubSecretFile); err == nil && string(trimSpace(b)) != string(h.secret) {
+			restart = append(restart, "the hub secret in "+org.HubSecretFile)
+		}
+	}
+	if was.Site != me.Site {
+		changes = append(changes, fmt.Sprintf("%s moves from site %s to %s", me.Name, was.Site, me.Site))
+	}
+	named := func(what string, a, b []string) {
+		for _, n := range b {
+			if !slices.Contains(a, n) {
+				changes = append(changes, fmt.Sprintf("%s %q added", what, n))
+			}
+		}
+		for _, n := range a {
+			if !slices.Contains(b, n) {
+				changes = append(changes, fmt.Sprintf("%s %q removed", what, n))
+			}
+		}
+	}
+	names := func(n int, name func(int) string) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = name(i)
+		}
+		return out
+	}
+	named("site", names(len(old.Sites), func(i int) string { return old.Sites[i].Name }), names(len(org.Sites), func(i int) string { return org.Sites[i].Name }))
+	named("site link", names(len(old.SiteLinks), func(i int) string { return old.SiteLinks[i].Name }), names(len(org.SiteLinks), func(i int) string { return org.SiteLinks[i].Name }))
+	named("server", names(len(old.Servers), func(i int) string { return old.Servers[i].Name }), names(len(org.Servers), func(i int) string { return org.Servers[i].Name }))
+	named("accepted domain", names(len(old.AcceptedDomains), func(i int) string { return old.AcceptedDomains[i].Domain }), names(len(org.AcceptedDomains), func(i int) string { return org.AcceptedDomains[i].Domain }))
+	named("send connector", names(len(old.SendConnectors), func(i int) string { return old.SendConnectors[i].Name }), names(len(org.SendConnectors), func(i int) string { return org.SendConnectors[i].Name }))
+	for _, sc := range org.SendConnectors {
+		for _, o := range old.SendConnectors {
+			if o.Name == sc.Name && connectorKey(o) != connectorKey(sc) {
+				changes = append(changes, fmt.Sprintf("send connector %q changed", sc.Name))
+			}
+		}
+	}
+	for _, l := range org.SiteLinks {
+		for _, o := range old.SiteLinks {
+			if o.Name == l.Name && *o != *l {
+				changes = append(changes, fmt.Sprintf("site link %q changed", l.Name))
+			}
+		}
+	}
+	if n, o := len(org.Recipients), len(old.Recipients); n != o {
+		changes = append(changes, fmt.Sprintf("recipients: %d -> %d", o, n))
+	} else if !reflect.DeepEqual(old.Recipients, org.Recipients) {
+		changes = append(changes, "recipients changed")
+	}
+	if old.Retry != org.Retry || old.MessageExpiration != org.MessageExpiration || old.DelayNotification != org.DelayNotification ||
+		old.MaxHopCount != org.MaxHopCount || old.DefaultDomain != org.DefaultDomain {
+		changes = append(changes, "organization settings (retry, expiration, notifications, hop count or default domain)")
+	}
+	return changes, restart
+}
+
+func sameReceive(a, b *config.ReceiveConnector) bool { return reflect.DeepEqual(a, b) }
+
+// connectorKey is what routing and delivery see of a send connector.
+func connectorKey(sc *config.SendConnector) string {
+	spaces := make([]string, len(sc.AddressSpaces))
+	for i, sp := range sc.AddressSpaces {
+		spaces[i] = fmt.Sprintf("%s:%s;%d;%v", sp.Type, sp.Pattern, sp.Cost, sp.Scoped)
+	}
+	return fmt.Sprintf("%q %q %v %v %d %#v", spaces, sc.SourceServers, sc.Scoped, sc.Enabled, sc.MaxMessageSize, sc.Delivery)
+}
+
+func trimSpace(b []byte) []byte { return []byte(strings.TrimSpace(string(b))) }
+
+// watch polls the organization file every interval and reloads it when
+// its content changes, so that an edit applies within about a second
+// without a signal. A file caught half-written is refused quietly once
+// and read again at the next poll; only content that stays invalid is
+// logged.
+func (h *Hub) watch(ctx context.Context, interval time.Duration) {
+	file := h.engine.Load().Org().File
+	if file == "" || interval <= 0 {
+		return
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	pendingBad := ""
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		fi, err := os.Stat(file)
+		if err != nil {
+			continue // being replaced; SIGHUP or the next poll will tell
+		}
+		h.reloadMu.Lock()
+		st := &h.cfg
+		// Read again when the file looks changed, or when it changed so
+		// recently that a second write in the same clock tick would not
+		// show in its time stamp.
+		if fi.ModTime().Equal(st.mtime) && fi.Size() == st.size && st.readAt.Sub(st.mtime) > 2*time.Second {
+			h.reloadMu.Unlock()
+			continue
+		}
+		data, err := os.ReadFile(file)
+		if err != nil {
+			h.reloadMu.Unlock()
+			continue
+		}
+		st.mtime, st.size, st.readAt = fi.ModTime(), fi.Size(), time.Now()
+		d := digestOf(data)
+		if d == st.digest || d == st.refused {
+			h.reloadMu.Unlock()
+			continue
+		}
+		if d != pendingBad {
+			// First sight of this content: apply it if valid; if not,
+			// wait one poll in case the editor is still writing.
+			if _, err := h.reloadQuiet(data); err != nil {
+				pendingBad = d
+			}
+			h.reloadMu.Unlock()
+			continue
+		}
+		pendingBad = ""
+		h.reload("file change", data)
+		h.reloadMu.Unlock()
+	}
+}
+
+// reloadQuiet applies data when it is a valid organization and does
+// nothing (no log, no tracking) when it is not.
+func (h *Hub) reloadQuiet(data []byte) (*control.Reload, error) {
+	abs, _ := filepath.Abs(h.engine.Load().Org().File)
+	org, err := config.Parse(data, h.engine.Load().Org().File, filepath.Dir(abs))
+	if err == nil {
+		_, err = Validate(org)
+	}
+	if err == nil && org.Server(h.server.Name) == nil {
+		err = errors.New("server removed")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return h.reload("file change", data)
+}
+
+// initConfigState notes the file in force at start, so that the watcher
+// and reloads compare against it.
+func (h *Hub) initConfigState() {
+	h.cfg.loaded = time.Now()
+	file := h.engine.Load().Org().File
+	if file == "" {
+		return
+	}
+	if data, err := os.ReadFile(file); err == nil {
+		h.cfg.digest = digestOf(data)
+	}
+	if fi, err := os.Stat(file); err == nil {
+		h.cfg.mtime, h.cfg.size, h.cfg.readAt = fi.ModTime(), fi.Size(), time.Now()
+	}
+}
