@@ -149,13 +149,15 @@ func (s *Server) Close() error {
 func (s *Server) serveConn(c *net.UnixConn, h Handler) {
 	p := peerOf(c)
 	w := bufio.NewWriter(c)
+	r := bufio.NewReaderSize(c, 64<<10)
 	if p.UID >= 0 && p.UID != s.uid && p.UID != 0 {
 		s.log.Warn("control socket: refused a peer that is neither the hub's user nor root", "peer", p.String(), "pid", p.PID)
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		readLine(r, maxRequest) // the request, unread, so that the client sees the answer
 		writeResponse(w, &Response{V: Version, Code: CodeForbidden,
 			Error: fmt.Sprintf("%s may not control this hub; run the command as uid %d or as root", p, s.uid)}, nil, 0)
 		return
 	}
-	r := bufio.NewReaderSize(c, 64<<10)
 	for {
 		line, err := readLine(r, maxRequest)
 		if err != nil {
@@ -209,7 +211,11 @@ func (s *Server) answer(w *bufio.Writer, p Peer, req *Request, h Handler) bool {
 		}
 		resp.Result = b
 	}
-	return writeResponse(w, resp, rep.Data, rep.Size) == nil
+	if err := writeResponse(w, resp, rep.Data, rep.Size); err != nil {
+		s.log.Warn("control socket: answer cut short", "op", req.Op, "peer", p.String(), "err", err)
+		return false
+	}
+	return true
 }
 
 // call runs h, turning a panic into an error: a bad request must never
@@ -236,7 +242,8 @@ func writeResponse(w *bufio.Writer, resp *Response, data io.Reader, size int64) 
 			err = fmt.Errorf("control: the data ended after %d of %d bytes", n, size)
 		}
 		if err != nil {
-			return err // the client sees a short read and says so
+			w.Flush()
+			return err // the connection ends: the client sees a short read and says so
 		}
 	}
 	return w.Flush()

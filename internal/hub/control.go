@@ -116,6 +116,6 @@ func (h *Hub) status() *control.Status {
 	st := h.cfg
 	h.reloadMu.Unlock()
 	eng := h.engine.Load()
-	return &control.Status{Server: h.server.Name, PID: os.Getpid(), Started: h.started, File: eng.Org().File,
+	return &control.Status{Server: h.server.Name, PID: os.Getpid(), Started: h.started, File: orgFile(eng.Org()),
 		ConfigLoaded: st.loaded, ConfigDigest: st.digest, AddressTypes: addrTypes(eng)}
 }

@@ -59,7 +59,7 @@ func (h *Hub) Reload(actor string) (*control.Reload, error) {
 // is the file's content already read.
 func (h *Hub) reload(actor string, data []byte) (*control.Reload, error) {
 	old := h.engine.Load()
-	file := old.Org().File
+	file := orgFile(old.Org())
 	if file == "" {
 		return nil, control.Errorf(control.CodeBadRequest, "%s runs the built-in organization: there is no file to reload; restart it with --config FILE", h.server.Name)
 	}
@@ -260,7 +260,7 @@ func trimSpace(b []byte) []byte { return []byte(strings.TrimSpace(string(b))) }
 // and read again at the next poll; only content that stays invalid is
 // logged.
 func (h *Hub) watch(ctx context.Context, interval time.Duration) {
-	file := h.engine.Load().Org().File
+	file := orgFile(h.engine.Load().Org())
 	if file == "" || interval <= 0 {
 		return
 	}
@@ -333,7 +333,7 @@ func (h *Hub) reloadQuiet(data []byte) (*control.Reload, error) {
 // and reloads compare against it.
 func (h *Hub) initConfigState() {
 	h.cfg.loaded = time.Now()
-	file := h.engine.Load().Org().File
+	file := orgFile(h.engine.Load().Org())
 	if file == "" {
 		return
 	}
@@ -343,4 +343,13 @@ func (h *Hub) initConfigState() {
 	if fi, err := os.Stat(file); err == nil {
 		h.cfg.mtime, h.cfg.size, h.cfg.readAt = fi.ModTime(), fi.Size(), time.Now()
 	}
+}
+
+// orgFile is the file an organization was read from, "" for the built-in
+// one (which config names "(built-in organization)").
+func orgFile(org *config.Org) string {
+	if org.File == "" || strings.HasPrefix(org.File, "(") {
+		return ""
+	}
+	return org.File
 }
