@@ -6,5 +6,8 @@
 // I/O, hands the recipients to the delivery agent of their next hop, and
 // writes the results back; expiry follows the organization's
 // message_expiration (interfaces.md section 1; exchange-semantics.md
-// section 5.3).
+// section 5.3). A running hub also answers its control socket (queue
+// administration and reload, interfaces.md section 6), reloads the
+// organization file live, and serves its Prometheus metrics
+// (users-and-reliability.md A.0 items 4-7, 14-21).
 package hub
