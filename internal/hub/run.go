@@ -97,6 +97,7 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 			h.close()
 			return nil, err
 		}
+		l.SetQueueDir(q.Dir()) // MAIL is refused (452 4.3.1) while its file system is nearly full
 		ln, err := net.Listen("tcp", s.Relay)
 		if err != nil {
 			h.close()
@@ -110,6 +111,7 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 			h.close()
 			return nil, err
 		}
+		l.SetQueueDir(q.Dir())
 		ln, err := net.Listen("tcp", rc.Listen)
 		if err != nil {
 			h.close()
