@@ -17,6 +17,8 @@
 //     address type, x400 included), RFC 3207 STARTTLS, RFC 4954 AUTH (PLAIN
 //     and LOGIN on submission connectors, only after TLS unless the client
 //     is on loopback). RFC 3030 CHUNKING is offered by go-smtp and works.
+//     A message of exactly the connector's max_message_size is accepted
+//     (go-smtp alone refuses it; the guard advertises the real SIZE).
 //
 // Relay rule: an unauthenticated client of an smtp connector may send only to
 // recipients whose domain, as written, is an authoritative or internal_relay
