@@ -312,7 +312,14 @@ func (j *job) deliver(ctx context.Context, m *queue.Message, agent delivery.Agen
 	}
 	results := agent.Deliver(ctx, msg)
 	var succeeded []report.Recipient
-	err := j.update(m.ID, func(qm *queue.Message) error {
+	success := func(qm *queue.Message) error {
+		if len(succeeded) == 0 || qm.From == "" {
+			return nil
+		}
+		return j.s.notify(qm, report.Report{Success: true, Recipients: succeeded}, "success notification")
+	}
+	var reportErr error
+	removed, err := j.finish(m.ID, func(qm *queue.Message) error {
 		succeeded = succeeded[:0]
 		for i, w := range ws {
 			r := &qm.Recipients[w.index]
@@ -338,6 +345,15 @@ func (j *job) deliver(ctx context.Context, m *queue.Message, agent delivery.Agen
 			}
 		}
 		return nil
+	}, func(qm *queue.Message) error {
+		// Every recipient is final: the reports go into the queue before
+		// the message leaves it (a crash in between sends them twice,
+		// never not at all).
+		if reportErr = success(qm); reportErr == nil {
+			reportErr = j.s.bounce(qm)
+			succeeded = nil // sent; not again below
+		}
+		return reportErr
 	})
 	if err != nil {
 		// The deliveries happened but their results are not recorded: the
@@ -345,8 +361,11 @@ func (j *job) deliver(ctx context.Context, m *queue.Message, agent delivery.Agen
 		j.s.Log.Error("recording delivery results", "id", m.ID, "err", err)
 		return
 	}
-	if len(succeeded) > 0 && m.From != "" {
-		if err := j.s.notify(m, report.Report{Success: true, Recipients: succeeded}, "success notification"); err != nil {
+	if reportErr != nil {
+		j.s.Log.Error("queueing reports; the message stays queued until they are", "id", m.ID, "err", reportErr)
+	}
+	if !removed {
+		if err := success(m); err != nil {
 			j.s.Log.Error("queueing a success notification", "id", m.ID, "err", err)
 		}
 	}
@@ -373,6 +392,9 @@ func successAction(agent delivery.Agent, mailbox *delivery.Maildir) string {
 
 func (s *Scheduler) removeIfDone(id string) error {
 	m, err := s.Queue.Get(id)
+	if errors.Is(err, queue.ErrNotFound) {
+		return nil // its last delivery finished it
+	}
 	if err != nil {
 		return err
 	}
@@ -474,6 +496,22 @@ func (j *job) update(id string, f func(m *queue.Message) error) error {
 	}
 	j.events = j.events[:0]
 	return err
+}
+
+// finish is Queue.Finish that writes the tracking events noted by f once
+// the results are on disk or the message is gone.
+func (j *job) finish(id string, f, done func(m *queue.Message) error) (bool, error) {
+	removed, err := j.s.Queue.Finish(id, func(m *queue.Message) error {
+		j.events = j.events[:0] // f may run again
+		return f(m)
+	}, done)
+	if err == nil {
+		for _, e := range j.events {
+			j.s.track(e)
+		}
+	}
+	j.events = j.events[:0]
+	return removed, err
 }
 
 // job is the processing of one message in one pass.
