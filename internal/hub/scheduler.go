@@ -46,6 +46,12 @@ type Scheduler struct {
 
 	wakeOnce sync.Once
 	wake     chan struct{}
+
+	slotsOnce sync.Once
+	slots     chan struct{} // one per worker at work
+	mu        sync.Mutex
+	inFlight  map[string]bool // messages being processed
+	workers   sync.WaitGroup
 }
 
 func (s *Scheduler) wakeChan() chan struct{} {
@@ -61,23 +67,20 @@ func (s *Scheduler) Wake() {
 	}
 }
 
-// Run scans the queue until ctx is done. A delivery under way when ctx
-// ends is finished or, if it had not started, left queued: nothing is lost.
+// Run scans the queue until ctx is done. A pass starts the messages that
+// are due and not already being processed, without waiting for them: a
+// slow delivery holds one worker, not the next pass. When ctx ends, Run
+// waits for the deliveries under way; nothing is lost.
 func (s *Scheduler) Run(ctx context.Context) {
 	wake := s.wakeChan()
-	if s.Now == nil {
-		s.Now = time.Now
-	}
-	if s.Rand == nil {
-		s.Rand = rand.Float64
-	}
 	if s.Interval == 0 {
 		s.Interval = time.Second
 	}
 	t := time.NewTicker(s.Interval)
 	defer t.Stop()
+	defer s.workers.Wait()
 	for {
-		s.RunOnce(ctx)
+		s.dispatch(ctx)
 		select {
 		case <-ctx.Done():
 			return
@@ -87,33 +90,87 @@ func (s *Scheduler) Run(ctx context.Context) {
 	}
 }
 
-// RunOnce makes one pass over the queue: every message with a recipient
-// that is due is processed.
+// RunOnce makes one pass over the queue and waits for it: every message
+// with a recipient that is due is processed.
 func (s *Scheduler) RunOnce(ctx context.Context) {
+	s.dispatch(ctx)
+	s.workers.Wait()
+}
+
+// dispatch starts processing every due message that is not in flight,
+// up to Workers at a time (it waits for a free worker).
+func (s *Scheduler) dispatch(ctx context.Context) {
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	if s.Rand == nil {
+		s.Rand = rand.Float64
+	}
+	s.slotsOnce.Do(func() {
+		n := s.Workers
+		if n <= 0 {
+			n = 16
+		}
+		s.slots = make(chan struct{}, n)
+		s.inFlight = map[string]bool{}
+	})
 	msgs, err := s.Queue.List()
 	if err != nil {
 		s.Log.Error("queue list", "err", err)
 	}
-	workers := s.Workers
-	if workers <= 0 {
-		workers = 16
-	}
-	sem := make(chan struct{}, workers)
-	var wg sync.WaitGroup
+	now := s.Now()
 	for _, m := range msgs {
 		if ctx.Err() != nil {
-			break
+			return
 		}
-		sem <- struct{}{}
-		wg.Add(1)
+		if !s.due(m, now) {
+			continue
+		}
+		s.mu.Lock()
+		busy := s.inFlight[m.ID]
+		s.inFlight[m.ID] = true
+		s.mu.Unlock()
+		if busy {
+			continue
+		}
+		select {
+		case s.slots <- struct{}{}:
+		case <-ctx.Done():
+			s.release(m.ID)
+			return
+		}
+		s.workers.Add(1)
 		go func() {
-			defer func() { <-sem; wg.Done() }()
+			defer func() { <-s.slots; s.release(m.ID); s.workers.Done() }()
 			if err := s.process(ctx, m); err != nil {
 				s.Log.Error("processing queued message", "id", m.ID, "err", err)
 			}
 		}()
 	}
-	wg.Wait()
+}
+
+func (s *Scheduler) release(id string) {
+	s.mu.Lock()
+	delete(s.inFlight, id)
+	s.mu.Unlock()
+}
+
+// due reports whether m needs processing at now: a pending recipient
+// whose next attempt has come, a delay notice or expiry that is due, or
+// every recipient final (it is waiting for its reports or removal).
+func (s *Scheduler) due(m *queue.Message, now time.Time) bool {
+	org := s.Engine.Load().Org()
+	final := true
+	for _, r := range m.Recipients {
+		if r.State != queue.Pending {
+			continue
+		}
+		final = false
+		if !r.NextAttempt.After(now) || !r.DelayNotified && !now.Before(m.Arrival.Add(org.DelayNotification)) {
+			return true
+		}
+	}
+	return final || !now.Before(m.Arrival.Add(org.MessageExpiration))
 }
 
 // work is one recipient to deliver in this pass.
