@@ -33,6 +33,10 @@ type Result struct {
 	Text       string // what happened, for logs and reports
 	RemoteHost string // the server that answered, if any
 	RemoteText string // its reply, exactly as received, if any
+	// NotifyPassed: the next hop offered DSN and took this recipient's
+	// NOTIFY (RFC 3461 section 5.2.2), so from now on it reports; this
+	// hub sends no "relayed" success notification (section 6.2.3.1).
+	NotifyPassed bool
 }
 
 // Recipient is one recipient of a delivery.
