@@ -34,8 +34,9 @@ type Result struct {
 	RemoteHost string // the server that answered, if any
 	RemoteText string // its reply, exactly as received, if any
 	// NotifyPassed: the next hop offered DSN and took this recipient's
-	// NOTIFY (RFC 3461 section 5.2.2), so from now on it reports; this
-	// hub sends no "relayed" success notification (section 6.2.3.1).
+	// NOTIFY (RFC 3461 section 5.2.1), so from now on it reports; this
+	// hub sends no "relayed" success notification (that is for a next hop
+	// without DSN, section 5.2.2).
 	NotifyPassed bool
 }
 

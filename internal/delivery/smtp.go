@@ -41,7 +41,8 @@ import (
 // DSN (RFC 3461): when the next hop offers DSN, RET and ENVID go with MAIL
 // and NOTIFY and ORCPT (rfc822 and utf-8 types) with RCPT; a recipient
 // whose NOTIFY went on is marked NotifyPassed, so that this hub sends no
-// "relayed" success notification (section 6.2.3.1): the next hop reports.
+// "relayed" success notification: the next hop reports (section 5.2.1;
+// "relayed" is for a next hop without DSN, section 5.2.2).
 //
 // With Hub set it is the hub-to-hub relay agent: the hubauth challenge and
 // response that proves the hub secret, ORCPTs of other types in a header

@@ -250,7 +250,7 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 				s.attempt(r, now, expires)
 				hop := "connector:" + d.Connector
 				agents[hop] = s.Connector(d.Connector)
-				remote[hop] = append(remote[hop], work{i, delivery.Recipient{Type: r.Type, Address: r.Address}})
+				remote[hop] = append(remote[hop], work{i, delivery.Recipient{Type: r.Type, Address: r.Address, Notify: r.Notify, ORCPT: r.ORCPT}})
 			case hub != "" && hub != s.Server && s.Relay != nil && s.Relay(hub) != nil:
 				// Another hub's mailbox or connector: hand it to the next
 				// hub on the path, which routes again with its own scope.
@@ -388,7 +388,7 @@ func (j *job) deliver(ctx context.Context, m *queue.Message, agent delivery.Agen
 				if agent != delivery.Agent(j.s.Mailbox) {
 					j.events[len(j.events)-1].Event = tracking.Send // handed to another server
 				}
-				if a := successAction(agent, j.s.Mailbox); a != "" && strings.Contains(strings.ToUpper(r.Notify), "SUCCESS") {
+				if a := successAction(agent, j.s.Mailbox, res); a != "" && strings.Contains(strings.ToUpper(r.Notify), "SUCCESS") {
 					succeeded = append(succeeded, report.Recipient{Written: r.Written, Type: r.Type, Address: r.Address, ORCPT: r.ORCPT,
 						Status: qr.Status, RemoteHost: qr.RemoteHost, RemoteText: res.RemoteText, LastAttempt: r.LastAttempt, Action: a})
 				}
@@ -431,9 +431,14 @@ func (j *job) deliver(ctx context.Context, m *queue.Message, agent delivery.Agen
 // successAction is the RFC 3461 action of a delivery by agent for a
 // NOTIFY=SUCCESS recipient: "delivered" into a mailbox here, "relayed" to
 // a gateway or another server that sends no further notifications (drop
-// folder, program, webhook, SMTP send connector), and "" for the relay to
-// another hub, which carries NOTIFY on and reports itself.
-func successAction(agent delivery.Agent, mailbox *delivery.Maildir) string {
+// folder, program, webhook, SMTP send connector to a host without DSN),
+// and "" when the next hop took NOTIFY on and reports itself: another hub,
+// or an SMTP host that offers DSN (RFC 3461 section 5.2.1: no "relayed"
+// notification then).
+func successAction(agent delivery.Agent, mailbox *delivery.Maildir, res delivery.Result) string {
+	if res.NotifyPassed {
+		return ""
+	}
 	switch a := agent.(type) {
 	case *delivery.Maildir:
 		if a == mailbox {
