@@ -123,6 +123,9 @@ func (p *Pool) expire(cn *conn) {
 
 // Idle returns the number of idle connections the pool holds.
 func (p *Pool) Idle() int {
+	if p == nil {
+		return 0
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	n := 0

@@ -137,7 +137,7 @@ func (a *SMTP) try(ctx context.Context, host string, m *Message) (res []Result, 
 	}
 	if err != nil {
 		r := reply(host, err, "4.4.2")
-		a.finish(cn, isReply(err)) // a refused MAIL opens no transaction
+		a.finish(cn, isReply(err) && !closing(err)) // a refused MAIL opens no transaction
 		return every(n, r), r.Class == Retry
 	}
 	dsn, _ := cn.c.Extension("DSN")
@@ -220,6 +220,13 @@ func fillRetry(res []Result, host string, err error) []Result {
 func isReply(err error) bool {
 	var se *smtp.SMTPError
 	return errors.As(err, &se)
+}
+
+// closing reports whether err is a 421 reply: the server is closing the
+// connection (RFC 5321 section 3.8).
+func closing(err error) bool {
+	var se *smtp.SMTPError
+	return errors.As(err, &se) && se.Code == 421
 }
 
 func (a *SMTP) helo() string {
