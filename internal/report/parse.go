@@ -57,7 +57,8 @@ var errNoReport = errors.New("no multipart/report")
 // notification it carries: the message itself, or the first
 // multipart/report with report-type delivery-status found inside its
 // multiparts and attached messages. Errors say what was wrong and where:
-// which part, and for the status fields the line within that part.
+// which part, and for the status fields the line within that part. Parse
+// reads the whole message into memory; the caller bounds its size.
 func Parse(r io.Reader) (*DSN, error) {
 	msg, err := mail.ReadMessage(bufio.NewReader(r))
 	if err != nil {

@@ -130,6 +130,7 @@ func ParseStatus(body []byte) (MessageFields, []RecipientFields, error) {
 type rawField struct {
 	name, value string
 	line        int
+	more        []string // continuation lines, joined into value at the end
 }
 
 type group []rawField
@@ -160,7 +161,7 @@ func splitGroups(body []byte) ([]group, error) {
 				return nil, errorf(n, "a continuation line (it starts with white space) with no field before it: %q", clip(l))
 			}
 			g := groups[len(groups)-1]
-			g[len(g)-1].value += string(l) // unfolding removes only the line break (RFC 5322 section 2.2.3)
+			g[len(g)-1].more = append(g[len(g)-1].more, string(l))
 			continue
 		}
 		colon := bytes.IndexByte(l, ':')
@@ -175,11 +176,13 @@ func splitGroups(body []byte) ([]group, error) {
 			groups = append(groups, nil)
 			open = true
 		}
-		groups[len(groups)-1] = append(groups[len(groups)-1], rawField{name, string(l[colon+1:]), n})
+		groups[len(groups)-1] = append(groups[len(groups)-1], rawField{name: name, value: string(l[colon+1:]), line: n})
 	}
 	for _, g := range groups {
 		for i := range g {
-			g[i].value = strings.Trim(g[i].value, " \t")
+			// Unfolding removes only the line breaks (RFC 5322 section 2.2.3).
+			g[i].value = strings.Trim(g[i].value+strings.Join(g[i].more, ""), " \t")
+			g[i].more = nil
 		}
 	}
 	return groups, nil

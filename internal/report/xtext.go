@@ -73,7 +73,7 @@ func decodeUnitext(s string) string {
 		}
 		b.WriteString(s[:i])
 		s = s[i:]
-		end := strings.IndexByte(s, '}')
+		end := strings.IndexByte(s[:min(len(s), 10)], '}') // at most six digits
 		hex := ""
 		if end > 3 {
 			hex = s[3:end]
