@@ -4,6 +4,9 @@
 // section 5.1): what happened in plain words, then a section for
 // administrators with the generating server and, per recipient, the
 // enhanced status code (RFC 3463), the remote server and its exact reply.
+// Reports whose fields need UTF-8 use the RFC 6533 global types. Parse
+// reads such reports back (its own and other servers'): the
+// multipart/report, the RFC 3464 section 2 fields, the returned message.
 package report
 
 import (
