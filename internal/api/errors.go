@@ -90,7 +90,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, max int64, v any) bool {
 		}
 		writeError(w, http.StatusBadRequest, CodeBadJSON, "%s must be %s, not JSON %s", field, jsonKind(typ.Type.Kind().String()), typ.Value)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		writeError(w, http.StatusBadRequest, CodeBadJSON, "%s is not a field of this request", strings.TrimPrefix(err.Error(), "json: "))
+		writeError(w, http.StatusBadRequest, CodeBadJSON, "the body has an unknown field %s (docs/api.md lists the fields of each call)", strings.TrimPrefix(err.Error(), "json: unknown field "))
 	default:
 		writeError(w, http.StatusBadRequest, CodeBadJSON, "malformed JSON body: %v", err)
 	}
