@@ -74,8 +74,11 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request, eng *routi
 		return
 	}
 	unlock := s.lock(dir)
-	list, files, err := syncUIDs(dir, s.cfg.Now())
+	list, files, reset, err := syncUIDs(dir, s.cfg.Now())
 	unlock()
+	if reset != nil {
+		s.log.Warn("api: mailbox uid list replaced", "mailbox", c.mailbox, "reason", reset)
+	}
 	if err != nil {
 		s.log.Error("api: listing a mailbox", "mailbox", c.mailbox, "err", err)
 		writeError(w, http.StatusInternalServerError, CodeInternal, "cannot list the mailbox; the hub's log has the details")

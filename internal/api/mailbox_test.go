@@ -142,6 +142,14 @@ func TestMailboxStateOfAnotherNumbering(t *testing.T) {
 			t.Errorf("since %s: %+v", since, got)
 		}
 	}
+	// A damaged uid list: a new numbering too, not an error.
+	l = e.list(t, alice("GET", "/api/v1/mailbox/messages"))
+	if err := os.WriteFile(filepath.Join(e.boxes.Dir(delivery.Folder("alice@contoso.test")), "waypost-uidlist"), []byte("garbage\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.list(t, alice("GET", "/api/v1/mailbox/messages?since="+l.State)); !got.Full || subjects(got) != "one" || got.State == l.State {
+		t.Errorf("after a damaged list, since %s: %+v", l.State, got)
+	}
 	// A state from the future of this numbering: everything, too.
 	l = e.list(t, alice("GET", "/api/v1/mailbox/messages"))
 	validity, _, _ := strings.Cut(l.State, ".")

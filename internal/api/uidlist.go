@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -115,21 +116,24 @@ func validID(id string) bool {
 // syncUIDs numbers the messages of the Maildir dir: it reads the list,
 // gives new messages the next numbers (oldest file first), forgets removed
 // ones, writes the list back when it changed, and returns the messages
-// with their numbers, in number order. The caller holds the folder's lock.
-func syncUIDs(dir string, now time.Time) (*uidList, []msgFile, error) {
+// with their numbers, in number order. reset says why an unreadable list
+// was replaced by a new numbering. The caller holds the folder's lock.
+func syncUIDs(dir string, now time.Time) (list *uidList, files []msgFile, reset, err error) {
 	files, exists, err := scanMaildir(dir)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if !exists {
-		return &uidList{next: 1, uids: map[string]uint64{}}, nil, nil
+		return &uidList{next: 1, uids: map[string]uint64{}}, nil, nil, nil
 	}
 	path := filepath.Join(dir, uidListName)
-	list, err := readUIDList(path)
+	list, err = readUIDList(path)
 	changed := false
 	if err != nil {
+		// No list yet, or one that cannot be read: a new numbering, with a
+		// new validity, so that clients list the mailbox again in full.
 		if !errors.Is(err, fs.ErrNotExist) {
-			return nil, nil, fmt.Errorf("%s: %w (remove it to start a new numbering; clients then download the mailbox again)", path, err)
+			reset = fmt.Errorf("%s: %w; numbering the messages anew", path, err)
 		}
 		list = &uidList{validity: uint64(now.UnixNano()), next: 1, uids: map[string]uint64{}}
 		changed = true
@@ -166,38 +170,57 @@ func syncUIDs(dir string, now time.Time) (*uidList, []msgFile, error) {
 	}
 	if changed {
 		if err := writeUIDList(path, list); err != nil {
-			return nil, nil, err
+			return nil, nil, reset, err
 		}
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].uid < files[j].uid })
-	return list, files, nil
+	return list, files, reset, nil
 }
 
-// readUIDList reads a list: the line "waypost-uidlist 1 VALIDITY NEXT",
-// then one line "UID UNIQUE-NAME" per message.
+// readUIDList reads the list file at path.
 func readUIDList(path string) (*uidList, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
+	return parseUIDList(f)
+}
+
+// parseUIDList parses a list: the line "waypost-uidlist 1 VALIDITY NEXT",
+// then one line "UID UNIQUE-NAME" per message.
+func parseUIDList(r io.Reader) (*uidList, error) {
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 4096), 4096)
 	if !sc.Scan() {
+		if err := sc.Err(); err != nil {
+			return nil, err
+		}
 		return nil, errors.New("empty uid list")
 	}
 	var l uidList
-	if n, err := fmt.Sscanf(sc.Text(), "waypost-uidlist 1 %d %d", &l.validity, &l.next); n != 2 || err != nil || l.validity == 0 || l.next == 0 {
+	head := strings.Fields(sc.Text())
+	if len(head) != 4 || head[0] != "waypost-uidlist" || head[1] != "1" {
+		return nil, fmt.Errorf("line 1: %q is not a uid list header", sc.Text())
+	}
+	var err1, err2 error
+	l.validity, err1 = strconv.ParseUint(head[2], 10, 64)
+	l.next, err2 = strconv.ParseUint(head[3], 10, 64)
+	if err1 != nil || err2 != nil || l.validity == 0 || l.next == 0 {
 		return nil, fmt.Errorf("line 1: %q is not a uid list header", sc.Text())
 	}
 	l.uids = map[string]uint64{}
+	taken := map[uint64]bool{}
 	for line := 2; sc.Scan(); line++ {
 		num, id, ok := strings.Cut(sc.Text(), " ")
 		uid, err := strconv.ParseUint(num, 10, 64)
 		if !ok || err != nil || uid == 0 || uid >= l.next || !validID(id) {
 			return nil, fmt.Errorf("line %d: %q is not \"UID NAME\" with UID below %d", line, sc.Text(), l.next)
 		}
-		l.uids[id] = uid
+		if _, dup := l.uids[id]; dup || taken[uid] {
+			return nil, fmt.Errorf("line %d: %q repeats a name or number", line, sc.Text())
+		}
+		l.uids[id], taken[uid] = uid, true
 	}
 	if err := sc.Err(); err != nil {
 		return nil, err
@@ -205,9 +228,8 @@ func readUIDList(path string) (*uidList, error) {
 	return &l, nil
 }
 
-// writeUIDList replaces the list on disk: temp file, fsync, rename, fsync
-// of the folder.
-func writeUIDList(path string, l *uidList) error {
+// format is the text of the list file.
+func (l *uidList) format() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "waypost-uidlist 1 %d %d\n", l.validity, l.next)
 	ids := make([]string, 0, len(l.uids))
@@ -218,12 +240,18 @@ func writeUIDList(path string, l *uidList) error {
 	for _, id := range ids {
 		fmt.Fprintf(&b, "%d %s\n", l.uids[id], id)
 	}
+	return b.String()
+}
+
+// writeUIDList replaces the list on disk: temp file, fsync, rename, fsync
+// of the folder.
+func writeUIDList(path string, l *uidList) error {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}
-	if _, err := f.WriteString(b.String()); err != nil {
+	if _, err := f.WriteString(l.format()); err != nil {
 		f.Close()
 		os.Remove(tmp)
 		return err
