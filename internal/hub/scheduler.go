@@ -167,7 +167,7 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 			}
 			switch {
 			case d.Outcome == routing.OutcomeNDR:
-				j.final(m, r, queue.Failed, queue.Result{Class: queue.ClassFailed, Status: d.Status, RemoteText: d.Reason})
+				j.final(m, r, queue.Failed, queue.Result{Class: queue.ClassFailed, Status: d.Status, RemoteText: ndrText(&d)})
 			case d.Outcome == routing.OutcomeExpanded:
 				j.final(m, r, queue.Expanded, queue.Result{Class: queue.ClassDelivered, Status: "2.0.0", RemoteText: "expanded"})
 				have := newRecipientSet(eng, m)
@@ -539,6 +539,19 @@ func NextHub(org *config.Org, d *routing.Decision, self string) string {
 		return ""
 	}
 	return dest
+}
+
+// noConnectorText is Exchange's diagnostic for a type no connector in
+// scope takes (exchange-semantics.md section 8.9).
+const noConnectorText = "ROUTING.NoConnectorForAddressType; unable to route for address type"
+
+// ndrText is the diagnostic a report carries for a recipient routing
+// refuses.
+func ndrText(d *routing.Decision) string {
+	if d.Status == "5.4.4" && !strings.EqualFold(d.Type, "SMTP") {
+		return noConnectorText
+	}
+	return d.Reason
 }
 
 func deferReason(d *routing.Decision) string {
