@@ -257,7 +257,9 @@ func TestPipeGateway(t *testing.T) {
 		t.Errorf("deferral: %v", d)
 	}
 	harness.WaitFor(t, 20*time.Second, "a second try", func() bool { return len(g.calls(t)) >= 3 })
-	if n := len(g.events(func(e map[string]string) bool { return e["event"] == "SEND" && strings.Contains(e["recipient"], "0275") })); n != 0 {
+	if n := len(g.events(func(e map[string]string) bool {
+		return e["event"] == "SEND" && strings.Contains(e["recipient"], "0275")
+	})); n != 0 {
 		t.Fatalf("sent while busy")
 	}
 	os.Remove(busy)
@@ -417,7 +419,9 @@ func TestNoReportWhenNotWanted(t *testing.T) {
 	g.mustSend(t, "alice@contoso.test", []string{bad}, []gosmtp.DSNNotify{gosmtp.DSNNotifyNever}, "never tell")
 	var fails []map[string]string
 	harness.WaitFor(t, 20*time.Second, "both failures", func() bool {
-		fails = g.events(func(e map[string]string) bool { return e["event"] == "FAIL" && strings.Contains(e["recipient"], "0299") })
+		fails = g.events(func(e map[string]string) bool {
+			return e["event"] == "FAIL" && strings.Contains(e["recipient"], "0299")
+		})
 		return len(fails) == 2
 	})
 	for _, f := range fails {
