@@ -178,7 +178,8 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 					m.Recipients = append(m.Recipients, queue.Recipient{Written: mem.Recipient, Type: mem.Type, Address: mem.Address, Notify: r.Notify, State: queue.Pending})
 				}
 			case d.Outcome == routing.OutcomeMailbox && strings.EqualFold(d.Server, s.Server):
-				folder, err := s.folder(eng, r)
+				typ, addr := destination(eng, s.Server, &d, m.Size)
+				folder, err := s.folder(eng, &queue.Recipient{Type: typ, Address: addr})
 				if err != nil {
 					j.final(m, r, queue.Failed, queue.Result{Class: queue.ClassFailed, Status: "5.1.1", RemoteText: err.Error()})
 					continue
@@ -189,7 +190,8 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 				s.attempt(r, now, expires)
 				hop := "connector:" + d.Connector
 				agents[hop] = s.Connector(d.Connector)
-				remote[hop] = append(remote[hop], work{i, delivery.Recipient{Type: r.Type, Address: r.Address}})
+				typ, addr := destination(eng, s.Server, &d, m.Size)
+				remote[hop] = append(remote[hop], work{i, delivery.Recipient{Type: typ, Address: addr}})
 			case hub != "" && hub != s.Server && s.Relay != nil && s.Relay(hub) != nil:
 				// Another hub's mailbox or connector: hand it to the next
 				// hub on the path, which routes again with its own scope.
@@ -539,6 +541,23 @@ func NextHub(org *config.Org, d *routing.Decision, self string) string {
 		return ""
 	}
 	return dest
+}
+
+// destination is the address an agent delivers d to: the recipient's
+// own, or for a contact the target at the end of its chain (routing keeps
+// the address the contact was named by in d, and its first target).
+func destination(eng *routing.Engine, server string, d *routing.Decision, size int64) (typ, addr string) {
+	typ, addr = d.Type, d.Address
+	for i, t := 0, d; t.Target != "" && i < 32; i++ {
+		tt, ta, ok := strings.Cut(t.Target, ":")
+		if !ok {
+			break
+		}
+		typ, addr = tt, ta
+		next := eng.RouteAddress(server, address.Address{Type: tt, Value: ta}, size, false)
+		t = &next
+	}
+	return typ, addr
 }
 
 // noConnectorText is Exchange's diagnostic for a type no connector in
