@@ -306,7 +306,7 @@ func TestWebhookGateway(t *testing.T) {
 	}
 	r := parseReport(t, g.mailbox(t, "dave@contoso.test", 1)[0])
 	b := r.recipient(t, "SMS", "+1 555 0340")
-	failed(t, b, "5.3.0", "400 Bad Request", "invalid number +1 555 0340")
+	failed(t, b, "5.3.0", "550 5.3.0 HTTP/1.1 400 Bad Request: invalid number +1 555 0340")
 	if g.hook.count("+1 555 0340") != 1 {
 		t.Errorf("a refused message was posted %d times", g.hook.count("+1 555 0340"))
 	}
