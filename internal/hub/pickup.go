@@ -228,7 +228,7 @@ func (h *Hub) badmail(sc *config.SendConnector, path, name string, why *badFile)
 		}
 		target = filepath.Join(dir, fmt.Sprintf("%s.%d", name, i))
 	}
-	text := fmt.Sprintf("file: %s\r\nconnector: %s\r\nserver: %s\r\ntime: %s\r\nstatus: %s\r\nreason: %s\r\nfix: %s\r\n",
+	text := fmt.Sprintf("file: %s\nconnector: %s\nserver: %s\ntime: %s\nstatus: %s\nreason: %s\nfix: %s\n",
 		logLine(name), sc.Name, h.server.Name, time.Now().Format(time.RFC3339), why.Status, why.Reason, why.Fix)
 	if err := writeSynced(target+".reason", []byte(text)); err != nil {
 		return fmt.Errorf("badmail reason: %w", err)
