@@ -173,7 +173,7 @@ func (h *Hub) takePickup(sc *config.SendConnector, path, name string) (queued bo
 		return false, err
 	}
 	eng := h.engine.Load()
-	if hops := eng.Org().MaxHopCount; hops > 0 && p.Hops >= hops {
+	if hops := eng.Org().MaxHopCount; hops > 0 && p.Hops > hops {
 		return false, h.badmail(sc, path, name, badPickup("5.4.6", "look for a loop: a gateway returning the organization's own messages",
 			"the message has %d Received fields (max_hop_count is %d): a mail loop", p.Hops, hops))
 	}

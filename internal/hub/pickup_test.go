@@ -142,14 +142,16 @@ func TestPickupFolder(t *testing.T) {
 	write(h.claimPrefix()+"d.eml", "From: gw@contoso.test\nTo: alice@contoso.test\n\nclaimed before a crash\n")
 	write("e.eml", "From: gw@contoso.test\nSubject: nobody\n\n")
 	write("f.eml", "From: gw@contoso.test\nTo: alice@contoso.test\n\n"+strings.Repeat("x", 1000)+"\n")
+	write("g.eml", "X-Sender: <>\nX-Receiver: <alice@contoso.test>\n"+strings.Repeat("Received: from a loop\n", 31)+"\n")
+	write("h.eml", "X-Sender: <>\nX-Receiver: <alice@contoso.test>\n"+strings.Repeat("Received: from far away\n", 30)+"\n")
 	h.scanPickup(h.pickupConnectors()[0], ps)
 
 	msgs, err := h.queue.List()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(msgs) != 2 {
-		t.Fatalf("%d messages queued, want 2 (a.eml and the claimed d.eml)", len(msgs))
+	if len(msgs) != 3 {
+		t.Fatalf("%d messages queued, want 3 (a.eml, the claimed d.eml, h.eml)", len(msgs))
 	}
 	for _, m := range msgs {
 		if len(m.Recipients) != 1 || m.Recipients[0].Address != "alice@contoso.test" || m.ReceivedBy != "pickup:X400" {
@@ -170,7 +172,7 @@ func TestPickupFolder(t *testing.T) {
 	if !slices.Equal(left, []string{".b.eml", "badmail", "c.eml.tmp"}) {
 		t.Errorf("pickup folder holds %q: taken files must be gone, temp names untouched", left)
 	}
-	for name, why := range map[string]string{"e.eml": "no recipients", "f.eml": "size limit"} {
+	for name, why := range map[string]string{"e.eml": "no recipients", "f.eml": "size limit", "g.eml": "5.4.6"} {
 		reason, err := os.ReadFile(filepath.Join(in, "badmail", name+".reason"))
 		if err != nil || !strings.Contains(string(reason), why) || !strings.Contains(string(reason), "fix: ") {
 			t.Errorf("%s.reason: %v\n%s", name, err, reason)
@@ -180,8 +182,8 @@ func TestPickupFolder(t *testing.T) {
 		}
 	}
 	track, _ := os.ReadFile(filepath.Join(dir, "data", "tracking.log"))
-	if n := strings.Count(string(track), `"detail":"via pickup X400"`); n != 2 {
-		t.Errorf("%d RECEIVE events via pickup, want 2:\n%s", n, track)
+	if n := strings.Count(string(track), `"detail":"via pickup X400"`); n != 3 {
+		t.Errorf("%d RECEIVE events via pickup, want 3:\n%s", n, track)
 	}
 	// A file of the same name goes to badmail beside the first.
 	write("e.eml", "From: gw@contoso.test\n\n")
