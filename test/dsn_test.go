@@ -11,9 +11,9 @@ import (
 // a parser independent of Waypost's, and prints what it found as JSON:
 // the top-level fields, the parts' types, the text/plain part, and the
 // field blocks of the message/delivery-status part (RFC 3464 section 2:
-// the per-message block, then one per recipient).
+// the per-message block, then one per recipient), values unfolded.
 const pyReport = `
-import email, json, sys
+import email, json, re, sys
 from email import policy
 from email.header import decode_header, make_header
 msg = email.message_from_bytes(sys.stdin.buffer.read(), policy=policy.compat32)
@@ -29,7 +29,7 @@ if msg.is_multipart():
             out["text"] = p.get_payload(decode=True).decode("utf-8")
         if p.get_content_type() == "message/delivery-status":
             for block in p.get_payload():
-                out["blocks"].append({k: v for k, v in block.items()})
+                out["blocks"].append({k: re.sub(r"\r?\n(?=[ \t])", "", v) for k, v in block.items()})
 print(json.dumps(out))
 `
 

@@ -26,7 +26,7 @@ func TestNonDeliveryReportReachesTheSender(t *testing.T) {
 	if len(box) != 1 {
 		t.Fatalf("alice has %d messages, want the one report", len(box))
 	}
-	ndr := box[0]
+	ndr := strings.ReplaceAll(box[0], "\r\n ", " ") // unfolded (RFC 5322 section 2.2.3)
 	for _, want := range []string{
 		"Return-Path: <>\r\n", "Subject: Undeliverable: Fax the figures", "Auto-Submitted: auto-replied",
 		"multipart/report; report-type=delivery-status", "Original-Envelope-Id: e-42",
