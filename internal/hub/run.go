@@ -194,6 +194,8 @@ func (h *Hub) Run(ctx context.Context) error {
 	schedCtx, stopSched := context.WithCancel(context.Background())
 	schedDone := make(chan struct{})
 	go func() { h.sched.Run(schedCtx); close(schedDone) }()
+	pickupDone := make(chan struct{})
+	go func() { h.runPickups(schedCtx); close(pickupDone) }() // pickup.go
 	h.log.Info("hub running", "server", h.server.Name, "listen", h.Addrs())
 	var runErr error
 	select {
@@ -210,6 +212,7 @@ func (h *Hub) Run(ctx context.Context) error {
 	wg.Wait()
 	stopSched()
 	<-schedDone
+	<-pickupDone
 	h.close()
 	return runErr
 }
