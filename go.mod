@@ -11,6 +11,8 @@ require (
 
 require github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6
 
+require golang.org/x/net v0.62.0
+
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect

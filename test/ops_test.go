@@ -540,9 +540,9 @@ func TestMetrics(t *testing.T) {
 		`waypost_queue_recipients{queue="connector:Internet@hub1"}`:                   1,
 		`waypost_queue_held_recipients{queue="connector:Internet@hub1"}`:              0,
 		`waypost_queue_length`: 1,
-		`waypost_smtp_rejects_total{code="550",connector="Default"}`: 1,
-		`waypost_smtp_sessions_total{connector="Default"}`:           5, // the harness's readiness probe, three messages, the refused one
-		`waypost_server_info{server="hub1"}`:                         1,
+		`waypost_smtp_rejects_total{code="550",connector="Default",enhanced="5.1.1"}`: 1,
+		`waypost_smtp_sessions_total{connector="Default"}`:                            5, // the harness's readiness probe, three messages, the refused one
+		`waypost_server_info{server="hub1"}`:                                          1,
 	}
 	for k, v := range want {
 		if got, ok := m[k]; !ok || got != v {

@@ -12,23 +12,19 @@ import (
 // not removed while its delivery is under way, nor delivered while it is
 // being removed. It reports false when id is claimed already.
 func (s *Scheduler) claim(id string) bool {
-	s.busyMu.Lock()
-	defer s.busyMu.Unlock()
-	if s.busy[id] {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inFlight[id] {
 		return false
 	}
-	if s.busy == nil {
-		s.busy = map[string]bool{}
+	if s.inFlight == nil {
+		s.inFlight = map[string]bool{}
 	}
-	s.busy[id] = true
+	s.inFlight[id] = true
 	return true
 }
 
-func (s *Scheduler) unclaim(id string) {
-	s.busyMu.Lock()
-	delete(s.busy, id)
-	s.busyMu.Unlock()
-}
+func (s *Scheduler) unclaim(id string) { s.release(id) }
 
 // claimWait claims id, waiting up to wait for a delivery under way to
 // finish. It fails with control.CodeBusy when the delivery takes longer.

@@ -1,10 +1,6 @@
 package hub
 
 import (
-	"context"
-	"errors"
-	"net"
-	"net/http"
 	"strings"
 	"time"
 
@@ -87,75 +83,22 @@ func (h *Hub) queueStats() ([]metrics.QueueStat, int, error) {
 	return out, len(msgs), err
 }
 
-// openMetrics binds the server's API listener for /metrics, so that a
-// port in use is an error at start-up.
-//
-// The HTTP API (issue 4) will serve on the same listener; until it lands
-// this minimal server answers /metrics only. To merge: mount
-// h.metrics.Handler() at /metrics on the API's mux and drop this server.
-func (h *Hub) openMetrics() error {
-	if h.server.API == "" {
-		return nil
-	}
-	ln, err := net.Listen("tcp", h.server.API)
-	if err != nil {
-		return errors.New("api listener (metrics): " + err.Error())
-	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", h.metrics.Handler())
-	h.httpLn = ln
-	h.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil}
-	return nil
-}
-
-// serveMetrics serves until shutdownMetrics.
-func (h *Hub) serveMetrics() {
-	if h.httpSrv == nil {
-		return
-	}
-	if err := h.httpSrv.Serve(h.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		h.log.Error("api listener (metrics) stopped", "err", err)
+// mountMetrics serves the metrics at GET /metrics on the API listener
+// (server.api), beside the HTTP API and without its authentication, as
+// Prometheus scrapes it. Without server.api there is no /metrics.
+func (h *Hub) mountMetrics() {
+	if h.api != nil {
+		h.api.Handle("GET /metrics", h.metrics.Handler())
 	}
 }
 
-func (h *Hub) shutdownMetrics(ctx context.Context) {
-	if h.httpSrv != nil {
-		h.httpSrv.Shutdown(ctx)
-	}
-}
-
-// observeListener counts the SMTP sessions and rejects of a receive
-// connector, and wraps its listening socket to count connections.
-func (h *Hub) observeListener(l *smtpd.Listener, name string, ln net.Listener) net.Listener {
+// observeListener counts the SMTP sessions, rejects and failed AUTH of a
+// receive connector (or of the relay listener, as "relay").
+func (h *Hub) observeListener(l *smtpd.Listener, name string) {
 	m := h.metrics
-	l.OnReject = func(code int) { m.Reject(name, code) }
-	return countingListener{Listener: ln, count: func() { m.Session(name) }}
-}
-
-type countingListener struct {
-	net.Listener
-	count func()
-}
-
-func (c countingListener) Accept() (net.Conn, error) {
-	conn, err := c.Listener.Accept()
-	if err == nil {
-		c.count()
-	}
-	return conn, err
-}
-
-// countingAuth counts failed AUTH attempts of a receive connector.
-type countingAuth struct {
-	smtpd.Authenticator
-	m         *metrics.Metrics
-	connector string
-}
-
-func (a countingAuth) Authenticate(user, pass string) (string, bool) {
-	mb, ok := a.Authenticator.Authenticate(user, pass)
-	if !ok {
-		a.m.AuthFailure(a.connector)
-	}
-	return mb, ok
+	l.SetEvents(smtpd.Events{
+		OnSession:     func() { m.Session(name) },
+		OnReject:      func(code int, enhanced string) { m.Reject(name, code, enhanced) },
+		OnAuthFailure: func() { m.AuthFailure(name) },
+	})
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/waypost/waypost/internal/api"
 	"github.com/waypost/waypost/internal/config"
 	"github.com/waypost/waypost/internal/control"
 	"github.com/waypost/waypost/internal/delivery"
@@ -37,13 +37,14 @@ type Hub struct {
 	log    *slog.Logger
 	recv   []*smtpd.Listener
 	lns    []net.Listener
-	secret []byte // the organization's hub secret, nil without one
+	secret []byte         // the organization's hub secret, nil without one
+	pool   *delivery.Pool // SMTP connections kept between messages, shared by every SMTP agent
+	api    *api.Server
+	apiLn  net.Listener
 
 	// Operations (control.go, reload.go, metrics.go).
 	ctl      *control.Server
 	metrics  *metrics.Metrics
-	httpSrv  *http.Server // /metrics on the API listener
-	httpLn   net.Listener
 	started  time.Time
 	reloadMu sync.Mutex
 	cfg      configState // guarded by reloadMu
@@ -64,7 +65,7 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Hub{org: org, server: s, log: log, started: time.Now(), Watch: 500 * time.Millisecond}
+	h := &Hub{org: org, server: s, log: log, pool: &delivery.Pool{}, started: time.Now(), Watch: 500 * time.Millisecond}
 	h.engine.Store(eng)
 	if err := os.MkdirAll(s.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data_dir of %s: %w", s.Name, err)
@@ -86,10 +87,6 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 	}
 	h.metrics = metrics.New(s.Name, h.queueStats)
 	if err := h.openControl(); err != nil {
-		h.close()
-		return nil, err
-	}
-	if err := h.openMetrics(); err != nil {
 		h.close()
 		return nil, err
 	}
@@ -118,28 +115,35 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 			h.close()
 			return nil, err
 		}
+		l.SetQueueDir(q.Dir()) // MAIL is refused (452 4.3.1) while its file system is nearly full
 		ln, err := net.Listen("tcp", s.Relay)
 		if err != nil {
 			h.close()
 			return nil, fmt.Errorf("relay listener: %w", err)
 		}
-		ln = h.observeListener(l, "relay", ln)
+		h.observeListener(l, "relay")
 		h.recv, h.lns = append(h.recv, l), append(h.lns, ln)
 	}
 	for _, rc := range s.Receive {
-		l, err := smtpd.New(org, s.Name, rc, h.engine.Load, queueAdapter{h}, countingAuth{Passwords{Engine: &h.engine}, h.metrics, rc.Name}, log)
+		l, err := smtpd.New(org, s.Name, rc, h.engine.Load, queueAdapter{h}, Passwords{Engine: &h.engine}, log)
 		if err != nil {
 			h.close()
 			return nil, err
 		}
+		l.SetQueueDir(q.Dir())
 		ln, err := net.Listen("tcp", rc.Listen)
 		if err != nil {
 			h.close()
 			return nil, fmt.Errorf("receive connector %q: %w", rc.Name, err)
 		}
-		ln = h.observeListener(l, rc.Name, ln)
+		h.observeListener(l, rc.Name)
 		h.recv, h.lns = append(h.recv, l), append(h.lns, ln)
 	}
+	if err := h.openAPI(); err != nil {
+		h.close()
+		return nil, err
+	}
+	h.mountMetrics()
 	return h, nil
 }
 
@@ -152,7 +156,8 @@ func (h *Hub) connector(name string) delivery.Agent {
 		switch sc.Delivery.Kind {
 		case config.DeliverySMTP:
 			return &delivery.SMTP{Hosts: sc.Delivery.SmartHosts, Helo: h.server.FQDN, TLS: sc.Delivery.TLS,
-				Encapsulation: sc.Delivery.Encapsulation, DefaultDomain: h.engine.Load().Org().DefaultDomain, Timeout: 5 * time.Minute}
+				Encapsulation: sc.Delivery.Encapsulation, DefaultDomain: h.engine.Load().Org().DefaultDomain, Timeout: 5 * time.Minute,
+				AuthUsername: sc.Delivery.AuthUsername, AuthPasswordFile: sc.Delivery.AuthPassword, Pool: h.pool}
 		case config.DeliveryDrop:
 			return &delivery.Drop{Dir: sc.Delivery.Directory, DefaultDomain: h.engine.Load().Org().DefaultDomain}
 		case config.DeliveryPipe:
@@ -173,8 +178,8 @@ func (h *Hub) relay(server string) delivery.Agent {
 		return nil
 	}
 	return &delivery.SMTP{Hosts: []string{peer.Relay}, Helo: h.server.FQDN, TLS: "none", Timeout: 5 * time.Minute,
-		DefaultDomain: h.engine.Load().Org().DefaultDomain,
-		Hub:           &delivery.HubAuth{Server: h.server.Name, Secret: h.secret, ArrivalHeader: smtpd.ArrivalHeader, ORCPTHeader: smtpd.ORCPTHeader}}
+		DefaultDomain: h.engine.Load().Org().DefaultDomain, Pool: h.pool,
+		Hub: &delivery.HubAuth{Server: h.server.Name, Secret: h.secret, ArrivalHeader: smtpd.ArrivalHeader, ORCPTHeader: smtpd.ORCPTHeader}}
 }
 
 // Addrs returns the addresses the receive connectors listen on.
@@ -192,7 +197,7 @@ func (h *Hub) Addrs() []string {
 // stays in the queue for the next start.
 func (h *Hub) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	errs := make(chan error, len(h.recv))
+	errs := make(chan error, len(h.recv)+1)
 	for i, l := range h.recv {
 		wg.Add(1)
 		go func() {
@@ -202,11 +207,13 @@ func (h *Hub) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	h.runAPI(errs)
 	schedCtx, stopSched := context.WithCancel(context.Background())
 	schedDone := make(chan struct{})
 	go func() { h.sched.Run(schedCtx); close(schedDone) }()
+	pickupDone := make(chan struct{})
+	go func() { h.runPickups(schedCtx); close(pickupDone) }() // pickup.go
 	go h.serveControl()
-	go h.serveMetrics()
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	go h.watch(watchCtx, h.Watch)
 	h.log.Info("hub running", "server", h.server.Name, "listen", h.Addrs())
@@ -220,13 +227,14 @@ func (h *Hub) Run(ctx context.Context) error {
 	shutCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	h.ctl.Close()
-	h.shutdownMetrics(shutCtx)
 	for _, l := range h.recv {
 		l.Shutdown(shutCtx)
 	}
+	h.stopAPI(shutCtx)
 	wg.Wait()
 	stopSched()
 	<-schedDone
+	<-pickupDone
 	h.close()
 	return runErr
 }
@@ -238,9 +246,10 @@ func (h *Hub) close() {
 	if h.ctl != nil {
 		h.ctl.Close()
 	}
-	if h.httpLn != nil {
-		h.httpLn.Close()
+	if h.apiLn != nil {
+		h.apiLn.Close()
 	}
+	h.pool.Close() // after the scheduler: no delivery is under way
 	if h.track != nil {
 		h.track.Close()
 	}

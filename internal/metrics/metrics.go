@@ -62,7 +62,7 @@ func New(server string, queue QueueSource) *Metrics {
 	m.deliveries = c("deliveries_total", "Recipient outcomes of delivery attempts, by connector (send connector name, \"mailbox\", \"relay\" for the next hub, \"unreachable\", \"none\"), outcome (delivered, deferred, failed) and enhanced status class (2, 4, 5).", "connector", "outcome", "class")
 	m.reports = c("reports_generated_total", "Delivery status notifications queued, by kind (ndr, delay, success).", "kind")
 	m.sessions = c("smtp_sessions_total", "SMTP connections accepted, by receive connector.", "connector")
-	m.rejects = c("smtp_rejects_total", "SMTP replies 4xx and 5xx, by receive connector and reply code.", "connector", "code")
+	m.rejects = c("smtp_rejects_total", "SMTP replies 4xx and 5xx (and refused connections), by receive connector, reply code and enhanced status code (\"\" when the reply has none).", "connector", "code", "enhanced")
 	m.authFailures = c("smtp_auth_failures_total", "Failed SMTP AUTH attempts, by receive connector.", "connector")
 	m.relays = c("hub_relays_total", "Hub-to-hub relays of recipients: direction out (to the next hub, by its result) or in (accepted from a hub).", "direction", "peer", "outcome")
 	m.reloads = c("config_reloads_total", "Reloads of the organization file, by result (applied, unchanged, refused).", "result")
@@ -145,10 +145,11 @@ func (m *Metrics) Session(connector string) {
 	}
 }
 
-// Reject counts a 4xx or 5xx reply.
-func (m *Metrics) Reject(connector string, code int) {
+// Reject counts a 4xx or 5xx reply. The receive side writes a fixed set
+// of enhanced codes, so the label stays bounded.
+func (m *Metrics) Reject(connector string, code int, enhanced string) {
 	if m != nil {
-		m.rejects.WithLabelValues(connector, strconv.Itoa(code)).Inc()
+		m.rejects.WithLabelValues(connector, strconv.Itoa(code), enhanced).Inc()
 	}
 }
 

@@ -35,7 +35,7 @@ func TestCounters(t *testing.T) {
 	m.Delivery("Internet", Failed, "5.1.1", time.Hour)
 	m.Delivery("none", Failed, "", 0)
 	m.Report("ndr")
-	m.Reject("Default", 550)
+	m.Reject("Default", 550, "5.1.1")
 	m.AuthFailure("Clients")
 	m.Session("Default")
 	m.Relay("out", "hub2", Delivered)
@@ -54,7 +54,7 @@ func TestCounters(t *testing.T) {
 		`waypost_delivery_latency_seconds_bucket{outcome="delivered",le="5"} 1`,
 		`waypost_delivery_latency_seconds_bucket{outcome="delivered",le="1"} 0`,
 		`waypost_reports_generated_total{kind="ndr"} 1`,
-		`waypost_smtp_rejects_total{code="550",connector="Default"} 1`,
+		`waypost_smtp_rejects_total{code="550",connector="Default",enhanced="5.1.1"} 1`,
 		`waypost_smtp_auth_failures_total{connector="Clients"} 1`,
 		`waypost_smtp_sessions_total{connector="Default"} 1`,
 		`waypost_hub_relays_total{direction="out",outcome="delivered",peer="hub2"} 1`,
@@ -97,7 +97,7 @@ func TestNilAndClass(t *testing.T) {
 	m.Delivery("x", Delivered, "2.0.0", 0)
 	m.Report("ndr")
 	m.Session("x")
-	m.Reject("x", 550)
+	m.Reject("x", 550, "")
 	m.AuthFailure("x")
 	m.Relay("out", "x", Failed)
 	m.Reload("applied")
