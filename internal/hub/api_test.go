@@ -60,7 +60,7 @@ func TestRunServesAPI(t *testing.T) {
 	if h.APIAddr() != addr {
 		t.Errorf("APIAddr %q, want %q", h.APIAddr(), addr)
 	}
-	h.API().Handle("GET /metrics", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "up 1\n") }))
+	h.API().Handle("GET /extra", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "up 1\n") }))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- h.Run(ctx) }()
@@ -73,7 +73,11 @@ func TestRunServesAPI(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	if code, body := get("/metrics"); code != 200 || body != "up 1\n" {
+	if code, body := get("/extra"); code != 200 || body != "up 1\n" {
+		t.Errorf("/extra: %d %q", code, body)
+	}
+	// The hub's own metrics are there, without a login (metrics.go).
+	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, `waypost_server_info{server="hub1"} 1`) {
 		t.Errorf("/metrics: %d %q", code, body)
 	}
 	if code, body := get("/api/v1/address-types"); code != 401 || !strings.Contains(body, `"code":"unauthorized"`) {
