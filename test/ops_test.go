@@ -478,9 +478,9 @@ func addrtypesVersion(t *testing.T, o *opsHub) string {
 }
 
 // SIGHUP reloads (the file watcher is off here, so only the signal can
-// have done it) and never stops the hub.
+// have done it) and never stops the hub. The hub logs JSON here.
 func TestSIGHUPReload(t *testing.T) {
-	o := newOpsHub(t, 0, "--watch", "0")
+	o := newOpsHub(t, 0, "--watch", "0", "--log-format", "json")
 	version := func() string {
 		var st control.Status
 		o.call(control.OpStatus, nil, &st)
@@ -513,6 +513,13 @@ func TestSIGHUPReload(t *testing.T) {
 	o.waitFor("delivery after SIGHUP", func() bool {
 		return len(harness.Maildir(t, o.sc.Data("hub1"), delivery.Folder("alice@contoso.test"))) == 1
 	})
+	// Every log line is a JSON object with a level and a message.
+	for _, line := range lines(o.h.Log()) {
+		var rec struct{ Level, Msg string }
+		if err := json.Unmarshal([]byte(line), &rec); err != nil || rec.Level == "" || rec.Msg == "" {
+			t.Errorf("--log-format json wrote %q (%v)", line, err)
+		}
+	}
 }
 
 // /metrics on the API listener: the counters and gauges match what the
