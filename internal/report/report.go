@@ -30,6 +30,7 @@ type Recipient struct {
 	RemoteText  string // its reply, or our own diagnostic
 	LastAttempt time.Time
 	Action      string // success notifications: "delivered" or "relayed"
+	Reason      string // plain words for the sender in place of Explain(Status, Type), "" for those
 }
 
 // Report is what a non-delivery report says.
@@ -147,7 +148,10 @@ func human(b *bytes.Buffer, r Report, subject string, sent time.Time) {
 	}
 	for _, rc := range r.Recipients {
 		w("  %s\r\n", oneLine(rc.Written))
-		if !r.Delay {
+		switch {
+		case rc.Reason != "":
+			w("      %s\r\n", oneLine(rc.Reason))
+		case !r.Delay:
 			w("      %s\r\n", Explain(rc.Status, rc.Type))
 		}
 		w("\r\n")
