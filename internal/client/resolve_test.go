@@ -11,9 +11,9 @@ func TestResolve(t *testing.T) {
 		in, typ, addr, name, entry string
 	}{
 		{"bob@contoso.test", "SMTP", "bob@contoso.test", "Bob (Branch)", "Bob (Branch)"},
-		{"A@Contoso.Test", "SMTP", "alice@contoso.test", "Alice (HQ)", "Alice (HQ)"},                   // secondary proxy, case-insensitive
-		{"[FAX:+1 (555) 0142]", "SMTP", "bob@contoso.test", "Bob (Branch)", "Bob (Branch)"},            // a FAX proxy, written separators ignored
-		{"FAX:+1 555 0142", "SMTP", "bob@contoso.test", "Bob (Branch)", "Bob (Branch)"},                // typed
+		{"A@Contoso.Test", "SMTP", "alice@contoso.test", "Alice (HQ)", "Alice (HQ)"},                     // secondary proxy, case-insensitive
+		{"[FAX:+1 (555) 0142]", "SMTP", "bob@contoso.test", "Bob (Branch)", "Bob (Branch)"},              // a FAX proxy, written separators ignored
+		{"FAX:+1 555 0142", "SMTP", "bob@contoso.test", "Bob (Branch)", "Bob (Branch)"},                  // typed
 		{"x500:/o=Contoso/ou=Branch/cn=BOB", "SMTP", "bob@contoso.test", "Bob (Branch)", "Bob (Branch)"}, // any type
 		{"[FAX:+1 555 0100]", "FAX", "+1 555 0100", "", ""},
 		{"Front Desk[FAX:+1 555 0101]", "FAX", "+1 555 0101", "Front Desk", ""},
