@@ -78,6 +78,7 @@ type MessageInfo struct {
 // MessageList is the answer of GET /api/v1/mailbox/messages.
 type MessageList struct {
 	State    string        `json:"state"`
+	Full     bool          `json:"full"` // every message of the mailbox, not only the new ones
 	Messages []MessageInfo `json:"messages"`
 }
 

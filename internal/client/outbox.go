@@ -44,14 +44,16 @@ func newID(now time.Time) string {
 	return now.UTC().Format("20060102T150405.000000000") + "-" + randomHex(4)
 }
 
-// validID reports whether id can name a file of the profile.
+// validID reports whether id can name a file of the profile: letters,
+// digits and . - _ , = + (a Maildir unique name such as
+// "1764406800.M1P2Q3.hub,S=42" is one), not starting with a dot.
 func validID(id string) bool {
 	if id == "" || len(id) > 200 || id[0] == '.' {
 		return false
 	}
 	for i := 0; i < len(id); i++ {
 		c := id[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_' || c == ',' || c == '=' || c == '+') {
 			return false
 		}
 	}
