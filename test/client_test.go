@@ -475,6 +475,13 @@ func TestClientCommandLine(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(u.profile, "credentials")); err == nil {
 		t.Errorf("a refused login stored the password")
 	}
+	// Another hub's API: login says which is the mailbox's home.
+	o.start("hub-branch")
+	_, _, branchAPI := o.addrs("hub-branch")
+	_, errOut, code = u.runIn("pw\n", "login", "--api", "http://"+branchAPI, "--smtp", submit, "--user", "alice@contoso.test")
+	if code != 1 || !strings.Contains(errOut, "home server") || !strings.Contains(errOut, "http://"+api) {
+		t.Errorf("login at another hub: exit %d: %s", code, errOut)
+	}
 	alice := o.login("alice@contoso.test", "hub-hq1")
 	if _, errOut, code := alice.run("send", "--to", "bad@@contoso.test", "--subject", "x"); code != 1 || !strings.Contains(errOut, "bad@@contoso.test") {
 		t.Errorf("a bad address: exit %d: %s", code, errOut)

@@ -373,6 +373,9 @@ func Login(ctx context.Context, dir string, s Settings, password string, timeout
 	a := p.api()
 	at, tag, _, err := a.addressTypes(ctx, "")
 	if err == nil {
+		err = checkHome(ctx, a)
+	}
+	if err == nil {
 		var u OABUpdate
 		if u, err = a.oab(ctx, ""); err == nil {
 			now := p.now()
@@ -394,4 +397,15 @@ func Login(ctx context.Context, dir string, s Settings, password string, timeout
 		return nil, err
 	}
 	return p, nil
+}
+
+// checkHome makes sure the API is the user's home server, whose mailbox
+// sync downloads: another hub answers 421 and says which one is.
+func checkHome(ctx context.Context, a *api) error {
+	_, err := a.messages(ctx, "")
+	var ae *APIError
+	if errors.As(err, &ae) && ae.Status == http.StatusMisdirectedRequest {
+		return fmt.Errorf("log in with the API of the mailbox's home server: %s", ae.Message)
+	}
+	return nil
 }
