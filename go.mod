@@ -9,3 +9,5 @@ require (
 )
 
 require github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6
+
+require golang.org/x/net v0.62.0

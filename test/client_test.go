@@ -285,7 +285,7 @@ func TestClientSeed(t *testing.T) {
 		"The following recipients could not be reached:", "[FAX:+1 555 0100]  (",
 		"None of your e-mail accounts could send to this recipient. Your site (HQ) may send to",
 		"Final-Recipient: fax;+1 555 0100", "Status: 5.4.4", "Content-Type: multipart/report; report-type=delivery-status"} {
-		if !strings.Contains(ndr, want) {
+		if !strings.Contains(strings.Join(strings.Fields(ndr), " "), strings.Join(strings.Fields(want), " ")) {
 			t.Errorf("the local report lacks %q:\n%s", want, ndr)
 		}
 	}

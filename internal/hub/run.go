@@ -35,7 +35,8 @@ type Hub struct {
 	log    *slog.Logger
 	recv   []*smtpd.Listener
 	lns    []net.Listener
-	secret []byte // the organization's hub secret, nil without one
+	secret []byte         // the organization's hub secret, nil without one
+	pool   *delivery.Pool // SMTP connections kept between messages, shared by every SMTP agent
 }
 
 // Open prepares server of org: checks its files, opens the queue (recovering
@@ -53,7 +54,7 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Hub{org: org, server: s, log: log}
+	h := &Hub{org: org, server: s, log: log, pool: &delivery.Pool{}}
 	h.engine.Store(routing.New(org, dir))
 	if err := os.MkdirAll(s.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data_dir of %s: %w", s.Name, err)
@@ -129,7 +130,8 @@ func (h *Hub) connector(name string) delivery.Agent {
 		switch sc.Delivery.Kind {
 		case config.DeliverySMTP:
 			return &delivery.SMTP{Hosts: sc.Delivery.SmartHosts, Helo: h.server.FQDN, TLS: sc.Delivery.TLS,
-				Encapsulation: sc.Delivery.Encapsulation, DefaultDomain: h.org.DefaultDomain, Timeout: 5 * time.Minute}
+				Encapsulation: sc.Delivery.Encapsulation, DefaultDomain: h.org.DefaultDomain, Timeout: 5 * time.Minute,
+				AuthUsername: sc.Delivery.AuthUsername, AuthPasswordFile: sc.Delivery.AuthPassword, Pool: h.pool}
 		case config.DeliveryDrop:
 			return &delivery.Drop{Dir: sc.Delivery.Directory, DefaultDomain: h.org.DefaultDomain}
 		case config.DeliveryPipe:
@@ -150,8 +152,8 @@ func (h *Hub) relay(server string) delivery.Agent {
 		return nil
 	}
 	return &delivery.SMTP{Hosts: []string{peer.Relay}, Helo: h.server.FQDN, TLS: "none", Timeout: 5 * time.Minute,
-		DefaultDomain: h.org.DefaultDomain,
-		Hub:           &delivery.HubAuth{Server: h.server.Name, Secret: h.secret, ArrivalHeader: smtpd.ArrivalHeader, ORCPTHeader: smtpd.ORCPTHeader}}
+		DefaultDomain: h.org.DefaultDomain, Pool: h.pool,
+		Hub: &delivery.HubAuth{Server: h.server.Name, Secret: h.secret, ArrivalHeader: smtpd.ArrivalHeader, ORCPTHeader: smtpd.ORCPTHeader}}
 }
 
 // Addrs returns the addresses the receive connectors listen on.
@@ -205,6 +207,7 @@ func (h *Hub) close() {
 	for _, ln := range h.lns {
 		ln.Close()
 	}
+	h.pool.Close() // after the scheduler: no delivery is under way
 	if h.track != nil {
 		h.track.Close()
 	}

@@ -56,7 +56,10 @@ func TestCrash(t *testing.T) {
 				lineCh <- strings.TrimSuffix(l, "\n")
 			}
 		}()
-		kill := time.After(time.Duration(150+rand.IntN(250)) * time.Millisecond)
+		// The clock starts at the first acknowledgement, not at the
+		// start: a loaded machine may take longer than that to start it.
+		var kill <-chan time.Time
+		killAfter := time.Duration(100+rand.IntN(250)) * time.Millisecond
 	read:
 		for {
 			select {
@@ -66,6 +69,9 @@ func TestCrash(t *testing.T) {
 				}
 				if id, body, ok := strings.Cut(l, " "); ok {
 					acked[id] = body
+				}
+				if kill == nil && killAfter > 0 {
+					kill, killAfter = time.After(killAfter), 0
 				}
 			case <-kill:
 				cmd.Process.Signal(syscall.SIGKILL)
