@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/waypost/waypost/internal/api"
 	"github.com/waypost/waypost/internal/config"
 	"github.com/waypost/waypost/internal/delivery"
 	"github.com/waypost/waypost/internal/directory"
@@ -37,6 +38,8 @@ type Hub struct {
 	lns    []net.Listener
 	secret []byte         // the organization's hub secret, nil without one
 	pool   *delivery.Pool // SMTP connections kept between messages, shared by every SMTP agent
+	api    *api.Server
+	apiLn  net.Listener
 }
 
 // Open prepares server of org: checks its files, opens the queue (recovering
@@ -118,6 +121,10 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 		}
 		h.recv, h.lns = append(h.recv, l), append(h.lns, ln)
 	}
+	if err := h.openAPI(); err != nil {
+		h.close()
+		return nil, err
+	}
 	return h, nil
 }
 
@@ -171,7 +178,7 @@ func (h *Hub) Addrs() []string {
 // stays in the queue for the next start.
 func (h *Hub) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	errs := make(chan error, len(h.recv))
+	errs := make(chan error, len(h.recv)+1)
 	for i, l := range h.recv {
 		wg.Add(1)
 		go func() {
@@ -181,6 +188,7 @@ func (h *Hub) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	h.runAPI(errs)
 	schedCtx, stopSched := context.WithCancel(context.Background())
 	schedDone := make(chan struct{})
 	go func() { h.sched.Run(schedCtx); close(schedDone) }()
@@ -196,6 +204,7 @@ func (h *Hub) Run(ctx context.Context) error {
 	for _, l := range h.recv {
 		l.Shutdown(shutCtx)
 	}
+	h.stopAPI(shutCtx)
 	wg.Wait()
 	stopSched()
 	<-schedDone
@@ -206,6 +215,9 @@ func (h *Hub) Run(ctx context.Context) error {
 func (h *Hub) close() {
 	for _, ln := range h.lns {
 		ln.Close()
+	}
+	if h.apiLn != nil {
+		h.apiLn.Close()
 	}
 	h.pool.Close() // after the scheduler: no delivery is under way
 	if h.track != nil {
