@@ -82,25 +82,25 @@ type MessageList struct {
 	Messages []MessageInfo `json:"messages"`
 }
 
-// api is the HTTP client of one hub's API, authenticated as the user.
-type api struct {
+// hubAPI is the HTTP client of one hub's API, authenticated as the user.
+type hubAPI struct {
 	base     string
 	user     string
 	password string
 	http     *http.Client
 }
 
-func (p *Profile) api() *api {
+func (p *Profile) api() *hubAPI {
 	c := p.HTTP
 	if c == nil {
 		c = &http.Client{Timeout: p.timeout()}
 	}
-	return &api{base: strings.TrimRight(p.Settings.API, "/"), user: p.Settings.User, password: p.password, http: c}
+	return &hubAPI{base: strings.TrimRight(p.Settings.API, "/"), user: p.Settings.User, password: p.password, http: c}
 }
 
 // do sends a request and returns the response for a status in ok; other
 // statuses become *APIError, transport failures wrap ErrOffline.
-func (a *api) do(ctx context.Context, method, path string, hdr http.Header, ok ...int) (*http.Response, error) {
+func (a *hubAPI) do(ctx context.Context, method, path string, hdr http.Header, ok ...int) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, a.base+path, nil)
 	if err != nil {
 		return nil, fmt.Errorf("hub API URL %q: %w", a.base+path, err)
@@ -144,7 +144,7 @@ func isNetErr(err error) bool {
 }
 
 // getJSON decodes the JSON answer of a GET.
-func (a *api) getJSON(ctx context.Context, path string, v any) error {
+func (a *hubAPI) getJSON(ctx context.Context, path string, v any) error {
 	resp, err := a.do(ctx, http.MethodGet, path, nil, http.StatusOK)
 	if err != nil {
 		return err
@@ -159,7 +159,7 @@ func (a *api) getJSON(ctx context.Context, path string, v any) error {
 // addressTypes fetches the address types of the user's site. With etag
 // set it is a conditional request: notModified reports a 304, and the
 // cached list is current.
-func (a *api) addressTypes(ctx context.Context, etag string) (at AddressTypes, newTag string, notModified bool, err error) {
+func (a *hubAPI) addressTypes(ctx context.Context, etag string) (at AddressTypes, newTag string, notModified bool, err error) {
 	const path = "/api/v1/address-types"
 	hdr := http.Header{}
 	if etag != "" {
@@ -187,7 +187,7 @@ func (a *api) addressTypes(ctx context.Context, etag string) (at AddressTypes, n
 }
 
 // oab fetches the offline address book, or the changes since a version.
-func (a *api) oab(ctx context.Context, since string) (OABUpdate, error) {
+func (a *hubAPI) oab(ctx context.Context, since string) (OABUpdate, error) {
 	path := "/api/v1/oab"
 	if since != "" {
 		path += "?since=" + url.QueryEscape(since)
@@ -198,7 +198,7 @@ func (a *api) oab(ctx context.Context, since string) (OABUpdate, error) {
 }
 
 // messages lists the mailbox, or what arrived since a sync state.
-func (a *api) messages(ctx context.Context, since string) (MessageList, error) {
+func (a *hubAPI) messages(ctx context.Context, since string) (MessageList, error) {
 	path := "/api/v1/mailbox/messages"
 	if since != "" {
 		path += "?since=" + url.QueryEscape(since)
@@ -209,7 +209,7 @@ func (a *api) messages(ctx context.Context, since string) (MessageList, error) {
 }
 
 // message fetches one raw message.
-func (a *api) message(ctx context.Context, id string) ([]byte, error) {
+func (a *hubAPI) message(ctx context.Context, id string) ([]byte, error) {
 	path := "/api/v1/mailbox/messages/" + url.PathEscape(id)
 	resp, err := a.do(ctx, http.MethodGet, path, nil, http.StatusOK)
 	if err != nil {

@@ -401,7 +401,7 @@ func Login(ctx context.Context, dir string, s Settings, password string, timeout
 
 // checkHome makes sure the API is the user's home server, whose mailbox
 // sync downloads: another hub answers 421 and says which one is.
-func checkHome(ctx context.Context, a *api) error {
+func checkHome(ctx context.Context, a *hubAPI) error {
 	_, err := a.messages(ctx, "")
 	var ae *APIError
 	if errors.As(err, &ae) && ae.Status == http.StatusMisdirectedRequest {
