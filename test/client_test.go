@@ -301,13 +301,18 @@ func TestClientSeed(t *testing.T) {
 	}
 
 	// Partly refused: the recipients that can be sent to still go.
-	r = alice.send(4, "--to", "Front Desk[FAX:+1 555 0101]", "--cc", "bob@contoso.test", "--subject", "both", "--body", "both body")
-	if r.Sent != 1 || r.Refused != 1 || len(r.Reports) != 1 {
+	// The hub refuses an unknown mailbox at RCPT: that recipient is in
+	// the same local report, with the hub's reply.
+	r = alice.send(4, "--to", "Front Desk[FAX:+1 555 0101]", "--cc", "bob@contoso.test", "--bcc", "nobody@contoso.test", "--subject", "both", "--body", "both body")
+	if r.Sent != 1 || r.Refused != 2 || len(r.Reports) != 1 {
 		t.Errorf("Alice's mixed send: %+v", r)
 	}
 	bobBox := delivery.Folder("bob@contoso.test")
 	o.waitFor("Alice's message in Bob's mailbox", func() bool { return len(harness.Maildir(t, o.Data("hub-branch"), bobBox)) == 1 })
-	if ndr := alice.must(0, "show", r.Reports[0]); !strings.Contains(ndr, "Front Desk [FAX:+1 555 0101]") || strings.Contains(ndr, "Final-Recipient: rfc822;bob@contoso.test") {
+	ndr = alice.must(0, "show", r.Reports[0])
+	if !strings.Contains(ndr, "Front Desk [FAX:+1 555 0101]") || strings.Contains(ndr, "Final-Recipient: rfc822;bob@contoso.test") ||
+		!strings.Contains(ndr, "Final-Recipient: rfc822;nobody@contoso.test") || !strings.Contains(ndr, "Remote-MTA: dns; [127.0.0.1]") ||
+		!strings.Contains(ndr, "Diagnostic-Code: smtp; 550 5.1.1") || !strings.Contains(ndr, "Status: 5.1.1") {
 		t.Errorf("the second local report:\n%s", ndr)
 	}
 

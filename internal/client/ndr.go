@@ -17,7 +17,8 @@ import (
 // with its name and the time, and the reason ("None of your e-mail
 // accounts could send to this recipient"), and it is a real RFC 3464
 // report (internal/report) with the original headers attached, marked
-// with an X-Waypost-Local-Report header.
+// with an X-Waypost-Local-Report header. Recipients the hub refused at
+// submission are in it too, with the hub's reply.
 func (p *Profile) localNDR(it *Item, refused []Recipient, types *TypesCache) (string, error) {
 	now := p.now()
 	host, err := os.Hostname()
@@ -37,10 +38,11 @@ func (p *Profile) localNDR(it *Item, refused []Recipient, types *TypesCache) (st
 			Type:        rc.Type,
 			Address:     rc.Address,
 			Status:      rc.Status,
+			RemoteHost:  rc.Host,
 			RemoteText:  rc.Reason,
 			LastAttempt: now,
 		}
-		if rc.Status == "5.4.4" && rc.Type != "SMTP" && types != nil {
+		if rc.Host == "" && types != nil { // refused by the client's own check
 			rr.Reason = typeReason(rc.Type, types)
 			rr.RemoteText = fmt.Sprintf("None of your e-mail accounts could send to this recipient: address type %s is not in the list of site %s (version %s, confirmed by the hub at %s)",
 				rc.Type, types.Site, types.Version, types.Checked.Format(time.RFC3339))

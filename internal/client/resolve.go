@@ -27,6 +27,7 @@ type Recipient struct {
 	State   string `json:"state"`            // Pending, Held, Sent or Refused
 	Status  string `json:"status,omitempty"` // enhanced status code when refused
 	Reason  string `json:"reason,omitempty"` // why it is held or refused
+	Host    string `json:"host,omitempty"`   // the hub that refused it; "" when the client did
 	Report  string `json:"report,omitempty"` // the inbox id of the local report naming it
 }
 
@@ -78,7 +79,7 @@ func (r *Recipient) decide(types *TypesCache, haveTypes, confirmed bool) {
 	case r.Entry != "" || r.Type == "SMTP" || haveTypes && types.Has(r.Type):
 		r.State, r.Reason, r.Status = Pending, "", ""
 	case confirmed:
-		r.State, r.Status = Refused, "5.4.4"
+		r.State, r.Status, r.Host = Refused, "5.4.4", ""
 		r.Reason = fmt.Sprintf("none of your e-mail accounts can send to %s addresses: the hub says site %s may send to %s (address types version %s)",
 			r.Type, types.Site, strings.Join(types.Types, ", "), types.Version)
 	default:

@@ -155,7 +155,7 @@ func (p *Profile) refuseAll(it *Item, idx []int, step, addr string, err error) e
 }
 
 func refuse(r *Recipient, host string, se *smtp.SMTPError) {
-	r.State = Refused
+	r.State, r.Host = Refused, host
 	r.Status = fmt.Sprintf("%d.%d.%d", se.EnhancedCode[0], se.EnhancedCode[1], se.EnhancedCode[2])
 	if se.EnhancedCode == smtp.NoEnhancedCode || se.EnhancedCode[0] == 0 {
 		r.Status = fmt.Sprintf("%d.0.0", se.Code/100)
