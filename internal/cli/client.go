@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -39,8 +40,10 @@ Commands:
         writes the message into the outbox and submits it when the hub answers;
         a recipient may be an SMTP address, a one-off "[FAX:+1 555 0100]" or
         "Name[FAX:+1 555 0100]", or a typed address "FAX:+1 555 0100"
-  sync  refreshes the address types and the address book, sends the outbox, and
-        downloads new messages of the mailbox (the hub's non-delivery reports too)
+  sync [--wait D]
+        refreshes the address types and the address book, sends the outbox, and
+        downloads new messages of the mailbox (the hub's non-delivery reports too);
+        --wait first waits up to D for the hub to announce new address types
   inbox [--json]    lists the inbox
   show ID           prints a message of the inbox (RFC 5322)
   status [--json]   online or not, cache versions and ages, outbox and inbox sizes
@@ -319,22 +322,30 @@ func (c *clientCmd) report(res client.Result, asJSON bool, what string) int {
 }
 
 func (c *clientCmd) sync(args []string) int {
-	fs := c.flags("sync", "[--json]",
+	fs := c.flags("sync", "[--wait D] [--json]",
 		"Refreshes the address types (conditional request) and the offline address book, sends\n"+
 			"the outbox (deciding held recipients on the hub's current list), and downloads new\n"+
 			"messages of the mailbox into the inbox. Exit 0: all done and the outbox is empty;\n"+
-			"3: offline, or the outbox is not empty; 4: some recipients refused (local report).")
+			"3: offline, or the outbox is not empty; 4: some recipients refused (local report).\n"+
+			"--wait makes it a loop's step: it returns as soon as the hub's list changes.")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	wait := fs.Duration("wait", 0, "first wait up to this long for the hub to announce new address types (long poll), e.g. 60s")
 	if code, ok := c.parse(fs, args, false); !ok {
 		return code
+	}
+	ctx, cancel := c.ctx()
+	defer cancel()
+	if *wait > 0 {
+		// Offline, the sync below says so; only a missing profile stops here.
+		if _, err := client.WaitForTypes(ctx, c.profile, *wait, c.timeout); errors.Is(err, client.ErrNoProfile) {
+			return fail(c.env, "client sync: %v", err)
+		}
 	}
 	p, ok := c.open()
 	if !ok {
 		return exitFail
 	}
 	defer p.Close()
-	ctx, cancel := c.ctx()
-	defer cancel()
 	res, err := p.Sync(ctx)
 	code := c.report(res, *asJSON, "sync")
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // ErrOffline wraps every failure to reach the hub (connection refused,
@@ -160,7 +161,17 @@ func (a *hubAPI) getJSON(ctx context.Context, path string, v any) error {
 // set it is a conditional request: notModified reports a 304, and the
 // cached list is current.
 func (a *hubAPI) addressTypes(ctx context.Context, etag string) (at AddressTypes, newTag string, notModified bool, err error) {
-	const path = "/api/v1/address-types"
+	return a.addressTypesWait(ctx, etag, 0)
+}
+
+// addressTypesWait is addressTypes as a long poll: with an etag and wait
+// above zero the hub holds the request until the list changes or wait
+// passes (?wait=, interfaces.md section 5).
+func (a *hubAPI) addressTypesWait(ctx context.Context, etag string, wait time.Duration) (at AddressTypes, newTag string, notModified bool, err error) {
+	path := "/api/v1/address-types"
+	if etag != "" && wait > 0 {
+		path += "?wait=" + url.QueryEscape(wait.String())
+	}
 	hdr := http.Header{}
 	if etag != "" {
 		hdr.Set("If-None-Match", etag)

@@ -69,6 +69,31 @@ func (r *run) warn(format string, args ...any) {
 	r.res.Warnings = append(r.res.Warnings, fmt.Sprintf(format, args...))
 }
 
+// WaitForTypes waits up to wait for the hub to announce a list of address
+// types other than the one cached in the profile in dir (a long poll,
+// ?wait= with If-None-Match) and reports whether one came. It holds the
+// profile only to read it, so other commands run meanwhile, and it saves
+// nothing: the sync that follows fetches the new list.
+func WaitForTypes(ctx context.Context, dir string, wait, timeout time.Duration) (changed bool, err error) {
+	p, err := Open(dir)
+	if err != nil {
+		return false, err
+	}
+	p.Timeout = timeout
+	c, have, err := p.Types()
+	a := p.api()
+	p.Close()
+	if err != nil || !have || wait <= 0 {
+		return false, err
+	}
+	a.http = &http.Client{Timeout: wait + p.timeout()}
+	at, _, notModified, err := a.addressTypesWait(ctx, c.ETag, wait)
+	if err != nil {
+		return false, err
+	}
+	return !notModified && at.Version != c.Version, nil
+}
+
 // refreshTypes asks the hub for the address types of the user's site,
 // conditionally when a version is cached, and saves the answer.
 func (p *Profile) refreshTypes(ctx context.Context) (TypesCache, error) {

@@ -260,3 +260,34 @@ func TestWrongPassword(t *testing.T) {
 		t.Errorf("sync with a wrong password: %v", err)
 	}
 }
+
+// A long poll learns of a new list within a second of the reload, and
+// holds the profile only to read it.
+func TestWaitForTypes(t *testing.T) {
+	th := newTestHub(t, true)
+	p := th.login(t)
+	p.Close()
+	ctx := context.Background()
+
+	if changed, err := WaitForTypes(ctx, p.Dir, 300*time.Millisecond, 5*time.Second); err != nil || changed {
+		t.Errorf("nothing changed: %v %v", changed, err)
+	}
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		q, err := Open(p.Dir) // not locked out by the waiting call
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		q.Close()
+		th.load(false, "")
+	}()
+	start := time.Now()
+	changed, err := WaitForTypes(ctx, p.Dir, 20*time.Second, 5*time.Second)
+	if took := time.Since(start); err != nil || !changed || took > 300*time.Millisecond+time.Second {
+		t.Errorf("after the reload: changed %v, err %v, took %s", changed, err, took)
+	}
+	if got := strings.Join(th.requests(), "\n"); !strings.Contains(got, "/api/v1/address-types?wait=20s") {
+		t.Errorf("requests:\n%s", got)
+	}
+}
