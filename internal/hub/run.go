@@ -101,6 +101,7 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 			h.close()
 			return nil, err
 		}
+		l.SetQueueDir(q.Dir()) // MAIL is refused (452 4.3.1) while its file system is nearly full
 		ln, err := net.Listen("tcp", s.Relay)
 		if err != nil {
 			h.close()
@@ -114,6 +115,7 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 			h.close()
 			return nil, err
 		}
+		l.SetQueueDir(q.Dir())
 		ln, err := net.Listen("tcp", rc.Listen)
 		if err != nil {
 			h.close()
@@ -192,6 +194,8 @@ func (h *Hub) Run(ctx context.Context) error {
 	schedCtx, stopSched := context.WithCancel(context.Background())
 	schedDone := make(chan struct{})
 	go func() { h.sched.Run(schedCtx); close(schedDone) }()
+	pickupDone := make(chan struct{})
+	go func() { h.runPickups(schedCtx); close(pickupDone) }() // pickup.go
 	h.log.Info("hub running", "server", h.server.Name, "listen", h.Addrs())
 	var runErr error
 	select {
@@ -208,6 +212,7 @@ func (h *Hub) Run(ctx context.Context) error {
 	wg.Wait()
 	stopSched()
 	<-schedDone
+	<-pickupDone
 	h.close()
 	return runErr
 }

@@ -228,7 +228,7 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 			}
 			switch {
 			case d.Outcome == routing.OutcomeNDR:
-				j.final(m, r, queue.Failed, queue.Result{Class: queue.ClassFailed, Status: d.Status, RemoteText: d.Reason})
+				j.final(m, r, queue.Failed, queue.Result{Class: queue.ClassFailed, Status: d.Status, RemoteText: ndrText(&d)})
 			case d.Outcome == routing.OutcomeExpanded:
 				j.final(m, r, queue.Expanded, queue.Result{Class: queue.ClassDelivered, Status: "2.0.0", RemoteText: "expanded"})
 				have := newRecipientSet(eng, m)
@@ -239,7 +239,8 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 					m.Recipients = append(m.Recipients, queue.Recipient{Written: mem.Recipient, Type: mem.Type, Address: mem.Address, Notify: r.Notify, State: queue.Pending})
 				}
 			case d.Outcome == routing.OutcomeMailbox && strings.EqualFold(d.Server, s.Server):
-				folder, err := s.folder(eng, r)
+				typ, addr := destination(eng, s.Server, &d, m.Size)
+				folder, err := s.folder(eng, &queue.Recipient{Type: typ, Address: addr})
 				if err != nil {
 					j.final(m, r, queue.Failed, queue.Result{Class: queue.ClassFailed, Status: "5.1.1", RemoteText: err.Error()})
 					continue
@@ -250,7 +251,8 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 				s.attempt(r, now, expires)
 				hop := "connector:" + d.Connector
 				agents[hop] = s.Connector(d.Connector)
-				remote[hop] = append(remote[hop], work{i, delivery.Recipient{Type: r.Type, Address: r.Address, Notify: r.Notify, ORCPT: r.ORCPT}})
+				typ, addr := destination(eng, s.Server, &d, m.Size)
+				remote[hop] = append(remote[hop], work{i, delivery.Recipient{Type: typ, Address: addr, Notify: r.Notify, ORCPT: r.ORCPT}})
 			case hub != "" && hub != s.Server && s.Relay != nil && s.Relay(hub) != nil:
 				// Another hub's mailbox or connector: hand it to the next
 				// hub on the path, which routes again with its own scope.
@@ -398,7 +400,7 @@ func (j *job) deliver(ctx context.Context, m *queue.Message, agent delivery.Agen
 				j.final(qm, r, queue.Failed, qr)
 			default:
 				r.Last = qr
-				j.note(tracking.Event{Event: tracking.Defer, ID: qm.ID, Recipient: r.Address, NextHop: r.NextHop, Status: res.Status, Detail: orStatus(res.RemoteText, res.Text)})
+				j.note(tracking.Event{Event: tracking.Defer, ID: qm.ID, Sender: qm.From, Recipient: r.Address, NextHop: r.NextHop, Status: res.Status, Detail: orStatus(res.RemoteText, res.Text)})
 			}
 		}
 		return nil
@@ -520,7 +522,7 @@ func (s *Scheduler) notify(m *queue.Message, r report.Report, what string) error
 	if err != nil {
 		return err
 	}
-	s.track(tracking.Event{Event: tracking.DSN, ID: m.ID, Recipient: m.From, Detail: fmt.Sprintf("%s %s for %d recipients", what, nm.ID, len(r.Recipients))})
+	s.track(tracking.Event{Event: tracking.DSN, ID: m.ID, Sender: m.From, Recipient: m.From, Detail: fmt.Sprintf("%s %s for %d recipients", what, nm.ID, len(r.Recipients))})
 	s.Wake()
 	return nil
 }
@@ -674,6 +676,36 @@ func NextHub(org *config.Org, d *routing.Decision, self string) string {
 		return ""
 	}
 	return dest
+}
+
+// destination is the address an agent delivers d to: the recipient's
+// own, or for a contact the target at the end of its chain (routing keeps
+// the address the contact was named by in d, and its first target).
+func destination(eng *routing.Engine, server string, d *routing.Decision, size int64) (typ, addr string) {
+	typ, addr = d.Type, d.Address
+	for i, t := 0, d; t.Target != "" && i < 32; i++ {
+		tt, ta, ok := strings.Cut(t.Target, ":")
+		if !ok {
+			break
+		}
+		typ, addr = tt, ta
+		next := eng.RouteAddress(server, address.Address{Type: tt, Value: ta}, size, false)
+		t = &next
+	}
+	return typ, addr
+}
+
+// noConnectorText is Exchange's diagnostic for a type no connector in
+// scope takes (exchange-semantics.md section 8.9).
+const noConnectorText = "ROUTING.NoConnectorForAddressType; unable to route for address type"
+
+// ndrText is the diagnostic a report carries for a recipient routing
+// refuses.
+func ndrText(d *routing.Decision) string {
+	if d.Status == "5.4.4" && !strings.EqualFold(d.Type, "SMTP") {
+		return noConnectorText
+	}
+	return d.Reason
 }
 
 func deferReason(d *routing.Decision) string {
