@@ -2,6 +2,7 @@ package hub
 
 import (
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"golang.org/x/crypto/bcrypt"
@@ -22,7 +23,7 @@ type Passwords struct {
 // time taken does not tell which users exist.
 func (p Passwords) Authenticate(user, password string) (string, bool) {
 	ent := p.Engine.Load().Directory().Lookup(address.Address{Type: "SMTP", Value: strings.TrimSpace(user)})
-	hash := dummyHash
+	hash := dummyHash()
 	if ent != nil && ent.Kind == directory.Mailbox && ent.PasswordHash != "" {
 		hash = []byte(ent.PasswordHash)
 	}
@@ -33,8 +34,14 @@ func (p Passwords) Authenticate(user, password string) (string, bool) {
 	return ent.PrimarySMTP(), true
 }
 
-// dummyHash is compared against when the user is unknown.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("waypost: no such user"), bcrypt.DefaultCost)
+// dummyHash is compared against when the user is unknown. It is made on
+// first use, not when the program starts, where every waypost command
+// (client commands too) would pay for a bcrypt hash; only the first
+// unknown user of a hub's life waits for it.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("waypost: no such user"), bcrypt.DefaultCost)
+	return h
+})
 
 // HashPassword returns the bcrypt hash that `waypost passwd` prints.
 func HashPassword(password string) (string, error) {

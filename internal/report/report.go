@@ -33,6 +33,7 @@ type Recipient struct {
 	RemoteText  string // its reply, or our own diagnostic
 	LastAttempt time.Time
 	Action      string // success notifications: "delivered" or "relayed"
+	Reason      string // plain words for the sender in place of Explain(Status, Type), "" for those
 }
 
 // Report is what a non-delivery report says.
@@ -178,7 +179,10 @@ func human(b *bytes.Buffer, r Report, subject string, sent time.Time, full bool)
 	}
 	for _, rc := range r.Recipients {
 		line(b, "  ", rc.Written)
-		if !r.Delay {
+		switch {
+		case rc.Reason != "":
+			paragraph(b, "      ", rc.Reason)
+		case !r.Delay:
 			w("      %s\r\n", Explain(rc.Status, rc.Type))
 		}
 		w("\r\n")
@@ -198,6 +202,25 @@ func human(b *bytes.Buffer, r Report, subject string, sent time.Time, full bool)
 		w("The original message is attached.\r\n")
 	} else {
 		w("Original message headers are attached.\r\n")
+	}
+}
+
+// paragraph writes text word-wrapped near 78 characters, every line
+// starting with indent.
+func paragraph(b *bytes.Buffer, indent, text string) {
+	cur := ""
+	for _, word := range strings.Fields(oneLine(text)) {
+		if cur != "" && len(indent)+len(cur)+1+len(word) > 78 {
+			line(b, indent, cur)
+			cur = ""
+		}
+		if cur != "" {
+			cur += " "
+		}
+		cur += word
+	}
+	if cur != "" {
+		line(b, indent, cur)
 	}
 }
 
