@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"regexp"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -40,6 +42,7 @@ func TestCounters(t *testing.T) {
 	m.Session("Default")
 	m.Relay("out", "hub2", Delivered)
 	m.Reload("refused")
+	m.Admin("hold")
 	stats = []QueueStat{{Queue: "connector:Internet@hub1", Messages: 2, Recipients: 3, Held: 1, Oldest: arrival.Add(-90 * time.Second)}}
 	out := scrape(t, m)
 	for _, want := range []string{
@@ -105,6 +108,37 @@ func TestNilAndClass(t *testing.T) {
 	for status, want := range map[string]string{"2.0.0": "2", "4.4.7": "4", "5.3.0": "5", "": "other", "x": "other", "3.0.0": "other"} {
 		if got := Class(status); got != want {
 			t.Errorf("Class(%q) = %q, want %q", status, got, want)
+		}
+	}
+}
+
+// Every metric the sample alert rules use exists, so that the rules stay
+// true as the metrics change.
+func TestAlertRulesNameRealMetrics(t *testing.T) {
+	rules, err := os.ReadFile("../../packaging/prometheus/waypost-alerts.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := New("hub1", func() ([]QueueStat, int, error) {
+		return []QueueStat{{Queue: "q", Messages: 1, Recipients: 1, Oldest: time.Now()}}, 1, nil
+	})
+	m.Received("c")
+	m.Delivery("c", Delivered, "2.0.0", time.Second)
+	m.Report("ndr")
+	m.Session("c")
+	m.Reject("c", 550, "5.1.1")
+	m.AuthFailure("c")
+	m.Relay("out", "hub2", Delivered)
+	m.Reload("applied")
+	m.Admin("hold")
+	out := scrape(t, m)
+	names := regexp.MustCompile(`\bwaypost_[a-z_]+`).FindAllString(string(rules), -1)
+	if len(names) < 5 {
+		t.Fatalf("found %d metric names in the rules", len(names))
+	}
+	for _, n := range names {
+		if !strings.Contains(out, "\n"+n+"{") && !strings.Contains(out, "\n"+n+" ") {
+			t.Errorf("the alert rules use %s, which the hub does not export", n)
 		}
 	}
 }
