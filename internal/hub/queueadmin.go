@@ -516,7 +516,7 @@ func (h *Hub) removeOne(ctx context.Context, id string, ndr bool, actor string) 
 			if r := &m.Recipients[i]; r.State == queue.Pending {
 				r.Held = false
 				j.final(m, r, queue.Failed, queue.Result{Class: queue.ClassFailed, Status: removeStatus,
-					RemoteText: "QUEUE.Admin; message deleted by administrative action"})
+					RemoteText: adminRemoval})
 			}
 		}
 		return nil
@@ -527,3 +527,7 @@ func (h *Hub) removeOne(ctx context.Context, id string, ndr bool, actor string) 
 	h.sched.track(ev)
 	return pending, h.sched.removeIfDone(id)
 }
+
+// adminRemoval is the diagnostic of recipients failed by `queue remove
+// --ndr` (Exchange's words); reports explain it as such.
+const adminRemoval = "QUEUE.Admin; message deleted by administrative action"

@@ -218,7 +218,7 @@ func TestRemove(t *testing.T) {
 	rc, _ := f.s.Queue.Open(msgs[0].ID)
 	body, _ := io.ReadAll(rc)
 	rc.Close()
-	for _, want := range []string{"Status: 5.3.0", "Final-Recipient: rfc822;dave@example.org", "Final-Recipient: rfc822;erin@example.org", "QUEUE.Admin"} {
+	for _, want := range []string{"Status: 5.3.0", "Final-Recipient: rfc822;dave@example.org", "Final-Recipient: rfc822;erin@example.org", "QUEUE.Admin", "An administrator removed the message"} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("report lacks %q", want)
 		}

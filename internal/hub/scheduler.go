@@ -495,7 +495,8 @@ func (s *Scheduler) bounce(m *queue.Message) error {
 			continue
 		}
 		failed = append(failed, report.Recipient{Written: r.Written, Type: r.Type, Address: r.Address, ORCPT: r.ORCPT,
-			Status: r.Last.Status, RemoteHost: r.Last.RemoteHost, RemoteText: r.Last.RemoteText, LastAttempt: r.LastAttempt})
+			Status: r.Last.Status, RemoteHost: r.Last.RemoteHost, RemoteText: r.Last.RemoteText, LastAttempt: r.LastAttempt,
+			Reason: reasonOf(r.Last)})
 	}
 	if len(failed) == 0 {
 		return nil
@@ -739,6 +740,15 @@ func deferReason(d *routing.Decision) string {
 		}
 	}
 	return "kept queued"
+}
+
+// reasonOf gives the plain words of a report for failures the status
+// code alone does not explain; "" leaves them to report.Explain.
+func reasonOf(res queue.Result) string {
+	if res.RemoteText == adminRemoval {
+		return "An administrator removed the message from the mail queue before it could be delivered. Ask your administrator if you need to know why."
+	}
+	return ""
 }
 
 func orStatus(s, def string) string {

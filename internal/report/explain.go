@@ -23,6 +23,10 @@ func Explain(status, typ string) string {
 		return "The message was going round in a loop between mail systems, so it was stopped. Tell your administrator."
 	case "5.7.1":
 		return "You aren't allowed to send to this recipient, or the destination refused the message for security reasons."
+	case "5.1.10":
+		return "The recipient's domain doesn't accept mail. Check the address for typing mistakes."
+	case "5.1.2":
+		return "The recipient's domain doesn't exist. Check the address for typing mistakes."
 	case "5.2.2":
 		return "The recipient's mailbox is full. Try again later."
 	}
