@@ -2,6 +2,7 @@ package test
 
 import (
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -362,11 +363,10 @@ func TestClientStaleCache(t *testing.T) {
 		t.Fatalf("HQ lists FAX while the connector is scoped: %+v", before)
 	}
 
-	// The connector is unscoped and the hubs restarted with the new file.
-	o.stop("hub-hq1", "hub-branch")
+	// The administrator unscopes the connector and reloads both hubs.
 	o.Vars["SCOPED"] = "false"
 	o.Write()
-	o.start("hub-hq1", "hub-branch")
+	o.reload("hub-hq1", "hub-branch")
 
 	r := alice.send(0, "--to", "[FAX:+1 555 0100]", "--subject", "unscoped fax", "--body", "unscoped fax body")
 	if r.Sent != 1 || r.Refused != 0 || len(r.Reports) != 0 {
@@ -388,6 +388,82 @@ func TestClientStaleCache(t *testing.T) {
 	if in := alice.inbox(); len(in) != 0 {
 		t.Errorf("a false local report: %+v", in)
 	}
+}
+
+// reload runs `waypost reload` against each running server.
+func (o *clientOrg) reload(servers ...string) {
+	o.t.Helper()
+	for _, srv := range servers {
+		out, err := exec.Command(harness.Binary(o.t), "reload", "--config", o.File, "--server", srv).CombinedOutput()
+		if err != nil {
+			o.t.Fatalf("waypost reload %s: %v\n%s\n%s", srv, err, out, o.logs())
+		}
+	}
+}
+
+// Long poll: a client waiting with ?wait= on its address types hears of
+// a reload that adds FAX for its site within a second, with the new list.
+func TestClientLongPollSeesReload(t *testing.T) {
+	o := newClientOrg(t, true)
+	o.start("hub-hq1", "hub-branch")
+	_, _, api := o.addrs("hub-hq1")
+	get := func(etag, wait string) (*http.Response, addrTypesBody) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", "http://"+api+"/api/v1/address-types"+wait, nil)
+		req.SetBasicAuth("alice@contoso.test", "pw")
+		if etag != "" {
+			req.Header.Set("If-None-Match", etag)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b addrTypesBody
+		if resp.StatusCode == http.StatusOK {
+			if err := json.NewDecoder(resp.Body).Decode(&b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return resp, b
+	}
+	resp, before := get("", "")
+	if resp.StatusCode != http.StatusOK || contains(before.Types, "FAX") {
+		t.Fatalf("HQ's list before: %d %+v", resp.StatusCode, before)
+	}
+	type answer struct {
+		resp *http.Response
+		body addrTypesBody
+		at   time.Time
+	}
+	got := make(chan answer, 1)
+	go func() {
+		r, b := get(resp.Header.Get("ETag"), "?wait=30s")
+		got <- answer{r, b, time.Now()}
+	}()
+	time.Sleep(300 * time.Millisecond) // the poll is waiting
+
+	o.Vars["SCOPED"] = "false"
+	o.Write()
+	o.reload("hub-hq1")
+	reloaded := time.Now()
+	select {
+	case a := <-got:
+		if a.resp.StatusCode != http.StatusOK || !contains(a.body.Types, "FAX") || a.body.Version == before.Version {
+			t.Fatalf("the long poll answered %d %+v", a.resp.StatusCode, a.body)
+		}
+		if late := a.at.Sub(reloaded); late > time.Second {
+			t.Errorf("the long poll answered %v after the reload, want within a second", late)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the long poll did not answer after the reload\n%s", o.logs())
+	}
+}
+
+type addrTypesBody struct {
+	Site    string   `json:"site"`
+	Types   []string `json:"types"`
+	Version string   `json:"version"`
 }
 
 // Offline: with the hub stopped, send keeps the message in the outbox
