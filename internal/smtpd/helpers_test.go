@@ -65,6 +65,10 @@ type = "authoritative"
 domain = "branch.contoso.test"
 type = "internal_relay"
 
+[[accepted_domain]]
+domain = "partner.test"
+type = "external_relay"
+
 [[send_connector]]
 name = "Internet"
 address_spaces = ["SMTP:*;10"]

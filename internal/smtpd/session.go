@@ -187,11 +187,11 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 }
 
 // mayReceiveFor reports whether an unauthenticated client may send to
-// domain: an authoritative or internal relay accepted domain. Anything else
-// is relaying.
+// domain: any accepted domain, of every type (authoritative, internal or
+// external relay), as Exchange's anonymous receive connectors accept mail
+// for every accepted domain. Anything else is relaying.
 func mayReceiveFor(org *config.Org, domain string) bool {
-	ad := org.AcceptedDomain(domain)
-	return ad != nil && (ad.Type == config.Authoritative || ad.Type == config.InternalRelay)
+	return org.AcceptedDomain(domain) != nil
 }
 
 // rcptRefusal is the reply refusing a recipient that routing refuses now,

@@ -204,15 +204,17 @@ func TestRelay(t *testing.T) {
 	} {
 		c.cmd("RCPT TO:"+rcpt, "554 5.7.1 Relay access denied")
 	}
-	// Accepted domains are not relaying: an internal relay domain goes out
-	// through the Internet connector.
+	// Accepted domains are not relaying: internal and external relay
+	// domains go out through the Internet connector, as Exchange's
+	// anonymous receive connectors accept mail for every accepted domain.
 	c.cmd("RCPT TO:<carol@branch.contoso.test>", "250 ")
+	c.cmd("RCPT TO:<dan@partner.test>", "250 ")
 	c.cmd("RCPT TO:<A@Contoso.Test>", "250 ")
 	c.cmd("DATA", "354 ")
 	c.send("Subject: x\r\n\r\nx\r\n.\r\n")
 	c.expect("250 ")
 	rs := h.q.all()[0].env.Recipients
-	if len(rs) != 2 || rs[0].Decision.Connector != "Internet" || rs[1].Decision.Mailbox != "Alice Example" {
+	if len(rs) != 3 || rs[0].Decision.Connector != "Internet" || rs[1].Decision.Connector != "Internet" || rs[2].Decision.Mailbox != "Alice Example" {
 		t.Errorf("recipients %+v", rs)
 	}
 }
