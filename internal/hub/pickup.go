@@ -193,7 +193,7 @@ func (h *Hub) takePickup(sc *config.SendConnector, path, name string) (queued bo
 		// report to the sender.
 		env.Recipients = append(env.Recipients, queue.Recipient{Written: rcpt, Type: d.Type, Address: d.Address})
 	}
-	m, err := h.queue.Add(env, io.MultiReader(strings.NewReader(received), bytes.NewReader(p.Content)))
+	m, err := h.sched.Add(env, io.MultiReader(strings.NewReader(received), bytes.NewReader(p.Content)))
 	if err != nil {
 		return false, fmt.Errorf("queueing: %w", err)
 	}

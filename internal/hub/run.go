@@ -267,7 +267,7 @@ func (a queueAdapter) Add(env smtpd.Envelope, body io.Reader) (string, error) {
 		qe.Recipients = append(qe.Recipients, queue.Recipient{Written: r.Written, Type: r.Decision.Type, Address: r.Decision.Address, ORCPT: r.ORCPT, Notify: r.Notify})
 	}
 	head := &headCapture{}
-	m, err := a.h.queue.Add(qe, io.TeeReader(body, head))
+	m, err := a.h.sched.Add(qe, io.TeeReader(body, head))
 	if err != nil {
 		return "", err
 	}
@@ -281,7 +281,6 @@ func (a queueAdapter) Add(env smtpd.Envelope, body io.Reader) (string, error) {
 	for _, r := range qe.Recipients {
 		a.h.track.Write(tracking.Event{Event: tracking.Receive, ID: m.ID, MessageID: msgID, Sender: qe.From, Recipient: r.Type + ":" + r.Address, Detail: "via " + env.Receiver})
 	}
-	a.h.sched.Wake()
 	return m.ID, nil
 }
 

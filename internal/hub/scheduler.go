@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -54,6 +55,7 @@ type Scheduler struct {
 	slots     chan struct{} // one per worker at work
 	mu        sync.Mutex
 	inFlight  map[string]bool // messages being processed, or claimed by an administrator (claim.go)
+	reserved  map[string]bool // added by Add: the first attempt is recorded and not yet made
 	workers   sync.WaitGroup
 }
 
@@ -68,6 +70,63 @@ func (s *Scheduler) Wake() {
 	case s.wakeChan() <- struct{}{}:
 	default:
 	}
+}
+
+// Add puts a new message in the queue with its first attempt already
+// recorded (attempts 1, the next attempt a retry interval away), so that
+// delivering it at once needs no second write of its record before the
+// I/O. The reservation lives in memory only: after a restart the message
+// waits for that next attempt, which is recorded as usual.
+func (s *Scheduler) Add(env queue.Envelope, body io.Reader) (*queue.Message, error) {
+	now := s.now()
+	if env.Arrival.IsZero() {
+		env.Arrival = now.UTC().Round(0)
+	}
+	org := s.Engine.Load().Org()
+	expires := env.Arrival.Add(org.MessageExpiration)
+	env.Recipients = slices.Clone(env.Recipients)
+	for i := range env.Recipients {
+		if r := &env.Recipients[i]; r.State == "" || r.State == queue.Pending {
+			r.Attempts, r.LastAttempt = 1, now
+			r.NextAttempt = queue.Schedule(org.Retry, 1, now, expires, s.rand)
+		}
+	}
+	m, err := s.Queue.Add(env, body)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.reserved == nil {
+		s.reserved = map[string]bool{}
+	}
+	s.reserved[m.ID] = true
+	s.mu.Unlock()
+	s.Wake()
+	return m, nil
+}
+
+// takeReservation reports whether id was added by Add and not processed
+// since, and forgets it.
+func (s *Scheduler) takeReservation(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.reserved[id]
+	delete(s.reserved, id)
+	return r
+}
+
+func (s *Scheduler) now() time.Time {
+	if s.Now == nil {
+		return time.Now()
+	}
+	return s.Now()
+}
+
+func (s *Scheduler) rand() float64 {
+	if s.Rand == nil {
+		return rand.Float64()
+	}
+	return s.Rand()
 }
 
 // Run scans the queue until ctx is done. A pass starts the messages that
@@ -166,6 +225,12 @@ func (s *Scheduler) release(id string) {
 // whose next attempt has come, a delay notice or expiry that is due, or
 // every recipient final (it is waiting for its reports or removal).
 func (s *Scheduler) due(m *queue.Message, now time.Time) bool {
+	s.mu.Lock()
+	fresh := s.reserved[m.ID]
+	s.mu.Unlock()
+	if fresh {
+		return true
+	}
 	org := s.Engine.Load().Org()
 	final, active := true, false
 	for _, r := range m.Recipients {
@@ -193,6 +258,9 @@ type work struct {
 func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 	j := &job{s: s, arrival: m.Arrival}
 	now := s.Now()
+	// A message just added by Add has its first attempt recorded: that
+	// attempt is made now, and needs no write before it.
+	fresh := s.takeReservation(m.ID)
 	eng := s.Engine.Load()
 	expires := m.Arrival.Add(eng.Org().MessageExpiration)
 	var local []work
@@ -201,8 +269,10 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 	changed := false
 	var delayed []report.Recipient
 	delayAfter := m.Arrival.Add(eng.Org().DelayNotification)
+	nRecipients := len(m.Recipients)
 	err := j.update(m.ID, func(m *queue.Message) error {
-		local, changed, delayed = nil, false, nil
+		nRecipients = len(m.Recipients)
+		local, changed, delayed, j.dirty = nil, false, nil, false
 		clear(remote)
 		clear(agents)
 		for i := 0; i < len(m.Recipients); i++ {
@@ -212,16 +282,23 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 				// NOTIFY=DELAY; Exchange's default, with no NOTIFY, is
 				// failure and delay). Marked before the report is queued:
 				// a crash in between loses a delay notice, never mail.
-				r.DelayNotified, changed = true, true
+				r.DelayNotified, changed, j.dirty = true, true, true
 				if n := strings.ToUpper(r.Notify); n == "" || strings.Contains(n, "DELAY") {
 					delayed = append(delayed, report.Recipient{Written: r.Written, Type: r.Type, Address: r.Address, ORCPT: r.ORCPT,
 						Status: orStatus(r.Last.Status, "4.4.7"), RemoteHost: r.Last.RemoteHost, RemoteText: r.Last.RemoteText, LastAttempt: r.LastAttempt})
 				}
 			}
-			if r.State != queue.Pending || r.Held || r.NextAttempt.After(now) {
+			reserved := fresh && r.Attempts == 1 && r.Last.Class == ""
+			if r.State != queue.Pending || r.Held || r.NextAttempt.After(now) && !reserved {
 				continue // held: never attempted, never expired, until released
 			}
 			changed = true
+			attempt := func() {
+				if !reserved {
+					s.attempt(r, now, expires)
+					j.dirty = true
+				}
+			}
 			if !now.Before(expires) {
 				j.final(m, r, queue.Failed, queue.Result{Class: queue.ClassFailed, Status: "4.4.7", RemoteText: "Queue expired; Message expired"})
 				continue
@@ -256,10 +333,10 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 					j.final(m, r, queue.Failed, queue.Result{Class: queue.ClassFailed, Status: "5.1.1", RemoteText: err.Error()})
 					continue
 				}
-				s.attempt(r, now, expires)
+				attempt()
 				local = append(local, work{i, delivery.Recipient{Type: r.Type, Address: r.Address, Mailbox: d.Mailbox, Folder: folder}})
 			case d.Outcome == routing.OutcomeConnector && strings.EqualFold(d.SourceServer, s.Server) && s.Connector != nil && s.Connector(d.Connector) != nil:
-				s.attempt(r, now, expires)
+				attempt()
 				hop := "connector:" + d.Connector
 				agents[hop] = s.Connector(d.Connector)
 				typ, addr := destination(eng, s.Server, &d, m.Size)
@@ -267,7 +344,7 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 			case hub != "" && hub != s.Server && s.Relay != nil && s.Relay(hub) != nil:
 				// Another hub's mailbox or connector: hand it to the next
 				// hub on the path, which routes again with its own scope.
-				s.attempt(r, now, expires)
+				attempt()
 				if agents[r.NextHop] == nil {
 					agents[r.NextHop] = s.Relay(hub)
 				}
@@ -283,7 +360,8 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 			default:
 				// Unreachable, or a hub that cannot be reached: wait and
 				// route again later.
-				s.attempt(r, now, expires)
+				attempt()
+				j.dirty = true // the deferral itself is recorded
 				r.Last = queue.Result{Class: queue.ClassRetry, Status: orStatus(d.Status, "4.4.0"), RemoteText: deferReason(&d)}
 				j.note(tracking.Event{Event: tracking.Defer, ID: m.ID, Sender: m.From, Recipient: r.Address, NextHop: r.NextHop, Connector: d.Connector, Status: r.Last.Status, Detail: r.Last.RemoteText})
 			}
@@ -291,8 +369,14 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 		if !changed {
 			return errNothingDue
 		}
+		if !j.dirty && len(m.Recipients) == nRecipients {
+			return errNoWrite // only reserved attempts: nothing to record before the I/O
+		}
 		return nil
 	})
+	if errors.Is(err, errNoWrite) {
+		err = nil
+	}
 	if errors.Is(err, errNothingDue) {
 		if m.Done() {
 			// Every recipient is final but the message is still here: its
@@ -358,11 +442,15 @@ func (s *Scheduler) attempt(r *queue.Recipient, now, expires time.Time) {
 	r.NextAttempt = queue.Schedule(s.Engine.Load().Org().Retry, r.Attempts-r.BackoffFrom, now, expires, s.Rand)
 }
 
-var errNothingDue = errors.New("nothing due")
+var (
+	errNothingDue = errors.New("nothing due")
+	errNoWrite    = errors.New("nothing to write")
+)
 
 // final puts r in a final state and tracks it.
 func (j *job) final(m *queue.Message, r *queue.Recipient, st queue.State, res queue.Result) {
 	r.State, r.Last = st, res
+	j.dirty = true
 	ev := tracking.Deliver
 	switch st {
 	case queue.Failed:
@@ -529,7 +617,7 @@ func (s *Scheduler) notify(m *queue.Message, r report.Report, what string) error
 	if err != nil {
 		return err
 	}
-	nm, err := s.Queue.Add(queue.Envelope{From: "", ReceivedBy: "dsn", Arrival: s.Now(),
+	nm, err := s.Add(queue.Envelope{From: "", ReceivedBy: "dsn", Arrival: s.Now(),
 		Recipients: []queue.Recipient{{Written: m.From, Type: "SMTP", Address: m.From, Notify: "NEVER"}}}, bytes.NewReader(msg))
 	if err != nil {
 		return err
@@ -564,14 +652,14 @@ func (j *job) update(id string, f func(m *queue.Message) error) error {
 		j.events = j.events[:0] // f may run again
 		return f(m)
 	})
-	if err == nil && j.s.Track != nil {
+	if ok := err == nil || errors.Is(err, errNoWrite); ok && j.s.Track != nil {
 		for _, e := range j.events {
 			if werr := j.s.Track.Write(e); werr != nil {
 				j.s.Log.Warn("tracking log", "err", werr)
 			}
 		}
 	}
-	if err == nil {
+	if err == nil || errors.Is(err, errNoWrite) {
 		for _, e := range j.events {
 			j.s.observe(e, j.arrival)
 		}
@@ -601,6 +689,7 @@ func (j *job) finish(id string, f, done func(m *queue.Message) error) (bool, err
 type job struct {
 	s       *Scheduler
 	events  []tracking.Event // of the Update under way, written once it is on disk
+	dirty   bool             // the Update under way changed what must be on disk before delivering
 	arrival time.Time        // of the message, for the latency of final outcomes
 }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -185,4 +186,82 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+// agentFunc is a delivery agent made of a function, for tests that look
+// at what the scheduler has written when the delivery starts.
+type agentFunc func(ctx context.Context, m *delivery.Message) []delivery.Result
+
+func (f agentFunc) Deliver(ctx context.Context, m *delivery.Message) []delivery.Result {
+	return f(ctx, m)
+}
+
+// A message taken in by Scheduler.Add has its first attempt recorded with
+// it: the delivery starts without the record being written again, and a
+// restart before that delivery waits for the next attempt instead of
+// delivering at once.
+func TestAddReservesTheFirstAttempt(t *testing.T) {
+	f := newFixture(t)
+	meta := func(id string) os.FileInfo {
+		fi, err := os.Stat(filepath.Join(f.dir, "queue", "meta", id+".json"))
+		if err != nil {
+			t.Error(err)
+		}
+		return fi
+	}
+	type seen struct {
+		meta     os.FileInfo
+		attempts int
+	}
+	var mu sync.Mutex
+	deliveries := map[string]seen{} // message ID -> what its delivery saw
+	f.s.Connector = func(string) delivery.Agent {
+		return agentFunc(func(_ context.Context, m *delivery.Message) []delivery.Result {
+			got, _ := f.s.Queue.Get(m.ID)
+			mu.Lock()
+			deliveries[m.ID] = seen{meta(m.ID), got.Recipients[0].Attempts}
+			mu.Unlock()
+			return []delivery.Result{{Class: delivery.Retry, Status: "4.4.1", Text: "no answer"}}
+		})
+	}
+	env := queue.Envelope{From: "alice@contoso.test", Recipients: []queue.Recipient{{Written: "carol@fabrikam.test", Type: "SMTP", Address: "carol@fabrikam.test"}}}
+	m, err := f.s.Add(env, strings.NewReader("Subject: hi\r\n\r\nhello\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	atAdd := meta(m.ID)
+	if r := m.Recipients[0]; r.Attempts != 1 || !r.NextAttempt.After(f.now) {
+		t.Fatalf("the first attempt is not recorded by Add: %+v", r)
+	}
+	f.s.RunOnce(context.Background())
+	d, ok := deliveries[m.ID]
+	if !ok {
+		t.Fatal("the fresh message was not delivered at once")
+	}
+	if !os.SameFile(atAdd, d.meta) || d.attempts != 1 {
+		t.Errorf("the record was rewritten before the delivery (same file %v, attempts %d)", os.SameFile(atAdd, d.meta), d.attempts)
+	}
+	got, _ := f.s.Queue.Get(m.ID)
+	if r := got.Recipients[0]; r.Attempts != 1 || r.Last.Status != "4.4.1" || !r.NextAttempt.Equal(m.Recipients[0].NextAttempt) {
+		t.Errorf("after the first attempt: %+v", r)
+	}
+
+	// A second message, and a "restart" (a new scheduler over the same
+	// queue) before it was delivered: it waits for its next attempt, which
+	// is recorded before it is made.
+	m2, err := f.s.Add(env, strings.NewReader("Subject: again\r\n\r\nhello\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	restarted := &Scheduler{Server: f.s.Server, Engine: f.s.Engine, Queue: f.s.Queue, Track: f.s.Track, Mailbox: f.s.Mailbox,
+		Connector: f.s.Connector, Log: f.s.Log, Now: f.s.Now, Rand: f.s.Rand}
+	restarted.RunOnce(context.Background())
+	if _, ok := deliveries[m2.ID]; ok {
+		t.Fatal("after a restart the reserved attempt was made again at once")
+	}
+	f.now = m2.Recipients[0].NextAttempt
+	restarted.RunOnce(context.Background())
+	if d, ok := deliveries[m2.ID]; !ok || d.attempts != 2 {
+		t.Errorf("at its next attempt: delivered %v, attempts recorded before it %d, want 2", ok, d.attempts)
+	}
 }
