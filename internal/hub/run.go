@@ -17,7 +17,6 @@ import (
 
 	"github.com/waypost/waypost/internal/config"
 	"github.com/waypost/waypost/internal/delivery"
-	"github.com/waypost/waypost/internal/directory"
 	"github.com/waypost/waypost/internal/queue"
 	"github.com/waypost/waypost/internal/routing"
 	"github.com/waypost/waypost/internal/smtpd"
@@ -35,7 +34,8 @@ type Hub struct {
 	log    *slog.Logger
 	recv   []*smtpd.Listener
 	lns    []net.Listener
-	secret []byte // the organization's hub secret, nil without one
+	secret []byte    // the organization's hub secret, nil without one
+	dir    io.Closer // the directory backend, nil for none
 }
 
 // Open prepares server of org: checks its files, opens the queue (recovering
@@ -49,17 +49,18 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 	if err := config.CheckFiles(org); err != nil {
 		return nil, err
 	}
-	dir, err := directory.NewMemory(org.Recipients)
-	if err != nil {
-		return nil, err
-	}
-	h := &Hub{org: org, server: s, log: log}
-	h.engine.Store(routing.New(org, dir))
 	if err := os.MkdirAll(s.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data_dir of %s: %w", s.Name, err)
 	}
+	dir, dirCloser, err := OpenDirectory(org, s, log)
+	if err != nil {
+		return nil, err
+	}
+	h := &Hub{org: org, server: s, log: log, dir: dirCloser}
+	h.engine.Store(routing.New(org, dir))
 	q, rec, err := queue.Open(filepath.Join(s.DataDir, "queue"))
 	if err != nil {
+		h.close()
 		return nil, err
 	}
 	h.queue = q
@@ -210,6 +211,9 @@ func (h *Hub) close() {
 	}
 	if h.queue != nil {
 		h.queue.Close()
+	}
+	if h.dir != nil {
+		h.dir.Close()
 	}
 }
 
