@@ -28,3 +28,36 @@ func TypesVersion(types []string) string {
 	sum := sha256.Sum256([]byte(strings.Join(types, "\n")))
 	return hex.EncodeToString(sum[:8])
 }
+
+// ParseProxy reads a proxy address as directories write it, TYPE:address;
+// an upper-case type prefix ("SMTP:" rather than "smtp:") marks the
+// primary address of its type.
+func ParseProxy(s string) (Proxy, error) {
+	a, err := address.ParseTyped(s)
+	if err != nil {
+		return Proxy{}, err
+	}
+	i := strings.IndexByte(s, ':')
+	p := strings.TrimSpace(s[:max(i, 0)])
+	return Proxy{Address: a, Primary: i > 0 && p == strings.ToUpper(p)}, nil
+}
+
+// ServerName reads a mailbox's home server as directories write it: the
+// server name itself ("hub-hq"), an Exchange legacy DN whose last cn= is the
+// server ("/o=Contoso/ou=Exchange Administrative Group/cn=Configuration/
+// cn=Servers/cn=HUB-HQ", as msExchHomeServerName holds it), or an LDAP DN
+// whose first cn= is ("cn=hub-hq,cn=Servers,dc=contoso,dc=test").
+func ServerName(v string) string {
+	v = strings.TrimSpace(v)
+	if strings.HasPrefix(v, "/") {
+		if i := strings.LastIndex(strings.ToLower(v), "/cn="); i >= 0 {
+			return v[i+4:]
+		}
+		return v
+	}
+	if k, rest, ok := strings.Cut(v, "="); ok && strings.EqualFold(strings.TrimSpace(k), "cn") {
+		name, _, _ := strings.Cut(rest, ",")
+		return strings.TrimSpace(name)
+	}
+	return v
+}

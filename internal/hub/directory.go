@@ -1,12 +1,15 @@
 package hub
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 
 	"github.com/waypost/waypost/internal/config"
 	"github.com/waypost/waypost/internal/directory"
+	"github.com/waypost/waypost/internal/directory/embedded"
 )
 
 // OpenDirectory opens the directory of server s: the [[recipient]] entries
@@ -18,9 +21,23 @@ func OpenDirectory(org *config.Org, s *config.Server, log *slog.Logger) (directo
 	if err != nil {
 		return nil, nil, err
 	}
-	switch org.Directory.Backend {
-	case config.BackendFile, "":
+	switch {
+	case org.Directory.Backend == config.BackendFile || org.Directory.Backend == "":
 		return file, nil, nil
+	case s == nil:
+		return nil, nil, fmt.Errorf("the %s directory needs a server, and the organization has none", org.Directory.Backend)
+	case org.Directory.Backend == config.BackendEmbedded:
+		path := filepath.Join(s.DataDir, embedded.FileName)
+		st, err := embedded.Open(path, embedded.Options{ReadOnly: true})
+		if errors.Is(err, embedded.ErrInUse) {
+			return nil, nil, fmt.Errorf("the embedded directory %s is being changed by a \"waypost directory\" command: wait for it to finish, then start the hub again", path)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		n, _ := st.Len()
+		log.Info("directory opened", "backend", "embedded", "file", path, "entries", n, "file_recipients", len(org.Recipients))
+		return directory.Combine(file, st), st, nil
 	}
 	return nil, nil, fmt.Errorf("directory backend %q is not available", org.Directory.Backend)
 }
