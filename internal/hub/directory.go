@@ -10,6 +10,7 @@ import (
 	"github.com/waypost/waypost/internal/config"
 	"github.com/waypost/waypost/internal/directory"
 	"github.com/waypost/waypost/internal/directory/embedded"
+	"github.com/waypost/waypost/internal/directory/ldapdir"
 )
 
 // OpenDirectory opens the directory of server s: the [[recipient]] entries
@@ -24,9 +25,10 @@ func OpenDirectory(org *config.Org, s *config.Server, log *slog.Logger) (directo
 	switch {
 	case org.Directory.Backend == config.BackendFile || org.Directory.Backend == "":
 		return file, nil, nil
-	case s == nil:
-		return nil, nil, fmt.Errorf("the %s directory needs a server, and the organization has none", org.Directory.Backend)
 	case org.Directory.Backend == config.BackendEmbedded:
+		if s == nil {
+			return nil, nil, fmt.Errorf("the embedded directory lives in a server's data folder, and the organization has no server")
+		}
 		path := filepath.Join(s.DataDir, embedded.FileName)
 		st, err := embedded.Open(path, embedded.Options{ReadOnly: true})
 		if errors.Is(err, embedded.ErrInUse) {
@@ -38,6 +40,13 @@ func OpenDirectory(org *config.Org, s *config.Server, log *slog.Logger) (directo
 		n, _ := st.Len()
 		log.Info("directory opened", "backend", "embedded", "file", path, "entries", n, "file_recipients", len(org.Recipients))
 		return directory.Combine(file, st), st, nil
+	case org.Directory.Backend == config.BackendLDAP:
+		ld, err := ldapdir.Open(org.Directory.LDAP, log)
+		if err != nil {
+			return nil, nil, err
+		}
+		log.Info("directory opened", "backend", "ldap", "url", org.Directory.LDAP.URL, "base_dn", org.Directory.LDAP.BaseDN, "file_recipients", len(org.Recipients))
+		return directory.Combine(file, ld), ld, nil
 	}
 	return nil, nil, fmt.Errorf("directory backend %q is not available", org.Directory.Backend)
 }
