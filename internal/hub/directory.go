@@ -37,8 +37,7 @@ func OpenDirectory(org *config.Org, s *config.Server, log *slog.Logger) (directo
 		if err != nil {
 			return nil, nil, err
 		}
-		n, _ := st.Len()
-		log.Info("directory opened", "backend", "embedded", "file", path, "entries", n, "file_recipients", len(org.Recipients))
+		log.Info("directory opened", "backend", "embedded", "file", path, "file_recipients", len(org.Recipients))
 		return directory.Combine(file, st), st, nil
 	case org.Directory.Backend == config.BackendLDAP:
 		ld, err := ldapdir.Open(org.Directory.LDAP, log)

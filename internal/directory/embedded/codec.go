@@ -75,9 +75,10 @@ func kindByte(k directory.Kind) byte {
 }
 
 // decode reads an entry; it copies everything out of b (bbolt's memory is
-// valid only inside its transaction).
+// valid only inside its transaction), into one string that the entry's
+// strings share.
 func decode(b []byte) (*directory.Entry, error) {
-	d := decoder{b: b}
+	d := decoder{s: string(b)}
 	if d.byte() != codecFormat {
 		return nil, errCorrupt
 	}
@@ -119,33 +120,40 @@ func decode(b []byte) (*directory.Entry, error) {
 }
 
 type decoder struct {
-	b   []byte
+	s   string
 	bad bool
 }
 
 func (d *decoder) byte() byte {
-	if len(d.b) == 0 {
+	if len(d.s) == 0 {
 		d.bad = true
 		return 0
 	}
-	c := d.b[0]
-	d.b = d.b[1:]
+	c := d.s[0]
+	d.s = d.s[1:]
 	return c
 }
 
 func (d *decoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.bad = true
-		return 0
+	var v uint64
+	for shift := uint(0); shift < 64; shift += 7 {
+		if len(d.s) == 0 {
+			break
+		}
+		c := d.s[0]
+		d.s = d.s[1:]
+		v |= uint64(c&0x7f) << shift
+		if c < 0x80 {
+			return v
+		}
 	}
-	d.b = d.b[n:]
-	return v
+	d.bad = true
+	return 0
 }
 
 func (d *decoder) count() int {
 	v := d.uvarint()
-	if v > uint64(len(d.b)) { // every element takes at least a byte
+	if v > uint64(len(d.s)) { // every element takes at least a byte
 		d.bad = true
 		return 0
 	}
@@ -154,11 +162,11 @@ func (d *decoder) count() int {
 
 func (d *decoder) string() string {
 	n := d.uvarint()
-	if n > uint64(len(d.b)) {
+	if n > uint64(len(d.s)) {
 		d.bad = true
 		return ""
 	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
+	s := d.s[:n]
+	d.s = d.s[n:]
 	return s
 }

@@ -42,6 +42,13 @@ type Store struct {
 	mu      sync.Mutex // guards the cached types of a read-only store
 	types   []string
 	version string
+
+	// A read-only store cannot change while it is open (a writer needs
+	// the exclusive lock), so it keeps one read transaction for its whole
+	// life: lookups skip beginning and ending one each time. bbolt's
+	// read-only buckets and cursors read the memory map and nothing else.
+	rtx                    *bolt.Tx
+	rentries, rkeys, rtype *bolt.Bucket
 }
 
 var _ directory.Directory = (*Store)(nil)
@@ -71,7 +78,14 @@ func Open(path string, opt Options) (*Store, error) {
 		}
 		s.Close()
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: opt.ReadOnly, Timeout: opt.Wait, FreelistType: bolt.FreelistMapType})
+	bo := &bolt.Options{ReadOnly: opt.ReadOnly, Timeout: opt.Wait, FreelistType: bolt.FreelistMapType}
+	if !opt.ReadOnly {
+		// Address space only: a large import then never remaps the file
+		// in the middle of its transaction (each remap copies every
+		// changed node).
+		bo.InitialMmapSize = 4 << 30
+	}
+	db, err := bolt.Open(path, 0o600, bo)
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("%w: %s is locked by another process", ErrInUse, path)
 	}
@@ -79,6 +93,17 @@ func Open(path string, opt Options) (*Store, error) {
 		return nil, fmt.Errorf("embedded directory %s: %w", path, err)
 	}
 	s := &Store{db: db, path: path, readOnly: opt.ReadOnly}
+	if opt.ReadOnly {
+		if s.rtx, err = db.Begin(false); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("embedded directory %s: %w", path, err)
+		}
+		s.rentries, s.rkeys, s.rtype = s.rtx.Bucket(bucketEntries), s.rtx.Bucket(bucketKeys), s.rtx.Bucket(bucketTypes)
+		if s.rentries == nil || s.rkeys == nil || s.rtype == nil {
+			s.Close()
+			return nil, fmt.Errorf("embedded directory %s: %w (its buckets are missing)", path, errCorrupt)
+		}
+	}
 	if !opt.ReadOnly {
 		err = db.Update(func(tx *bolt.Tx) error {
 			for _, b := range [][]byte{bucketEntries, bucketKeys, bucketTypes} {
@@ -100,11 +125,19 @@ func Open(path string, opt Options) (*Store, error) {
 func (s *Store) Path() string { return s.path }
 
 // Close releases the file and its lock.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	if s.rtx != nil {
+		s.rtx.Rollback()
+	}
+	return s.db.Close()
+}
 
 // view runs f in a read transaction; a store without buckets (a file
 // being created) reads as empty.
 func (s *Store) view(f func(entries, keys, types *bolt.Bucket) error) error {
+	if s.rtx != nil {
+		return f(s.rentries, s.rkeys, s.rtype)
+	}
 	tx, err := s.db.Begin(false)
 	if err != nil {
 		return fmt.Errorf("embedded directory %s: %w", s.path, err)
@@ -139,23 +172,36 @@ func get(entries *bolt.Bucket, id []byte) (*directory.Entry, error) {
 	return e, nil
 }
 
-// Find implements directory.Directory.
+// Find implements directory.Directory. It is the hot path of routing: one
+// read transaction, the key index, then the entry.
 func (s *Store) Find(a address.Address) (*directory.Entry, error) {
 	key, alt := directory.LookupKeys(a)
-	var out *directory.Entry
-	err := s.view(func(entries, keys, _ *bolt.Bucket) error {
-		id := keys.Get([]byte(key))
-		if id == nil && alt != "" {
-			id = keys.Get([]byte(alt))
-		}
-		if id == nil {
-			return nil
-		}
-		var err error
-		out, err = get(entries, id)
-		return err
-	})
-	return out, err
+	if s.rtx != nil {
+		return find(s.rentries, s.rkeys, key, alt)
+	}
+	tx, err := s.db.Begin(false)
+	if err != nil {
+		return nil, fmt.Errorf("embedded directory %s: %w", s.path, err)
+	}
+	defer tx.Rollback()
+	return find(tx.Bucket(bucketEntries), tx.Bucket(bucketKeys), key, alt)
+}
+
+func find(entries, keys *bolt.Bucket, key, alt string) (*directory.Entry, error) {
+	if keys == nil {
+		return nil, nil
+	}
+	id := keys.Get([]byte(key))
+	if id == nil && alt != "" {
+		id = keys.Get([]byte(alt))
+	}
+	if id == nil {
+		return nil, nil
+	}
+	if entries == nil {
+		return nil, errCorrupt
+	}
+	return get(entries, id)
 }
 
 // Lookup implements directory.Directory.
