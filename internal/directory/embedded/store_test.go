@@ -4,6 +4,8 @@ import (
 	"errors"
 	"path/filepath"
 	"reflect"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -179,4 +181,41 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		decode(b) // never panics
 	})
+}
+
+// TestReadOnlyConcurrent: the hub's read-only store shares one read
+// transaction among every goroutine (run with -race).
+func TestReadOnlyConcurrent(t *testing.T) {
+	path := filepath.Join(t.TempDir(), FileName)
+	w := open(t, path, false)
+	for i := 0; i < 200; i++ {
+		e := &directory.Entry{Kind: directory.Mailbox, Name: "U", Server: "hub1", Addresses: proxies(t, "SMTP:u"+strconv.Itoa(i)+"@c.test", "FAX:"+strconv.Itoa(1000+i))}
+		if _, err := w.Add(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	r := open(t, path, true)
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 200; i++ {
+				if e, err := r.Find(address.Address{Type: "SMTP", Value: "U" + strconv.Itoa(i) + "@C.test"}); err != nil || e == nil {
+					t.Errorf("Find u%d: %v %v", i, e, err)
+					return
+				}
+				if i%50 == 0 {
+					n := 0
+					r.EachWithType("FAX", func(*directory.Entry) bool { n++; return true })
+					r.Types()
+					if n != 200 {
+						t.Errorf("EachWithType found %d", n)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
