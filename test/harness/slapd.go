@@ -2,10 +2,16 @@ package harness
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha1"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -28,6 +34,8 @@ type Slapd struct {
 	Addr   string // 127.0.0.1:port
 	URL    string // ldap://127.0.0.1:port
 	Base   string // the suffix, dc=contoso,dc=test
+	TLSURL string // ldaps://127.0.0.1:port, with StartSlapdTLS
+	CAFile string // the CA of the server's certificate, with StartSlapdTLS
 	cmd    *exec.Cmd
 	done   chan struct{}
 	stderr *syncWriter
@@ -64,6 +72,19 @@ func FindSlapd(t testing.TB) string {
 // first).
 func StartSlapd(t testing.TB, data string) *Slapd {
 	t.Helper()
+	return startSlapd(t, data, false)
+}
+
+// StartSlapdTLS is StartSlapd with TLS: a certificate for 127.0.0.1 from
+// a CA of its own (CAFile), StartTLS on URL, and TLS from the start on
+// TLSURL (ldaps://).
+func StartSlapdTLS(t testing.TB, data string) *Slapd {
+	t.Helper()
+	return startSlapd(t, data, true)
+}
+
+func startSlapd(t testing.TB, data string, withTLS bool) *Slapd {
+	t.Helper()
 	bin := FindSlapd(t)
 	s := &Slapd{t: t, bin: bin, dir: t.TempDir(), Base: "dc=contoso,dc=test"}
 	s.Addr = Port(t)
@@ -93,6 +114,13 @@ index uid,cn eq
 access to attrs=userPassword by anonymous auth by * none
 access to * by dn.exact="%s" read by users read by * none
 `, schema, s.dir, s.Base, SlapdAdminDN, SlapdAdminPassword, s.dir, SlapdServiceDN)
+	if withTLS {
+		s.TLSURL = "ldaps://" + Port(t)
+		s.CAFile = filepath.Join(s.dir, "ca.pem")
+		cert, key := filepath.Join(s.dir, "server.pem"), filepath.Join(s.dir, "server.key")
+		writeTestPKI(t, s.CAFile, cert, key)
+		conf = fmt.Sprintf("TLSCACertificateFile %s\nTLSCertificateFile %s\nTLSCertificateKeyFile %s\n", s.CAFile, cert, key) + conf
+	}
 	Write(t, filepath.Join(s.dir, "slapd.conf"), conf)
 	base := fmt.Sprintf(`dn: %s
 objectClass: dcObject
@@ -128,7 +156,11 @@ userPassword: %s
 func (s *Slapd) Start() {
 	s.t.Helper()
 	s.stderr = &syncWriter{w: &bytes.Buffer{}}
-	s.cmd = exec.Command(s.bin, "-f", filepath.Join(s.dir, "slapd.conf"), "-h", s.URL+"/", "-d", "0")
+	urls := s.URL + "/"
+	if s.TLSURL != "" {
+		urls += " " + s.TLSURL + "/"
+	}
+	s.cmd = exec.Command(s.bin, "-f", filepath.Join(s.dir, "slapd.conf"), "-h", urls, "-d", "0")
 	s.cmd.Stderr = s.stderr
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := s.cmd.Start(); err != nil {
@@ -205,4 +237,41 @@ func LDIFLine(attr, value string) string {
 		return attr + ": " + value + "\n"
 	}
 	return attr + ":: " + base64.StdEncoding.EncodeToString([]byte(value)) + "\n"
+}
+
+// writeTestPKI writes a new CA certificate, and a server certificate and
+// key for 127.0.0.1 signed by it, as PEM files.
+func writeTestPKI(t testing.TB, caFile, certFile, keyFile string) {
+	t.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Waypost test CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
+	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	caCert, _ := x509.ParseCertificate(caDER)
+	srvDER, err := x509.CreateCertificate(rand.Reader, srv, caCert, &srvKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(srvKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	Write(t, caFile, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})))
+	Write(t, certFile, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srvDER})))
+	Write(t, keyFile, string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})))
 }

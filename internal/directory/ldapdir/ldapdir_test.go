@@ -308,3 +308,27 @@ func TestCache(t *testing.T) {
 	}
 	s.Start()
 }
+
+// TestTLS: StartTLS and ldaps:// with the server's CA; a client that does
+// not trust the certificate gets nothing, as an outage (never in clear).
+func TestTLS(t *testing.T) {
+	s := harness.StartSlapdTLS(t, people)
+	starttls, _ := openTest(t, s, func(c *config.LDAP) { c.StartTLS, c.CAFile = true, s.CAFile })
+	if e, err := starttls.Find(typed(t, "alice@contoso.test")); err != nil || e == nil {
+		t.Errorf("StartTLS: %+v, %v", e, err)
+	}
+	if e, err := starttls.Authenticate("alice@contoso.test", "alice's password"); err != nil || e == nil {
+		t.Errorf("AUTH over StartTLS: %+v, %v", e, err)
+	}
+	ldaps, _ := openTest(t, s, func(c *config.LDAP) { c.URL, c.CAFile = s.TLSURL, s.CAFile })
+	if e, err := ldaps.Find(typed(t, "bob@contoso.test")); err != nil || e == nil {
+		t.Errorf("ldaps: %+v, %v", e, err)
+	}
+	untrusted, logs := openTest(t, s, func(c *config.LDAP) { c.StartTLS = true })
+	if e, err := untrusted.Find(typed(t, "alice@contoso.test")); !errors.Is(err, directory.ErrUnavailable) || e != nil {
+		t.Errorf("StartTLS without the CA: %+v, %v; want ErrUnavailable", e, err)
+	}
+	if !strings.Contains(logs.String(), "certificate") {
+		t.Errorf("the log does not say why:\n%s", logs)
+	}
+}
