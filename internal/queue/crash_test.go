@@ -56,7 +56,12 @@ func TestCrash(t *testing.T) {
 				lineCh <- strings.TrimSuffix(l, "\n")
 			}
 		}()
-		kill := time.After(time.Duration(150+rand.IntN(250)) * time.Millisecond)
+		// The kill comes a random while after the first acknowledgement,
+		// not after the start: a child that starts slowly (-race, a busy
+		// machine) must still have added something.
+		var kill <-chan time.Time
+		started := false
+		giveUp := time.After(60 * time.Second)
 	read:
 		for {
 			select {
@@ -67,6 +72,13 @@ func TestCrash(t *testing.T) {
 				if id, body, ok := strings.Cut(l, " "); ok {
 					acked[id] = body
 				}
+				if !started {
+					started = true
+					kill = time.After(time.Duration(150+rand.IntN(250)) * time.Millisecond)
+				}
+			case <-giveUp:
+				cmd.Process.Signal(syscall.SIGKILL)
+				giveUp = nil
 			case <-kill:
 				cmd.Process.Signal(syscall.SIGKILL)
 				kill = nil
