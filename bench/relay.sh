@@ -47,6 +47,7 @@ data_dir = "data"
   listen = "$SUT_ADDR:$SUT_PORT"
   relay_ranges = ["127.0.0.0/8"]
   max_recipients = 1000
+  max_connections_per_ip = 0        # one load generator opens all SESSIONS
 [[accepted_domain]]
 domain = "bench.test"
 [[send_connector]]

@@ -36,7 +36,7 @@ func newSeed(t *testing.T) *seed {
 		t.Fatal(err)
 	}
 	s.vars = map[string]string{"PASSWORD_HASH": hash, "SCOPED": "true"}
-	for _, k := range []string{"HQ1_RELAY", "HQ1_SUBMIT", "HQ2_RELAY", "HQ2_SUBMIT", "BRANCH_RELAY", "BRANCH_SUBMIT"} {
+	for _, k := range []string{"HQ1_RELAY", "HQ1_SUBMIT", "HQ2_RELAY", "HQ2_SUBMIT", "BRANCH_RELAY", "BRANCH_SUBMIT", "HQ1_API", "HQ2_API", "BRANCH_API"} {
 		s.vars[k] = harness.Port(t)
 	}
 	s.file = filepath.Join(s.dir, "org.toml")

@@ -20,7 +20,8 @@ func runServe(env *Env, args []string) int {
 		"Runs one hub of the organization until SIGTERM or SIGINT, then shuts down cleanly:\n"+
 			"sessions under way finish, accepted mail stays queued for the next start.\n"+
 			"Without --config it runs the built-in organization: domain example.test, SMTP on\n"+
-			"127.0.0.1:2525, submission on 127.0.0.1:2587, data in ./waypost-data.")
+			"127.0.0.1:2525, submission on 127.0.0.1:2587, the HTTP API on 127.0.0.1:8025, data in\n"+
+			"./waypost-data.")
 	var of orgFlags
 	of.register(fs, true)
 	debug := fs.Bool("debug", false, "log debug lines too")

@@ -117,11 +117,19 @@ func buildDelivery(c *collector, org *Org, path, who string, r *rawDelivery, non
 			c.add(path, `add directory = "fax-out" (relative to the organization file)`, "%s delivers to a drop folder but names none", who)
 		}
 		d.Directory, d.Pickup = abs(org.Dir, r.Directory), abs(org.Dir, r.Pickup)
+		if d.Pickup != "" && d.Pickup == d.Directory {
+			c.add(path+".pickup", `name another folder, e.g. pickup = "fax-in"`, "%s picks up from the folder it drops into: every message would loop", who)
+		}
 	case DeliveryPipe:
 		if len(r.Command) == 0 || r.Command[0] == "" {
 			c.add(path, `add command = ["/usr/local/bin/sendfax", "{address}"] (an argv list; no shell is used)`, "%s runs a program but names none", who)
 		}
 		d.Command = r.Command
+		if len(d.Command) > 0 && strings.ContainsRune(d.Command[0], '/') {
+			// A path, like every path of the file, is relative to its
+			// folder; a bare name is looked up in PATH when it runs.
+			d.Command = append([]string{abs(org.Dir, d.Command[0])}, d.Command[1:]...)
+		}
 		d.Timeout = durationOr(c, path+".timeout", r.Timeout, DefaultPipeTimeout, time.Second, 24*time.Hour)
 	case DeliveryWebhook:
 		u, err := url.Parse(r.URL)

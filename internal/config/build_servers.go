@@ -155,5 +155,6 @@ func buildReceive(c *collector, org *Org, path, who string, r *rawReceive) *Rece
 		}
 		rc.TLSCert, rc.TLSKey = abs(org.Dir, r.TLS.Cert), abs(org.Dir, r.TLS.Key)
 	}
+	buildReceiveLimits(c, path, who, r, rc)
 	return rc
 }

@@ -2,14 +2,16 @@ package config
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 )
 
 // CheckFiles checks what start-up needs from the file system: the hub
-// secret, TLS certificates, secret files of connectors, and that data and
-// drop folders exist or can be created. It creates nothing. Like Load, it
+// secret, TLS certificates, secret files of connectors, that programs of
+// pipe connectors given by path are executable, and that data, drop and
+// pickup folders exist or can be created. It creates nothing. Like Load, it
 // reports every problem (as Errors), naming the file and line of the
 // setting; pos is re-read from the organization file for the lines.
 func CheckFiles(org *Org) error {
@@ -54,6 +56,11 @@ func CheckFiles(org *Org) error {
 				c.add(path+".token_file", "create the file with the bearer token", "send connector %q: token file: %v", sc.Name, err)
 			}
 		}
+		if len(d.Command) > 0 && filepath.IsAbs(d.Command[0]) {
+			if err := executable(d.Command[0]); err != nil {
+				c.add(path+".command", "install the program there, make it executable (chmod +x), or correct the path", "send connector %q: %v", sc.Name, err)
+			}
+		}
 		for _, dir := range []string{d.Directory, d.Pickup} {
 			if dir == "" {
 				continue
@@ -65,6 +72,22 @@ func CheckFiles(org *Org) error {
 	}
 	if len(c.errs) > 0 {
 		return c.errs
+	}
+	return nil
+}
+
+// executable reports whether path is a file someone may run.
+func executable(path string) error {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("program %s does not exist", path)
+	case err != nil:
+		return err
+	case fi.IsDir():
+		return fmt.Errorf("%s is a folder, not a program", path)
+	case fi.Mode().Perm()&0o111 == 0:
+		return fmt.Errorf("%s is not executable", path)
 	}
 	return nil
 }

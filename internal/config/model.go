@@ -90,6 +90,17 @@ type ReceiveConnector struct {
 	MaxHopCount    int
 	TLSCert        string // absolute; "" without STARTTLS
 	TLSKey         string
+
+	// Limits against abuse; 0 turns a limit off (build_receive_limits.go).
+	BareLFRanges         []netip.Prefix // clients whose bare LF line ends in DATA are made CRLF
+	MaxHeaderSize        int64          // bytes of the header section the client sends
+	MinFreeSpace         int64          // free bytes the queue's file system needs at MAIL, besides 1.5 x the size
+	MaxConnections       int            // concurrent connections to the connector
+	MaxConnectionsPerIP  int            // concurrent connections from one address (an IPv6 /64)
+	MinDataRate          int            // bytes per second a DATA or BDAT must keep up, after data_timeout's grace
+	MaxAuthFailuresPerIP int            // failed AUTH from one address within AuthFailureWindow before a lockout
+	AuthFailureWindow    time.Duration
+	AuthLockout          time.Duration
 }
 
 // Accepted domain types (Exchange: authoritative, internal relay, external relay).

@@ -68,6 +68,17 @@ type rawReceive struct {
 	MaxErrors      *int     `toml:"max_errors"`
 	MaxHopCount    *int     `toml:"max_hop_count"`
 	TLS            *rawTLS  `toml:"tls"`
+
+	// Limits against abuse (build_receive_limits.go).
+	BareLFRanges         []string `toml:"bare_lf_ranges"`
+	MaxHeaderSize        any      `toml:"max_header_size"`
+	MinFreeSpace         any      `toml:"min_free_space"`
+	MaxConnections       *int     `toml:"max_connections"`
+	MaxConnectionsPerIP  *int     `toml:"max_connections_per_ip"`
+	MinDataRate          *int     `toml:"min_data_rate"`
+	MaxAuthFailuresPerIP *int     `toml:"max_auth_failures_per_ip"`
+	AuthFailureWindow    string   `toml:"auth_failure_window"`
+	AuthLockout          string   `toml:"auth_lockout"`
 }
 
 type rawTLS struct {

@@ -6,7 +6,9 @@
 // and next hop, one Result per recipient, each with its class, enhanced
 // status code (RFC 3463) and, when another server answered, that server and
 // its exact reply, so that reports (RFC 3464) can quote what really
-// happened.
+// happened. The SMTP agent is an RFC 5321 client (MX lookup with RFC
+// 7505 null MX, STARTTLS RFC 3207, AUTH RFC 4954, DSN RFC 3461) whose
+// connections a Pool keeps between messages.
 package delivery
 
 import (
@@ -33,6 +35,11 @@ type Result struct {
 	Text       string // what happened, for logs and reports
 	RemoteHost string // the server that answered, if any
 	RemoteText string // its reply, exactly as received, if any
+	// NotifyPassed: the next hop offered DSN and took this recipient's
+	// NOTIFY (RFC 3461 section 5.2.1), so from now on it reports; this
+	// hub sends no "relayed" success notification (that is for a next hop
+	// without DSN, section 5.2.2).
+	NotifyPassed bool
 }
 
 // Recipient is one recipient of a delivery.

@@ -48,6 +48,11 @@ func (p *Pipe) run(ctx context.Context, m *Message, r Recipient) Result {
 	argv := make([]string, len(p.Command))
 	for i, a := range p.Command {
 		argv[i] = repl.Replace(a)
+		if strings.IndexByte(argv[i], 0) >= 0 {
+			// No program can be given a NUL (an IMCEA "+00"): a permanent
+			// failure, not a retry until expiry.
+			return Result{Class: Failed, Status: "5.1.3", Text: fmt.Sprintf("the address %q holds a NUL character, which cannot be passed to %s", r.Address, p.Command[0])}
+		}
 	}
 	timeout := p.Timeout
 	if timeout == 0 {

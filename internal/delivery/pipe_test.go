@@ -75,6 +75,9 @@ func TestPipeHostileAddresses(t *testing.T) {
 	if _, err := os.Stat(canary); err == nil {
 		t.Fatal("an address ran a command")
 	}
+	if res := p.Deliver(context.Background(), message("x\r\n", Recipient{Type: "FAX", Address: "+1\x00x"})); res[0].Class != Failed || res[0].Status != "5.1.3" {
+		t.Errorf("an address with NUL cannot be an argument: %+v, want failed 5.1.3 (not a retry until expiry)", res[0])
+	}
 	got, _ := os.ReadFile(out)
 	var want strings.Builder
 	for _, h := range hostile {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -58,10 +59,23 @@ func (q *oneQueue) Add(env smtpd.Envelope, body io.Reader) (string, error) {
 	return "Q1", nil
 }
 
-// The hub relay agent proves the secret to a real relay listener and
-// keeps the envelope: DSN parameters (an x400 ORCPT too) and the arrival
-// time.
-func TestHubRelay(t *testing.T) {
+// countAccepts counts the connections a listener accepts.
+type countAccepts struct {
+	net.Listener
+	n atomic.Int32
+}
+
+func (c *countAccepts) Accept() (net.Conn, error) {
+	conn, err := c.Listener.Accept()
+	if err == nil {
+		c.n.Add(1)
+	}
+	return conn, err
+}
+
+// startRelay starts hub-b's relay listener with secret on loopback.
+func startRelay(t *testing.T, secret []byte) (*countAccepts, *oneQueue) {
+	t.Helper()
 	org, err := config.Parse([]byte(relayOrg), "org.toml", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +85,6 @@ func TestHubRelay(t *testing.T) {
 		t.Fatal(err)
 	}
 	eng := routing.New(org, dir)
-	secret := []byte("the secret")
 	q := &oneQueue{}
 	l, err := smtpd.NewRelay(org, "hub-b", secret, func() *routing.Engine { return eng }, q, nil)
 	if err != nil {
@@ -81,12 +94,22 @@ func TestHubRelay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go l.Serve(ln)
+	ca := &countAccepts{Listener: ln}
+	go l.Serve(ca)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		l.Shutdown(ctx)
 	})
+	return ca, q
+}
+
+// The hub relay agent proves the secret to a real relay listener and
+// keeps the envelope: DSN parameters (an x400 ORCPT too) and the arrival
+// time.
+func TestHubRelay(t *testing.T) {
+	secret := []byte("the secret")
+	ln, q := startRelay(t, secret)
 	arrival := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 	msg := &delivery.Message{ID: "M1", From: "alice@contoso.test", Arrival: arrival, EnvID: "env-1", Ret: "HDRS",
 		Recipients: []delivery.Recipient{
@@ -125,5 +148,30 @@ func TestHubRelay(t *testing.T) {
 	}
 	if strings.Contains(q.body, smtpd.ArrivalHeader) || strings.Contains(q.body, smtpd.ORCPTHeader) || !strings.HasSuffix(q.body, "Subject: x\r\n\r\nbody\r\n") {
 		t.Errorf("body %q", q.body)
+	}
+}
+
+// The hub relay keeps its proven connection for the next messages.
+func TestHubRelayReusesConnection(t *testing.T) {
+	secret := []byte("the secret")
+	ln, q := startRelay(t, secret)
+	pool := &delivery.Pool{IdleTime: 5 * time.Second}
+	defer pool.Close()
+	a := &delivery.SMTP{Hosts: []string{ln.Addr().String()}, TLS: "none", Timeout: 5 * time.Second, DefaultDomain: "contoso.test", Pool: pool,
+		Hub: &delivery.HubAuth{Server: "hub-a", Secret: secret, ArrivalHeader: smtpd.ArrivalHeader, ORCPTHeader: smtpd.ORCPTHeader}}
+	for i := range 3 {
+		msg := &delivery.Message{ID: "M", From: "alice@contoso.test", Arrival: time.Now(),
+			Recipients: []delivery.Recipient{{Type: "SMTP", Address: "bob@contoso.test"}},
+			Open: func() (io.ReadCloser, error) {
+				return io.NopCloser(strings.NewReader("Subject: x\r\n\r\nbody\r\n")), nil
+			}}
+		if r := a.Deliver(context.Background(), msg)[0]; r.Class != delivery.Delivered {
+			t.Fatalf("message %d: %+v", i, r)
+		}
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if got := ln.n.Load(); got != 1 || q.n != 3 {
+		t.Errorf("%d connections for %d messages, want 1 for 3", got, q.n)
 	}
 }

@@ -97,7 +97,9 @@ func (w *Webhook) post(ctx context.Context, m *Message) Result {
 	}
 	defer resp.Body.Close()
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	text := resp.Status
+	// The status line as received ("HTTP/1.1 400 Bad Request"): a bare
+	// "400 ..." would read as an SMTP reply in a report's Diagnostic-Code.
+	text := resp.Proto + " " + resp.Status
 	if line := strings.TrimSpace(strings.SplitN(string(snippet), "\n", 2)[0]); line != "" {
 		text += ": " + line
 	}

@@ -65,7 +65,7 @@ func TestWebhookFailureText(t *testing.T) {
 	}))
 	defer srv.Close()
 	res := (&Webhook{URL: srv.URL, Format: "multipart"}).Deliver(context.Background(), message("x\r\n", Recipient{Type: "SMS", Address: "1"}))
-	if res[0].Class != Failed || !strings.Contains(res[0].RemoteText, "422") || !strings.Contains(res[0].RemoteText, "number not in service") {
+	if res[0].Class != Failed || !strings.HasPrefix(res[0].RemoteText, "HTTP/1.1 422 ") || !strings.Contains(res[0].RemoteText, "number not in service") {
 		t.Errorf("%+v", res[0])
 	}
 }

@@ -2,6 +2,7 @@ package directory
 
 import (
 	"fmt"
+	"sync"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -11,7 +12,7 @@ import (
 // one that is not a mailbox or one without a hash costs a hash comparison
 // too, so that the time taken does not tell which users exist.
 func CheckPassword(ent *Entry, password string) (*Entry, error) {
-	hash := dummyHash
+	hash := dummyHash()
 	ok := ent != nil && ent.Kind == Mailbox && ent.PasswordHash != ""
 	if ok {
 		hash = []byte(ent.PasswordHash)
@@ -22,5 +23,11 @@ func CheckPassword(ent *Entry, password string) (*Entry, error) {
 	return ent, nil
 }
 
-// dummyHash is compared against when the user is unknown.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("waypost: no such user"), bcrypt.DefaultCost)
+// dummyHash is compared against when the user is unknown. It is made on
+// first use, not when the program starts, where every waypost command
+// would pay for a bcrypt hash; only the first unknown user of a hub's life
+// waits for it.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("waypost: no such user"), bcrypt.DefaultCost)
+	return h
+})

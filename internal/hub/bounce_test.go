@@ -26,12 +26,13 @@ func TestNonDeliveryReportReachesTheSender(t *testing.T) {
 	if len(box) != 1 {
 		t.Fatalf("alice has %d messages, want the one report", len(box))
 	}
-	ndr := box[0]
+	ndr := strings.ReplaceAll(box[0], "\r\n ", " ") // unfolded (RFC 5322 section 2.2.3)
 	for _, want := range []string{
 		"Return-Path: <>\r\n", "Subject: Undeliverable: Fax the figures", "Auto-Submitted: auto-replied",
 		"multipart/report; report-type=delivery-status", "Original-Envelope-Id: e-42",
 		"Final-Recipient: rfc822;nobody@contoso.test\r\nAction: failed\r\nStatus: 5.1.1",
 		"Final-Recipient: fax;+1 555 0100\r\nAction: failed\r\nStatus: 5.4.4",
+		"Diagnostic-Code: smtp; 550 5.4.4 ROUTING.NoConnectorForAddressType; unable to route for address type\r\n", // exchange-semantics.md 8.9
 		"None of the organization's connectors can send to FAX addresses from your site",
 	} {
 		if !strings.Contains(ndr, want) {

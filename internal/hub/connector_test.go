@@ -99,3 +99,54 @@ func TestConnectorRetryThenSuccess(t *testing.T) {
 		t.Error("message still queued though every recipient is final")
 	}
 }
+
+// A destination that takes the connection and never answers holds one
+// worker; mail for elsewhere that arrives meanwhile is delivered at once,
+// not after the stalled delivery's timeout.
+func TestStalledDeliveryDoesNotHoldTheQueue(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			accepted <- c // and say nothing
+		}
+	}()
+
+	f := newFixture(t)
+	agent := &delivery.SMTP{Hosts: []string{ln.Addr().String()}, Helo: "hub1", DefaultDomain: "contoso.test", Timeout: time.Minute}
+	f.s.Connector = func(name string) delivery.Agent { return agent }
+	add := func(to string) {
+		t.Helper()
+		if _, err := f.s.Queue.Add(queue.Envelope{From: "bob@fabrikam.test", Arrival: f.now, Recipients: []queue.Recipient{
+			{Written: to, Type: "SMTP", Address: to}}}, strings.NewReader("Subject: hi\r\n\r\nhello\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		f.s.Wake()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.s.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	add("carol@fabrikam.test")
+	var stalled net.Conn
+	select {
+	case stalled = <-accepted:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the delivery to the silent host never connected")
+	}
+	defer stalled.Close() // lets the stalled delivery end at cleanup
+
+	add("alice@contoso.test")
+	deadline := time.Now().Add(10 * time.Second)
+	for len(f.inbox(t, delivery.Folder("alice@contoso.test"))) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("alice's message waited for the stalled delivery")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

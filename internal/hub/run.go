@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/waypost/waypost/internal/api"
 	"github.com/waypost/waypost/internal/config"
 	"github.com/waypost/waypost/internal/delivery"
 	"github.com/waypost/waypost/internal/queue"
@@ -34,7 +35,10 @@ type Hub struct {
 	log    *slog.Logger
 	recv   []*smtpd.Listener
 	lns    []net.Listener
-	secret []byte    // the organization's hub secret, nil without one
+	secret []byte         // the organization's hub secret, nil without one
+	pool   *delivery.Pool // SMTP connections kept between messages, shared by every SMTP agent
+	api    *api.Server
+	apiLn  net.Listener
 	dir    io.Closer // the directory backend, nil for none
 }
 
@@ -56,7 +60,7 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Hub{org: org, server: s, log: log, dir: dirCloser}
+	h := &Hub{org: org, server: s, log: log, pool: &delivery.Pool{}, dir: dirCloser}
 	h.engine.Store(routing.New(org, dir))
 	q, rec, err := queue.Open(filepath.Join(s.DataDir, "queue"))
 	if err != nil {
@@ -98,6 +102,7 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 			h.close()
 			return nil, err
 		}
+		l.SetQueueDir(q.Dir()) // MAIL is refused (452 4.3.1) while its file system is nearly full
 		ln, err := net.Listen("tcp", s.Relay)
 		if err != nil {
 			h.close()
@@ -111,12 +116,17 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 			h.close()
 			return nil, err
 		}
+		l.SetQueueDir(q.Dir())
 		ln, err := net.Listen("tcp", rc.Listen)
 		if err != nil {
 			h.close()
 			return nil, fmt.Errorf("receive connector %q: %w", rc.Name, err)
 		}
 		h.recv, h.lns = append(h.recv, l), append(h.lns, ln)
+	}
+	if err := h.openAPI(); err != nil {
+		h.close()
+		return nil, err
 	}
 	return h, nil
 }
@@ -130,7 +140,8 @@ func (h *Hub) connector(name string) delivery.Agent {
 		switch sc.Delivery.Kind {
 		case config.DeliverySMTP:
 			return &delivery.SMTP{Hosts: sc.Delivery.SmartHosts, Helo: h.server.FQDN, TLS: sc.Delivery.TLS,
-				Encapsulation: sc.Delivery.Encapsulation, DefaultDomain: h.org.DefaultDomain, Timeout: 5 * time.Minute}
+				Encapsulation: sc.Delivery.Encapsulation, DefaultDomain: h.org.DefaultDomain, Timeout: 5 * time.Minute,
+				AuthUsername: sc.Delivery.AuthUsername, AuthPasswordFile: sc.Delivery.AuthPassword, Pool: h.pool}
 		case config.DeliveryDrop:
 			return &delivery.Drop{Dir: sc.Delivery.Directory, DefaultDomain: h.org.DefaultDomain}
 		case config.DeliveryPipe:
@@ -151,8 +162,8 @@ func (h *Hub) relay(server string) delivery.Agent {
 		return nil
 	}
 	return &delivery.SMTP{Hosts: []string{peer.Relay}, Helo: h.server.FQDN, TLS: "none", Timeout: 5 * time.Minute,
-		DefaultDomain: h.org.DefaultDomain,
-		Hub:           &delivery.HubAuth{Server: h.server.Name, Secret: h.secret, ArrivalHeader: smtpd.ArrivalHeader, ORCPTHeader: smtpd.ORCPTHeader}}
+		DefaultDomain: h.org.DefaultDomain, Pool: h.pool,
+		Hub: &delivery.HubAuth{Server: h.server.Name, Secret: h.secret, ArrivalHeader: smtpd.ArrivalHeader, ORCPTHeader: smtpd.ORCPTHeader}}
 }
 
 // Addrs returns the addresses the receive connectors listen on.
@@ -170,7 +181,7 @@ func (h *Hub) Addrs() []string {
 // stays in the queue for the next start.
 func (h *Hub) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	errs := make(chan error, len(h.recv))
+	errs := make(chan error, len(h.recv)+1)
 	for i, l := range h.recv {
 		wg.Add(1)
 		go func() {
@@ -180,9 +191,12 @@ func (h *Hub) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	h.runAPI(errs)
 	schedCtx, stopSched := context.WithCancel(context.Background())
 	schedDone := make(chan struct{})
 	go func() { h.sched.Run(schedCtx); close(schedDone) }()
+	pickupDone := make(chan struct{})
+	go func() { h.runPickups(schedCtx); close(pickupDone) }() // pickup.go
 	h.log.Info("hub running", "server", h.server.Name, "listen", h.Addrs())
 	var runErr error
 	select {
@@ -195,9 +209,11 @@ func (h *Hub) Run(ctx context.Context) error {
 	for _, l := range h.recv {
 		l.Shutdown(shutCtx)
 	}
+	h.stopAPI(shutCtx)
 	wg.Wait()
 	stopSched()
 	<-schedDone
+	<-pickupDone
 	h.close()
 	return runErr
 }
@@ -206,6 +222,10 @@ func (h *Hub) close() {
 	for _, ln := range h.lns {
 		ln.Close()
 	}
+	if h.apiLn != nil {
+		h.apiLn.Close()
+	}
+	h.pool.Close() // after the scheduler: no delivery is under way
 	if h.track != nil {
 		h.track.Close()
 	}

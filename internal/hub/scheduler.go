@@ -46,6 +46,12 @@ type Scheduler struct {
 
 	wakeOnce sync.Once
 	wake     chan struct{}
+
+	slotsOnce sync.Once
+	slots     chan struct{} // one per worker at work
+	mu        sync.Mutex
+	inFlight  map[string]bool // messages being processed
+	workers   sync.WaitGroup
 }
 
 func (s *Scheduler) wakeChan() chan struct{} {
@@ -61,23 +67,20 @@ func (s *Scheduler) Wake() {
 	}
 }
 
-// Run scans the queue until ctx is done. A delivery under way when ctx
-// ends is finished or, if it had not started, left queued: nothing is lost.
+// Run scans the queue until ctx is done. A pass starts the messages that
+// are due and not already being processed, without waiting for them: a
+// slow delivery holds one worker, not the next pass. When ctx ends, Run
+// waits for the deliveries under way; nothing is lost.
 func (s *Scheduler) Run(ctx context.Context) {
 	wake := s.wakeChan()
-	if s.Now == nil {
-		s.Now = time.Now
-	}
-	if s.Rand == nil {
-		s.Rand = rand.Float64
-	}
 	if s.Interval == 0 {
 		s.Interval = time.Second
 	}
 	t := time.NewTicker(s.Interval)
 	defer t.Stop()
+	defer s.workers.Wait()
 	for {
-		s.RunOnce(ctx)
+		s.dispatch(ctx)
 		select {
 		case <-ctx.Done():
 			return
@@ -87,33 +90,87 @@ func (s *Scheduler) Run(ctx context.Context) {
 	}
 }
 
-// RunOnce makes one pass over the queue: every message with a recipient
-// that is due is processed.
+// RunOnce makes one pass over the queue and waits for it: every message
+// with a recipient that is due is processed.
 func (s *Scheduler) RunOnce(ctx context.Context) {
+	s.dispatch(ctx)
+	s.workers.Wait()
+}
+
+// dispatch starts processing every due message that is not in flight,
+// up to Workers at a time (it waits for a free worker).
+func (s *Scheduler) dispatch(ctx context.Context) {
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	if s.Rand == nil {
+		s.Rand = rand.Float64
+	}
+	s.slotsOnce.Do(func() {
+		n := s.Workers
+		if n <= 0 {
+			n = 16
+		}
+		s.slots = make(chan struct{}, n)
+		s.inFlight = map[string]bool{}
+	})
 	msgs, err := s.Queue.List()
 	if err != nil {
 		s.Log.Error("queue list", "err", err)
 	}
-	workers := s.Workers
-	if workers <= 0 {
-		workers = 16
-	}
-	sem := make(chan struct{}, workers)
-	var wg sync.WaitGroup
+	now := s.Now()
 	for _, m := range msgs {
 		if ctx.Err() != nil {
-			break
+			return
 		}
-		sem <- struct{}{}
-		wg.Add(1)
+		if !s.due(m, now) {
+			continue
+		}
+		s.mu.Lock()
+		busy := s.inFlight[m.ID]
+		s.inFlight[m.ID] = true
+		s.mu.Unlock()
+		if busy {
+			continue
+		}
+		select {
+		case s.slots <- struct{}{}:
+		case <-ctx.Done():
+			s.release(m.ID)
+			return
+		}
+		s.workers.Add(1)
 		go func() {
-			defer func() { <-sem; wg.Done() }()
+			defer func() { <-s.slots; s.release(m.ID); s.workers.Done() }()
 			if err := s.process(ctx, m); err != nil {
 				s.Log.Error("processing queued message", "id", m.ID, "err", err)
 			}
 		}()
 	}
-	wg.Wait()
+}
+
+func (s *Scheduler) release(id string) {
+	s.mu.Lock()
+	delete(s.inFlight, id)
+	s.mu.Unlock()
+}
+
+// due reports whether m needs processing at now: a pending recipient
+// whose next attempt has come, a delay notice or expiry that is due, or
+// every recipient final (it is waiting for its reports or removal).
+func (s *Scheduler) due(m *queue.Message, now time.Time) bool {
+	org := s.Engine.Load().Org()
+	final := true
+	for _, r := range m.Recipients {
+		if r.State != queue.Pending {
+			continue
+		}
+		final = false
+		if !r.NextAttempt.After(now) || !r.DelayNotified && !now.Before(m.Arrival.Add(org.DelayNotification)) {
+			return true
+		}
+	}
+	return final || !now.Before(m.Arrival.Add(org.MessageExpiration))
 }
 
 // work is one recipient to deliver in this pass.
@@ -159,15 +216,19 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 				continue
 			}
 			d := eng.RouteAddress(s.Server, address.Address{Type: r.Type, Value: r.Address}, m.Size, false)
+			before := r.NextHop
 			r.NextHop = nextHop(&d)
 			hub := ""
 			if remoteHub(&d, s.Server) {
 				hub = NextHub(eng.Org(), &d, s.Server)
 				r.NextHop = "hub:" + hub
 			}
+			if r.NextHop != before {
+				j.routed(m, r, &d)
+			}
 			switch {
 			case d.Outcome == routing.OutcomeNDR:
-				j.final(m, r, queue.Failed, queue.Result{Class: queue.ClassFailed, Status: d.Status, RemoteText: d.Reason})
+				j.final(m, r, queue.Failed, queue.Result{Class: queue.ClassFailed, Status: d.Status, RemoteText: ndrText(&d)})
 			case d.Outcome == routing.OutcomeExpanded:
 				j.final(m, r, queue.Expanded, queue.Result{Class: queue.ClassDelivered, Status: "2.0.0", RemoteText: "expanded"})
 				have := newRecipientSet(eng, m)
@@ -178,7 +239,8 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 					m.Recipients = append(m.Recipients, queue.Recipient{Written: mem.Recipient, Type: mem.Type, Address: mem.Address, Notify: r.Notify, State: queue.Pending})
 				}
 			case d.Outcome == routing.OutcomeMailbox && strings.EqualFold(d.Server, s.Server):
-				folder, err := s.folder(eng, r)
+				typ, addr := destination(eng, s.Server, &d, m.Size)
+				folder, err := s.folder(eng, &queue.Recipient{Type: typ, Address: addr})
 				if errors.Is(err, directory.ErrUnavailable) {
 					s.attempt(r, now, expires)
 					r.Last = queue.Result{Class: queue.ClassRetry, Status: routing.StatusDirectoryDown, RemoteText: err.Error()}
@@ -195,7 +257,8 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 				s.attempt(r, now, expires)
 				hop := "connector:" + d.Connector
 				agents[hop] = s.Connector(d.Connector)
-				remote[hop] = append(remote[hop], work{i, delivery.Recipient{Type: r.Type, Address: r.Address}})
+				typ, addr := destination(eng, s.Server, &d, m.Size)
+				remote[hop] = append(remote[hop], work{i, delivery.Recipient{Type: typ, Address: addr, Notify: r.Notify, ORCPT: r.ORCPT}})
 			case hub != "" && hub != s.Server && s.Relay != nil && s.Relay(hub) != nil:
 				// Another hub's mailbox or connector: hand it to the next
 				// hub on the path, which routes again with its own scope.
@@ -250,6 +313,37 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 	return s.removeIfDone(m.ID)
 }
 
+// routed notes how r was resolved and routed, when that is new: on the
+// first pass, and again when a configuration change reroutes it.
+func (j *job) routed(m *queue.Message, r *queue.Recipient, d *routing.Decision) {
+	if res := resolved(d); res != "" {
+		j.note(tracking.Event{Event: tracking.Resolve, ID: m.ID, Sender: m.From, Recipient: r.Type + ":" + r.Address, Detail: res})
+	}
+	if r.NextHop == "" {
+		return // an NDR or a group: FAIL and EXPAND say what happened
+	}
+	detail := string(d.Outcome)
+	if len(d.SitePath) > 0 {
+		detail += " via sites " + strings.Join(d.SitePath, ">")
+	}
+	if d.Cost > 0 {
+		detail += fmt.Sprintf(", cost %d", d.Cost)
+	}
+	j.note(tracking.Event{Event: tracking.Route, ID: m.ID, Sender: m.From, Recipient: r.Type + ":" + r.Address, NextHop: r.NextHop, Connector: d.Connector, Detail: detail})
+}
+
+// resolved says which directory entry d resolved to, or "" when the
+// recipient is not in the directory.
+func resolved(d *routing.Decision) string {
+	switch {
+	case d.Mailbox != "":
+		return "mailbox " + d.Mailbox + " on " + d.Server
+	case d.Contact != "":
+		return "contact " + d.Contact + " -> " + d.Target
+	}
+	return ""
+}
+
 // attempt records an attempt before its I/O, so that a crash during the
 // delivery cannot cause a hot retry loop: the next try is already
 // scheduled.
@@ -283,7 +377,14 @@ func (j *job) deliver(ctx context.Context, m *queue.Message, agent delivery.Agen
 	}
 	results := agent.Deliver(ctx, msg)
 	var succeeded []report.Recipient
-	err := j.update(m.ID, func(qm *queue.Message) error {
+	success := func(qm *queue.Message) error {
+		if len(succeeded) == 0 || qm.From == "" {
+			return nil
+		}
+		return j.s.notify(qm, report.Report{Success: true, Recipients: succeeded}, "success notification")
+	}
+	var reportErr error
+	removed, err := j.finish(m.ID, func(qm *queue.Message) error {
 		succeeded = succeeded[:0]
 		for i, w := range ws {
 			r := &qm.Recipients[w.index]
@@ -295,7 +396,7 @@ func (j *job) deliver(ctx context.Context, m *queue.Message, agent delivery.Agen
 				if agent != delivery.Agent(j.s.Mailbox) {
 					j.events[len(j.events)-1].Event = tracking.Send // handed to another server
 				}
-				if a := successAction(agent, j.s.Mailbox); a != "" && strings.Contains(strings.ToUpper(r.Notify), "SUCCESS") {
+				if a := successAction(agent, j.s.Mailbox, res); a != "" && strings.Contains(strings.ToUpper(r.Notify), "SUCCESS") {
 					succeeded = append(succeeded, report.Recipient{Written: r.Written, Type: r.Type, Address: r.Address, ORCPT: r.ORCPT,
 						Status: qr.Status, RemoteHost: qr.RemoteHost, RemoteText: res.RemoteText, LastAttempt: r.LastAttempt, Action: a})
 				}
@@ -305,10 +406,19 @@ func (j *job) deliver(ctx context.Context, m *queue.Message, agent delivery.Agen
 				j.final(qm, r, queue.Failed, qr)
 			default:
 				r.Last = qr
-				j.note(tracking.Event{Event: tracking.Defer, ID: qm.ID, Recipient: r.Address, NextHop: r.NextHop, Status: res.Status, Detail: orStatus(res.RemoteText, res.Text)})
+				j.note(tracking.Event{Event: tracking.Defer, ID: qm.ID, Sender: qm.From, Recipient: r.Address, NextHop: r.NextHop, Status: res.Status, Detail: orStatus(res.RemoteText, res.Text)})
 			}
 		}
 		return nil
+	}, func(qm *queue.Message) error {
+		// Every recipient is final: the reports go into the queue before
+		// the message leaves it (a crash in between sends them twice,
+		// never not at all).
+		if reportErr = success(qm); reportErr == nil {
+			reportErr = j.s.bounce(qm)
+			succeeded = nil // sent; not again below
+		}
+		return reportErr
 	})
 	if err != nil {
 		// The deliveries happened but their results are not recorded: the
@@ -316,8 +426,11 @@ func (j *job) deliver(ctx context.Context, m *queue.Message, agent delivery.Agen
 		j.s.Log.Error("recording delivery results", "id", m.ID, "err", err)
 		return
 	}
-	if len(succeeded) > 0 && m.From != "" {
-		if err := j.s.notify(m, report.Report{Success: true, Recipients: succeeded}, "success notification"); err != nil {
+	if reportErr != nil {
+		j.s.Log.Error("queueing reports; the message stays queued until they are", "id", m.ID, "err", reportErr)
+	}
+	if !removed {
+		if err := success(m); err != nil {
 			j.s.Log.Error("queueing a success notification", "id", m.ID, "err", err)
 		}
 	}
@@ -326,9 +439,14 @@ func (j *job) deliver(ctx context.Context, m *queue.Message, agent delivery.Agen
 // successAction is the RFC 3461 action of a delivery by agent for a
 // NOTIFY=SUCCESS recipient: "delivered" into a mailbox here, "relayed" to
 // a gateway or another server that sends no further notifications (drop
-// folder, program, webhook, SMTP send connector), and "" for the relay to
-// another hub, which carries NOTIFY on and reports itself.
-func successAction(agent delivery.Agent, mailbox *delivery.Maildir) string {
+// folder, program, webhook, SMTP send connector to a host without DSN),
+// and "" when the next hop took NOTIFY on and reports itself: another hub,
+// or an SMTP host that offers DSN (RFC 3461 section 5.2.1: no "relayed"
+// notification then).
+func successAction(agent delivery.Agent, mailbox *delivery.Maildir, res delivery.Result) string {
+	if res.NotifyPassed {
+		return ""
+	}
 	switch a := agent.(type) {
 	case *delivery.Maildir:
 		if a == mailbox {
@@ -344,6 +462,9 @@ func successAction(agent delivery.Agent, mailbox *delivery.Maildir) string {
 
 func (s *Scheduler) removeIfDone(id string) error {
 	m, err := s.Queue.Get(id)
+	if errors.Is(err, queue.ErrNotFound) {
+		return nil // its last delivery finished it
+	}
 	if err != nil {
 		return err
 	}
@@ -407,7 +528,7 @@ func (s *Scheduler) notify(m *queue.Message, r report.Report, what string) error
 	if err != nil {
 		return err
 	}
-	s.track(tracking.Event{Event: tracking.DSN, ID: m.ID, Recipient: m.From, Detail: fmt.Sprintf("%s %s for %d recipients", what, nm.ID, len(r.Recipients))})
+	s.track(tracking.Event{Event: tracking.DSN, ID: m.ID, Sender: m.From, Recipient: m.From, Detail: fmt.Sprintf("%s %s for %d recipients", what, nm.ID, len(r.Recipients))})
 	s.Wake()
 	return nil
 }
@@ -448,6 +569,22 @@ func (j *job) update(id string, f func(m *queue.Message) error) error {
 	}
 	j.events = j.events[:0]
 	return err
+}
+
+// finish is Queue.Finish that writes the tracking events noted by f once
+// the results are on disk or the message is gone.
+func (j *job) finish(id string, f, done func(m *queue.Message) error) (bool, error) {
+	removed, err := j.s.Queue.Finish(id, func(m *queue.Message) error {
+		j.events = j.events[:0] // f may run again
+		return f(m)
+	}, done)
+	if err == nil {
+		for _, e := range j.events {
+			j.s.track(e)
+		}
+	}
+	j.events = j.events[:0]
+	return removed, err
 }
 
 // job is the processing of one message in one pass.
@@ -548,6 +685,36 @@ func NextHub(org *config.Org, d *routing.Decision, self string) string {
 		return ""
 	}
 	return dest
+}
+
+// destination is the address an agent delivers d to: the recipient's
+// own, or for a contact the target at the end of its chain (routing keeps
+// the address the contact was named by in d, and its first target).
+func destination(eng *routing.Engine, server string, d *routing.Decision, size int64) (typ, addr string) {
+	typ, addr = d.Type, d.Address
+	for i, t := 0, d; t.Target != "" && i < 32; i++ {
+		tt, ta, ok := strings.Cut(t.Target, ":")
+		if !ok {
+			break
+		}
+		typ, addr = tt, ta
+		next := eng.RouteAddress(server, address.Address{Type: tt, Value: ta}, size, false)
+		t = &next
+	}
+	return typ, addr
+}
+
+// noConnectorText is Exchange's diagnostic for a type no connector in
+// scope takes (exchange-semantics.md section 8.9).
+const noConnectorText = "ROUTING.NoConnectorForAddressType; unable to route for address type"
+
+// ndrText is the diagnostic a report carries for a recipient routing
+// refuses.
+func ndrText(d *routing.Decision) string {
+	if d.Status == "5.4.4" && !strings.EqualFold(d.Type, "SMTP") {
+		return noConnectorText
+	}
+	return d.Reason
 }
 
 func deferReason(d *routing.Decision) string {

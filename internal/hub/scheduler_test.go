@@ -148,6 +148,10 @@ func TestScheduler(t *testing.T) {
 		t.Fatalf("delivered again: %d", len(box))
 	}
 
+	// Carol's retry routes her again, to the same place: no new ROUTE line.
+	f.now = carol.NextAttempt.Add(time.Second)
+	f.s.RunOnce(context.Background())
+
 	// After message_expiration the waiting recipient fails with 4.4.7 and
 	// the message leaves the queue.
 	f.now = f.now.Add(time.Hour + time.Minute)
@@ -160,10 +164,19 @@ func TestScheduler(t *testing.T) {
 	var events []string
 	tracking.Search(r, tracking.Filter{ID: m.ID}, func(e tracking.Event) { events = append(events, e.Event+" "+e.Recipient+" "+e.Status) }, nil)
 	joined := strings.Join(events, "\n")
-	for _, w := range []string{"DELIVER alice@contoso.test 2.0.0", "EXPAND sales@contoso.test", "FAIL nobody@contoso.test 5.1.1", "DEFER carol@fabrikam.test", "FAIL carol@fabrikam.test 4.4.7"} {
+	for _, w := range []string{"DELIVER alice@contoso.test 2.0.0", "EXPAND sales@contoso.test", "FAIL nobody@contoso.test 5.1.1", "DEFER carol@fabrikam.test", "FAIL carol@fabrikam.test 4.4.7",
+		"RESOLVE SMTP:alice@contoso.test", "ROUTE SMTP:alice@contoso.test", "ROUTE SMTP:carol@fabrikam.test"} {
 		if !strings.Contains(joined, w) {
 			t.Errorf("tracking log lacks %q:\n%s", w, joined)
 		}
+	}
+	// A recipient is routed once, not again at each attempt with the
+	// same outcome.
+	if n := strings.Count(joined, "ROUTE SMTP:carol@fabrikam.test"); n != 1 {
+		t.Errorf("carol routed %d times in the log, want 1:\n%s", n, joined)
+	}
+	if n := strings.Count(joined, "DEFER carol@fabrikam.test"); n != 2 {
+		t.Errorf("carol deferred %d times in the log, want 2:\n%s", n, joined)
 	}
 }
 

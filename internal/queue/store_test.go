@@ -323,3 +323,57 @@ func TestListCorrupt(t *testing.T) {
 		t.Errorf("Get of a corrupt record: %v, want ErrCorrupt", err)
 	}
 }
+
+func TestFinish(t *testing.T) {
+	s, _ := openT(t, "")
+	m := addT(t, s, "body")
+	if len(m.Recipients) < 2 {
+		t.Fatalf("test envelope has %d recipients, want 2 or more", len(m.Recipients))
+	}
+	setAll := func(st State, upto int) func(*Message) error {
+		return func(m *Message) error {
+			for i := range m.Recipients[:upto] {
+				m.Recipients[i].State = st
+			}
+			return nil
+		}
+	}
+	calls := 0
+	done := func(*Message) error { calls++; return nil }
+
+	// Not every recipient final: the record is rewritten, done not called.
+	removed, err := s.Finish(m.ID, setAll(Delivered, 1), done)
+	if err != nil || removed || calls != 0 {
+		t.Fatalf("Finish with a pending recipient = %v, %v (done called %d times)", removed, err, calls)
+	}
+	if got, _ := s.Get(m.ID); got.Recipients[0].State != Delivered {
+		t.Errorf("result not written: %+v", got.Recipients[0])
+	}
+
+	// A failing done keeps the message, with its results written.
+	removed, err = s.Finish(m.ID, setAll(Failed, len(m.Recipients)), func(*Message) error { return errors.New("report queue full") })
+	if removed || err != nil {
+		t.Fatalf("Finish with a failing done = %v, %v", removed, err)
+	}
+	if got, err := s.Get(m.ID); err != nil || !got.Done() {
+		t.Fatalf("after a failing done: %v, %+v", err, got)
+	}
+
+	// Every recipient final: done sees the final states, the message goes.
+	removed, err = s.Finish(m.ID, setAll(Delivered, len(m.Recipients)), func(m *Message) error {
+		calls++
+		if !m.Done() {
+			t.Error("done called before every recipient is final")
+		}
+		return nil
+	})
+	if err != nil || !removed || calls != 1 {
+		t.Fatalf("Finish = %v, %v (done called %d times)", removed, err, calls)
+	}
+	if _, err := s.Get(m.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get after Finish removed it: %v", err)
+	}
+	if got := files(t, s.Dir()); len(got) != 0 {
+		t.Errorf("files left: %v", got)
+	}
+}

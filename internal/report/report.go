@@ -4,6 +4,9 @@
 // section 5.1): what happened in plain words, then a section for
 // administrators with the generating server and, per recipient, the
 // enhanced status code (RFC 3463), the remote server and its exact reply.
+// Reports whose fields need UTF-8 use the RFC 6533 global types. Parse
+// reads such reports back (its own and other servers'): the
+// multipart/report, the RFC 3464 section 2 fields, the returned message.
 package report
 
 import (
@@ -30,6 +33,7 @@ type Recipient struct {
 	RemoteText  string // its reply, or our own diagnostic
 	LastAttempt time.Time
 	Action      string // success notifications: "delivered" or "relayed"
+	Reason      string // plain words for the sender in place of Explain(Status, Type), "" for those
 }
 
 // Report is what a non-delivery report says.
@@ -65,6 +69,15 @@ func NDR(r Report, original io.Reader) ([]byte, error) {
 		return nil, fmt.Errorf("reading the original message: %w", err)
 	}
 	head := headerBlock(orig)
+	rcpts := make([]Recipient, len(r.Recipients))
+	for i, rc := range r.Recipients {
+		rc.Status = statusCode(r, rc.Status)
+		rcpts[i] = rc
+	}
+	r.Recipients = rcpts
+	// RET=FULL asks for the whole message in reports of failure only
+	// (RFC 3461 sections 4.3 and 6.2); the others return its header.
+	full := strings.EqualFold(r.Ret, "FULL") && !r.Delay && !r.Success
 	hdr, _ := textproto.NewReader(bufio.NewReader(bytes.NewReader(append(append([]byte{}, head...), '\r', '\n')))).ReadMIMEHeader()
 	subject := decode(hdr.Get("Subject"))
 	sent := r.Arrival
@@ -84,7 +97,9 @@ func NDR(r Report, original io.Reader) ([]byte, error) {
 	case r.Success:
 		prefix = "Delivered: "
 	}
-	w("Subject: %s\r\n", mime.QEncoding.Encode("utf-8", prefix+subject))
+	b.WriteString("Subject:")
+	fold(&b, len("Subject:"), " "+mime.QEncoding.Encode("utf-8", prefix+subject))
+	b.WriteString("\r\n")
 	w("Date: %s\r\n", r.Date.Format(time.RFC1123Z))
 	w("Message-ID: <%s@%s>\r\n", randomHex(16), r.ReportingMTA)
 	if id := hdr.Get("Message-Id"); id != "" {
@@ -96,34 +111,51 @@ func NDR(r Report, original io.Reader) ([]byte, error) {
 	w("This is a delivery status notification in MIME format.\r\n\r\n")
 
 	w("--%s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n", boundary)
-	human(&b, r, subject, sent)
+	human(&b, r, subject, sent, full)
 
-	w("\r\n--%s\r\nContent-Type: message/delivery-status\r\n\r\n", boundary)
-	status(&b, r)
-
-	if strings.EqualFold(r.Ret, "FULL") {
-		w("\r\n--%s\r\nContent-Type: message/rfc822\r\n\r\n", boundary)
-		b.Write(orig)
-		if !bytes.HasSuffix(orig, []byte("\r\n")) {
-			b.WriteString("\r\n")
-		}
+	// Status fields that need more than ASCII (an SMTPUTF8 address, a
+	// utf-8 ORCPT) make it a message/global-delivery-status (RFC 6533
+	// section 4.1); the returned header likewise (section 4.3).
+	var st bytes.Buffer
+	status(&st, r, false)
+	if !isASCII(st.Bytes()) {
+		st.Reset()
+		status(&st, r, true)
+		w("\r\n--%s\r\nContent-Type: message/global-delivery-status\r\nContent-Transfer-Encoding: 8bit\r\n\r\n", boundary)
 	} else {
-		w("\r\n--%s\r\nContent-Type: text/rfc822-headers\r\n\r\n", boundary)
-		b.Write(head)
+		w("\r\n--%s\r\nContent-Type: message/delivery-status\r\n\r\n", boundary)
 	}
+	b.Write(st.Bytes())
+
+	ret, typ := head, "text/rfc822-headers"
+	if full {
+		ret, typ = orig, "message/rfc822"
+		if !bytes.HasSuffix(ret, []byte("\r\n")) {
+			ret = append(append([]byte{}, ret...), '\r', '\n')
+		}
+	}
+	if !isASCII(head) {
+		typ = map[bool]string{true: "message/global", false: "message/global-headers"}[full]
+	}
+	w("\r\n--%s\r\nContent-Type: %s\r\n", boundary, typ)
+	if !isASCII(ret) {
+		w("Content-Transfer-Encoding: 8bit\r\n")
+	}
+	w("\r\n")
+	b.Write(ret)
 	w("\r\n--%s--\r\n", boundary)
 	return b.Bytes(), nil
 }
 
 // human writes the part for people.
-func human(b *bytes.Buffer, r Report, subject string, sent time.Time) {
+func human(b *bytes.Buffer, r Report, subject string, sent time.Time, full bool) {
 	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	if r.Success {
 		w("Your message has been delivered to the following recipients:\r\n\r\n")
-		w("      Subject: %s\r\n", oneLine(subject))
+		line(b, "      Subject: ", subject)
 		w("      Sent:    %s\r\n\r\n", sent.Format("Monday, 2 January 2006 15:04 MST"))
 		for _, rc := range r.Recipients {
-			w("  %s\r\n", oneLine(rc.Written))
+			line(b, "  ", rc.Written)
 			if rc.Action == "relayed" {
 				w("      Handed on to %s, which sends no further notifications.\r\n", oneLine(orDash(rc.RemoteHost)))
 			}
@@ -138,7 +170,7 @@ func human(b *bytes.Buffer, r Report, subject string, sent time.Time) {
 	} else {
 		w("Your message did not reach some or all of the intended recipients.\r\n\r\n")
 	}
-	w("      Subject: %s\r\n", oneLine(subject))
+	line(b, "      Subject: ", subject)
 	w("      Sent:    %s\r\n\r\n", sent.Format("Monday, 2 January 2006 15:04 MST"))
 	if r.Delay {
 		w("Delivery is delayed to these recipients:\r\n\r\n")
@@ -146,8 +178,11 @@ func human(b *bytes.Buffer, r Report, subject string, sent time.Time) {
 		w("The following recipients could not be reached:\r\n\r\n")
 	}
 	for _, rc := range r.Recipients {
-		w("  %s\r\n", oneLine(rc.Written))
-		if !r.Delay {
+		line(b, "  ", rc.Written)
+		switch {
+		case rc.Reason != "":
+			paragraph(b, "      ", rc.Reason)
+		case !r.Delay:
 			w("      %s\r\n", Explain(rc.Status, rc.Type))
 		}
 		w("\r\n")
@@ -155,59 +190,100 @@ func human(b *bytes.Buffer, r Report, subject string, sent time.Time) {
 	w("Diagnostic information for administrators:\r\n\r\n")
 	w("Generating server: %s\r\n\r\n", r.ReportingMTA)
 	for _, rc := range r.Recipients {
-		w("%s\r\n", oneLine(finalRecipient(rc)))
+		line(b, "", finalRecipient(rc))
 		if rc.RemoteHost != "" {
 			w("Remote server: %s\r\n", oneLine(rc.RemoteHost))
 		}
 		w("Enhanced status code: %s\r\n", rc.Status)
-		w("#%s ##\r\n\r\n", oneLine(diagnostic(rc)))
+		line(b, "#", diagnostic(rc)+" ##")
+		w("\r\n")
 	}
-	w("Original message headers are attached.\r\n")
+	if full {
+		w("The original message is attached.\r\n")
+	} else {
+		w("Original message headers are attached.\r\n")
+	}
 }
 
-// status writes the message/delivery-status part (RFC 3464 section 2).
-func status(b *bytes.Buffer, r Report) {
-	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
-	w("Reporting-MTA: dns; %s\r\n", r.ReportingMTA)
-	if r.EnvID != "" {
-		w("Original-Envelope-Id: %s\r\n", oneLine(r.EnvID))
-	}
-	w("Arrival-Date: %s\r\n", r.Arrival.Format(time.RFC1123Z))
-	for _, rc := range r.Recipients {
-		w("\r\n")
-		if rc.ORCPT != "" {
-			w("Original-Recipient: %s\r\n", oneLine(rc.ORCPT))
+// paragraph writes text word-wrapped near 78 characters, every line
+// starting with indent.
+func paragraph(b *bytes.Buffer, indent, text string) {
+	cur := ""
+	for _, word := range strings.Fields(oneLine(text)) {
+		if cur != "" && len(indent)+len(cur)+1+len(word) > 78 {
+			line(b, indent, cur)
+			cur = ""
 		}
-		w("Final-Recipient: %s\r\n", oneLine(finalRecipient(rc)))
+		if cur != "" {
+			cur += " "
+		}
+		cur += word
+	}
+	if cur != "" {
+		line(b, indent, cur)
+	}
+}
+
+// line writes one line of the part for people, folded like a field so
+// that no text from elsewhere makes it longer than RFC 5322 allows.
+func line(b *bytes.Buffer, prefix, text string) {
+	b.WriteString(prefix)
+	fold(b, len(prefix), oneLine(text))
+	b.WriteString("\r\n")
+}
+
+// status writes the body of the message/delivery-status part (RFC 3464
+// section 2), or with global set of a message/global-delivery-status part
+// (RFC 6533 section 4.1). Each field is folded to stay within RFC 5322's
+// line length.
+func status(b *bytes.Buffer, r Report, global bool) {
+	field(b, "Reporting-MTA", "dns; "+r.ReportingMTA)
+	if r.EnvID != "" {
+		field(b, "Original-Envelope-Id", r.EnvID)
+	}
+	field(b, "Arrival-Date", r.Arrival.Format(time.RFC1123Z))
+	for _, rc := range r.Recipients {
+		b.WriteString("\r\n")
+		if typ, addr, ok := strings.Cut(rc.ORCPT, ";"); ok {
+			field(b, "Original-Recipient", address(typ, addr, true, global))
+		} else if rc.ORCPT != "" {
+			field(b, "Original-Recipient", "unknown;"+rc.ORCPT) // RFC 3464 section 2.3.1
+		}
+		typ, addr, _ := strings.Cut(finalRecipient(rc), ";")
+		field(b, "Final-Recipient", address(typ, addr, false, global))
 		switch {
 		case r.Delay:
-			w("Action: delayed\r\n")
+			field(b, "Action", "delayed")
 		case r.Success:
-			w("Action: %s\r\n", orDefault(rc.Action, "delivered"))
+			field(b, "Action", orDefault(rc.Action, "delivered"))
 		default:
-			w("Action: failed\r\n")
+			field(b, "Action", "failed")
 		}
-		w("Status: %s\r\n", rc.Status)
+		field(b, "Status", rc.Status)
 		if rc.RemoteHost != "" {
-			w("Remote-MTA: dns; %s\r\n", oneLine(rc.RemoteHost))
+			field(b, "Remote-MTA", remoteMTA(oneLine(rc.RemoteHost)))
 		}
 		if !r.Success || rc.RemoteText != "" {
-			w("Diagnostic-Code: smtp; %s\r\n", oneLine(diagnostic(rc)))
+			field(b, "Diagnostic-Code", "smtp; "+diagnostic(rc))
 		}
 		if !rc.LastAttempt.IsZero() {
-			w("Last-Attempt-Date: %s\r\n", rc.LastAttempt.Format(time.RFC1123Z))
+			field(b, "Last-Attempt-Date", rc.LastAttempt.Format(time.RFC1123Z))
 		}
 		if r.Delay && !r.WillRetryUntil.IsZero() {
-			w("Will-Retry-Until: %s\r\n", r.WillRetryUntil.Format(time.RFC1123Z))
+			field(b, "Will-Retry-Until", r.WillRetryUntil.Format(time.RFC1123Z))
 		}
 	}
 }
 
-// finalRecipient is the Final-Recipient value: "rfc822;" for SMTP, "x400;"
-// for X.400, and the address type's own name for the others (FAX, SMS...).
+// finalRecipient is the Final-Recipient value: "rfc822;" for SMTP
+// ("utf-8;" for an SMTPUTF8 address, RFC 6533 section 3), "x400;" for
+// X.400, and the address type's own name for the others (FAX, SMS...).
 func finalRecipient(rc Recipient) string {
 	switch strings.ToUpper(rc.Type) {
 	case "SMTP", "":
+		if !isASCII([]byte(rc.Address)) {
+			return "utf-8;" + rc.Address
+		}
 		return "rfc822;" + rc.Address
 	case "X400":
 		return "x400;" + rc.Address

@@ -131,3 +131,31 @@ func TestDelayNotification(t *testing.T) {
 		t.Error("a delay notification reads like a failure")
 	}
 }
+
+// A recipient's Reason replaces the plain-words explanation of its status
+// in the part for people, word-wrapped under the recipient; the status
+// part is unchanged.
+func TestNDRReason(t *testing.T) {
+	r := sample()
+	r.Recipients = r.Recipients[:1]
+	r.Recipients[0].Reason = "None of your e-mail accounts could send to this recipient.\r\nInjected: no. " + strings.Repeat("More words to wrap. ", 10)
+	out, err := NDR(r, strings.NewReader(original))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(out)
+	if !strings.Contains(s, "\r\n      None of your e-mail accounts could send to this recipient. Injected: no.") || strings.Contains(s, "\r\nInjected") {
+		t.Errorf("reason missing or not kept to its paragraph:\n%s", s)
+	}
+	for _, l := range strings.Split(s, "\r\n") {
+		if strings.Contains(l, "More words") && (len(l) > 78 || !strings.HasPrefix(l, "      ")) {
+			t.Errorf("reason line not wrapped under the recipient: %q", l)
+		}
+	}
+	if strings.Contains(s, Explain("5.4.4", "FAX")) {
+		t.Errorf("the default explanation is still there:\n%s", s)
+	}
+	if !strings.Contains(s, "Status: 5.4.4\r\n") || !strings.Contains(s, "Final-Recipient: fax;+1 555 0100\r\n") {
+		t.Errorf("status part changed:\n%s", s)
+	}
+}

@@ -25,14 +25,17 @@ type bodyReader struct {
 	scan    *dataScan // nil for BDAT
 	maxLine int       // longest line, CRLF included
 	maxHops int
-	maxSize int64
+	maxSize int64 // 0: no limit
+	maxHead int64 // longest header section; 0: no limit
 
 	n        int64
 	prevCR   bool
 	lineLen  int
 	header   bool   // still in the header section
 	head     []byte // first bytes of the current header line
-	received int    // Received header fields seen
+	hstate   headState
+	headLen  int64 // bytes of the header section so far
+	received int   // Received header fields seen
 
 	bareCR, bareLF, nul, long bool
 
@@ -42,7 +45,7 @@ type bodyReader struct {
 }
 
 func newBodyReader(r io.Reader, scan *dataScan, rc *config.ReceiveConnector) *bodyReader {
-	return &bodyReader{r: r, scan: scan, maxLine: rc.MaxLineLength, maxHops: rc.MaxHopCount, maxSize: rc.MaxMessageSize, header: true, head: make([]byte, 0, 16)}
+	return &bodyReader{r: r, scan: scan, maxLine: rc.MaxLineLength, maxHops: rc.MaxHopCount, maxSize: rc.MaxMessageSize, maxHead: rc.MaxHeaderSize, header: true, head: make([]byte, 0, 16)}
 }
 
 func (b *bodyReader) Read(p []byte) (int, error) {
@@ -56,9 +59,17 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 	}
 	n, err := b.r.Read(p)
 	b.inspect(p[:n])
-	if b.received > b.maxHops {
-		// Known at the end of the header section: no need to keep the rest.
+	// These are known before the end of the data: the queue need not keep
+	// the rest (go-smtp reads it to the end of data before it replies).
+	switch {
+	case b.received > b.maxHops:
 		b.refusal = replyHopCount
+		return 0, b.refusal
+	case b.maxHead > 0 && b.headLen > b.maxHead:
+		b.refusal = replyHeaderTooBig(b.maxHead)
+		return 0, b.refusal
+	case b.maxSize > 0 && b.n > b.maxSize:
+		b.refusal = replyTooBig(b.maxSize)
 		return 0, b.refusal
 	}
 	switch {
@@ -85,6 +96,8 @@ func (b *bodyReader) verdict() *smtp.SMTPError {
 		bareCR, bareLF, nul, long = bareCR || s.bareCR, bareLF || s.bareLF, nul || s.nul, long || s.long
 	}
 	switch {
+	case b.scan != nil && b.scan.lfDot:
+		return replyLFDot
 	case bareCR || bareLF:
 		return replyBareNewline
 	case nul:
@@ -117,6 +130,7 @@ func (b *bodyReader) inspect(p []byte) {
 			}
 			continue
 		}
+		b.headLen++
 		if len(b.head) < cap(b.head) {
 			b.head = append(b.head, c)
 		}
@@ -125,12 +139,64 @@ func (b *bodyReader) inspect(p []byte) {
 			switch h := string(b.head); {
 			case h == "\r\n" || h == "\n":
 				b.header = false // the empty line ends the header section
+			case b.hstate != hField:
+				b.header = false // so does a line that is not a header field: it is the body's
 			case isReceived(h):
 				b.received++
 			}
 			b.head = b.head[:0]
+			b.hstate = hStart
+			continue
 		}
+		b.hstate = b.hstate.next(c)
 	}
+}
+
+// headState follows one line of the header section far enough to tell a
+// header field ("Name:" or "Name :", RFC 5322 sections 2.2 and 4.5.3) or a
+// folded continuation from a line that is neither.
+type headState uint8
+
+const (
+	hStart  headState = iota // at the start of a line
+	hName                    // in a field name
+	hNameWS                  // blanks after a field name (obsolete syntax)
+	hField                   // the line is a field or a continuation
+	hOther                   // the line is neither
+)
+
+func (h headState) next(c byte) headState {
+	switch h {
+	case hStart:
+		switch {
+		case c == ' ' || c == '\t':
+			return hField
+		case c == '\r':
+			return hStart // the empty line, or a bare CR (refused anyway)
+		case c > ' ' && c < 0x7f && c != ':':
+			return hName
+		}
+		return hOther
+	case hName:
+		switch {
+		case c == ':':
+			return hField
+		case c == ' ' || c == '\t':
+			return hNameWS
+		case c > ' ' && c < 0x7f:
+			return hName
+		}
+		return hOther
+	case hNameWS:
+		switch c {
+		case ':':
+			return hField
+		case ' ', '\t':
+			return hNameWS
+		}
+		return hOther
+	}
+	return h
 }
 
 // isReceived reports whether a header line starts a Received field

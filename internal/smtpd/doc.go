@@ -17,6 +17,8 @@
 //     address type, x400 included), RFC 3207 STARTTLS, RFC 4954 AUTH (PLAIN
 //     and LOGIN on submission connectors, only after TLS unless the client
 //     is on loopback). RFC 3030 CHUNKING is offered by go-smtp and works.
+//     A message of exactly the connector's max_message_size is accepted
+//     (go-smtp alone refuses it; the guard advertises the real SIZE).
 //
 // Relay rule: an unauthenticated client of an smtp connector may send only to
 // recipients whose domain, as written, is an authoritative or internal_relay
@@ -60,6 +62,9 @@
 //     read to the real terminator and then refused (550 5.5.2, 550 5.6.0,
 //     550 5.6.0, 554 5.4.6); nothing of it is queued and the session stays
 //     in step, so the next command is answered normally.
+//   - From a client in the connector's bare_lf_ranges a bare LF in DATA
+//     ends a line and is made CRLF, but a lone "." next to a bare LF is
+//     still data and the message is refused (see dataScan.run for why).
 //   - A client that sends message content before the 354 reply (a
 //     pipelining violation, RFC 2920 section 3.1) gets 554 5.5.0 and the
 //     connection is closed; its content is never read as data.
@@ -68,10 +73,22 @@
 //     handshake, the client must send EHLO again. Because the guard owns
 //     the TLS layer, all of the above holds inside TLS too.
 //
-// The guard also enforces the connector's command and data timeouts, the
-// line length (500 5.5.2 for a command line), and max_errors (421 4.7.0
-// Too many errors, then close; three failed AUTH attempts count as the
-// limit), and writes one log line per refusal; the session writes one per
-// accepted message. go-smtp itself closes a session after its fourth
-// unknown or malformed command, whatever max_errors says.
+// The guard also enforces the connector's command and data timeouts and
+// min_data_rate (421 4.4.2), the line length (500 5.5.2 for a command
+// line), and max_errors (421 4.7.0 Too many errors, then close); it answers
+// unknown and malformed commands itself, so that they count against
+// max_errors (go-smtp alone closes at the fourth), and ends a session that
+// speaks HTTP at once. It writes one log line per refusal; the session
+// writes one per accepted message.
+//
+// Limits (limits.go, space.go; users-and-reliability.md B.3, B.8, B.10):
+// max_connections (421 4.3.2) and max_connections_per_ip (421 4.7.0) before
+// the greeting; three failed AUTH end a session, and
+// max_auth_failures_per_ip within auth_failure_window lock the client's
+// address out for auth_lockout (421 4.7.0 at connect and at AUTH); a
+// header section over max_header_size is refused with 552 5.3.4; and MAIL
+// gets 452 4.3.1 while the queue's file system (SetQueueDir) has less free
+// than 1.5 x the size limit or min_free_space. An IPv6 client's /64 counts
+// as one address. Events (SetEvents) reports sessions, refusals, failed
+// AUTH and accepted messages for metrics.
 package smtpd

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"io"
 	"net"
 	"net/netip"
@@ -36,9 +37,10 @@ import (
 // MAIL and RCPT paths to the session, counts and logs refusals, and closes
 // after max_errors.
 type guard struct {
-	l      *Listener
-	raw    net.Conn
-	remote netip.AddrPort
+	l        *Listener
+	raw      net.Conn
+	remote   netip.AddrPort
+	bareLFOK bool // in the connector's bare_lf_ranges
 
 	// Read side: used only by the connection's goroutine (the one go-smtp
 	// serves it from), as are Write's checks of in and out.
@@ -48,6 +50,7 @@ type guard struct {
 	obuf      []byte
 	rerr      error // sticky read error
 	chunkLeft int64
+	budget    time.Time // min_data_rate: when the data read so far is due (readData)
 
 	wmu sync.Mutex // one reply at a time; held while rw changes
 	rw  net.Conn   // raw, or the TLS connection after STARTTLS
@@ -57,6 +60,7 @@ type guard struct {
 	scan            *dataScan // the current DATA, from 354 to its end
 	saslNext        bool      // the last reply was 334: the next line is a SASL response
 	greetPending    string    // "EHLO" or "HELO" when the next reply answers it
+	inEHLO          bool      // the lines being written are the rest of an EHLO reply
 	tlsState        *tls.ConnectionState
 	greetedTLS      bool // EHLO or HELO given after STARTTLS
 	helo            string
@@ -66,6 +70,9 @@ type guard struct {
 	closed          bool
 	closeAfterWrite bool
 	violation       bool
+	slow            bool            // cut off for min_data_rate
+	last            *smtp.SMTPError // written after the next refusal, then close
+	lastWhy         string
 	lastCmd         string // the command being answered, for the log (no credentials)
 	path            string // raw path of the current MAIL or RCPT line
 	havePath        bool
@@ -88,7 +95,7 @@ func newGuard(l *Listener, c net.Conn, remote netip.AddrPort) *guard {
 	if l.rc.MaxLineLength+2 > n {
 		n = l.rc.MaxLineLength + 2
 	}
-	return &guard{l: l, raw: c, rw: c, remote: remote, rbuf: make([]byte, n)}
+	return &guard{l: l, raw: c, rw: c, remote: remote, rbuf: make([]byte, n), bareLFOK: inRanges(l.rc.BareLFRanges, remote.Addr())}
 }
 
 // Read implements net.Conn for go-smtp.
@@ -115,16 +122,17 @@ func (g *guard) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// readMore reads from the client into in.
-func (g *guard) readMore(timeout time.Duration) {
+// readMore reads from the client into in, until deadline unless it is zero
+// (then the deadline set before holds).
+func (g *guard) readMore(deadline time.Time) {
 	if g.rerr != nil {
 		return
 	}
 	// in is always a slice of rbuf, which go-smtp holds nothing of now
 	// (fill runs only when out is used up): move it to the front.
 	g.in = g.rbuf[:copy(g.rbuf, g.in)]
-	if timeout > 0 {
-		g.raw.SetReadDeadline(time.Now().Add(timeout))
+	if !deadline.IsZero() {
+		g.raw.SetReadDeadline(deadline)
 	}
 	g.mu.Lock()
 	rw := g.rw
@@ -134,6 +142,52 @@ func (g *guard) readMore(timeout time.Duration) {
 	if err != nil && n == 0 {
 		g.rerr = err
 	}
+}
+
+// readData reads message data (DATA or a BDAT chunk). Each read must end
+// within data_timeout, and, with min_data_rate, the data as a whole must
+// keep up with that rate after a grace of data_timeout (Postfix's
+// smtpd_min_data_rate): the budget starts at data_timeout when the data
+// begins, each byte read adds 1/min_data_rate seconds, and it never runs
+// beyond data_timeout from now. A client trickling below the rate runs out
+// of budget and is cut off (421 4.4.2) however often it sends a byte.
+func (g *guard) readData() {
+	rc := g.l.rc
+	now := time.Now()
+	var dl time.Time
+	slow := false
+	if rc.DataTimeout > 0 {
+		dl = now.Add(rc.DataTimeout)
+		if rc.MinDataRate > 0 && g.budget.Before(dl) {
+			dl, slow = g.budget, true
+		}
+	}
+	before := len(g.in)
+	g.readMore(dl)
+	if n := len(g.in) - before; n > 0 && rc.MinDataRate > 0 {
+		g.budget = g.budget.Add(time.Duration(n) * time.Second / time.Duration(rc.MinDataRate))
+		if limit := time.Now().Add(rc.DataTimeout); g.budget.After(limit) {
+			g.budget = limit
+		}
+	}
+	var ne net.Error
+	if slow && g.rerr != nil && errors.As(g.rerr, &ne) && ne.Timeout() {
+		g.mu.Lock()
+		g.slow = true
+		g.mu.Unlock()
+	}
+}
+
+// startData starts the time budget of readData.
+func (g *guard) startData() {
+	g.budget = time.Now().Add(g.l.rc.DataTimeout)
+}
+
+// tooSlow reports whether the client was cut off for min_data_rate.
+func (g *guard) tooSlow() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.slow
 }
 
 // fillCommand hands on the next command line.
@@ -166,11 +220,12 @@ func (g *guard) fillCommand() error {
 		}
 		// One deadline for the whole line: a client that sends a byte now
 		// and then is still cut off at command_timeout.
-		var t time.Duration
-		if !timed {
-			t, timed = g.l.rc.CommandTimeout, true
+		var dl time.Time
+		if !timed && g.l.rc.CommandTimeout > 0 {
+			dl = time.Now().Add(g.l.rc.CommandTimeout)
 		}
-		g.readMore(t)
+		timed = true
+		g.readMore(dl)
 	}
 }
 
@@ -191,7 +246,7 @@ func (g *guard) fillData() error {
 			if g.rerr != nil {
 				return g.rerr
 			}
-			g.readMore(g.l.rc.DataTimeout)
+			g.readData()
 			continue
 		}
 		g.mu.Lock()
@@ -217,7 +272,7 @@ func (g *guard) fillChunk() error {
 		if g.rerr != nil {
 			return g.rerr
 		}
-		g.readMore(g.l.rc.DataTimeout)
+		g.readData()
 	}
 	n := int64(len(g.in))
 	if n > g.chunkLeft {
@@ -246,6 +301,16 @@ func (g *guard) command(line []byte) ([]byte, error) {
 	g.mu.Unlock()
 	if sasl {
 		return line, nil // a SASL response: credentials, never logged
+	}
+	if r, hangUp := badCommand(text); r != nil {
+		// Answered here rather than by go-smtp, which closes the session at
+		// its fourth such line whatever max_errors says.
+		g.mu.Lock()
+		g.lastCmd = printable(text, 60)
+		g.closeAfterWrite = g.closeAfterWrite || hangUp
+		g.mu.Unlock()
+		g.writeReply(r)
+		return nil, nil
 	}
 	verb, arg := splitCommand(text)
 	summary := verb
@@ -309,6 +374,7 @@ func (g *guard) command(line []byte) ([]byte, error) {
 	case "BDAT":
 		if n, ok := bdatSize(arg); ok && n > 0 {
 			g.chunkLeft = n
+			g.startData()
 			g.mu.Lock()
 			g.phase = phaseChunk
 			g.mu.Unlock()
@@ -321,6 +387,42 @@ func (g *guard) command(line []byte) ([]byte, error) {
 	g.lastCmd = summary
 	g.mu.Unlock()
 	return line, nil
+}
+
+// smtpVerbs are the commands go-smtp knows (it answers some of them 502).
+var smtpVerbs = map[string]bool{
+	"HELO": true, "EHLO": true, "LHLO": true, "MAIL": true, "RCPT": true, "DATA": true, "BDAT": true,
+	"RSET": true, "VRFY": true, "NOOP": true, "QUIT": true, "AUTH": true,
+	"HELP": true, "EXPN": true, "SEND": true, "SOML": true, "SAML": true, "TURN": true,
+}
+
+// httpVerbs start lines that are not SMTP at all but a web client on the
+// wrong port, or a proxy probe (Postfix's smtpd_forbidden_commands).
+var httpVerbs = []string{"GET ", "POST ", "HEAD ", "PUT ", "CONNECT "}
+
+var replyNotSMTP = reply(554, 5, 5, 1, "Not an SMTP command, closing connection")
+
+// badCommand returns the reply to a command line that go-smtp would refuse
+// as malformed or unknown (its parseCmd), and whether to close after it,
+// or nil for a line go-smtp is to answer.
+func badCommand(text string) (*smtp.SMTPError, bool) {
+	for _, v := range httpVerbs {
+		if hasPrefixFold(text, v) {
+			return replyNotSMTP, true
+		}
+	}
+	switch l := len(text); {
+	case hasPrefixFold(text, "STARTTLS"):
+		return nil, false
+	case l == 0:
+		return reply(500, 5, 5, 2, "Error: bad syntax"), false
+	case l < 4 || l == 5 || l > 5 && text[4] != ' ':
+		return reply(501, 5, 5, 2, "Bad command"), false
+	}
+	if verb := strings.ToUpper(text[:4]); !smtpVerbs[verb] {
+		return reply(500, 5, 5, 2, "Command unrecognized: "+printable(verb, 4)), false
+	}
+	return nil, false
 }
 
 // splitCommand splits a command line as go-smtp's parseCmd does: a verb of
@@ -431,14 +533,26 @@ func (g *guard) write(p []byte, fromServer bool) (int, error) {
 			return len(p), nil
 		}
 		g.phase = phaseData
-		g.scan = &dataScan{max: g.l.rc.MaxLineLength - 2}
+		g.startData()
+		g.scan = &dataScan{max: g.l.rc.MaxLineLength - 2, fixLF: g.bareLFOK}
 	}
 	if code == 334 {
 		g.saslNext = true
 	}
 	addTLS, size := false, len(p)
+	if g.inEHLO {
+		// The rest of the EHLO reply: go-smtp's SIZE is one more than the
+		// limit (see New).
+		g.inEHLO = !final
+		if bytes.HasPrefix(p[3:], []byte(" SIZE ")) || bytes.HasPrefix(p[3:], []byte("-SIZE ")) {
+			if max := g.l.rc.MaxMessageSize; max > 0 {
+				p = []byte(string(p[:4]) + "SIZE " + strconv.FormatInt(max, 10) + "\r\n")
+			}
+		}
+	}
 	if verb := g.greetPending; verb != "" {
 		g.greetPending = ""
+		g.inEHLO = verb == "EHLO" && code == 250 && !final
 		if code == 250 {
 			// RFC 5321 section 4.1.1.1: the reply starts with the server's
 			// name (go-smtp gives only "Hello <client>"; after HELO it adds
@@ -464,9 +578,19 @@ func (g *guard) write(p []byte, fromServer bool) (int, error) {
 		}
 	}
 	if final && code >= 400 {
-		if g.refused(p, code) && !closeAfter {
-			rw.Write([]byte(formatReply(replyTooManyErrors)))
-			g.logRefusal(formatReply(replyTooManyErrors), "too many errors")
+		over := g.refused(p, code)
+		g.mu.Lock()
+		last, why := g.last, g.lastWhy
+		g.last, g.lastWhy = nil, ""
+		g.mu.Unlock()
+		if last == nil && over {
+			last, why = replyTooManyErrors, "too many errors"
+		}
+		if last != nil && !closeAfter {
+			line := formatReply(last)
+			rw.Write([]byte(line))
+			g.logRefusal(line, why)
+			g.l.evRejectReply(last)
 			closeAfter = true
 		}
 	}
@@ -480,6 +604,7 @@ func (g *guard) write(p []byte, fromServer bool) (int, error) {
 // now had more than max_errors.
 func (g *guard) refused(p []byte, code int) bool {
 	g.logRefusal(string(p), "")
+	g.l.evRejectLine(code, p)
 	g.mu.Lock()
 	g.errors++
 	over := g.errors > g.l.rc.MaxErrors && code != 421
@@ -550,13 +675,11 @@ func (g *guard) closeIfIdle() {
 	g.closeLocked()
 }
 
-// lastError makes the next refusal the last: it is followed by 421 4.7.0
-// Too many errors and the connection is closed.
-func (g *guard) lastError() {
+// lastError makes the next refusal the last: it is followed by r (a 421)
+// and the connection is closed; why goes to the log.
+func (g *guard) lastError(r *smtp.SMTPError, why string) {
 	g.mu.Lock()
-	if g.errors < g.l.rc.MaxErrors {
-		g.errors = g.l.rc.MaxErrors
-	}
+	g.last, g.lastWhy = r, why
 	g.mu.Unlock()
 }
 
@@ -650,17 +773,26 @@ type dataScan struct {
 	lineLen int // bytes handed on since the last LF
 	max     int // longest line content handed on (max_line_length less CRLF)
 
+	// fixLF: the client is in the connector's bare_lf_ranges, so a bare LF
+	// ends a line and is handed on as CRLF (see run).
+	fixLF bool
+
 	bareCR, bareLF, nul, long bool
+	lfDot                     bool // fixLF: a lone "." next to a bare LF
+	fixed                     int  // fixLF: bare LFs made CRLF
 }
 
 type scanState uint8
 
 const (
-	sBOL   scanState = iota // after CRLF (or at the start)
-	sDot                    // "." at the start of a line
-	sDotCR                  // ".", CR at the start of a line: a CR is held back
-	sCR                     // a CR is held back
-	sMid                    // inside a line
+	sBOL     scanState = iota // after CRLF (or at the start)
+	sDot                      // "." at the start of a line
+	sDotCR                    // ".", CR at the start of a line: a CR is held back
+	sCR                       // a CR is held back
+	sMid                      // inside a line
+	sBOLLF                    // fixLF: after a bare LF, handed on as CRLF
+	sLFDot                    // fixLF: "." after a bare LF, held back
+	sLFDotCR                  // fixLF: ".", CR after a bare LF, both held back
 )
 
 // run scans in, appends what go-smtp is to read to out, and returns it with
@@ -672,12 +804,29 @@ const (
 // and agrees with this one on where the data ends (left alone, it would
 // drop ".<CR>" before another byte, and miss an end of data that follows
 // "<CR><CR><LF>"). Bare LF needs no change: it never ends a line for either.
+//
+// With fixLF (a legacy client the connector allows bare LF from, as
+// Postfix's smtpd_forbid_bare_newline_exclusions) a bare LF ends a line
+// and is handed on as CRLF, so the message is kept with CRLF line ends.
+// The end of data stays <CR><LF>.<CR><LF> as the client sent it: a line
+// holding only "." with a bare LF before or after it (<LF>.<LF>,
+// <LF>.<CR><LF>, <CR><LF>.<LF>, the smuggling sequences of T01-T02) would
+// become an end of data once its LF is made CRLF, so it is handed on
+// dot-stuffed (".." and CRLF: content for go-smtp) and the message is
+// refused after the real end of data (lfDot). Accepting it instead would
+// glue what follows the client's would-be end (its next MAIL, RCPT and
+// DATA, or a smuggler's) into this message; ending the data there would let
+// a smuggler start a second message. Refusing is the safe side, and a
+// sender that really ends its data with <LF>.<LF> gets no reply until the
+// data timeout, which says plainly that it is broken.
 func (d *dataScan) run(in, out []byte) ([]byte, int, bool) {
-	for i, c := range in {
+	for i := 0; i < len(in); i++ {
+		c := in[i]
 		if c == 0 {
 			d.nul = true
 		}
-		if d.st == sCR || d.st == sDotCR {
+		switch d.st {
+		case sCR, sDotCR:
 			if c == '\n' {
 				out = append(out, '\r', '\n')
 				d.lineLen = 0
@@ -691,6 +840,27 @@ func (d *dataScan) run(in, out []byte) ([]byte, int, bool) {
 			d.bareCR = true
 			out = d.emit(out, ' ')
 			d.st = sMid
+		case sLFDot:
+			switch c {
+			case '\r':
+				d.st = sLFDotCR
+				continue
+			case '\n': // <LF>.<LF>
+				out = d.lfDotLine(out)
+				d.st = sBOLLF
+				continue
+			}
+			out = d.emit(out, '.')
+			d.st = sMid
+		case sLFDotCR:
+			if c == '\n' { // <LF>.<CR><LF>
+				out = d.lfDotLine(out)
+				d.st = sBOL
+				continue
+			}
+			d.bareCR = true
+			out = d.emit(d.emit(out, '.'), ' ')
+			d.st = sMid
 		}
 		switch {
 		case c == '\r':
@@ -699,6 +869,15 @@ func (d *dataScan) run(in, out []byte) ([]byte, int, bool) {
 			} else {
 				d.st = sCR
 			}
+		case c == '\n' && d.fixLF:
+			d.fixed++
+			if d.st == sDot { // <CR><LF>.<LF>: the "." is handed on already
+				d.lfDot = true
+				out = d.emit(out, '.')
+			}
+			out = append(out, '\r', '\n')
+			d.lineLen = 0
+			d.st = sBOLLF
 		case c == '\n':
 			d.bareLF = true
 			out = append(out, '\n')
@@ -707,12 +886,24 @@ func (d *dataScan) run(in, out []byte) ([]byte, int, bool) {
 		case c == '.' && d.st == sBOL:
 			out = d.emit(out, c)
 			d.st = sDot
+		case c == '.' && d.st == sBOLLF:
+			d.st = sLFDot
 		default:
 			out = d.emit(out, c)
 			d.st = sMid
 		}
 	}
 	return out, len(in), false
+}
+
+// lfDotLine hands on a lone "." next to a bare LF dot-stuffed, as content,
+// and marks the message refused.
+func (d *dataScan) lfDotLine(out []byte) []byte {
+	d.lfDot = true
+	d.fixed++
+	out = d.emit(d.emit(out, '.'), '.')
+	d.lineLen = 0
+	return append(out, '\r', '\n')
 }
 
 // emit hands on a byte of line content, unless the line is over the limit:

@@ -59,6 +59,14 @@ func NewRelay(org *config.Org, server string, secret []byte, eng func() *routing
 		DataTimeout:    config.DefaultDataTimeout,
 		MaxErrors:      config.DefaultMaxErrors,
 		MaxHopCount:    org.MaxHopCount,
+
+		MaxHeaderSize:        config.DefaultMaxHeaderSize,
+		MaxConnections:       config.DefaultMaxConnections,
+		MaxConnectionsPerIP:  config.DefaultMaxConnectionsPerIP,
+		MinDataRate:          config.DefaultMinDataRate,
+		MaxAuthFailuresPerIP: config.DefaultMaxAuthFailuresPerIP,
+		AuthFailureWindow:    config.DefaultAuthFailureWindow,
+		AuthLockout:          config.DefaultAuthLockout,
 	}
 	if rc.MaxHopCount == 0 {
 		rc.MaxHopCount = config.DefaultMaxHopCount

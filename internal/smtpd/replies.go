@@ -25,10 +25,12 @@ var (
 	replyAuthFailed         = reply(535, 5, 7, 8, "Authentication credentials invalid")
 	replyAuthMalformed      = reply(501, 5, 5, 2, "Malformed authentication response")
 	replyBareNewline        = reply(550, 5, 5, 2, "Bare CR or LF in message; use CRLF line endings")
+	replyLFDot              = reply(550, 5, 5, 2, "Bare LF next to a lone dot in message; only CRLF.CRLF ends the data")
 	replyNUL                = reply(550, 5, 6, 0, "NUL character in message")
 	replyHopCount           = reply(554, 5, 4, 6, "Hop count exceeded - possible mail loop")
 	replyQueueFailed        = reply(451, 4, 3, 0, "Queue write failed, try again later")
 	replyDataTimeout        = reply(421, 4, 4, 2, "Timeout waiting for message data, closing connection")
+	replyDataTooSlow        = reply(421, 4, 4, 2, "Message data too slow, closing connection")
 	replyDataBroken         = reply(421, 4, 4, 0, "Connection error during message data, closing connection")
 	replyRoutingConfig      = reply(451, 4, 3, 5, "Routing configuration error, try again later")
 	replyCommandTooLong     = reply(500, 5, 5, 2, "Line too long")
@@ -49,6 +51,12 @@ func reply(code, class, subject, detail int, text string) *smtp.SMTPError {
 // replyTooBig is 552 5.3.4 for a message over the connector's limit.
 func replyTooBig(limit int64) *smtp.SMTPError {
 	return reply(552, 5, 3, 4, fmt.Sprintf("Message too big; the limit is %d bytes", limit))
+}
+
+// replyHeaderTooBig is 552 5.3.4 for a header section over the connector's
+// max_header_size (Exchange's MaxHeaderSize, Postfix's header_size_limit).
+func replyHeaderTooBig(limit int64) *smtp.SMTPError {
+	return reply(552, 5, 3, 4, fmt.Sprintf("Message header section too big; the limit is %d bytes", limit))
 }
 
 // replyLineTooLong refuses a message with a text line over the limit

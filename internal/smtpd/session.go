@@ -112,6 +112,12 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 		}
 		raw = addr
 	}
+	if max := s.l.rc.MaxMessageSize; max > 0 && opts.Size > max {
+		return replyTooBig(max) // RFC 1870 section 6.2
+	}
+	if r := s.l.spaceRefusal(opts.Size); r != nil {
+		return r
+	}
 	tx := &txn{eng: s.l.eng(), from: raw, size: opts.Size, utf8: opts.UTF8, envID: opts.EnvelopeID, ret: string(opts.Return), seen: map[string]bool{}}
 	if tx.eng == nil {
 		return replyRoutingConfig
@@ -305,6 +311,9 @@ func (s *session) Data(r io.Reader) error {
 		s.g.note("err", br.readErr.Error(), "receive_id", rid)
 		var ne net.Error
 		if errors.As(br.readErr, &ne) && ne.Timeout() {
+			if s.g.tooSlow() {
+				return replyDataTooSlow
+			}
 			return replyDataTimeout
 		}
 		return replyDataBroken
@@ -318,6 +327,10 @@ func (s *session) Data(r io.Reader) error {
 	written := make([]string, len(tx.rcpts))
 	for i, rc := range tx.rcpts {
 		written[i] = rc.Written
+	}
+	s.l.evAccept(br.n)
+	if scan != nil && scan.fixed > 0 {
+		s.l.log.Info("bare LF line ends made CRLF", "id", id, "receive_id", rid, "remote", s.g.remote.String(), "lines", scan.fixed)
 	}
 	s.l.log.Info("accepted", "id", id, "receive_id", rid, "from", tx.from, "to", written,
 		"size", br.n+int64(len(hdr)), "remote", s.g.remote.String(), "helo", helo, "auth", authUser, "tls", st != nil,
@@ -342,6 +355,9 @@ func (s *session) authOffered() bool {
 func (s *session) Auth(mech string) (sasl.Server, error) {
 	relay := s.l.isRelay()
 	switch {
+	case s.l.authLimit.locked(clientKey(s.g.remote.Addr())):
+		// Locked out by failures in other sessions since this one began.
+		return nil, replyAuthLockout
 	case relay && s.g.needEHLO():
 		return nil, replyEHLOFirst
 	case relay && s.busy():
@@ -397,15 +413,21 @@ func (s *session) authenticate(user, pass string) error {
 	return nil
 }
 
-// authFailed counts a failed AUTH and returns its reply.
+// authFailed counts a failed AUTH, in the session and for the client's
+// address, and returns its reply. The third in a session, or one that
+// locks the address out, closes the session after the reply.
 func (s *session) authFailed(user string) error {
 	s.mu.Lock()
 	s.authFailures++
 	last := s.authFailures >= maxAuthFailures
 	s.mu.Unlock()
 	s.g.note("user", printable(user, 100))
-	if last {
-		s.g.lastError()
+	s.l.evAuthFailure()
+	switch {
+	case s.l.authLimit.fail(clientKey(s.g.remote.Addr())):
+		s.g.lastError(replyAuthLockout, "locked out after failed AUTH")
+	case last:
+		s.g.lastError(replyAuthTooMany, "too many failed AUTH in the session")
 	}
 	return replyAuthFailed
 }

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -81,8 +82,15 @@ type Listener struct {
 	// off to stand for a remote client.
 	trustLoopback bool
 
+	ev          Events
+	authLimit   *authLimiter
+	queueDir    string                           // its file system's free space is checked at MAIL; "" for none
+	statfs      func(dir string) (uint64, error) // free bytes for an unprivileged user
+	spaceWarned atomic.Bool
+
 	mu      sync.Mutex
 	conns   map[*guard]struct{}
+	perIP   map[netip.Addr]int // admitted connections by clientKey
 	closing bool
 }
 
@@ -119,6 +127,9 @@ func New(org *config.Org, server string, rc *config.ReceiveConnector, eng func()
 		fqdn:          s.FQDN,
 		trustLoopback: true,
 		conns:         map[*guard]struct{}{},
+		perIP:         map[netip.Addr]int{},
+		authLimit:     newAuthLimiter(rc.MaxAuthFailuresPerIP, rc.AuthFailureWindow, rc.AuthLockout),
+		statfs:        diskFree,
 	}
 	if l.fqdn == "" {
 		l.fqdn = s.Name
@@ -133,7 +144,14 @@ func New(org *config.Org, server string, rc *config.ReceiveConnector, eng func()
 
 	srv := smtp.NewServer(backend{l})
 	srv.Domain = l.fqdn
+	// go-smtp refuses a message of exactly MaxMessageBytes (its reader
+	// fails before it sees the end of data), so it gets one byte more; the
+	// limit itself is checked at MAIL (SIZE) and by the body reader, and
+	// the guard advertises the real one in the EHLO reply.
 	srv.MaxMessageBytes = rc.MaxMessageSize
+	if rc.MaxMessageSize > 0 {
+		srv.MaxMessageBytes = rc.MaxMessageSize + 1
+	}
 	srv.MaxRecipients = rc.MaxRecipients
 	// The guard enforces max_line_length itself (and keeps data lines within
 	// it); go-smtp's limit is a little higher so that it never fires first.
@@ -204,22 +222,6 @@ func (l *Listener) isClosing() bool {
 	return l.closing
 }
 
-func (l *Listener) track(g *guard) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closing {
-		return false
-	}
-	l.conns[g] = struct{}{}
-	return true
-}
-
-func (l *Listener) forget(g *guard) {
-	l.mu.Lock()
-	delete(l.conns, g)
-	l.mu.Unlock()
-}
-
 // allowed reports whether a client address is inside the connector's
 // remote_ranges.
 func (l *Listener) allowed(ip netip.Addr) bool {
@@ -252,10 +254,11 @@ func (n *netListener) Accept() (net.Conn, error) {
 			continue
 		}
 		g := newGuard(n.l, c, ap)
-		if !n.l.track(g) {
-			go n.l.refuseConn(c, ap, replyShuttingDown, "shutting down")
+		if r, reason := n.l.admit(g); r != nil {
+			go n.l.refuseConn(c, ap, r, reason)
 			continue
 		}
+		n.l.evSession()
 		return g, nil
 	}
 }
@@ -267,6 +270,7 @@ func (l *Listener) refuseConn(c net.Conn, ap netip.AddrPort, r *smtp.SMTPError, 
 	c.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	line := formatReply(r)
 	io.WriteString(c, line)
+	l.evRejectReply(r)
 	l.log.Info("refused", "remote", ap.String(), "command", "(connect)", "reply", strings.TrimSpace(line), "reason", reason)
 }
 

@@ -247,7 +247,7 @@ func TestSubmission(t *testing.T) {
 	c.cmd(base64.StdEncoding.EncodeToString([]byte("alice@contoso.test")), "334 ")
 	c.send(base64.StdEncoding.EncodeToString([]byte("guess")) + "\r\n")
 	c.expect("535 5.7.8 ")
-	c.expect("421 4.7.0 Too many errors")
+	c.expect("421 4.7.0 Too many failed authentication attempts")
 	c.closed()
 	if logs := h.logs.String(); strings.Contains(logs, "guess") || strings.Contains(logs, "Z3Vlc3") {
 		t.Errorf("a password is in the log:\n%s", logs)

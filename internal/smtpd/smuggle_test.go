@@ -18,24 +18,44 @@ const smuggled = "MAIL FROM:<evil@fabrikam.test>\r\nRCPT TO:<alice@contoso.test>
 // with exactly one reply, nothing is queued, and the session stays in step.
 func TestSmuggling(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name, seq, want string
-	}{
-		{"T01 LF.LF", "\n.\n", "550 5.5.2 "},
-		{"T02 LF.CRLF", "\n.\r\n", "550 5.5.2 "},
-		{"T02 CRLF.LF", "\r\n.\n", "550 5.5.2 "},
-		{"T02 CR.CR", "\r.\r", "550 5.5.2 "},
-		{"T02 CR.LF", "\r.\n", "550 5.5.2 "},
-		{"T02 LF.CR", "\n.\r", "550 5.5.2 "},
-		{"T02 CR.CRLF", "\r.\r\n", "550 5.5.2 "},
-		{"CRLF.CR", "\r\n.\r", "550 5.5.2 "}, // go-smtp alone would drop the ".<CR>" unseen
-		{"T03 CRLF NUL.CRLF", "\r\n\x00.\r\n", "550 5.6.0 NUL"},
-		{"T03 CRCRLF.CRCRLF", "\r\r\n.\r\r\n", "550 5.5.2 "},
-		{"T04 bare CR", "\rno dot\r\n", "550 5.5.2 "},
-		{"T04 bare LF", "\nno dot\r\n", "550 5.5.2 "},
-	}
 	h := start(t, "Default", func(rc *config.ReceiveConnector) { rc.MaxErrors = 100 })
 	c := h.hello()
+	runSmuggling(t, h, c, smugglingCases)
+	c.t = t
+	// An end of data after a stray CR is still the end of data (RFC 5321
+	// section 4.1.1.4; go-smtp alone would miss it): the message is refused
+	// for the CR and what follows is read as commands, in step.
+	c.transaction("bob@fabrikam.test", "alice@contoso.test")
+	c.send("Subject: cr\r\n\r\nx\r\r\n.\r\nNOOP\r\n")
+	c.expect("550 5.5.2 ")
+	c.expect("250 ")
+	if logs := h.logs.String(); !strings.Contains(logs, "Bare CR or LF") {
+		t.Errorf("refusals are not logged:\n%s", logs)
+	}
+}
+
+// smugglingCase is a sequence hidden in a message and the reply it gets.
+type smugglingCase struct{ name, seq, want string }
+
+// smugglingCases are the hannob/smtpsmug sequences and a few more.
+var smugglingCases = []smugglingCase{
+	{"T01 LF.LF", "\n.\n", "550 5.5.2 "},
+	{"T02 LF.CRLF", "\n.\r\n", "550 5.5.2 "},
+	{"T02 CRLF.LF", "\r\n.\n", "550 5.5.2 "},
+	{"T02 CR.CR", "\r.\r", "550 5.5.2 "},
+	{"T02 CR.LF", "\r.\n", "550 5.5.2 "},
+	{"T02 LF.CR", "\n.\r", "550 5.5.2 "},
+	{"T02 CR.CRLF", "\r.\r\n", "550 5.5.2 "},
+	{"CRLF.CR", "\r\n.\r", "550 5.5.2 "}, // go-smtp alone would drop the ".<CR>" unseen
+	{"T03 CRLF NUL.CRLF", "\r\n\x00.\r\n", "550 5.6.0 NUL"},
+	{"T03 CRCRLF.CRCRLF", "\r\r\n.\r\r\n", "550 5.5.2 "},
+	{"T04 bare CR", "\rno dot\r\n", "550 5.5.2 "},
+	{"T04 bare LF", "\nno dot\r\n", "550 5.5.2 "},
+}
+
+// runSmuggling sends each case in its own transaction on c: each must be
+// refused with exactly one reply, nothing queued, the session in step.
+func runSmuggling(t *testing.T, h *harness, c *client, tests []smugglingCase) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c.t = t
@@ -48,17 +68,6 @@ func TestSmuggling(t *testing.T) {
 				t.Fatalf("%d messages queued", n)
 			}
 		})
-	}
-	c.t = t
-	// An end of data after a stray CR is still the end of data (RFC 5321
-	// section 4.1.1.4; go-smtp alone would miss it): the message is refused
-	// for the CR and what follows is read as commands, in step.
-	c.transaction("bob@fabrikam.test", "alice@contoso.test")
-	c.send("Subject: cr\r\n\r\nx\r\r\n.\r\nNOOP\r\n")
-	c.expect("550 5.5.2 ")
-	c.expect("250 ")
-	if logs := h.logs.String(); !strings.Contains(logs, "Bare CR or LF") {
-		t.Errorf("refusals are not logged:\n%s", logs)
 	}
 }
 

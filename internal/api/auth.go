@@ -1,0 +1,221 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/waypost/waypost/internal/address"
+	"github.com/waypost/waypost/internal/config"
+	"github.com/waypost/waypost/internal/directory"
+	"github.com/waypost/waypost/internal/routing"
+)
+
+// caller is the authenticated user of a call, as one engine sees it.
+type caller struct {
+	mailbox string           // primary SMTP address, as Authenticate returned it
+	entry   *directory.Entry // the mailbox
+	home    *config.Server   // its home server; nil if the organization has none of that name
+}
+
+// site is the caller's site: its home server's site ("" without one).
+func (c *caller) site() string {
+	if c.home == nil {
+		return ""
+	}
+	return c.home.Site
+}
+
+// callerIn finds mailbox in eng's directory; nil when it is not a mailbox
+// there (any more).
+func callerIn(eng *routing.Engine, mailbox string) *caller {
+	ent := eng.Directory().Lookup(address.Address{Type: "SMTP", Value: mailbox})
+	if ent == nil || ent.Kind != directory.Mailbox {
+		return nil
+	}
+	return &caller{mailbox: mailbox, entry: ent, home: eng.Org().Server(ent.Server)}
+}
+
+// handler is an API handler with its caller and the engine that found it.
+type handler func(w http.ResponseWriter, r *http.Request, eng *routing.Engine, c *caller)
+
+// authed checks HTTP Basic credentials (RFC 7617) before h. A failure is a
+// 401 with a WWW-Authenticate challenge and a JSON body; repeated failures
+// from one address are answered more and more slowly (Throttle).
+func (s *Server) authed(h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		user, pass, ok := r.BasicAuth()
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Basic realm="waypost", charset="UTF-8"`)
+			writeError(w, http.StatusUnauthorized, CodeUnauthorized, "authentication required: HTTP Basic with a mailbox address and its password")
+			return
+		}
+		eng := s.cfg.Engine()
+		mailbox, ok := s.login(eng, user, pass)
+		var c *caller
+		if ok {
+			c = callerIn(eng, mailbox)
+		}
+		if c == nil {
+			host := remoteHost(r)
+			delay := s.cfg.Throttle.failed(host, s.cfg.Now())
+			s.log.Info("api: login failed", "user", user, "remote", host, "delay", delay)
+			if !sleep(r.Context(), delay) {
+				return
+			}
+			w.Header().Set("WWW-Authenticate", `Basic realm="waypost", charset="UTF-8"`)
+			writeError(w, http.StatusUnauthorized, CodeUnauthorized, "invalid user name or password")
+			return
+		}
+		h(w, r, eng, c)
+	}
+}
+
+// login checks user and password, from the cache of recent logins when it
+// can: a bcrypt comparison costs tens of milliseconds, and clients call
+// often. A cached login counts only while the mailbox keeps the password
+// hash it had, so a changed password takes effect with the next engine.
+func (s *Server) login(eng *routing.Engine, user, pass string) (string, bool) {
+	key := sha256.Sum256([]byte(user + "\x00" + pass))
+	now := s.cfg.Now()
+	if mailbox, hash, ok := s.logins.get(key, now); ok {
+		if c := callerIn(eng, mailbox); c != nil && c.entry.PasswordHash == hash && hash != "" {
+			return mailbox, true
+		}
+	}
+	mailbox, ok := s.cfg.Auth.Authenticate(user, pass)
+	if !ok {
+		return "", false
+	}
+	if c := callerIn(eng, mailbox); c != nil {
+		s.logins.put(key, mailbox, c.entry.PasswordHash, now)
+	}
+	return mailbox, true
+}
+
+// loginCache remembers successful logins for a few minutes, keyed by a
+// digest of user and password (the password itself is never kept).
+type loginCache struct {
+	mu sync.Mutex
+	m  map[[32]byte]cachedLogin
+}
+
+type cachedLogin struct {
+	mailbox, hash string
+	expires       time.Time
+}
+
+const (
+	loginTTL     = 5 * time.Minute
+	loginCacheMx = 1024
+)
+
+func (c *loginCache) get(key [32]byte, now time.Time) (mailbox, hash string, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l, ok := c.m[key]
+	if !ok || now.After(l.expires) {
+		return "", "", false
+	}
+	return l.mailbox, l.hash, true
+}
+
+func (c *loginCache) put(key [32]byte, mailbox, hash string, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= loginCacheMx {
+		c.m = map[[32]byte]cachedLogin{}
+	}
+	c.m[key] = cachedLogin{mailbox: mailbox, hash: hash, expires: now.Add(loginTTL)}
+}
+
+// Throttle slows down repeated failed logins from one remote address: the
+// first Free failures are answered at once, each later one Step later than
+// the one before, up to Max. An address is forgotten after Window without
+// failures. The zero value uses 3, 250ms, 2s and 1m.
+type Throttle struct {
+	Free   int
+	Step   time.Duration
+	Max    time.Duration
+	Window time.Duration
+
+	mu    sync.Mutex
+	fails map[string]*failures
+}
+
+type failures struct {
+	n    int
+	last time.Time
+}
+
+// throttleMaxAddrs bounds the addresses remembered.
+const throttleMaxAddrs = 10000
+
+// failed records a failed login from host and returns how long to wait
+// before answering it.
+func (t *Throttle) failed(host string, now time.Time) time.Duration {
+	free, step, max, window := t.Free, t.Step, t.Max, t.Window
+	if free <= 0 {
+		free = 3
+	}
+	if step <= 0 {
+		step = 250 * time.Millisecond
+	}
+	if max <= 0 {
+		max = 2 * time.Second
+	}
+	if window <= 0 {
+		window = time.Minute
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.fails == nil {
+		t.fails = map[string]*failures{}
+	}
+	if len(t.fails) >= throttleMaxAddrs {
+		for h, f := range t.fails {
+			if now.Sub(f.last) > window {
+				delete(t.fails, h)
+			}
+		}
+	}
+	f := t.fails[host]
+	if f == nil || now.Sub(f.last) > window {
+		f = &failures{}
+		t.fails[host] = f
+	}
+	f.n++
+	f.last = now
+	if f.n <= free {
+		return 0
+	}
+	return min(time.Duration(f.n-free)*step, max)
+}
+
+// remoteHost is the client's address without the port.
+func remoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return strings.ToLower(host)
+}
+
+// sleep waits d or until ctx ends; false if ctx ended.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
