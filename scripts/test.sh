@@ -13,13 +13,17 @@ cd "$(dirname "$0")/.."
 # still working on a new input (no failing input is written then).
 FUZZTIME="${FUZZTIME:-100000x}"
 
-# Outside programs the tests use, from Debian's packages (none yet beyond Go).
-need_pkgs=()
+# Outside programs the tests use, from Debian's packages: OpenLDAP's slapd
+# (with slapadd; ldap-utils for people debugging) for the LDAP directory
+# tests, which start a private slapd of their own on a loopback port.
+need_pkgs=(slapd ldap-utils)
 if ((${#need_pkgs[@]})); then
 	missing=()
 	for p in "${need_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 	if ((${#missing[@]})); then
 		echo "== installing ${missing[*]}"
+		# slapd: no system database; the tests configure their own.
+		echo "slapd slapd/no_configuration boolean true" | debconf-set-selections 2>/dev/null || true
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 	fi
 fi

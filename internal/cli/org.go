@@ -3,10 +3,12 @@ package cli
 import (
 	"flag"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 
 	"github.com/waypost/waypost/internal/config"
-	"github.com/waypost/waypost/internal/directory"
+	"github.com/waypost/waypost/internal/hub"
 	"github.com/waypost/waypost/internal/routing"
 )
 
@@ -73,7 +75,17 @@ func serverList(org *config.Org) string {
 }
 
 func engine(env *Env, org *config.Org) (*routing.Engine, bool) {
-	dir, err := directory.NewMemory(org.Recipients)
+	return engineFor(env, org, "")
+}
+
+// engineFor builds the routing engine with the directory server would use
+// (for the embedded store, that server's file; "" for the first server).
+func engineFor(env *Env, org *config.Org, server string) (*routing.Engine, bool) {
+	s := org.Server(server)
+	if s == nil {
+		s = org.DirectoryServer("")
+	}
+	dir, _, err := hub.OpenDirectory(org, s, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "waypost: directory: %v\n", err)
 		return nil, false

@@ -39,7 +39,7 @@ func runRoute(env *Env, args []string) int {
 	if !ok {
 		return exitUsage
 	}
-	eng, ok := engine(env, org)
+	eng, ok := engineFor(env, org, server)
 	if !ok {
 		return exitFail
 	}

@@ -38,6 +38,7 @@ func build(c *collector, raw *rawFile, dir string) *Org {
 	buildServers(c, org, raw.Server)
 	buildSendConnectors(c, org, raw.SendConnector)
 	buildRecipients(c, org, raw.Recipient)
+	buildDirectory(c, org, &raw.Directory)
 	checkOrganization(c, org)
 	return org
 }

@@ -16,7 +16,7 @@ func buildRecipients(c *collector, org *Org, raws []rawRecipient) {
 			continue
 		}
 		who := fmt.Sprintf("%s %q", orDefault(r.Kind, "recipient"), r.Name)
-		e := &directory.Entry{Kind: directory.Kind(r.Kind), Name: r.Name, PasswordHash: r.PasswordHash}
+		e := &directory.Entry{ID: fmt.Sprintf("file:%d", i), Kind: directory.Kind(r.Kind), Name: r.Name, PasswordHash: r.PasswordHash}
 		switch e.Kind {
 		case directory.Mailbox:
 			if s := org.Server(r.Server); s != nil {

@@ -42,6 +42,7 @@ func CheckFiles(org *Org) error {
 			}
 		}
 	}
+	checkDirectoryFiles(c, org)
 	for i, sc := range org.SendConnectors {
 		d := sc.Delivery
 		path := fmt.Sprintf("send_connector[%d].delivery", i)

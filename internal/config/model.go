@@ -27,6 +27,7 @@ type Org struct {
 	AcceptedDomains []*AcceptedDomain
 	SendConnectors  []*SendConnector
 	Recipients      []*directory.Entry
+	Directory       Directory // where recipients beyond Recipients live
 
 	sites   map[string]*Site   // by folded name
 	servers map[string]*Server // by folded name

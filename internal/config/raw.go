@@ -12,6 +12,7 @@ type rawFile struct {
 	AcceptedDomain []rawAcceptedDomain `toml:"accepted_domain"`
 	SendConnector  []rawSendConnector  `toml:"send_connector"`
 	Recipient      []rawRecipient      `toml:"recipient"`
+	Directory      rawDirectory        `toml:"directory"`
 }
 
 type rawOrganization struct {

@@ -4,14 +4,17 @@
 // section 4). An EX address (a legacy Exchange DN) is found through X500
 // proxies, as Exchange's categorizer does.
 //
-// Memory is the store for recipients listed in the organization file; the
-// routing engine sees only the Directory interface.
+// The routing engine, submission AUTH, the API and the address-type list see
+// only the Directory interface. Memory holds the recipients listed in the
+// organization file; the embedded store (package embedded) and LDAP or
+// Active Directory (package ldapdir) hold organization-sized directories,
+// and Combine puts the file's recipients in front of either.
 package directory
 
 import (
+	"errors"
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/waypost/waypost/internal/address"
 )
@@ -35,6 +38,11 @@ type Proxy struct {
 
 // Entry is one recipient object.
 type Entry struct {
+	// ID names the entry within its directory, stable across lookups
+	// ("file:3", "db:17", "ldap:cn=alice,dc=contoso,dc=test"): routing
+	// tells entries apart by it, since a store may return a new *Entry on
+	// every lookup.
+	ID           string
 	Kind         Kind
 	Name         string
 	Server       string // mailbox: home server
@@ -62,18 +70,56 @@ func (e *Entry) PrimarySMTP() string {
 	return first
 }
 
+// Ident is what tells e apart from other entries: its ID, or the pointer
+// itself for an entry built without one.
+func (e *Entry) Ident() any {
+	if e.ID != "" {
+		return e.ID
+	}
+	return e
+}
+
+// ErrUnavailable is wrapped by the errors of a directory that cannot be
+// asked now (an LDAP server down or timing out). It is transient: mail
+// waits (4.4.3) rather than bouncing, and AUTH answers 454 4.7.0.
+var ErrUnavailable = errors.New("directory unavailable")
+
+// ErrBadCredentials is Authenticate's answer to an unknown user, a wrong
+// password, or an entry that is not a mailbox with a password.
+var ErrBadCredentials = errors.New("bad user name or password")
+
 // Directory finds recipients by address.
 type Directory interface {
-	// Lookup returns the entry that has a as one of its proxy addresses, or nil.
+	// Lookup returns the entry that has a as one of its proxy addresses, or
+	// nil when there is none or the directory cannot be asked.
 	Lookup(a address.Address) *Entry
-	// Entries returns every entry, in a stable order.
+	// Find is Lookup that tells a failure to ask (an error wrapping
+	// ErrUnavailable) from a recipient that is not there (nil, nil).
+	Find(a address.Address) (*Entry, error)
+	// Entries returns every entry, in a stable order (nil when the
+	// directory cannot be read). Large directories should use Walk.
 	Entries() []*Entry
+	// Walk calls f for every entry in a stable order until f returns false.
+	Walk(f func(*Entry) bool) error
+	// Types returns the address types that some entry has, sorted, and a
+	// version that changes when the set changes.
+	Types() (types []string, version string, err error)
+	// EachWithType calls f for the entries that have an address of type
+	// typ (upper case), until f returns false.
+	EachWithType(typ string, f func(*Entry) bool) error
+	// Authenticate checks a user name (any SMTP address of a mailbox) and
+	// password, and returns the mailbox. Failures wrap ErrBadCredentials or
+	// ErrUnavailable.
+	Authenticate(user, password string) (*Entry, error)
 }
 
 // Memory is an in-memory Directory.
 type Memory struct {
 	entries []*Entry
 	byKey   map[string]*Entry
+	byType  map[string][]*Entry
+	types   []string
+	version string
 }
 
 // DuplicateError says that two entries share an address.
@@ -91,7 +137,7 @@ func (e *DuplicateError) Error() string {
 // the first duplicate found is returned as a *DuplicateError (the loader of
 // the organization file reports them all itself).
 func NewMemory(entries []*Entry) (*Memory, error) {
-	m := &Memory{entries: entries, byKey: make(map[string]*Entry)}
+	m := &Memory{entries: entries, byKey: make(map[string]*Entry), byType: map[string][]*Entry{}}
 	for i, e := range entries {
 		for _, p := range e.Addresses {
 			k := p.Key()
@@ -99,39 +145,67 @@ func NewMemory(entries []*Entry) (*Memory, error) {
 				return nil, &DuplicateError{Address: p.String(), First: prev, Then: e, Index: i}
 			}
 			m.byKey[k] = e
+			if l := m.byType[p.Type]; len(l) == 0 || l[len(l)-1] != e {
+				m.byType[p.Type] = append(l, e)
+			}
 		}
 	}
+	for t := range m.byType {
+		m.types = append(m.types, t)
+	}
+	sort.Strings(m.types)
+	m.version = TypesVersion(m.types)
 	return m, nil
 }
 
 // Lookup implements Directory.
 func (m *Memory) Lookup(a address.Address) *Entry {
-	if e := m.byKey[a.Key()]; e != nil {
+	k, alt := LookupKeys(a)
+	if e := m.byKey[k]; e != nil || alt == "" {
 		return e
 	}
-	if strings.EqualFold(a.Type, "EX") {
-		return m.byKey[address.Address{Type: "X500", Value: a.Value}.Key()]
-	}
-	return nil
+	return m.byKey[alt]
 }
+
+// Find implements Directory; a Memory is always available.
+func (m *Memory) Find(a address.Address) (*Entry, error) { return m.Lookup(a), nil }
 
 // Entries implements Directory.
 func (m *Memory) Entries() []*Entry { return m.entries }
 
-// Types returns the address types that some entry of d has, sorted.
-func Types(d Directory) []string {
-	set := map[string]bool{}
-	for _, e := range d.Entries() {
-		for _, p := range e.Addresses {
-			set[p.Type] = true
+// Walk implements Directory.
+func (m *Memory) Walk(f func(*Entry) bool) error {
+	for _, e := range m.entries {
+		if !f(e) {
+			break
 		}
 	}
-	out := make([]string, 0, len(set))
-	for t := range set {
-		out = append(out, t)
+	return nil
+}
+
+// Types implements Directory.
+func (m *Memory) Types() ([]string, string, error) { return m.types, m.version, nil }
+
+// EachWithType implements Directory.
+func (m *Memory) EachWithType(typ string, f func(*Entry) bool) error {
+	for _, e := range m.byType[typ] {
+		if !f(e) {
+			break
+		}
 	}
-	sort.Strings(out)
-	return out
+	return nil
+}
+
+// Authenticate implements Directory: the mailbox's bcrypt password_hash.
+func (m *Memory) Authenticate(user, password string) (*Entry, error) {
+	return CheckPassword(m.Lookup(address.Address{Type: "SMTP", Value: user}), password)
+}
+
+// Types returns the address types that some entry of d has, sorted (none
+// when d cannot be asked).
+func Types(d Directory) []string {
+	t, _, _ := d.Types()
+	return t
 }
 
 // LookupForms returns the addresses by which Lookup finds the owner of a

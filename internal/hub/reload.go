@@ -15,6 +15,7 @@ import (
 
 	"github.com/waypost/waypost/internal/config"
 	"github.com/waypost/waypost/internal/control"
+	"github.com/waypost/waypost/internal/directory"
 	"github.com/waypost/waypost/internal/routing"
 	"github.com/waypost/waypost/internal/tracking"
 )
@@ -84,6 +85,14 @@ func (h *Hub) reload(actor string, data []byte) (*control.Reload, error) {
 	var eng *routing.Engine
 	if err == nil {
 		eng, err = Validate(org)
+	}
+	if err == nil && h.backend != nil {
+		// The directory backend stays open across reloads: the file's
+		// recipients go in front of it again.
+		var file *directory.Memory
+		if file, err = directory.NewMemory(org.Recipients); err == nil {
+			eng = routing.New(org, directory.Combine(file, h.backend))
+		}
 	}
 	if err == nil && org.Server(h.server.Name) == nil {
 		err = fmt.Errorf("%s: server %q is no longer in the file; a hub cannot remove itself by a reload: stop it instead", file, h.server.Name)
@@ -187,6 +196,9 @@ func (h *Hub) diff(old, org *config.Org) (changes, restart []string) {
 		if b, err := os.ReadFile(org.HubSecretFile); err == nil && string(trimSpace(b)) != string(h.secret) {
 			restart = append(restart, "the hub secret in "+org.HubSecretFile)
 		}
+	}
+	if !reflect.DeepEqual(old.Directory, org.Directory) {
+		restart = append(restart, "the [directory] section (the backend opened at start keeps serving)")
 	}
 	if was.Site != me.Site {
 		changes = append(changes, fmt.Sprintf("%s moves from site %s to %s", me.Name, was.Site, me.Site))

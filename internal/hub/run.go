@@ -19,6 +19,7 @@ import (
 	"github.com/waypost/waypost/internal/config"
 	"github.com/waypost/waypost/internal/control"
 	"github.com/waypost/waypost/internal/delivery"
+	"github.com/waypost/waypost/internal/directory"
 	"github.com/waypost/waypost/internal/metrics"
 	"github.com/waypost/waypost/internal/queue"
 	"github.com/waypost/waypost/internal/routing"
@@ -50,7 +51,9 @@ type Hub struct {
 	cfg      configState // guarded by reloadMu
 	// Watch is how often Run polls the organization file for changes
 	// (0: never; SIGHUP and `waypost reload` still work).
-	Watch time.Duration
+	Watch   time.Duration
+	dir     io.Closer           // the directory backend, nil for none
+	backend directory.Directory // the same backend, nil for the file's recipients only; kept across reloads
 }
 
 // Open prepares server of org: checks its files, opens the queue (recovering
@@ -61,17 +64,23 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 	if s == nil {
 		return nil, fmt.Errorf("no server %q in the organization", server)
 	}
-	eng, err := Validate(org) // what `waypost check` and every reload check too
-	if err != nil {
+	if _, err := Validate(org); err != nil { // what `waypost check` and every reload check too
 		return nil, err
 	}
-	h := &Hub{org: org, server: s, log: log, pool: &delivery.Pool{}, started: time.Now(), Watch: 500 * time.Millisecond}
-	h.engine.Store(eng)
 	if err := os.MkdirAll(s.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data_dir of %s: %w", s.Name, err)
 	}
+	dir, dirCloser, err := OpenDirectory(org, s, log)
+	if err != nil {
+		return nil, err
+	}
+	backend, _ := dirCloser.(directory.Directory)
+	h := &Hub{org: org, server: s, log: log, pool: &delivery.Pool{}, dir: dirCloser, backend: backend,
+		started: time.Now(), Watch: 500 * time.Millisecond}
+	h.engine.Store(routing.New(org, dir))
 	q, rec, err := queue.Open(filepath.Join(s.DataDir, "queue"))
 	if err != nil {
+		h.close()
 		return nil, err
 	}
 	h.queue = q
@@ -255,6 +264,9 @@ func (h *Hub) close() {
 	}
 	if h.queue != nil {
 		h.queue.Close()
+	}
+	if h.dir != nil {
+		h.dir.Close()
 	}
 }
 

@@ -329,6 +329,12 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 			case d.Outcome == routing.OutcomeMailbox && strings.EqualFold(d.Server, s.Server):
 				typ, addr := destination(eng, s.Server, &d, m.Size)
 				folder, err := s.folder(eng, &queue.Recipient{Type: typ, Address: addr})
+				if errors.Is(err, directory.ErrUnavailable) {
+					s.attempt(r, now, expires)
+					r.Last = queue.Result{Class: queue.ClassRetry, Status: routing.StatusDirectoryDown, RemoteText: err.Error()}
+					j.note(tracking.Event{Event: tracking.Defer, ID: m.ID, Sender: m.From, Recipient: r.Address, NextHop: r.NextHop, Status: r.Last.Status, Detail: r.Last.RemoteText})
+					continue
+				}
 				if err != nil {
 					j.final(m, r, queue.Failed, queue.Result{Class: queue.ClassFailed, Status: "5.1.1", RemoteText: err.Error()})
 					continue
@@ -638,7 +644,10 @@ func (s *Scheduler) track(e tracking.Event) {
 
 // folder finds the Maildir folder of the mailbox r resolves to.
 func (s *Scheduler) folder(eng *routing.Engine, r *queue.Recipient) (string, error) {
-	ent := eng.Directory().Lookup(address.Address{Type: r.Type, Value: r.Address})
+	ent, err := eng.Directory().Find(address.Address{Type: r.Type, Value: r.Address})
+	if err != nil {
+		return "", fmt.Errorf("mailbox for %s:%s: %w", r.Type, r.Address, err)
+	}
 	if ent == nil || ent.PrimarySMTP() == "" {
 		return "", fmt.Errorf("RESOLVER.ADR.RecipNotFound; mailbox for %s:%s has no SMTP address", r.Type, r.Address)
 	}
@@ -702,11 +711,11 @@ func (j *job) note(e tracking.Event) { j.events = append(j.events, e) }
 type recipientSet struct {
 	eng     *routing.Engine
 	keys    map[string]bool
-	entries map[*directory.Entry]bool
+	entries map[any]bool // Entry.Ident
 }
 
 func newRecipientSet(eng *routing.Engine, m *queue.Message) *recipientSet {
-	rs := &recipientSet{eng: eng, keys: map[string]bool{}, entries: map[*directory.Entry]bool{}}
+	rs := &recipientSet{eng: eng, keys: map[string]bool{}, entries: map[any]bool{}}
 	for _, r := range m.Recipients {
 		rs.add(r.Type, r.Address)
 	}
@@ -718,12 +727,12 @@ func (rs *recipientSet) add(typ, addr string) bool {
 	a := address.Address{Type: typ, Value: addr}
 	k := a.Key()
 	ent := rs.eng.Directory().Lookup(a)
-	if rs.keys[k] || ent != nil && rs.entries[ent] {
+	if rs.keys[k] || ent != nil && rs.entries[ent.Ident()] {
 		return false
 	}
 	rs.keys[k] = true
 	if ent != nil {
-		rs.entries[ent] = true
+		rs.entries[ent.Ident()] = true
 	}
 	return true
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/waypost/waypost/internal/address"
+	"github.com/waypost/waypost/internal/config"
 	"github.com/waypost/waypost/internal/directory"
 )
 
@@ -25,49 +26,118 @@ type AddressTypes struct {
 // AddressTypes computes the address types of site from Route itself: type
 // T is listed exactly when some address of type T, submitted in the site,
 // is not refused by routing (Decision.Delivered). The candidate addresses
-// are every proxy address in the directory (with the forms Lookup accepts
-// for it, such as EX for X500) and, for every send connector's address
-// space, an address the space matches that is not in the directory. SMTP is
-// always listed: an SMTP recipient with no route waits in the unreachable
-// queue rather than being refused.
+// are, for every send connector's address space, an address the space
+// matches that is not in the directory, and then the proxy addresses of
+// the directory (with the forms Lookup accepts for them, such as EX for
+// X500), asked of the directory type by type. SMTP is always listed: an
+// SMTP recipient with no route waits in the unreachable queue rather than
+// being refused.
 //
 // Routing from one server of a site stands for all of them: scope and path
 // costs depend on the site, and proximity only orders connectors that are
 // all usable. A site without servers is routed as the site itself.
+//
+// The result is kept per site until the directory's set of types (its
+// Types version) changes; while the directory cannot be asked, the last
+// list computed is given again.
 func (e *Engine) AddressTypes(site string) AddressTypes {
 	st := e.org.Site(site)
 	if st == nil {
 		return AddressTypes{Site: site, Types: []string{}, Version: version(nil)}
 	}
+	dirTypes, dirVersion, err := e.dir.Types()
+	e.atMu.Lock()
+	cached, ok := e.atCache[st.Name]
+	e.atMu.Unlock()
+	if ok && (cached.dirVersion == dirVersion || err != nil) {
+		return cached.at
+	}
+	at, complete := e.computeAddressTypes(st, dirTypes)
+	if err == nil && complete {
+		e.atMu.Lock()
+		if e.atCache == nil {
+			e.atCache = map[string]cachedTypes{}
+		}
+		e.atCache[st.Name] = cachedTypes{dirVersion: dirVersion, at: at}
+		e.atMu.Unlock()
+	}
+	return at
+}
+
+// cachedTypes is an AddressTypes result and the directory version it was
+// computed for.
+type cachedTypes struct {
+	dirVersion string
+	at         AddressTypes
+}
+
+// computeAddressTypes is AddressTypes without the cache. complete is false
+// when the directory failed while it was asked.
+func (e *Engine) computeAddressTypes(st *config.Site, dirTypes []string) (AddressTypes, bool) {
 	idx, _ := e.topo.Index(st.Name)
 	o := origin{site: st.Name, siteIdx: idx}
 	if servers := e.org.ServersInSite(st.Name); len(servers) > 0 {
 		o.server = servers[0].Name
 	}
 	at := AddressTypes{Site: st.Name, Witness: map[string]address.Address{}}
-	entries := e.dir.Entries()
-	var forms []address.Address
-	for _, group := range e.candidates() {
-		routes := func(a address.Address) bool {
-			r := resolver{e: e, o: o}
-			if d := r.route(a.String(), a, 0); d.Delivered() {
-				at.Witness[a.Type] = a
-				return true
-			}
-			return false
+	routes := func(a address.Address) bool {
+		r := resolver{e: e, o: o}
+		if d := r.route(a.String(), a, 0); d.Delivered() {
+			at.Witness[a.Type] = a
+			return true
 		}
+		return false
+	}
+	witnesses := e.candidates()
+	// Types the directory has, with EX wherever X500 is (an EX address
+	// finds the owner of an X500 proxy).
+	inDir := map[string][]string{} // candidate type -> the proxy types that give it
+	for _, t := range dirTypes {
+		for _, a := range directory.LookupForms(address.Address{Type: t}) {
+			inDir[a.Type] = append(inDir[a.Type], t)
+		}
+	}
+	types := make([]string, 0, len(witnesses)+len(inDir))
+	for t := range witnesses {
+		types = append(types, t)
+	}
+	for t := range inDir {
+		if witnesses[t] == nil {
+			types = append(types, t)
+		}
+	}
+	sort.Strings(types)
+	complete := true
+	var forms []address.Address
+	for _, typ := range types {
 		found := false
-		for _, a := range group.witnesses {
+		for _, a := range witnesses[typ] {
 			if found = routes(a); found {
 				break
 			}
 		}
-		for _, ref := range group.directory {
+		for _, src := range inDir[typ] {
 			if found {
 				break
 			}
-			forms = directory.AppendLookupForms(forms[:0], entries[ref.entry].Addresses[ref.proxy].Address)
-			found = routes(forms[ref.form])
+			err := e.dir.EachWithType(src, func(ent *directory.Entry) bool {
+				for _, p := range ent.Addresses {
+					if p.Type != src {
+						continue
+					}
+					forms = directory.AppendLookupForms(forms[:0], p.Address)
+					for _, a := range forms {
+						if a.Type == typ && routes(a) {
+							found = true
+							return false
+						}
+					}
+				}
+				return true
+			})
+			if err != nil {
+				complete = false
+			}
 		}
 	}
 	for t := range at.Witness {
@@ -75,72 +145,29 @@ func (e *Engine) AddressTypes(site string) AddressTypes {
 	}
 	sort.Strings(at.Types)
 	at.Version = version(at.Types)
-	return at
+	return at, complete
 }
 
-// candidateGroup is the addresses of one type that AddressTypes tries.
-type candidateGroup struct {
-	witnesses []address.Address
-	directory []dirRef
-}
-
-// dirRef names a directory address without copying it: the form-th lookup
-// form of proxy address proxy of entry entry.
-type dirRef struct {
-	entry       int32
-	proxy, form int16
-}
-
-// candidates returns, grouped by address type, the addresses AddressTypes
-// tries: for SMTP one address outside every accepted domain, then for each
-// send connector's address space a witness that is not in the directory,
-// then every proxy address of the directory in the forms Lookup accepts.
-// They do not depend on the site, so they are gathered once per engine;
-// AddressTypes stops at the first address of a type that routes.
-func (e *Engine) candidates() []*candidateGroup {
+// candidates returns, by address type, the addresses outside the
+// directory that AddressTypes tries first: for SMTP one address outside
+// every accepted domain, then for each send connector's address space a
+// witness that is not in the directory. They do not depend on the site, so
+// they are gathered once per engine.
+func (e *Engine) candidates() map[string][]address.Address {
 	e.candOnce.Do(func() {
-		byType := map[string]*candidateGroup{}
-		group := func(t string) *candidateGroup {
-			g := byType[t]
-			if g == nil {
-				g = &candidateGroup{}
-				byType[t] = g
-			}
-			return g
-		}
+		e.cands = map[string][]address.Address{}
 		seen := map[string]bool{} // witnesses repeat: many spaces are "*"
-		group("SMTP").witnesses = []address.Address{e.smtpWitness()}
+		e.cands["SMTP"] = []address.Address{e.smtpWitness()}
 		inDirectory := func(a address.Address) bool { return e.dir.Lookup(a) != nil }
 		for _, c := range e.conns {
 			for i := range c.AddressSpaces {
 				if w, ok := c.AddressSpaces[i].Witness(inDirectory); ok {
 					if k := w.Key(); !seen[k] {
 						seen[k] = true
-						g := group(w.Type)
-						g.witnesses = append(g.witnesses, w)
+						e.cands[w.Type] = append(e.cands[w.Type], w)
 					}
 				}
 			}
-		}
-		// Directory addresses are unique already, and never equal to a
-		// witness (witnesses avoid the directory).
-		var forms []address.Address
-		for i, ent := range e.dir.Entries() {
-			for j, p := range ent.Addresses {
-				forms = directory.AppendLookupForms(forms[:0], p.Address)
-				for k, a := range forms {
-					g := group(a.Type)
-					g.directory = append(g.directory, dirRef{entry: int32(i), proxy: int16(j), form: int16(k)})
-				}
-			}
-		}
-		types := make([]string, 0, len(byType))
-		for t := range byType {
-			types = append(types, t)
-		}
-		sort.Strings(types)
-		for _, t := range types {
-			e.cands = append(e.cands, byType[t])
 		}
 	})
 	return e.cands

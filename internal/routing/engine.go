@@ -29,8 +29,11 @@ type Engine struct {
 	serverIdx map[string]int // server name -> index in org.Servers
 	tables    tables         // per-server connector tables, built on first use
 
-	candOnce sync.Once         // AddressTypes' candidate addresses, gathered on first use
-	cands    []*candidateGroup // grouped by type, types sorted
+	candOnce sync.Once                    // AddressTypes' candidate addresses, gathered on first use
+	cands    map[string][]address.Address // by type
+
+	atMu    sync.Mutex
+	atCache map[string]cachedTypes // by site name
 }
 
 // conn is a send connector with what routing needs precomputed.

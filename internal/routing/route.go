@@ -66,8 +66,8 @@ type resolver struct {
 	o       origin
 	size    int64
 	explain bool
-	chain   map[*directory.Entry]bool // contacts on the current chain, to break contact loops
-	reached map[*directory.Entry]bool // entries already reached by the current group expansion
+	chain   map[any]bool // contacts on the current chain (Entry.Ident), to break contact loops
+	reached map[any]bool // entries already reached by the current group expansion
 }
 
 func (r *resolver) route(written string, a address.Address, depth int) Decision {
@@ -76,7 +76,12 @@ func (r *resolver) route(written string, a address.Address, depth int) Decision 
 		d.Outcome, d.Status, d.Reason = OutcomeNDR, "5.4.6", "RESOLVER.FWD.Loop; contacts or groups nest deeper than 32 levels"
 		return d
 	}
-	if ent := r.e.dir.Lookup(a); ent != nil {
+	ent, err := r.e.dir.Find(a)
+	if err != nil {
+		directoryDown(&d, err)
+		return d
+	}
+	if ent != nil {
 		r.entry(&d, ent, depth)
 		return d
 	}
@@ -133,24 +138,25 @@ func (r *resolver) entry(d *Decision, ent *directory.Entry, depth int) {
 		}
 		d.Target = ent.Target.String()
 		if r.chain == nil {
-			r.chain = map[*directory.Entry]bool{}
+			r.chain = map[any]bool{}
 		}
-		if r.chain[ent] {
+		id := ent.Ident()
+		if r.chain[id] {
 			d.Outcome, d.Status, d.Reason = OutcomeNDR, "5.4.6", fmt.Sprintf("RESOLVER.FWD.Loop; contact %q leads back to itself", ent.Name)
 			return
 		}
-		r.chain[ent] = true
+		r.chain[id] = true
 		t := r.route(d.Target, *ent.Target, depth+1)
-		delete(r.chain, ent)
+		delete(r.chain, id)
 		keep := *d
 		*d = t
 		d.Recipient, d.Type, d.Address, d.Contact, d.Target = keep.Recipient, keep.Type, keep.Address, keep.Contact, keep.Target
 	case directory.Group:
 		d.Outcome = OutcomeExpanded
 		if r.reached == nil {
-			r.reached = map[*directory.Entry]bool{}
+			r.reached = map[any]bool{}
 		}
-		r.reached[ent] = true
+		r.reached[ent.Ident()] = true
 		d.Members = []Decision{}
 		r.expand(d, ent, depth)
 	}
@@ -166,11 +172,21 @@ func (r *resolver) expand(d *Decision, g *directory.Entry, depth int) {
 			d.Members = append(d.Members, Decision{Recipient: m, Outcome: OutcomeNDR, Status: "5.1.3", Reason: "bad member address: " + err.Error()})
 			continue
 		}
-		if ent := r.e.dir.Lookup(a); ent != nil {
-			if r.reached[ent] {
+		ent, err := r.e.dir.Find(a)
+		if err != nil {
+			// Routed on its own later: the member waits (4.4.3) in the
+			// queue while the rest of the group goes on.
+			md := Decision{Recipient: m, Type: a.Type, Address: a.Value}
+			directoryDown(&md, err)
+			d.Members = append(d.Members, md)
+			continue
+		}
+		if ent != nil {
+			id := ent.Ident()
+			if r.reached[id] {
 				continue
 			}
-			r.reached[ent] = true
+			r.reached[id] = true
 			if ent.Kind == directory.Group {
 				if depth+1 > maxDepth {
 					d.Members = append(d.Members, Decision{Recipient: m, Type: a.Type, Address: a.Value, Outcome: OutcomeNDR, Status: "5.4.6", Reason: "RESOLVER.FWD.Loop; groups nest deeper than 32 levels"})
@@ -182,4 +198,20 @@ func (r *resolver) expand(d *Decision, g *directory.Entry, depth int) {
 		}
 		d.Members = append(d.Members, r.route(m, a, depth+1))
 	}
+}
+
+// StatusDirectoryDown is the status of a recipient that could not be
+// resolved because the directory could not be asked (RFC 3463 4.4.3,
+// directory server failure): it waits in the queue, and RCPT answers 451.
+const StatusDirectoryDown = "4.4.3"
+
+// directoryDown makes d the transient outcome of a directory outage.
+func directoryDown(d *Decision, err error) {
+	d.Outcome, d.Status = OutcomeUnreachable, StatusDirectoryDown
+	d.Reason = "RESOLVER.ADR.DirectoryUnavailable; the directory could not be asked (" + err.Error() + "); kept queued and resolved again later"
+}
+
+// DirectoryDown reports whether d waits for the directory to come back.
+func (d *Decision) DirectoryDown() bool {
+	return d.Outcome == OutcomeUnreachable && d.Status == StatusDirectoryDown
 }

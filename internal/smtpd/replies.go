@@ -40,6 +40,8 @@ var (
 	replyTLSNotNow          = reply(503, 5, 5, 1, "STARTTLS is not permitted during a mail transaction or after AUTH")
 	replyReadyTLS           = reply(220, 2, 0, 0, "Ready to start TLS")
 	replyDuplicateRecipient = reply(250, 2, 1, 5, "Duplicate recipient, accepted once")
+	replyDirectoryDown      = reply(451, 4, 4, 3, "Directory server unavailable, try again later")
+	replyAuthTempFail       = reply(454, 4, 7, 0, "Temporary authentication failure: the directory is unavailable, try again later")
 )
 
 func reply(code, class, subject, detail int, text string) *smtp.SMTPError {

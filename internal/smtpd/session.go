@@ -16,6 +16,7 @@ import (
 
 	"github.com/waypost/waypost/internal/address"
 	"github.com/waypost/waypost/internal/config"
+	"github.com/waypost/waypost/internal/directory"
 	"github.com/waypost/waypost/internal/hubauth"
 	"github.com/waypost/waypost/internal/routing"
 )
@@ -163,6 +164,10 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		return replyRelayDenied
 	}
 	d := tx.eng.Route(s.l.server.Name, addr, tx.size, false)
+	if d.DirectoryDown() {
+		s.g.note("rcpt", addr, "status", d.Status, "reason", d.Reason)
+		return replyDirectoryDown
+	}
 	if r := rcptRefusal(d, addr, authUser == ""); r != nil {
 		s.g.note("rcpt", addr, "outcome", string(d.Outcome), "status", d.Status, "reason", d.Reason)
 		return r
@@ -384,7 +389,17 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 }
 
 func (s *session) authenticate(user, pass string) error {
-	mailbox, ok := s.l.auth.Authenticate(user, pass)
+	mailbox, ok := "", false
+	if c, can := s.l.auth.(Checker); can {
+		m, err := c.Check(user, pass)
+		if errors.Is(err, directory.ErrUnavailable) {
+			s.g.note("user", printable(user, 100), "err", printable(err.Error(), 300))
+			return replyAuthTempFail
+		}
+		mailbox, ok = m, err == nil
+	} else {
+		mailbox, ok = s.l.auth.Authenticate(user, pass)
+	}
 	if !ok {
 		return s.authFailed(user)
 	}

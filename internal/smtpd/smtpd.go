@@ -57,6 +57,13 @@ type Authenticator interface {
 	Authenticate(user, pass string) (mailbox string, ok bool)
 }
 
+// Checker is an Authenticator that can tell a refusal from a failure to
+// check: an error wrapping directory.ErrUnavailable answers 454 4.7.0
+// (RFC 4954) and does not count as a failed attempt.
+type Checker interface {
+	Check(user, pass string) (mailbox string, err error)
+}
+
 // Listener serves one receive connector of one server.
 type Listener struct {
 	org    *config.Org
