@@ -77,6 +77,18 @@ group,Inner,,SMTP:inner@contoso.test,,emil@contoso.test,team@contoso.test,,
 	}
 	harness.WaitFor(t, 10*time.Second, "delivery to the smart host", func() bool { return o.sink.count() == 1 })
 
+	// A reload that adds a recipient to the file keeps the store: both
+	// the new file recipient and the store's recipients are found.
+	harness.Write(t, o.file, readFile(t, o.file)+"\n[[recipient]]\nkind = \"mailbox\"\nname = \"Gus\"\nserver = \"hub1\"\naddresses = [\"SMTP:gus@contoso.test\"]\n")
+	if code, out := waypost(t, "reload", "--config", o.file, "--server", "hub1"); code != 0 {
+		t.Fatalf("reload: exit %d\n%s", code, out)
+	}
+	if err := smtp.SendMail(o.smtpAddr, nil, "bob@fabrikam.test", []string{"gus@contoso.test", "dora@contoso.test"}, []byte(msg)); err != nil {
+		t.Fatalf("after the reload: %v", err)
+	}
+	harness.WaitFor(t, 10*time.Second, "delivery to gus", func() bool { return len(harness.Maildir(t, o.data, delivery.Folder("gus@contoso.test"))) == 1 })
+	harness.WaitFor(t, 10*time.Second, "second delivery to dora", func() bool { return len(harness.Maildir(t, o.data, delivery.Folder("dora@contoso.test"))) == 2 })
+
 	// While the hub runs: reading works, changing says what to do.
 	if code, out := waypost(t, "directory", "--config", o.file, "show", "EX:/O=Contoso/CN=Dora"); code != 0 || !strings.Contains(out, `"name":"Dora"`) {
 		t.Errorf("show while the hub runs: exit %d\n%s", code, out)
@@ -90,7 +102,7 @@ group,Inner,,SMTP:inner@contoso.test,,emil@contoso.test,team@contoso.test,,
 		t.Errorf("add while the hub runs: exit %d\n%s", code, out)
 	}
 	if err := h.Stop(); err != nil {
-		t.Fatal(err)
+		t.Fatalf("stopping the hub: %v\n%s", err, h.Log())
 	}
 	if code, out := waypost(t, add...); code != 0 || !strings.Contains(out, `"name":"Finn"`) {
 		t.Fatalf("add with the hub stopped: exit %d\n%s", code, out)

@@ -162,12 +162,6 @@ func (s *Scheduler) RunOnce(ctx context.Context) {
 // dispatch starts processing every due message that is not in flight,
 // up to Workers at a time (it waits for a free worker).
 func (s *Scheduler) dispatch(ctx context.Context) {
-	if s.Now == nil {
-		s.Now = time.Now
-	}
-	if s.Rand == nil {
-		s.Rand = rand.Float64
-	}
 	s.slotsOnce.Do(func() {
 		n := s.Workers
 		if n <= 0 {
@@ -184,7 +178,7 @@ func (s *Scheduler) dispatch(ctx context.Context) {
 	if err != nil {
 		s.Log.Error("queue list", "err", err)
 	}
-	now := s.Now()
+	now := s.now()
 	for _, m := range msgs {
 		if ctx.Err() != nil {
 			return
@@ -257,7 +251,7 @@ type work struct {
 
 func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 	j := &job{s: s, arrival: m.Arrival}
-	now := s.Now()
+	now := s.now()
 	// A message just added by Add has its first attempt recorded: that
 	// attempt is made now, and needs no write before it.
 	fresh := s.takeReservation(m.ID)
@@ -445,7 +439,7 @@ func resolved(d *routing.Decision) string {
 func (s *Scheduler) attempt(r *queue.Recipient, now, expires time.Time) {
 	r.Attempts++
 	r.LastAttempt = now
-	r.NextAttempt = queue.Schedule(s.Engine.Load().Org().Retry, r.Attempts-r.BackoffFrom, now, expires, s.Rand)
+	r.NextAttempt = queue.Schedule(s.Engine.Load().Org().Retry, r.Attempts-r.BackoffFrom, now, expires, s.rand)
 }
 
 var (
@@ -613,7 +607,7 @@ func (s *Scheduler) notify(m *queue.Message, r report.Report, what string) error
 		r.ReportingMTA = srv.FQDN
 	}
 	r.Postmaster, r.To = "postmaster@"+org.DefaultDomain, m.From
-	r.EnvID, r.Ret, r.Arrival, r.Date = m.EnvID, m.Ret, m.Arrival, s.Now()
+	r.EnvID, r.Ret, r.Arrival, r.Date = m.EnvID, m.Ret, m.Arrival, s.now()
 	body, err := s.Queue.Open(m.ID)
 	if err != nil {
 		return err
@@ -623,7 +617,7 @@ func (s *Scheduler) notify(m *queue.Message, r report.Report, what string) error
 	if err != nil {
 		return err
 	}
-	nm, err := s.Add(queue.Envelope{From: "", ReceivedBy: "dsn", Arrival: s.Now(),
+	nm, err := s.Add(queue.Envelope{From: "", ReceivedBy: "dsn", Arrival: s.now(),
 		Recipients: []queue.Recipient{{Written: m.From, Type: "SMTP", Address: m.From, Notify: "NEVER"}}}, bytes.NewReader(msg))
 	if err != nil {
 		return err
