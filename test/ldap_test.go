@@ -2,7 +2,9 @@ package test
 
 import (
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/smtp"
 	"os"
 	"path/filepath"
@@ -114,7 +116,7 @@ func replied(err error, code, status string) bool {
 func TestLDAPHub(t *testing.T) {
 	ldap := harness.StartSlapd(t, ldapPeople("hub1", "hub1"))
 	dir := t.TempDir()
-	smtpAddr, submission, sinkAddr := harness.Port(t), harness.Port(t), harness.Port(t)
+	smtpAddr, submission, sinkAddr, apiAddr := harness.Port(t), harness.Port(t), harness.Port(t), harness.Port(t)
 	file := filepath.Join(dir, "org.toml")
 	data := filepath.Join(dir, "data", "hub1")
 	harness.Write(t, file, fmt.Sprintf(`
@@ -126,6 +128,7 @@ name = "HQ"
 [[server]]
 name = "hub1"
 site = "HQ"
+api = %q
   [[server.receive]]
   name = "Default"
   listen = %q
@@ -151,8 +154,23 @@ kind = "mailbox"
 name = "Postmaster"
 server = "hub1"
 addresses = ["SMTP:postmaster@contoso.test"]
-`, smtpAddr, submission, sinkAddr)+ldapSection(t, ldap, dir))
-	h := harness.Start(t, file, "hub1", smtpAddr, submission)
+`, apiAddr, smtpAddr, submission, sinkAddr)+ldapSection(t, ldap, dir))
+	h := harness.Start(t, file, "hub1", smtpAddr, submission, apiAddr)
+	apiGet := func() (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", "http://"+apiAddr+"/api/v1/address-types", nil)
+		req.SetBasicAuth("alice@contoso.test", "pw")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := apiGet(); code != http.StatusOK {
+		t.Errorf("API login by LDAP bind: %d %s", code, body)
+	}
 	msg := []byte("From: carol@fabrikam.test\r\nSubject: team\r\n\r\nHello team.\r\n")
 
 	// Nested groups with a loop: each member once; the contact's FAX target
@@ -218,6 +236,9 @@ addresses = ["SMTP:postmaster@contoso.test"]
 	err = smtp.SendMail(submission, smtp.PlainAuth("", "alice@contoso.test", "pw", host), "alice@contoso.test", []string{"dave@example.org"}, msg)
 	if !replied(err, "454", "4.7.0") {
 		t.Errorf("AUTH while slapd is down: %v, want 454 4.7.0", err)
+	}
+	if code, body := apiGet(); code != http.StatusServiceUnavailable || !strings.Contains(body, `"code":"directory_unavailable"`) {
+		t.Errorf("API login while slapd is down: %d %s, want 503 directory_unavailable", code, body)
 	}
 	sink := &sink{}
 	ln, err := net.Listen("tcp", sinkAddr)

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"net"
 	"net/http"
 	"strings"
@@ -55,7 +56,13 @@ func (s *Server) authed(h handler) http.HandlerFunc {
 			return
 		}
 		eng := s.cfg.Engine()
-		mailbox, ok := s.login(eng, user, pass)
+		mailbox, ok, err := s.login(eng, user, pass)
+		if errors.Is(err, directory.ErrUnavailable) {
+			s.log.Warn("api: the directory is not answering; login deferred", "user", user, "err", err)
+			w.Header().Set("Retry-After", "30")
+			writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "the directory is not answering: try again later")
+			return
+		}
 		var c *caller
 		if ok {
 			c = callerIn(eng, mailbox)
@@ -79,22 +86,37 @@ func (s *Server) authed(h handler) http.HandlerFunc {
 // can: a bcrypt comparison costs tens of milliseconds, and clients call
 // often. A cached login counts only while the mailbox keeps the password
 // hash it had, so a changed password takes effect with the next engine.
-func (s *Server) login(eng *routing.Engine, user, pass string) (string, bool) {
+// An Authenticator that can also say why a login failed (hub.Passwords)
+// lets a directory outage be told from bad credentials: the caller gets
+// 503 and tries again, rather than 401.
+func (s *Server) login(eng *routing.Engine, user, pass string) (string, bool, error) {
 	key := sha256.Sum256([]byte(user + "\x00" + pass))
 	now := s.cfg.Now()
 	if mailbox, hash, ok := s.logins.get(key, now); ok {
 		if c := callerIn(eng, mailbox); c != nil && c.entry.PasswordHash == hash && hash != "" {
-			return mailbox, true
+			return mailbox, true, nil
 		}
 	}
-	mailbox, ok := s.cfg.Auth.Authenticate(user, pass)
+	var mailbox string
+	var ok bool
+	if ch, can := s.cfg.Auth.(interface {
+		Check(user, pass string) (string, error)
+	}); can {
+		var err error
+		if mailbox, err = ch.Check(user, pass); errors.Is(err, directory.ErrUnavailable) {
+			return "", false, err
+		}
+		ok = err == nil
+	} else {
+		mailbox, ok = s.cfg.Auth.Authenticate(user, pass)
+	}
 	if !ok {
-		return "", false
+		return "", false, nil
 	}
 	if c := callerIn(eng, mailbox); c != nil {
 		s.logins.put(key, mailbox, c.entry.PasswordHash, now)
 	}
-	return mailbox, true
+	return mailbox, true, nil
 }
 
 // loginCache remembers successful logins for a few minutes, keyed by a

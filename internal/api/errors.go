@@ -12,18 +12,19 @@ import (
 // Error codes of the JSON error object, one per kind of failure, so that a
 // client can act on the code and show the message.
 const (
-	CodeUnauthorized     = "unauthorized"       // 401: no or wrong credentials
-	CodeBadRequest       = "bad_request"        // 400: a malformed parameter
-	CodeBadJSON          = "bad_json"           // 400: the body is not the JSON asked for
-	CodeTooLarge         = "too_large"          // 413: the body is over MaxBody
-	CodeBadSince         = "bad_since"          // 400: a malformed since (OAB version or mailbox state)
-	CodeBadWait          = "bad_wait"           // 400: a malformed wait duration
-	CodeBadID            = "bad_id"             // 400: a message id that cannot name a message
-	CodeNotFound         = "not_found"          // 404: no such path or message
-	CodeMethodNotAllowed = "method_not_allowed" // 405: see the Allow header
-	CodeWrongServer      = "wrong_server"       // 421: the caller's mailbox lives on another hub
-	CodeNoHomeServer     = "no_home_server"     // 409: the caller's mailbox has no home server
-	CodeInternal         = "internal"           // 500: a fault of the hub (logged)
+	CodeUnauthorized     = "unauthorized"          // 401: no or wrong credentials
+	CodeBadRequest       = "bad_request"           // 400: a malformed parameter
+	CodeBadJSON          = "bad_json"              // 400: the body is not the JSON asked for
+	CodeTooLarge         = "too_large"             // 413: the body is over MaxBody
+	CodeBadSince         = "bad_since"             // 400: a malformed since (OAB version or mailbox state)
+	CodeBadWait          = "bad_wait"              // 400: a malformed wait duration
+	CodeBadID            = "bad_id"                // 400: a message id that cannot name a message
+	CodeNotFound         = "not_found"             // 404: no such path or message
+	CodeMethodNotAllowed = "method_not_allowed"    // 405: see the Allow header
+	CodeWrongServer      = "wrong_server"          // 421: the caller's mailbox lives on another hub
+	CodeNoHomeServer     = "no_home_server"        // 409: the caller's mailbox has no home server
+	CodeInternal         = "internal"              // 500: a fault of the hub (logged)
+	CodeUnavailable      = "directory_unavailable" // 503: the directory did not answer; try again (Retry-After)
 )
 
 // Error is the JSON error object of every failed call.
