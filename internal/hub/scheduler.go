@@ -247,6 +247,7 @@ func (s *Scheduler) due(m *queue.Message, now time.Time) bool {
 type work struct {
 	index int
 	rcpt  delivery.Recipient
+	hop   string // the recipient's next hop, recorded with the result (a reserved first attempt wrote none before)
 }
 
 func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
@@ -334,13 +335,13 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 					continue
 				}
 				attempt()
-				local = append(local, work{i, delivery.Recipient{Type: r.Type, Address: r.Address, Mailbox: d.Mailbox, Folder: folder}})
+				local = append(local, work{i, delivery.Recipient{Type: r.Type, Address: r.Address, Mailbox: d.Mailbox, Folder: folder}, r.NextHop})
 			case d.Outcome == routing.OutcomeConnector && strings.EqualFold(d.SourceServer, s.Server) && s.Connector != nil && s.Connector(d.Connector) != nil:
 				attempt()
 				hop := "connector:" + d.Connector
 				agents[hop] = s.Connector(d.Connector)
 				typ, addr := destination(eng, s.Server, &d, m.Size)
-				remote[hop] = append(remote[hop], work{i, delivery.Recipient{Type: typ, Address: addr, Notify: r.Notify, ORCPT: r.ORCPT}})
+				remote[hop] = append(remote[hop], work{i, delivery.Recipient{Type: typ, Address: addr, Notify: r.Notify, ORCPT: r.ORCPT}, r.NextHop})
 			case hub != "" && hub != s.Server && s.Relay != nil && s.Relay(hub) != nil:
 				// Another hub's mailbox or connector: hand it to the next
 				// hub on the path, which routes again with its own scope.
@@ -356,7 +357,7 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 						typ, addr = "SMTP", ent.PrimarySMTP()
 					}
 				}
-				remote[r.NextHop] = append(remote[r.NextHop], work{i, delivery.Recipient{Type: typ, Address: addr, Notify: r.Notify, ORCPT: r.ORCPT}})
+				remote[r.NextHop] = append(remote[r.NextHop], work{i, delivery.Recipient{Type: typ, Address: addr, Notify: r.Notify, ORCPT: r.ORCPT}, r.NextHop})
 			default:
 				// Unreachable, or a hub that cannot be reached: wait and
 				// route again later.
@@ -481,6 +482,7 @@ func (j *job) deliver(ctx context.Context, m *queue.Message, agent delivery.Agen
 		succeeded = succeeded[:0]
 		for i, w := range ws {
 			r := &qm.Recipients[w.index]
+			r.NextHop = w.hop
 			res := results[i]
 			qr := queue.Result{Class: string(res.Class), Status: res.Status, RemoteHost: res.RemoteHost, RemoteText: orStatus(res.RemoteText, res.Text)}
 			switch res.Class {
