@@ -50,6 +50,7 @@ type Scheduler struct {
 
 	wakeOnce sync.Once
 	wake     chan struct{}
+	fullScan atomic.Bool // the next wake-up is for the whole queue, not only what Add reserved
 
 	slotsOnce sync.Once
 	slots     chan struct{} // one per worker at work
@@ -64,8 +65,16 @@ func (s *Scheduler) wakeChan() chan struct{} {
 	return s.wake
 }
 
-// Wake asks the scheduler to look at the queue now (after an Add).
+// Wake asks the scheduler to look at the whole queue now (after a retry
+// by an administrator, a reload, or an Add of its own).
 func (s *Scheduler) Wake() {
+	s.fullScan.Store(true)
+	s.poke()
+}
+
+// poke wakes the scheduler for the messages Add reserved only: a pass
+// that reads those records, not every record in the queue.
+func (s *Scheduler) poke() {
 	select {
 	case s.wakeChan() <- struct{}{}:
 	default:
@@ -101,7 +110,7 @@ func (s *Scheduler) Add(env queue.Envelope, body io.Reader) (*queue.Message, err
 	}
 	s.reserved[m.ID] = true
 	s.mu.Unlock()
-	s.Wake()
+	s.poke()
 	return m, nil
 }
 
@@ -141,13 +150,20 @@ func (s *Scheduler) Run(ctx context.Context) {
 	t := time.NewTicker(s.Interval)
 	defer t.Stop()
 	defer s.workers.Wait()
+	full := true
 	for {
-		s.dispatch(ctx)
+		if full {
+			s.dispatch(ctx)
+		} else {
+			s.dispatchFresh(ctx)
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			full = true
 		case <-wake:
+			full = s.fullScan.Swap(false)
 		}
 	}
 }
@@ -162,6 +178,47 @@ func (s *Scheduler) RunOnce(ctx context.Context) {
 // dispatch starts processing every due message that is not in flight,
 // up to Workers at a time (it waits for a free worker).
 func (s *Scheduler) dispatch(ctx context.Context) {
+	s.init()
+	msgs, err := s.Queue.List()
+	if err != nil {
+		s.Log.Error("queue list", "err", err)
+	}
+	now := s.now()
+	for _, m := range msgs {
+		if ctx.Err() != nil || !s.start(ctx, m, now) {
+			return
+		}
+	}
+}
+
+// dispatchFresh starts the messages Add reserved, reading only their
+// records: with mail arriving fast, a pass per arrival over the whole
+// queue would read every record again and again.
+func (s *Scheduler) dispatchFresh(ctx context.Context) {
+	s.init()
+	s.mu.Lock()
+	ids := make([]string, 0, len(s.reserved))
+	for id := range s.reserved {
+		if !s.inFlight[id] {
+			ids = append(ids, id)
+		}
+	}
+	s.mu.Unlock()
+	slices.Sort(ids) // oldest first
+	now := s.now()
+	for _, id := range ids {
+		m, err := s.Queue.Get(id)
+		if err != nil {
+			s.takeReservation(id) // gone (removed meanwhile) or unreadable: the full pass reports it
+			continue
+		}
+		if ctx.Err() != nil || !s.start(ctx, m, now) {
+			return
+		}
+	}
+}
+
+func (s *Scheduler) init() {
 	s.slotsOnce.Do(func() {
 		n := s.Workers
 		if n <= 0 {
@@ -174,39 +231,35 @@ func (s *Scheduler) dispatch(ctx context.Context) {
 		}
 		s.mu.Unlock()
 	})
-	msgs, err := s.Queue.List()
-	if err != nil {
-		s.Log.Error("queue list", "err", err)
+}
+
+// start processes m on a worker if it is due and not in flight, waiting
+// for a free worker. It returns false when ctx ended meanwhile.
+func (s *Scheduler) start(ctx context.Context, m *queue.Message, now time.Time) bool {
+	if !s.due(m, now) {
+		return true
 	}
-	now := s.now()
-	for _, m := range msgs {
-		if ctx.Err() != nil {
-			return
-		}
-		if !s.due(m, now) {
-			continue
-		}
-		s.mu.Lock()
-		busy := s.inFlight[m.ID]
-		s.inFlight[m.ID] = true
-		s.mu.Unlock()
-		if busy {
-			continue
-		}
-		select {
-		case s.slots <- struct{}{}:
-		case <-ctx.Done():
-			s.release(m.ID)
-			return
-		}
-		s.workers.Add(1)
-		go func() {
-			defer func() { <-s.slots; s.release(m.ID); s.workers.Done() }()
-			if err := s.process(ctx, m); err != nil {
-				s.Log.Error("processing queued message", "id", m.ID, "err", err)
-			}
-		}()
+	s.mu.Lock()
+	busy := s.inFlight[m.ID]
+	s.inFlight[m.ID] = true
+	s.mu.Unlock()
+	if busy {
+		return true
 	}
+	select {
+	case s.slots <- struct{}{}:
+	case <-ctx.Done():
+		s.release(m.ID)
+		return false
+	}
+	s.workers.Add(1)
+	go func() {
+		defer func() { <-s.slots; s.release(m.ID); s.workers.Done() }()
+		if err := s.process(ctx, m); err != nil {
+			s.Log.Error("processing queued message", "id", m.ID, "err", err)
+		}
+	}()
+	return true
 }
 
 func (s *Scheduler) release(id string) {
