@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/waypost/waypost/internal/routing"
@@ -34,7 +33,7 @@ func (s *Server) addressTypes(w http.ResponseWriter, r *http.Request, eng *routi
 		return
 	}
 	inm := r.Header.Get("If-None-Match")
-	at := s.addrs.get(eng, c.site())
+	at := addressTypes(eng, c.site())
 	if inm != "" && wait > 0 && etagMatch(inm, at.Version) {
 		at, ok = s.waitForChange(r, c, at, inm, wait)
 		if !ok {
@@ -57,12 +56,16 @@ func (s *Server) addressTypes(w http.ResponseWriter, r *http.Request, eng *routi
 func (s *Server) waitForChange(r *http.Request, c *caller, at routing.AddressTypes, inm string, wait time.Duration) (routing.AddressTypes, bool) {
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
+	// A directory backend (LDAP) may gain an address type without a new
+	// engine: the list is looked at again every second too.
+	recheck := time.NewTicker(time.Second)
+	defer recheck.Stop()
 	defer s.watch.unsubscribe()
 	eng, changed := s.watch.subscribe()
 	for {
 		// The watcher's engine may be newer than the one that authenticated.
 		if cur := callerIn(eng, c.mailbox); cur != nil && cur.home != nil {
-			at = s.addrs.get(eng, cur.site())
+			at = addressTypes(eng, cur.site())
 		}
 		if !etagMatch(inm, at.Version) {
 			return at, true
@@ -74,6 +77,7 @@ func (s *Server) waitForChange(r *http.Request, c *caller, at routing.AddressTyp
 			return at, true
 		case <-timer.C:
 			return at, true
+		case <-recheck.C:
 		case <-changed:
 			s.watch.unsubscribe()
 			eng, changed = s.watch.subscribe()
@@ -124,38 +128,14 @@ func etagMatch(inm, version string) bool {
 	return false
 }
 
-// addrTypesCache keeps the lists of recent engines, computed once per
-// site: AddressTypes routes an address of every type, which is not free.
-type addrTypesCache struct {
-	mu    sync.Mutex
-	byEng map[*routing.Engine]map[string]routing.AddressTypes
-}
-
-// addrTypesEngines is how many engines the cache keeps lists for (a call
-// that began before a reload still uses the engine it began with).
-const addrTypesEngines = 4
-
-func (c *addrTypesCache) get(eng *routing.Engine, site string) routing.AddressTypes {
-	key := strings.ToLower(site)
-	c.mu.Lock()
-	at, ok := c.byEng[eng][key]
-	c.mu.Unlock()
-	if ok {
-		return at
-	}
-	at = eng.AddressTypes(site)
+// addressTypes is the engine's list for site as the API shows it. The
+// engine keeps each site's list until the organization or the
+// directory's address types change, so asking it is cheap.
+func addressTypes(eng *routing.Engine, site string) routing.AddressTypes {
+	at := eng.AddressTypes(site)
 	at.Witness = nil
 	if at.Types == nil {
 		at.Types = []string{}
 	}
-	c.mu.Lock()
-	if c.byEng == nil || (c.byEng[eng] == nil && len(c.byEng) >= addrTypesEngines) {
-		c.byEng = map[*routing.Engine]map[string]routing.AddressTypes{}
-	}
-	if c.byEng[eng] == nil {
-		c.byEng[eng] = map[string]routing.AddressTypes{}
-	}
-	c.byEng[eng][key] = at
-	c.mu.Unlock()
 	return at
 }

@@ -3,10 +3,16 @@ package api_test
 import (
 	"net/http"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/waypost/waypost/internal/address"
 	"github.com/waypost/waypost/internal/api"
+	"github.com/waypost/waypost/internal/config"
+	"github.com/waypost/waypost/internal/delivery"
+	"github.com/waypost/waypost/internal/directory"
+	"github.com/waypost/waypost/internal/routing"
 )
 
 type addrTypes struct {
@@ -185,4 +191,73 @@ func TestBadWait(t *testing.T) {
 	}
 	// A number is seconds.
 	decode(t, e.do(alice("GET", "/api/v1/address-types?wait=2")), http.StatusOK, &addrTypes{})
+}
+
+// liveDir is a directory whose contents change under a running engine,
+// as an LDAP directory's do: every call goes to the current Memory.
+type liveDir struct {
+	cur atomic.Pointer[directory.Memory]
+}
+
+func (d *liveDir) Lookup(a address.Address) *directory.Entry        { return d.cur.Load().Lookup(a) }
+func (d *liveDir) Find(a address.Address) (*directory.Entry, error) { return d.cur.Load().Find(a) }
+func (d *liveDir) Entries() []*directory.Entry                      { return d.cur.Load().Entries() }
+func (d *liveDir) Walk(f func(*directory.Entry) bool) error         { return d.cur.Load().Walk(f) }
+func (d *liveDir) Types() ([]string, string, error)                 { return d.cur.Load().Types() }
+func (d *liveDir) Authenticate(u, p string) (*directory.Entry, error) {
+	return d.cur.Load().Authenticate(u, p)
+}
+func (d *liveDir) EachWithType(typ string, f func(*directory.Entry) bool) error {
+	return d.cur.Load().EachWithType(typ, f)
+}
+
+// A directory that gains an address type (an SMS number on a mailbox)
+// changes the list and its version without a reload, and a long poll
+// hears of it.
+func TestDirectoryChangeChangesAddressTypes(t *testing.T) {
+	text := orgText(true)
+	org, err := config.Parse([]byte(text), "test.toml", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := func(extra ...*directory.Entry) *directory.Memory {
+		m, err := directory.NewMemory(append(slices.Clone(org.Recipients), extra...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	live := &liveDir{}
+	live.cur.Store(mem())
+	e := &env{t: t, server: "hub-hq", boxes: &delivery.Maildir{Root: t.TempDir(), Hostname: "hub-hq.contoso.test"}}
+	e.engine.Store(routing.New(org, live))
+	e.start()
+
+	var before addrTypes
+	decode(t, e.do(alice("GET", "/api/v1/address-types")), http.StatusOK, &before)
+	if slices.Contains(before.Types, "SMS") {
+		t.Fatalf("SMS listed before any recipient has it: %+v", before)
+	}
+	poll := longPoll(e, before.Version, "20s")
+	time.Sleep(200 * time.Millisecond)
+	sms, err := address.ParseTyped("SMS:+1 555 0111")
+	if err != nil {
+		t.Fatal(err)
+	}
+	smtp, err := address.ParseTyped("SMTP:pager@contoso.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	live.cur.Store(mem(&directory.Entry{Kind: directory.Mailbox, Name: "Pager", Server: "hub-hq", ID: "pager",
+		Addresses: []directory.Proxy{{Address: smtp, Primary: true}, {Address: sms, Primary: true}}}))
+	select {
+	case p := <-poll:
+		var got addrTypes
+		decode(t, p.resp, http.StatusOK, &got)
+		if !slices.Contains(got.Types, "SMS") || got.Version == before.Version {
+			t.Errorf("after the directory gained SMS: %+v (before %+v)", got, before)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the long poll did not hear of the directory change")
+	}
 }

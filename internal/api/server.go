@@ -46,7 +46,6 @@ type Server struct {
 
 	watch   engineWatch
 	logins  loginCache
-	addrs   addrTypesCache
 	oab     oabHistory
 	folders sync.Map // Maildir path -> *sync.Mutex, held while its uid list is read or written
 }
