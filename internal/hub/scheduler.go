@@ -348,7 +348,7 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 				}
 			}
 			if !now.Before(expires) {
-				j.final(m, r, queue.Failed, queue.Result{Class: queue.ClassFailed, Status: "4.4.7", RemoteText: "Queue expired; Message expired"})
+				j.final(m, r, queue.Failed, expired(r.Last))
 				continue
 			}
 			d := eng.RouteAddress(s.Server, address.Address{Type: r.Type, Value: r.Address}, m.Size, false)
@@ -887,6 +887,17 @@ func deferReason(d *routing.Decision) string {
 		}
 	}
 	return "kept queued"
+}
+
+// expired is the result of a recipient whose message expired: 4.4.7
+// (Exchange's "Queue expired; Message expired"), keeping the server and
+// reply of the last attempt so that the report says what kept failing.
+func expired(last queue.Result) queue.Result {
+	res := queue.Result{Class: queue.ClassFailed, Status: "4.4.7", RemoteHost: last.RemoteHost, RemoteText: "Queue expired; Message expired"}
+	if last.RemoteText != "" {
+		res.RemoteText += "; last attempt: " + last.RemoteText
+	}
+	return res
 }
 
 // reasonOf gives the plain words of a report for failures the status

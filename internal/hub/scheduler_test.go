@@ -163,7 +163,17 @@ func TestScheduler(t *testing.T) {
 	r, _ := os.Open(f.track)
 	defer r.Close()
 	var events []string
-	tracking.Search(r, tracking.Filter{ID: m.ID}, func(e tracking.Event) { events = append(events, e.Event+" "+e.Recipient+" "+e.Status) }, nil)
+	var expiry string
+	tracking.Search(r, tracking.Filter{ID: m.ID}, func(e tracking.Event) {
+		events = append(events, e.Event+" "+e.Recipient+" "+e.Status)
+		if e.Event == tracking.Fail && e.Status == "4.4.7" {
+			expiry = e.Detail
+		}
+	}, nil)
+	// The expiry keeps what the last attempt met, for the report.
+	if !strings.Contains(expiry, "Queue expired; Message expired; last attempt: ") || !strings.Contains(expiry, "kept queued") {
+		t.Errorf("expiry detail %q lacks the last attempt's error", expiry)
+	}
 	joined := strings.Join(events, "\n")
 	for _, w := range []string{"DELIVER alice@contoso.test 2.0.0", "EXPAND sales@contoso.test", "FAIL nobody@contoso.test 5.1.1", "DEFER carol@fabrikam.test", "FAIL carol@fabrikam.test 4.4.7",
 		"RESOLVE SMTP:alice@contoso.test", "ROUTE SMTP:alice@contoso.test", "ROUTE SMTP:carol@fabrikam.test"} {
