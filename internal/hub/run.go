@@ -86,7 +86,7 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 	h.queue = q
 	h.track, err = tracking.Open(filepath.Join(s.DataDir, "tracking.log"), s.Name)
 	if err != nil {
-		q.Close()
+		h.close() // the queue and the directory backend
 		return nil, err
 	}
 	log.Info("queue opened", "dir", q.Dir(), "resumed", rec.Resumed, "removed_partial", len(rec.RemovedPartial), "quarantined", len(rec.Quarantined))
