@@ -75,3 +75,17 @@ func TestLookupForms(t *testing.T) {
 		t.Errorf("FAX forms: %v", got)
 	}
 }
+
+func TestServerName(t *testing.T) {
+	for in, want := range map[string]string{
+		"hub-hq": "hub-hq",
+		"/o=Contoso/ou=Exchange Administrative Group/cn=Configuration/cn=Servers/CN=HUB-HQ": "HUB-HQ",
+		"cn=hub-hq,cn=Servers,dc=contoso,dc=test":                                           "hub-hq",
+		"/\xff/Cn=":   "", // not UTF-8: found by FuzzReadLDIF, once a panic
+		"/no-cn-here": "/no-cn-here",
+	} {
+		if got := ServerName(in); got != want {
+			t.Errorf("ServerName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

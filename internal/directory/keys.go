@@ -50,8 +50,12 @@ func ParseProxy(s string) (Proxy, error) {
 func ServerName(v string) string {
 	v = strings.TrimSpace(v)
 	if strings.HasPrefix(v, "/") {
-		if i := strings.LastIndex(strings.ToLower(v), "/cn="); i >= 0 {
-			return v[i+4:]
+		// ASCII case folding only: strings.ToLower may change the length
+		// of text that is not valid UTF-8, and the index must fit v.
+		for i := len(v) - 4; i >= 0; i-- {
+			if v[i] == '/' && (v[i+1]|0x20) == 'c' && (v[i+2]|0x20) == 'n' && v[i+3] == '=' {
+				return v[i+4:]
+			}
 		}
 		return v
 	}
