@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/waypost/waypost/internal/delivery"
+	"github.com/waypost/waypost/internal/durable"
 	"github.com/waypost/waypost/internal/routing"
 )
 
@@ -213,7 +214,7 @@ func (s *Server) deleteMessage(w http.ResponseWriter, r *http.Request, eng *rout
 	unlock := s.lock(dir)
 	err := os.Remove(path)
 	if err == nil {
-		err = syncDir(filepath.Dir(path))
+		err = durable.SyncDir(filepath.Dir(path))
 	}
 	unlock()
 	if errors.Is(err, fs.ErrNotExist) {

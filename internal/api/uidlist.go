@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/waypost/waypost/internal/durable"
 )
 
 // The mailbox sync state works as IMAP's UIDs do (RFC 9051 section 2.3.1.1,
@@ -243,40 +245,7 @@ func (l *uidList) format() string {
 	return b.String()
 }
 
-// writeUIDList replaces the list on disk: temp file, fsync, rename, fsync
-// of the folder.
+// writeUIDList replaces the list on disk, atomically and durably.
 func writeUIDList(path string, l *uidList) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.WriteString(l.format()); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return durable.WriteFile(path, []byte(l.format()), 0o600)
 }

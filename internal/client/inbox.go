@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/waypost/waypost/internal/durable"
 )
 
 // localHeader marks a report the client wrote itself.
@@ -37,7 +39,7 @@ func inboxName(id string) string {
 
 // addInbox stores a message in the inbox durably under id.
 func (p *Profile) addInbox(id string, msg []byte) error {
-	return writeFile(p.path(inboxDir, inboxName(id)+".eml"), msg, 0o600)
+	return durable.WriteFile(p.path(inboxDir, inboxName(id)+".eml"), msg, 0o600)
 }
 
 func (p *Profile) hasInbox(id string) bool {

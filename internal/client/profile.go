@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/waypost/waypost/internal/durable"
 )
 
 // The files and folders of a profile.
@@ -91,7 +93,7 @@ func Create(dir string, s Settings, password string) (*Profile, error) {
 
 // Save writes the settings and credentials of a profile made by Create.
 func (p *Profile) Save() error {
-	if err := writeFile(p.path(credentialsFile), []byte(p.password+"\n"), 0o600); err != nil {
+	if err := durable.WriteFile(p.path(credentialsFile), []byte(p.password+"\n"), 0o600); err != nil {
 		return err
 	}
 	return writeJSON(p.path(settingsFile), p.Settings, 0o600)

@@ -123,21 +123,3 @@ func TestProfileLock(t *testing.T) {
 		t.Fatal("the second Open still waits after the first closed")
 	}
 }
-
-func TestWriteFileReplaces(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "f")
-	for _, s := range []string{"one", "two"} {
-		if err := writeFile(path, []byte(s), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	b, _ := os.ReadFile(path)
-	files, _ := os.ReadDir(dir)
-	if string(b) != "two" || len(files) != 1 {
-		t.Errorf("got %q and %d files", b, len(files))
-	}
-	if err := writeFile(filepath.Join(dir, "missing", "f"), nil, 0o600); err == nil || !strings.Contains(err.Error(), "missing") {
-		t.Errorf("write into a missing folder: %v", err)
-	}
-}

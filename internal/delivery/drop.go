@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/waypost/waypost/internal/address"
+	"github.com/waypost/waypost/internal/durable"
 )
 
 // Drop writes each message as one RFC 5322 file into a folder that a
@@ -80,7 +81,7 @@ func (d *Drop) write(m *Message) (string, error) {
 		os.Remove(tmp)
 		return "", err
 	}
-	return name, syncDir(d.Dir)
+	return name, durable.SyncDir(d.Dir)
 }
 
 // safeName keeps a queue id usable as a file name.

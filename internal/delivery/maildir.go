@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/waypost/waypost/internal/durable"
 )
 
 // Maildir delivers to the mailboxes of this hub: one Maildir per mailbox
@@ -100,7 +102,7 @@ func (m *Maildir) deliverOne(msg *Message, r Recipient) (string, error) {
 		os.Remove(tmp)
 		return "", err
 	}
-	if err := syncDir(filepath.Join(dir, "new")); err != nil {
+	if err := durable.SyncDir(filepath.Join(dir, "new")); err != nil {
 		return "", err
 	}
 	return name, nil
@@ -113,13 +115,4 @@ func safeHost(h string) string {
 		h = "localhost"
 	}
 	return strings.NewReplacer("/", `\057`, ":", `\072`).Replace(h)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/waypost/waypost/internal/config"
+	"github.com/waypost/waypost/internal/durable"
 	"github.com/waypost/waypost/internal/queue"
 	"github.com/waypost/waypost/internal/tracking"
 )
@@ -207,7 +208,7 @@ func (h *Hub) takePickup(sc *config.SendConnector, path, name string) (queued bo
 	if err := os.Remove(path); err != nil {
 		return true, fmt.Errorf("queued as %s, but: %w", m.ID, err)
 	}
-	if err := syncFolder(filepath.Dir(path)); err != nil {
+	if err := durable.SyncDir(filepath.Dir(path)); err != nil {
 		h.log.Warn("pickup folder sync", "dir", filepath.Dir(path), "err", err)
 	}
 	return true, nil
@@ -230,17 +231,17 @@ func (h *Hub) badmail(sc *config.SendConnector, path, name string, why *badFile)
 	}
 	text := fmt.Sprintf("file: %s\nconnector: %s\nserver: %s\ntime: %s\nstatus: %s\nreason: %s\nfix: %s\n",
 		logLine(name), sc.Name, h.server.Name, time.Now().Format(time.RFC3339), why.Status, why.Reason, why.Fix)
-	if err := writeSynced(target+".reason", []byte(text)); err != nil {
+	if err := durable.WriteFile(target+".reason", []byte(text), 0o640); err != nil {
 		return fmt.Errorf("badmail reason: %w", err)
 	}
 	if err := os.Rename(path, target); err != nil {
 		os.Remove(target + ".reason")
 		return fmt.Errorf("moving to badmail: %w", err)
 	}
-	if err := syncFolder(dir); err != nil {
+	if err := durable.SyncDir(dir); err != nil {
 		h.log.Warn("badmail folder sync", "dir", dir, "err", err)
 	}
-	syncFolder(filepath.Dir(path))
+	durable.SyncDir(filepath.Dir(path))
 	h.log.Warn("pickup file moved to badmail", "connector", sc.Name, "file", target, "status", why.Status, "reason", why.Reason, "fix", why.Fix)
 	return nil
 }
@@ -254,31 +255,6 @@ func readLimited(path string, limit int64) ([]byte, error) {
 	}
 	defer f.Close()
 	return io.ReadAll(io.LimitReader(f, limit+1))
-}
-
-func writeSynced(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-func syncFolder(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // safeFileName keeps a server name usable inside a file name.
