@@ -29,12 +29,8 @@ func (s *Scheduler) observe(e tracking.Event, arrival time.Time) {
 	default:
 		return
 	}
-	now := time.Now
-	if s.Now != nil {
-		now = s.Now
-	}
 	conn, peer := connectorLabel(e.NextHop)
-	s.Metrics.Delivery(conn, outcome, e.Status, now().Sub(arrival))
+	s.Metrics.Delivery(conn, outcome, e.Status, s.now().Sub(arrival))
 	if peer != "" {
 		s.Metrics.Relay("out", peer, outcome)
 	}
