@@ -161,7 +161,7 @@ func (g *gateways) event(t *testing.T, ev, rcpt string) map[string]string {
 func (g *gateways) settled(t *testing.T, id string) {
 	t.Helper()
 	harness.WaitFor(t, 20*time.Second, "message "+id+" to leave the queue", func() bool {
-		_, err := os.Stat(filepath.Join(g.Data("hub-a"), "queue", "meta", id+".json"))
+		_, err := os.Stat(filepath.Join(g.Data("hub-a"), "queue", "msg", id))
 		return errors.Is(err, os.ErrNotExist)
 	})
 }
@@ -436,7 +436,7 @@ func TestNoReportWhenNotWanted(t *testing.T) {
 	if n := len(harness.Maildir(t, g.Data("hub-a"), delivery.Folder("alice@contoso.test"))); n != 0 {
 		t.Errorf("alice has %d reports after NOTIFY=NEVER", n)
 	}
-	if msgs, _ := filepath.Glob(filepath.Join(g.Data("hub-a"), "queue", "meta", "*.json")); len(msgs) != 0 {
+	if msgs, _ := filepath.Glob(filepath.Join(g.Data("hub-a"), "queue", "msg", "*")); len(msgs) != 0 {
 		t.Errorf("queue holds %v: a report waiting to go?", msgs)
 	}
 }

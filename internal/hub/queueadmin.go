@@ -287,12 +287,7 @@ func (h *Hub) dumpMessage(id string) (*control.Reply, error) {
 	if err != nil {
 		return nil, err
 	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return &control.Reply{Result: control.DumpInfo{ID: id, Size: fi.Size()}, Data: f, Size: fi.Size()}, nil
+	return &control.Reply{Result: control.DumpInfo{ID: id, Size: f.Size()}, Data: f, Size: f.Size()}, nil
 }
 
 // act applies an action to the recipients sel picks: change returns

@@ -1,7 +1,7 @@
 package queue
 
 import (
-	"bytes"
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -32,33 +32,28 @@ func (s *Store) Add(env Envelope, body io.Reader) (*Message, error) {
 		m.Arrival = s.now().UTC().Round(0) // as it will read back
 	}
 
-	content := s.msgPath(m.ID)
-	n, renamed, err := s.writeFile(s.msgDir, m.ID, func(w io.Writer) (int64, error) {
-		n, err := io.Copy(w, body)
-		if err != nil {
-			err = fmt.Errorf("queue: reading the content of %s: %w", m.ID, err)
+	// The queue file: content, record, trailer (see trailer). Writes go
+	// through a buffer: a body read from SMTP comes a line at a time.
+	_, renamed, err := s.writeFile(s.msgDir, m.ID, func(w io.Writer) (int64, error) {
+		bw := bufio.NewWriterSize(w, 64<<10)
+		n, err := io.Copy(bw, body)
+		if err != nil { // writeFile tells the disk's errors from the reader's
+			return n, fmt.Errorf("queue: reading the content of %s: %w", m.ID, err)
 		}
-		return n, err
+		m.Size = n
+		rec, err := encodeRecord(m)
+		if err != nil {
+			return n, err
+		}
+		bw.Write(rec)
+		bw.Write(trailer(len(rec)))
+		return n, bw.Flush()
 	})
 	if err != nil {
 		if renamed {
-			err = errors.Join(err, s.removeDurably(content))
+			err = errors.Join(err, s.removeDurably(s.msgPath(m.ID)))
 		}
 		return nil, err
-	}
-	m.Size = n
-
-	data, err := encodeRecord(m)
-	if err != nil {
-		return nil, errors.Join(err, s.removeDurably(content))
-	}
-	_, renamed, err = s.writeFile(s.metaDir, m.ID+metaExt, bytes.NewReader(data).WriteTo)
-	if err != nil {
-		undo := []string{content}
-		if renamed {
-			undo = []string{s.metaPath(m.ID), content} // record first, never content alone
-		}
-		return nil, errors.Join(err, s.removeDurably(undo...))
 	}
 	return m, nil
 }

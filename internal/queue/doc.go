@@ -1,6 +1,7 @@
 // Package queue is the durable message queue of a hub: every accepted
-// message is a content file and a metadata record (envelope and
-// per-recipient delivery state) on local disk. It has no network code; the
+// message is one queue file on local disk holding its content and its
+// metadata record (envelope and per-recipient delivery state), plus a
+// rewritten record once its state changes. It has no network code; the
 // SMTP receiver adds messages, the delivery scheduler lists, updates and
 // removes them, and Schedule computes retry times (exchange-semantics.md
 // section 5.3).
@@ -8,39 +9,52 @@
 // # Layout
 //
 //	DIR/lock              locked (flock) while a Store is open
-//	DIR/msg/ID            message content, the bytes given to Add
-//	DIR/meta/ID.json      metadata record (format below)
-//	DIR/quarantine/       records that did not parse, with their content
+//	DIR/msg/ID            queue file: content, first record, trailer line
+//	DIR/meta/ID.json      the record as Update last wrote it, if it has
+//	DIR/quarantine/       messages whose record is not valid
 //	DIR/msg/tmp-*         files being written (also in meta/)
+//
+// The queue file is the message: it exists from the moment Add commits
+// until Remove. It is never changed once written: the content (exactly
+// Size bytes, so it is read without parsing anything), then the record
+// as Add wrote it, then a trailer line of fixed length giving the
+// record's length ("waypost-queue-record 0000000517"), as Postfix keeps
+// envelope records and content in one queue file. When meta/ID.json
+// exists it supersedes the queue file's record. A queue file with no
+// trailer is all content and has its record in meta/ (the layout of
+// earlier versions, still read).
 //
 // IDs are sortable, unique and safe as file names: 16 hex digits of the
 // Unix time in nanoseconds, "-", 12 random hex digits.
 //
 // # Durability contract
 //
-// When Add returns nil the message is on stable storage, in this order: the
-// content is written to a temp file and fsynced, renamed into msg/, and msg/
-// is fsynced; then the metadata record is written to a temp file, fsynced,
-// renamed into meta/, and meta/ is fsynced. Any failure of a write, fsync or
-// rename returns an error wrapping ErrStorage after removing what was
-// written. Update rewrites a record the same way (temp, fsync, rename,
-// folder fsync), so a record is always the old one or the new one. Remove
-// deletes the record first, then the content.
+// When Add returns nil the message is on stable storage, in this order:
+// the queue file is written to a temp file and fsynced, renamed into
+// msg/, and msg/ is fsynced. That is two fsyncs, one new file and one
+// name per message: on a busy hub the cost of a message is mostly what
+// the file system pays for them. Any failure of a write, fsync or rename
+// returns an error wrapping ErrStorage after removing what was written.
+// Update writes the record to meta/ the same way (temp, fsync, rename,
+// folder fsync), so a record is always the old one or the new one.
+// Remove deletes the queue file first, then the record.
 //
 // A crash may duplicate a message (the client never saw the reply and sends
 // it again, or a delivery done before the crash is repeated), never lose
-// one. A message is valid only when its metadata record exists and parses;
-// Open recovers from a crash before anything else runs:
+// one. A message is valid only when its queue file exists and its record
+// parses; Open recovers from a crash before anything else runs:
 //   - temp files are removed;
-//   - content without a metadata record is a partial Add and is removed;
-//   - a record that does not parse, or whose content is missing or has a
-//     different size, is moved with its content to quarantine/ and reported
-//     in Recovery, never guessed at;
+//   - a record in meta/ without a queue file is a partial Remove and is
+//     removed;
+//   - a queue file whose record does not parse, or holds a different
+//     amount of content than its record says, is moved with its meta/
+//     record to quarantine/ and reported in Recovery, never guessed at;
 //   - everything else is resumed as it was.
 //
-// # Metadata format
+// # Record format
 //
-// One JSON object per message:
+// One JSON object per message, in meta/ID.json or before the queue file's
+// trailer:
 //
 //	{"format": 1,
 //	"message": {...the Message...},

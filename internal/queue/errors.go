@@ -12,9 +12,9 @@ var (
 	ErrStorage = errors.New("queue storage failure")
 	// ErrNotFound marks an ID that is not in the queue (or is not an ID).
 	ErrNotFound = errors.New("message not in queue")
-	// ErrCorrupt marks a metadata record that is not valid: torn, bad
-	// checksum, unknown format, or its content is missing. Open moves such
-	// records to quarantine/.
+	// ErrCorrupt marks a message record that is not valid: torn, bad
+	// checksum, unknown format, missing, or saying a size other than the
+	// content's. Open moves such messages to quarantine/.
 	ErrCorrupt = errors.New("corrupt queue record")
 	// ErrLocked marks a queue folder that another process has open.
 	ErrLocked = errors.New("queue folder in use by another process")

@@ -8,25 +8,20 @@ import (
 	"testing"
 )
 
-// Every write, fsync, close and rename of Add, in both folders, is a
-// point where the disk may fail.
-var faultPoints = []struct{ op, dir, step string }{
-	{"create", "msg", "creating temp file"},
-	{"write", "msg", "writing"},
-	{"sync", "msg", "syncing"},
-	{"close", "msg", "closing"},
-	{"rename", "msg", "renaming"},
-	{"syncdir", "msg", "syncing folder"},
-	{"create", "meta", "creating temp file"},
-	{"write", "meta", "writing"},
-	{"sync", "meta", "syncing"},
-	{"close", "meta", "closing"},
-	{"rename", "meta", "renaming"},
-	{"syncdir", "meta", "syncing folder"},
+// Every write, fsync, close and rename of a durable file write is a point
+// where the disk may fail: Add writes the queue file in msg/, Update the
+// record in meta/.
+var faultSteps = []struct{ op, step string }{
+	{"create", "creating temp file"},
+	{"write", "writing"},
+	{"sync", "syncing"},
+	{"close", "closing"},
+	{"rename", "renaming"},
+	{"syncdir", "syncing folder"},
 }
 
 // openFaulty opens a queue on a faultFS that fails nothing yet, with one
-// message in it.
+// message in it that has been updated once (so it has a meta/ record).
 func openFaulty(t *testing.T) (*Store, *faultFS, *Message) {
 	t.Helper()
 	ffs := &faultFS{}
@@ -35,15 +30,19 @@ func openFaulty(t *testing.T) (*Store, *faultFS, *Message) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	return s, ffs, addT(t, s, "before")
+	m := addT(t, s, "before")
+	if err := s.Update(m.ID, func(m *Message) error { m.Recipients[0].Attempts = 1; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return s, ffs, m
 }
 
 func TestAddFailures(t *testing.T) {
-	for _, p := range faultPoints {
-		t.Run(p.op+"-"+p.dir, func(t *testing.T) {
+	for _, p := range faultSteps {
+		t.Run(p.op, func(t *testing.T) {
 			s, ffs, old := openFaulty(t)
 			before := files(t, s.Dir())
-			ffs.op, ffs.dir = p.op, p.dir
+			ffs.op, ffs.dir = p.op, "msg"
 
 			m, err := s.Add(testEnvelope(), strings.NewReader("lost?"))
 			if !ffs.fired {
@@ -52,8 +51,8 @@ func TestAddFailures(t *testing.T) {
 			if !errors.Is(err, ErrStorage) || !errors.Is(err, errInjected) || m != nil {
 				t.Fatalf("Add = %v, %v; want nil and an error wrapping ErrStorage", m, err)
 			}
-			if !strings.Contains(err.Error(), p.step) || !strings.Contains(err.Error(), p.dir) {
-				t.Errorf("error %q does not say %q in %s/", err, p.step, p.dir)
+			if !strings.Contains(err.Error(), p.step) || !strings.Contains(err.Error(), "msg") {
+				t.Errorf("error %q does not say %q in msg/", err, p.step)
 			}
 			t.Log(err)
 			if after := files(t, s.Dir()); !slices.Equal(after, before) {
@@ -76,11 +75,11 @@ func TestAddFailures(t *testing.T) {
 }
 
 func TestUpdateFailures(t *testing.T) {
-	for _, p := range faultPoints[6:] { // Update writes meta/ only
+	for _, p := range faultSteps {
 		t.Run(p.op, func(t *testing.T) {
 			s, ffs, m := openFaulty(t)
 			before := files(t, s.Dir())
-			ffs.op, ffs.dir = p.op, p.dir
+			ffs.op, ffs.dir = p.op, "meta"
 
 			err := s.Update(m.ID, func(m *Message) error { m.Recipients[0].Attempts = 7; return nil })
 			if !errors.Is(err, ErrStorage) || !errors.Is(err, errInjected) {
@@ -95,7 +94,7 @@ func TestUpdateFailures(t *testing.T) {
 			}
 			// Only a failed folder fsync leaves the new record in place
 			// (not known to be durable).
-			if want := map[bool]int{true: 7, false: 0}[p.op == "syncdir"]; got.Recipients[0].Attempts != want {
+			if want := map[bool]int{true: 7, false: 1}[p.op == "syncdir"]; got.Recipients[0].Attempts != want {
 				t.Errorf("Attempts = %d after the failed Update, want %d", got.Recipients[0].Attempts, want)
 			}
 			if err := s.Update(m.ID, func(m *Message) error { m.Recipients[0].Attempts = 8; return nil }); err != nil {
@@ -106,9 +105,9 @@ func TestUpdateFailures(t *testing.T) {
 }
 
 func TestRemoveFailures(t *testing.T) {
-	// No fsync of msg/ follows the content's removal: the next Open
-	// removes content left without a record.
-	for _, p := range []struct{ op, dir string }{{"remove", "meta"}, {"syncdir", "meta"}, {"remove", "msg"}} {
+	// No fsync of meta/ follows the record's removal: the next Open
+	// removes a record left without a queue file.
+	for _, p := range []struct{ op, dir string }{{"remove", "msg"}, {"syncdir", "msg"}, {"remove", "meta"}} {
 		t.Run(p.op+"-"+p.dir, func(t *testing.T) {
 			s, ffs, m := openFaulty(t)
 			ffs.op, ffs.dir = p.op, p.dir
@@ -117,19 +116,19 @@ func TestRemoveFailures(t *testing.T) {
 				t.Fatalf("Remove = %v, want an error wrapping ErrStorage", err)
 			}
 			_, err = s.Get(m.ID)
-			if p.op == "remove" && p.dir == "meta" {
+			if p.op == "remove" && p.dir == "msg" {
 				if err != nil {
-					t.Errorf("Get after a failed record removal: %v, want the message still there", err)
+					t.Errorf("Get after a failed removal of the queue file: %v, want the message still there", err)
 				}
 				return
 			}
 			if !errors.Is(err, ErrNotFound) {
-				t.Errorf("Get after the record was removed: %v, want ErrNotFound", err)
+				t.Errorf("Get after the queue file was removed: %v, want ErrNotFound", err)
 			}
-			// A content file left behind is a partial write to the next Open.
+			// The record left behind is a partial Remove to the next Open.
 			_, rec := reopen(t, s)
-			if rec.Resumed != 0 || len(rec.Quarantined) != 0 || len(rec.RemovedPartial) > 1 {
-				t.Errorf("Recovery = %+v", rec)
+			if rec.Resumed != 0 || len(rec.Quarantined) != 0 || !slices.Equal(rec.RemovedPartial, []string{"meta/" + m.ID + ".json"}) {
+				t.Errorf("Recovery = %+v, want the record removed", rec)
 			}
 			if got := files(t, s.Dir()); len(got) != 0 {
 				t.Errorf("files left after re-Open: %v", got)

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -67,7 +68,7 @@ func readContent(t testing.TB, s *Store, id string) string {
 		t.Fatalf("Open(%s): %v", id, err)
 	}
 	defer f.Close()
-	b, err := os.ReadFile(f.Name())
+	b, err := io.ReadAll(f)
 	if err != nil {
 		t.Fatal(err)
 	}

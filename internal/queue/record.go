@@ -74,3 +74,32 @@ func decodeRecord(path, id string, data []byte) (*Message, error) {
 	}
 	return m, nil
 }
+
+// The queue file msg/ID is the content, then the message's first record,
+// then a trailer line of fixed length that gives the record's length:
+//
+//	waypost-queue-record 0000000517\n
+//
+// The content is the first Size bytes, so it is read without parsing
+// anything; the record is found from the end of the file.
+const (
+	trailerPrefix = "waypost-queue-record "
+	trailerLen    = len(trailerPrefix) + 10 + 1
+	maxRecordLen  = 9_999_999_999
+)
+
+// trailer returns the trailer line for a record of n bytes.
+func trailer(n int) []byte {
+	return fmt.Appendf(nil, "%s%010d\n", trailerPrefix, n)
+}
+
+// parseTrailer returns the record length a trailer line gives, and false
+// if b is not a trailer line.
+func parseTrailer(b []byte) (int64, bool) {
+	digits, ok := bytes.CutPrefix(b, []byte(trailerPrefix))
+	if !ok || len(b) != trailerLen || b[len(b)-1] != '\n' {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(string(digits[:len(digits)-1]), 10, 64)
+	return n, err == nil && n > 0
+}

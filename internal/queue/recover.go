@@ -40,71 +40,43 @@ func (s *Store) recover() (*Recovery, error) {
 		return nil, fmt.Errorf("queue: recovery: listing %s: %w", s.metaDir, err)
 	}
 
-	content := map[string]int64{} // size of msg/ID by ID
-	for _, e := range msgs {
-		name := e.Name()
-		switch {
-		case strings.HasPrefix(name, tmpPrefix) && e.Type().IsRegular():
-			if err := s.removePartial(rec, "msg", name); err != nil {
-				return nil, err
-			}
-		case validID(name) && e.Type().IsRegular():
-			info, err := e.Info()
-			if err != nil {
-				return nil, fmt.Errorf("queue: recovery: %s: %w", s.msgPath(name), err)
-			}
-			content[name] = info.Size()
-		default:
-			if err := s.quarantineFiles(rec, "", "msg/"+name+": not a name the queue writes", "msg/"+name); err != nil {
-				return nil, err
-			}
-		}
-	}
-
+	records := map[string]bool{} // IDs with a record in meta/
 	for _, e := range metas {
 		name := e.Name()
 		id, isMeta := strings.CutSuffix(name, metaExt)
 		switch {
 		case strings.HasPrefix(name, tmpPrefix) && e.Type().IsRegular():
-			if err := s.removePartial(rec, "meta", name); err != nil {
-				return nil, err
-			}
-			continue
-		case !isMeta || !validID(id) || !e.Type().IsRegular():
-			if err := s.quarantineFiles(rec, "", "meta/"+name+": not a name the queue writes", "meta/"+name); err != nil {
-				return nil, err
-			}
-			continue
-		}
-
-		size, hasContent := content[id]
-		delete(content, id) // what is left in content at the end has no record
-		files := []string{"meta/" + name}
-		if hasContent {
-			files = append(files, "msg/"+id)
-		}
-		var reason string
-		m, err := s.readRecovering(id)
-		switch {
-		case err != nil:
-			reason = strings.TrimPrefix(err.Error(), "queue: ")
-		case !hasContent:
-			reason = fmt.Sprintf("%s: content file msg/%s is missing", files[0], id)
-		case size != m.Size:
-			reason = fmt.Sprintf("%s: content file msg/%s has %d bytes, the record says %d", files[0], id, size, m.Size)
+			err = s.removePartial(rec, "meta", name)
+		case isMeta && validID(id) && e.Type().IsRegular():
+			records[id] = true
 		default:
-			rec.Resumed++
-			continue
+			err = s.quarantineFiles(rec, "", "meta/"+name+": not a name the queue writes", "meta/"+name)
 		}
-		if err := s.quarantineFiles(rec, id, reason, files...); err != nil {
+		if err != nil {
 			return nil, err
 		}
 	}
 
-	// Content without a record: an Add that did not finish.
 	for _, e := range msgs {
-		if _, partial := content[e.Name()]; partial {
-			if err := s.removePartial(rec, "msg", e.Name()); err != nil {
+		name := e.Name()
+		switch {
+		case strings.HasPrefix(name, tmpPrefix) && e.Type().IsRegular():
+			err = s.removePartial(rec, "msg", name)
+		case validID(name) && e.Type().IsRegular():
+			err = s.recoverMessage(rec, name, records[name])
+			delete(records, name) // what is left at the end has no queue file
+		default:
+			err = s.quarantineFiles(rec, "", "msg/"+name+": not a name the queue writes", "msg/"+name)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+
+	// A record without a queue file: a Remove that did not finish.
+	for _, e := range metas {
+		if id, _ := strings.CutSuffix(e.Name(), metaExt); records[id] {
+			if err := s.removePartial(rec, "meta", e.Name()); err != nil {
 				return nil, err
 			}
 		}
@@ -120,14 +92,30 @@ func (s *Store) recover() (*Recovery, error) {
 	return rec, nil
 }
 
-// readRecovering reads the record of id like read, naming the file
-// relative to the queue folder in errors.
-func (s *Store) readRecovering(id string) (*Message, error) {
-	data, err := os.ReadFile(s.metaPath(id))
-	if err != nil {
-		return nil, fmt.Errorf("meta/%s%s: cannot read: %w", id, metaExt, err)
+// recoverMessage resumes message id if its record is valid and its queue
+// file holds the content the record says, and quarantines it otherwise.
+// hasMeta says whether meta/ID.json exists.
+func (s *Store) recoverMessage(rec *Recovery, id string, hasMeta bool) error {
+	files := []string{"msg/" + id}
+	if hasMeta {
+		files = append(files, "meta/"+id+metaExt)
 	}
-	return decodeRecord("meta/"+id+metaExt, id, data)
+	f, err := os.Open(s.msgPath(id))
+	if err != nil {
+		return fmt.Errorf("queue: recovery: %w", err)
+	}
+	_, err = s.readRecord(id, f)
+	f.Close()
+	if err == nil {
+		rec.Resumed++
+		return nil
+	}
+	if !errors.Is(err, ErrCorrupt) {
+		return fmt.Errorf("queue: recovery: %w", err)
+	}
+	// Name the files relative to the queue folder, as Files does.
+	reason := strings.ReplaceAll(strings.TrimPrefix(err.Error(), "queue: "), s.dir+string(filepath.Separator), "")
+	return s.quarantineFiles(rec, id, reason, files...)
 }
 
 // removePartial removes dir/name (relative to the queue folder).

@@ -19,28 +19,55 @@ func TestRecovery(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	update := func(m *Message) {
+		t.Helper()
+		if err := s.Update(m.ID, func(m *Message) error { m.Recipients[0].Attempts++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var good []string
-	for range 3 {
+	for range 2 {
 		good = append(good, addT(t, s, "good").ID)
 	}
+	updated := addT(t, s, "good, updated")
+	update(updated)
+	good = append(good, updated.ID)
+	// Written before records were kept in the queue file: content only,
+	// and the record in meta/.
+	old := addT(t, s, "good, old layout")
+	update(old)
+	write("msg/"+old.ID, "good, old layout")
+	good = append(good, old.ID)
+
 	torn := addT(t, s, "torn")
-	noContent := addT(t, s, "no content")
+	tornOwn := addT(t, s, "torn own record")
+	noRecord := addT(t, s, "no record")
+	tooShort := addT(t, s, "too short")
 	shortContent := addT(t, s, "short content")
 	badSum := addT(t, s, "bad checksum")
-	partial := addT(t, s, "partial")
+	removing := addT(t, s, "removing")
+	update(torn)
+	update(shortContent)
+	update(removing)
 
-	// A torn record: the first half of the file.
+	// A torn record in meta/: the first half of the file.
 	rec, _ := os.ReadFile(s.metaPath(torn.ID))
 	write("meta/"+torn.ID+".json", string(rec[:len(rec)/2]))
-	// A record whose content is gone.
-	os.Remove(s.msgPath(noContent.ID))
+	// A queue file whose record is torn but whose trailer is whole.
+	raw, _ := os.ReadFile(s.msgPath(tornOwn.ID))
+	recStart := len("torn own record")
+	write("msg/"+tornOwn.ID, string(raw[:recStart+10])+string(trailer(10)))
+	// A queue file with neither a trailer nor a record in meta/, and one
+	// whose trailer gives a record longer than the file.
+	write("msg/"+noRecord.ID, "no record")
+	write("msg/"+tooShort.ID, "too short"+string(trailer(100)))
 	// Content shorter than the record says.
 	write("msg/"+shortContent.ID, "short")
-	// A record that is JSON but whose message does not match its end record.
-	rec, _ = os.ReadFile(s.metaPath(badSum.ID))
-	write("meta/"+badSum.ID+".json", string(bytes.Replace(rec, []byte("alice@"), []byte("mallory"), 1)))
-	// Content whose record was never written (crash inside Add).
-	os.Remove(s.metaPath(partial.ID))
+	// A queue file whose record does not match its end record.
+	raw, _ = os.ReadFile(s.msgPath(badSum.ID))
+	write("msg/"+badSum.ID, string(bytes.Replace(raw, []byte("alice@"), []byte("carol@"), 1)))
+	// A Remove that did not finish: the queue file is gone, the record not.
+	os.Remove(s.msgPath(removing.ID))
 	// Temp files of Adds and Updates that did not finish.
 	write("msg/tmp-123", "half a message")
 	write("meta/tmp-456", `{"format": 1, "mess`)
@@ -52,7 +79,7 @@ func TestRecovery(t *testing.T) {
 	if got.Resumed != len(good) {
 		t.Errorf("Resumed = %d, want %d", got.Resumed, len(good))
 	}
-	wantRemoved := []string{"meta/tmp-456", "msg/" + partial.ID, "msg/tmp-123"}
+	wantRemoved := []string{"meta/" + removing.ID + ".json", "meta/tmp-456", "msg/tmp-123"}
 	slices.Sort(got.RemovedPartial)
 	if !slices.Equal(got.RemovedPartial, wantRemoved) {
 		t.Errorf("RemovedPartial = %v, want %v", got.RemovedPartial, wantRemoved)
@@ -62,10 +89,12 @@ func TestRecovery(t *testing.T) {
 		files  []string
 		reason string
 	}{
-		torn.ID:         {[]string{"quarantine/" + torn.ID + ".json", "quarantine/" + torn.ID}, "not JSON"},
-		noContent.ID:    {[]string{"quarantine/" + noContent.ID + ".json"}, "missing"},
-		shortContent.ID: {[]string{"quarantine/" + shortContent.ID + ".json", "quarantine/" + shortContent.ID}, "has 5 bytes, the record says 13"},
-		badSum.ID:       {[]string{"quarantine/" + badSum.ID + ".json", "quarantine/" + badSum.ID}, "does not match"},
+		torn.ID:         {[]string{"quarantine/" + torn.ID, "quarantine/" + torn.ID + ".json"}, "meta/" + torn.ID + ".json: corrupt queue record: not JSON"},
+		tornOwn.ID:      {[]string{"quarantine/" + tornOwn.ID}, "msg/" + tornOwn.ID + ": corrupt queue record: not JSON"},
+		noRecord.ID:     {[]string{"quarantine/" + noRecord.ID}, "no record"},
+		tooShort.ID:     {[]string{"quarantine/" + tooShort.ID}, "gives a record of 100 bytes"},
+		shortContent.ID: {[]string{"quarantine/" + shortContent.ID, "quarantine/" + shortContent.ID + ".json"}, "the content has 5 bytes, the record says 13"},
+		badSum.ID:       {[]string{"quarantine/" + badSum.ID}, "does not match"},
 		"":              {[]string{"quarantine/notes.txt"}, "not a name the queue writes"},
 	}
 	if len(got.Quarantined) != len(wantQ) {
@@ -86,6 +115,12 @@ func TestRecovery(t *testing.T) {
 			}
 		}
 		t.Logf("quarantined %s: %s", q.ID, q.Reason)
+	}
+	if c := readContent(t, s, old.ID); c != "good, old layout" {
+		t.Errorf("content of the old-layout message = %q", c)
+	}
+	if c := readContent(t, s, updated.ID); c != "good, updated" {
+		t.Errorf("content of the updated message = %q", c)
 	}
 
 	list, err := s.List()

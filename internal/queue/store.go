@@ -4,11 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
-	"io/fs"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 )
@@ -100,19 +99,26 @@ func (s *Store) idLock(id string) *sync.Mutex {
 	return &s.locks[maphash.String(s.seed, id)%uint64(len(s.locks))]
 }
 
+// Content is the content of a queued message, open for reading: the
+// first Size bytes of its queue file.
+type Content struct {
+	*io.SectionReader
+	f *os.File
+}
+
+// Close closes the queue file.
+func (c *Content) Close() error { return c.f.Close() }
+
 // Open opens the content of message id for reading.
-func (s *Store) Open(id string) (*os.File, error) {
+func (s *Store) Open(id string) (*Content, error) {
 	if !validID(id) {
 		return nil, fmt.Errorf("queue: %q is not a queue ID: %w", id, ErrNotFound)
 	}
-	f, err := os.Open(s.msgPath(id))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("queue: content of %s: %w", id, ErrNotFound)
-	}
+	f, m, err := s.openRecord(id)
 	if err != nil {
-		return nil, fmt.Errorf("queue: opening content of %s: %w", id, err)
+		return nil, err
 	}
-	return f, nil
+	return &Content{SectionReader: io.NewSectionReader(f, 0, m.Size), f: f}, nil
 }
 
 // Get returns the metadata of message id. An error wraps ErrNotFound if
@@ -126,15 +132,87 @@ func (s *Store) Get(id string) (*Message, error) {
 
 // read reads and parses the record of id.
 func (s *Store) read(id string) (*Message, error) {
-	p := s.metaPath(id)
-	data, err := os.ReadFile(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("queue: %s: %w", id, ErrNotFound)
+	f, m, err := s.openRecord(id)
+	if err != nil {
+		return nil, err
 	}
+	f.Close() // read only
+	return m, nil
+}
+
+// openRecord opens the queue file of id and reads the message's record:
+// meta/ID.json when an Update has written one, else the file's own. It
+// checks that the file holds as many bytes of content as the record says.
+func (s *Store) openRecord(id string) (*os.File, *Message, error) {
+	p := s.msgPath(id)
+	f, err := os.Open(p)
+	if isNotExist(err) {
+		return nil, nil, fmt.Errorf("queue: %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("queue: opening %s: %w", p, err)
+	}
+	m, err := s.readRecord(id, f)
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, m, nil
+}
+
+// readRecord reads the record of id, whose queue file is f.
+func (s *Store) readRecord(id string, f *os.File) (*Message, error) {
+	p := f.Name()
+	fi, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("queue: reading %s: %w", p, err)
 	}
-	return decodeRecord(p, id, data)
+	// The content is what comes before the file's record; a file with no
+	// trailer is all content (written before records were kept in the
+	// queue file, always with a meta/ record).
+	size, recLen := fi.Size(), int64(0)
+	if size >= int64(trailerLen) {
+		tr := make([]byte, trailerLen)
+		if _, err := f.ReadAt(tr, size-int64(trailerLen)); err != nil {
+			return nil, fmt.Errorf("queue: reading %s: %w", p, err)
+		}
+		if n, ok := parseTrailer(tr); ok {
+			if n > size-int64(trailerLen) {
+				return nil, corruptErr(p, "the trailer gives a record of %d bytes, more than the file holds", n)
+			}
+			recLen = n
+		}
+	}
+	content := size - recLen
+	if recLen > 0 {
+		content -= int64(trailerLen)
+	}
+
+	var m *Message
+	meta := s.metaPath(id)
+	data, err := os.ReadFile(meta)
+	switch {
+	case err == nil:
+		if m, err = decodeRecord(meta, id, data); err != nil {
+			return nil, err
+		}
+	case !isNotExist(err):
+		return nil, fmt.Errorf("queue: reading %s: %w", meta, err)
+	case recLen == 0:
+		return nil, corruptErr(p, "no record: no trailer line at the end and no %s", meta)
+	default:
+		data = make([]byte, recLen)
+		if _, err := f.ReadAt(data, content); err != nil {
+			return nil, fmt.Errorf("queue: reading %s: %w", p, err)
+		}
+		if m, err = decodeRecord(p, id, data); err != nil {
+			return nil, err
+		}
+	}
+	if m.Size != content {
+		return nil, corruptErr(p, "the content has %d bytes, the record says %d", content, m.Size)
+	}
+	return m, nil
 }
 
 // List returns every valid message, oldest first (in ID order, which is
@@ -162,16 +240,16 @@ func (s *Store) List() ([]*Message, error) {
 	return out, errors.Join(bad...)
 }
 
-// listIDs returns the IDs that have a metadata record, sorted.
+// listIDs returns the IDs that have a queue file, sorted.
 func (s *Store) listIDs() ([]string, error) {
-	entries, err := os.ReadDir(s.metaDir)
+	entries, err := os.ReadDir(s.msgDir)
 	if err != nil {
-		return nil, fmt.Errorf("queue: listing %s: %w", s.metaDir, err)
+		return nil, fmt.Errorf("queue: listing %s: %w", s.msgDir, err)
 	}
 	var ids []string
 	for _, e := range entries {
-		if id, ok := strings.CutSuffix(e.Name(), metaExt); ok && validID(id) {
-			ids = append(ids, id)
+		if validID(e.Name()) {
+			ids = append(ids, e.Name())
 		}
 	}
 	slices.Sort(ids)

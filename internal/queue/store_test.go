@@ -59,6 +59,20 @@ func TestAddGetOpen(t *testing.T) {
 			t.Errorf("%s/ mode %v, want 0700", p, fi.Mode().Perm())
 		}
 	}
+	// One file per message until an Update: content, record, trailer.
+	if got := files(t, s.Dir()); !slices.Equal(got, []string{"msg/" + m.ID}) {
+		t.Errorf("files after Add %v, want the queue file only", got)
+	}
+	raw, _ := os.ReadFile(s.msgPath(m.ID))
+	n, ok := parseTrailer(raw[max(len(raw)-trailerLen, 0):])
+	if !ok || !strings.HasPrefix(string(raw), body) || int(n) != len(raw)-len(body)-trailerLen {
+		t.Errorf("queue file is not the content, a record and a trailer:\n%s", raw)
+	} else if _, err := decodeRecord("", m.ID, raw[len(body):len(raw)-trailerLen]); err != nil {
+		t.Errorf("the queue file's record: %v", err)
+	}
+	if err := s.Update(m.ID, func(*Message) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
 	for _, p := range []string{"msg/" + m.ID, "meta/" + m.ID + ".json"} {
 		fi, err := os.Stat(filepath.Join(s.Dir(), p))
 		if err != nil {
@@ -251,7 +265,7 @@ func TestRemove(t *testing.T) {
 	if err := s.Remove(m.ID); !errors.Is(err, ErrNotFound) {
 		t.Errorf("second Remove: %v, want ErrNotFound", err)
 	}
-	want := []string{"meta/" + keep.ID + ".json", "msg/" + keep.ID}
+	want := []string{"msg/" + keep.ID}
 	if got := files(t, s.Dir()); !slices.Equal(got, want) {
 		t.Errorf("files %v, want %v", got, want)
 	}

@@ -51,12 +51,13 @@ func (s *Store) Update(id string, f func(m *Message) error) error {
 }
 
 // Remove takes message id out of the queue, when every recipient is final
-// and its notifications are queued. It removes the metadata record first
-// (from then on the message is gone), fsyncs meta/, then removes the
-// content. An error after the record is removed wraps
-// ErrStorage but the message is gone all the same; a content file left
-// behind is removed by the next Open, and a record whose removal was not
-// made durable may come back after a crash (a duplicate, never a loss).
+// and its notifications are queued. It removes the queue file first (from
+// then on the message is gone), fsyncs msg/, then removes the record an
+// Update may have written. An error after the queue file is removed wraps
+// ErrStorage but the message is gone all the same; a record left behind
+// in meta/ is removed by the next Open, and a queue file whose removal was
+// not made durable may come back after a crash (a duplicate, never a
+// loss).
 func (s *Store) Remove(id string) error {
 	if !validID(id) {
 		return fmt.Errorf("queue: %q is not a queue ID: %w", id, ErrNotFound)
@@ -104,25 +105,26 @@ func (s *Store) Finish(id string, f func(m *Message) error, done func(m *Message
 	return false, err
 }
 
-// remove deletes the record of id, then its content; the caller holds
-// the ID's lock.
+// remove deletes the queue file of id, then its record in meta/ if
+// there is one; the caller holds the ID's lock.
 func (s *Store) remove(id string) error {
-	meta := s.metaPath(id)
-	if err := s.fs.Remove(meta); err != nil {
+	p := s.msgPath(id)
+	if err := s.fs.Remove(p); err != nil {
 		if isNotExist(err) {
 			return fmt.Errorf("queue: removing %s: %w", id, ErrNotFound)
 		}
+		return storageErr("removing", p, err)
+	}
+	if err := s.fs.SyncDir(s.msgDir); err != nil {
+		// Keep the record: should the queue file come back, its state is
+		// the latest.
+		return storageErr("syncing folder", s.msgDir, err)
+	}
+	// The record needs no folder fsync: should its removal be lost in a
+	// crash, a record without a queue file is removed by the next Open.
+	meta := s.metaPath(id)
+	if err := s.fs.Remove(meta); err != nil && !isNotExist(err) {
 		return storageErr("removing", meta, err)
-	}
-	if err := s.fs.SyncDir(s.metaDir); err != nil {
-		// Keep the content: should the record come back, it is whole.
-		return storageErr("syncing folder", s.metaDir, err)
-	}
-	// The content needs no folder fsync: should its removal be lost in a
-	// crash, content without a record is removed by the next Open.
-	content := s.msgPath(id)
-	if err := s.fs.Remove(content); err != nil && !isNotExist(err) {
-		return storageErr("removing", content, err)
 	}
 	return nil
 }
