@@ -453,6 +453,9 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 	for hop, ws := range remote {
 		j.deliver(ctx, m, agents[hop], ws)
 	}
+	if j.removed {
+		return nil // the last delivery finished it
+	}
 	return s.removeIfDone(m.ID)
 }
 
@@ -518,7 +521,7 @@ func (j *job) final(m *queue.Message, r *queue.Recipient, st queue.State, res qu
 // deliver hands ws to agent and records the results.
 func (j *job) deliver(ctx context.Context, m *queue.Message, agent delivery.Agent, ws []work) {
 	msg := &delivery.Message{ID: m.ID, From: m.From, Arrival: m.Arrival, Size: m.Size, EnvID: m.EnvID, Ret: m.Ret,
-		Open: func() (io.ReadCloser, error) { return j.s.Queue.Open(m.ID) }}
+		Open: func() (io.ReadCloser, error) { return j.s.Queue.OpenMessage(m) }}
 	for _, w := range ws {
 		msg.Recipients = append(msg.Recipients, w.rcpt)
 	}
@@ -733,6 +736,7 @@ func (j *job) finish(id string, f, done func(m *queue.Message) error) (bool, err
 		j.events = j.events[:0] // f may run again
 		return f(m)
 	}, done)
+	j.removed = j.removed || removed
 	if err == nil {
 		for _, e := range j.events {
 			j.s.track(e)
@@ -749,6 +753,7 @@ type job struct {
 	events  []tracking.Event // of the Update under way, written once it is on disk
 	dirty   bool             // the Update under way changed what must be on disk before delivering
 	arrival time.Time        // of the message, for the latency of final outcomes
+	removed bool             // a delivery finished the message and removed it
 }
 
 // note records a tracking event for the Update under way.

@@ -24,14 +24,14 @@ type file interface {
 // osFS is the real file system.
 type osFS struct{}
 
-func (osFS) CreateTemp(dir string) (file, error)  { return os.CreateTemp(dir, tmpPrefix+"*") }
+func (osFS) CreateTemp(dir string) (file, error)  { return createTemp(dir) }
 func (osFS) Rename(oldpath, newpath string) error { return os.Rename(oldpath, newpath) }
 func (osFS) Remove(name string) error             { return os.Remove(name) }
 
 // SyncDir fsyncs a folder, making the names created, renamed or removed in
 // it durable.
 func (osFS) SyncDir(dir string) error {
-	d, err := os.Open(dir)
+	d, err := openRead(dir)
 	if err != nil {
 		return err
 	}

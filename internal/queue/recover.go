@@ -57,6 +57,9 @@ func (s *Store) recover() (*Recovery, error) {
 		}
 	}
 
+	for id := range records {
+		s.metas.Store(id, true)
+	}
 	for _, e := range msgs {
 		name := e.Name()
 		switch {
@@ -79,6 +82,7 @@ func (s *Store) recover() (*Recovery, error) {
 			if err := s.removePartial(rec, "meta", e.Name()); err != nil {
 				return nil, err
 			}
+			s.metas.Delete(id)
 		}
 	}
 
@@ -100,7 +104,7 @@ func (s *Store) recoverMessage(rec *Recovery, id string, hasMeta bool) error {
 	if hasMeta {
 		files = append(files, "meta/"+id+metaExt)
 	}
-	f, err := os.Open(s.msgPath(id))
+	f, err := openRead(s.msgPath(id))
 	if err != nil {
 		return fmt.Errorf("queue: recovery: %w", err)
 	}

@@ -122,6 +122,11 @@ func TestRecovery(t *testing.T) {
 	if c := readContent(t, s, updated.ID); c != "good, updated" {
 		t.Errorf("content of the updated message = %q", c)
 	}
+	for _, m := range []*Message{updated, old} {
+		if got, err := s.Get(m.ID); err != nil || got.Recipients[0].Attempts != 1 {
+			t.Errorf("after recovery, %s reads as %+v, %v: want the record Update wrote (1 attempt)", m.ID, got, err)
+		}
+	}
 
 	list, err := s.List()
 	if err != nil {

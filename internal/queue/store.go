@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -27,6 +28,12 @@ type Store struct {
 
 	seed  maphash.Seed
 	locks [64]sync.Mutex // Update and Remove of one ID, by hash of the ID
+
+	// metas holds the IDs that may have a record in meta/: those found
+	// there by recovery, and those an Update is writing or has written.
+	// Every other message's record is in its queue file, so reading it
+	// needs no look in meta/.
+	metas sync.Map
 }
 
 // Open opens the queue in dir, creating dir and its msg, meta and
@@ -94,6 +101,11 @@ func (s *Store) Dir() string { return s.dir }
 func (s *Store) msgPath(id string) string  { return filepath.Join(s.msgDir, id) }
 func (s *Store) metaPath(id string) string { return filepath.Join(s.metaDir, id+metaExt) }
 
+func (s *Store) mayHaveMeta(id string) bool {
+	_, ok := s.metas.Load(id)
+	return ok
+}
+
 // idLock returns the mutex that serializes changes to id.
 func (s *Store) idLock(id string) *sync.Mutex {
 	return &s.locks[maphash.String(s.seed, id)%uint64(len(s.locks))]
@@ -116,6 +128,32 @@ func (s *Store) Open(id string) (*Content, error) {
 	}
 	f, m, err := s.openRecord(id)
 	if err != nil {
+		return nil, err
+	}
+	return &Content{SectionReader: io.NewSectionReader(f, 0, m.Size), f: f}, nil
+}
+
+// OpenMessage opens the content of m, a message read from the queue,
+// without reading its record again: the content of a message never
+// changes, nor its Size.
+func (s *Store) OpenMessage(m *Message) (*Content, error) {
+	if !validID(m.ID) {
+		return nil, fmt.Errorf("queue: %q is not a queue ID: %w", m.ID, ErrNotFound)
+	}
+	p := s.msgPath(m.ID)
+	f, err := openRead(p)
+	if isNotExist(err) {
+		return nil, fmt.Errorf("queue: %s: %w", m.ID, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("queue: opening %s: %w", p, err)
+	}
+	fi, err := f.Stat()
+	if err == nil && fi.Size() < m.Size {
+		err = corruptErr(p, "%d bytes, shorter than its content of %d", fi.Size(), m.Size)
+	}
+	if err != nil {
+		f.Close()
 		return nil, err
 	}
 	return &Content{SectionReader: io.NewSectionReader(f, 0, m.Size), f: f}, nil
@@ -145,7 +183,7 @@ func (s *Store) read(id string) (*Message, error) {
 // checks that the file holds as many bytes of content as the record says.
 func (s *Store) openRecord(id string) (*os.File, *Message, error) {
 	p := s.msgPath(id)
-	f, err := os.Open(p)
+	f, err := openRead(p)
 	if isNotExist(err) {
 		return nil, nil, fmt.Errorf("queue: %s: %w", id, ErrNotFound)
 	}
@@ -190,7 +228,10 @@ func (s *Store) readRecord(id string, f *os.File) (*Message, error) {
 
 	var m *Message
 	meta := s.metaPath(id)
-	data, err := os.ReadFile(meta)
+	data, err := []byte(nil), fs.ErrNotExist
+	if s.mayHaveMeta(id) {
+		data, err = os.ReadFile(meta)
+	}
 	switch {
 	case err == nil:
 		if m, err = decodeRecord(meta, id, data); err != nil {

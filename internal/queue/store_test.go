@@ -212,7 +212,11 @@ func TestUpdatePersists(t *testing.T) {
 func TestUpdateRefuses(t *testing.T) {
 	s, _ := openT(t, "")
 	m := addT(t, s, "body")
-	before, _ := os.ReadFile(s.metaPath(m.ID))
+	snapshot := func() string {
+		raw, _ := os.ReadFile(s.msgPath(m.ID))
+		return strings.Join(files(t, s.Dir()), " ") + "\n" + string(raw)
+	}
+	before := snapshot()
 
 	errMine := errors.New("mine")
 	for name, f := range map[string]func(*Message) error{
@@ -229,8 +233,7 @@ func TestUpdateRefuses(t *testing.T) {
 			t.Errorf("%s: error %v, want the callback's as it is", name, err)
 		}
 	}
-	after, _ := os.ReadFile(s.metaPath(m.ID))
-	if string(before) != string(after) {
+	if after := snapshot(); before != after {
 		t.Error("a refused Update changed the record")
 	}
 	if err := s.Update("0000000000000001-000000000000", func(*Message) error { return nil }); !errors.Is(err, ErrNotFound) {
@@ -323,7 +326,7 @@ func TestListCorrupt(t *testing.T) {
 	s, _ := openT(t, "")
 	a := addT(t, s, "a")
 	b := addT(t, s, "b")
-	if err := os.WriteFile(s.metaPath(a.ID), []byte(`{"format": 1`), 0o600); err != nil {
+	if err := os.WriteFile(s.msgPath(a.ID), []byte("a"+`{"format": 1`+string(trailer(12))), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	list, err := s.List()
@@ -389,5 +392,33 @@ func TestFinish(t *testing.T) {
 	}
 	if got := files(t, s.Dir()); len(got) != 0 {
 		t.Errorf("files left: %v", got)
+	}
+}
+
+// OpenMessage gives the content of a message already read, without its
+// record, and refuses a queue file too short to hold it.
+func TestOpenMessage(t *testing.T) {
+	s, _ := openT(t, "")
+	m := addT(t, s, "Subject: x\r\n\r\nbody\r\n")
+	c, err := s.OpenMessage(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(c)
+	c.Close()
+	if string(b) != "Subject: x\r\n\r\nbody\r\n" || c.Size() != m.Size {
+		t.Errorf("OpenMessage read %q (size %d), want the content only", b, c.Size())
+	}
+	if err := os.Truncate(s.msgPath(m.ID), 5); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.OpenMessage(m); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("OpenMessage of a truncated queue file: %v, want ErrCorrupt", err)
+	}
+	if err := s.Remove(m.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.OpenMessage(m); !errors.Is(err, ErrNotFound) {
+		t.Errorf("OpenMessage after Remove: %v, want ErrNotFound", err)
 	}
 }

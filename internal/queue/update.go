@@ -46,6 +46,7 @@ func (s *Store) Update(id string, f func(m *Message) error) error {
 	if err != nil {
 		return err
 	}
+	s.metas.Store(id, true) // before the file can exist
 	_, _, err = s.writeFile(s.metaDir, id+metaExt, bytes.NewReader(data).WriteTo)
 	return err
 }
@@ -101,6 +102,7 @@ func (s *Store) Finish(id string, f func(m *Message) error, done func(m *Message
 	if err != nil {
 		return false, err
 	}
+	s.metas.Store(id, true) // before the file can exist
 	_, _, err = s.writeFile(s.metaDir, id+metaExt, bytes.NewReader(data).WriteTo)
 	return false, err
 }
@@ -120,11 +122,15 @@ func (s *Store) remove(id string) error {
 		// the latest.
 		return storageErr("syncing folder", s.msgDir, err)
 	}
+	if !s.mayHaveMeta(id) {
+		return nil
+	}
 	// The record needs no folder fsync: should its removal be lost in a
 	// crash, a record without a queue file is removed by the next Open.
 	meta := s.metaPath(id)
 	if err := s.fs.Remove(meta); err != nil && !isNotExist(err) {
 		return storageErr("removing", meta, err)
 	}
+	s.metas.Delete(id)
 	return nil
 }
