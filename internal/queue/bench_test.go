@@ -6,9 +6,9 @@ import (
 	"testing"
 )
 
-// BenchmarkAdd measures a durable Add: two files written and fsynced, two
-// renames, two folder fsyncs. The figure is the disk's fsync latency more
-// than anything this package does.
+// BenchmarkAdd measures a durable Add: one queue file written and
+// fsynced, renamed, and its folder fsynced. The figure is the disk's fsync
+// latency more than anything this package does.
 func BenchmarkAdd(b *testing.B) {
 	for _, size := range []int{1 << 10, 100 << 10} {
 		b.Run(fmt.Sprintf("%dKB", size>>10), func(b *testing.B) {
@@ -40,9 +40,9 @@ func BenchmarkUpdate(b *testing.B) {
 }
 
 // BenchmarkAddParallel measures Add from many writers at once, as when
-// many SMTP sessions accept mail together. On ext4 the journal already
-// merges the fsyncs of concurrent writers (a user-space group commit of
-// the folder fsyncs was tried and measured no faster).
+// many SMTP sessions accept mail together. The file system already merges
+// the fsyncs of concurrent writers (a user-space group commit of the
+// folder fsyncs was tried and measured no faster).
 func BenchmarkAddParallel(b *testing.B) {
 	s, _ := openT(b, "")
 	body := bytes.Repeat([]byte("0123456789abcdef"), 1<<10/16)
