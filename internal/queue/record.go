@@ -85,7 +85,6 @@ func decodeRecord(path, id string, data []byte) (*Message, error) {
 const (
 	trailerPrefix = "waypost-queue-record "
 	trailerLen    = len(trailerPrefix) + 10 + 1
-	maxRecordLen  = 9_999_999_999
 )
 
 // trailer returns the trailer line for a record of n bytes.

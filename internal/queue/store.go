@@ -200,15 +200,20 @@ func (s *Store) openRecord(id string) (*os.File, *Message, error) {
 
 // readRecord reads the record of id, whose queue file is f.
 func (s *Store) readRecord(id string, f *os.File) (*Message, error) {
-	p := f.Name()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("queue: reading %s: %w", p, err)
+		return nil, fmt.Errorf("queue: reading %s: %w", f.Name(), err)
 	}
+	return s.parseQueueFile(id, f.Name(), f, fi.Size())
+}
+
+// parseQueueFile reads the record of id, whose queue file at path p holds
+// size bytes read through f.
+func (s *Store) parseQueueFile(id, p string, f io.ReaderAt, size int64) (*Message, error) {
 	// The content is what comes before the file's record; a file with no
 	// trailer is all content (written before records were kept in the
 	// queue file, always with a meta/ record).
-	size, recLen := fi.Size(), int64(0)
+	recLen := int64(0)
 	if size >= int64(trailerLen) {
 		tr := make([]byte, trailerLen)
 		if _, err := f.ReadAt(tr, size-int64(trailerLen)); err != nil {
