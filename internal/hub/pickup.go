@@ -200,7 +200,7 @@ func (h *Hub) takePickup(sc *config.SendConnector, path, name string) (queued bo
 	}
 	for _, r := range env.Recipients {
 		h.track.Write(tracking.Event{Event: tracking.Receive, ID: m.ID, MessageID: p.MessageID, Sender: p.From,
-			Recipient: r.Type + ":" + r.Address, Connector: sc.Name, Detail: "via pickup " + sc.Name})
+			Recipient: trackedAs(&r), Connector: sc.Name, Detail: "via pickup " + sc.Name})
 	}
 	h.log.Info("picked up", "id", m.ID, "connector", sc.Name, "file", name, "from", p.From, "to", p.Recipients, "size", m.Size)
 	h.sched.Wake()

@@ -330,7 +330,7 @@ func (h *Hub) act(action string, args control.Select, actor string, change func(
 					continue
 				}
 				n++
-				events = append(events, tracking.Event{Event: strings.ToUpper(action), ID: m.ID, Sender: m.From, Recipient: r.Type + ":" + r.Address,
+				events = append(events, tracking.Event{Event: strings.ToUpper(action), ID: m.ID, Sender: m.From, Recipient: trackedAs(r),
 					NextHop: r.NextHop, Detail: detail, Actor: actor})
 			}
 			if n == 0 {
@@ -416,7 +416,7 @@ func (h *Hub) reroute(args control.Select, actor string) (*control.Action, error
 		if to == r.NextHop || r.NextHop == "" {
 			return false, "" // unchanged, or not routed yet (its first pass routes it)
 		}
-		a.Moves = append(a.Moves, control.Move{ID: m.ID, Recipient: r.Type + ":" + r.Address, From: r.NextHop, To: orStatus(to, "(none: the next pass fails or expands it)")})
+		a.Moves = append(a.Moves, control.Move{ID: m.ID, Recipient: trackedAs(r), From: r.NextHop, To: orStatus(to, "(none: the next pass fails or expands it)")})
 		r.NextAttempt, r.BackoffFrom = time.Time{}, r.Attempts
 		return true, r.NextHop + " -> " + orStatus(to, "(none)")
 	})

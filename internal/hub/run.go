@@ -291,7 +291,7 @@ func (a queueAdapter) Add(env smtpd.Envelope, body io.Reader) (string, error) {
 	}
 	msgID := head.messageID()
 	for _, r := range qe.Recipients {
-		a.h.track.Write(tracking.Event{Event: tracking.Receive, ID: m.ID, MessageID: msgID, Sender: qe.From, Recipient: r.Type + ":" + r.Address, Detail: "via " + env.Receiver})
+		a.h.track.Write(tracking.Event{Event: tracking.Receive, ID: m.ID, MessageID: msgID, Sender: qe.From, Recipient: trackedAs(&r), Detail: "via " + env.Receiver})
 	}
 	return m.ID, nil
 }

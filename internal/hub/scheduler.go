@@ -380,7 +380,7 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 				if errors.Is(err, directory.ErrUnavailable) {
 					s.attempt(r, now, expires)
 					r.Last = queue.Result{Class: queue.ClassRetry, Status: routing.StatusDirectoryDown, RemoteText: err.Error()}
-					j.note(tracking.Event{Event: tracking.Defer, ID: m.ID, Sender: m.From, Recipient: r.Address, NextHop: r.NextHop, Status: r.Last.Status, Detail: r.Last.RemoteText})
+					j.note(tracking.Event{Event: tracking.Defer, ID: m.ID, Sender: m.From, Recipient: trackedAs(r), NextHop: r.NextHop, Status: r.Last.Status, Detail: r.Last.RemoteText})
 					continue
 				}
 				if err != nil {
@@ -417,7 +417,7 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 				attempt()
 				j.dirty = true // the deferral itself is recorded
 				r.Last = queue.Result{Class: queue.ClassRetry, Status: orStatus(d.Status, "4.4.0"), RemoteText: deferReason(&d)}
-				j.note(tracking.Event{Event: tracking.Defer, ID: m.ID, Sender: m.From, Recipient: r.Address, NextHop: r.NextHop, Connector: d.Connector, Status: r.Last.Status, Detail: r.Last.RemoteText})
+				j.note(tracking.Event{Event: tracking.Defer, ID: m.ID, Sender: m.From, Recipient: trackedAs(r), NextHop: r.NextHop, Connector: d.Connector, Status: r.Last.Status, Detail: r.Last.RemoteText})
 			}
 		}
 		if !changed {
@@ -463,7 +463,7 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 // first pass, and again when a configuration change reroutes it.
 func (j *job) routed(m *queue.Message, r *queue.Recipient, d *routing.Decision) {
 	if res := resolved(d); res != "" {
-		j.note(tracking.Event{Event: tracking.Resolve, ID: m.ID, Sender: m.From, Recipient: r.Type + ":" + r.Address, Detail: res})
+		j.note(tracking.Event{Event: tracking.Resolve, ID: m.ID, Sender: m.From, Recipient: trackedAs(r), Detail: res})
 	}
 	if r.NextHop == "" {
 		return // an NDR or a group: FAIL and EXPAND say what happened
@@ -475,7 +475,7 @@ func (j *job) routed(m *queue.Message, r *queue.Recipient, d *routing.Decision) 
 	if d.Cost > 0 {
 		detail += fmt.Sprintf(", cost %d", d.Cost)
 	}
-	j.note(tracking.Event{Event: tracking.Route, ID: m.ID, Sender: m.From, Recipient: r.Type + ":" + r.Address, NextHop: r.NextHop, Connector: d.Connector, Detail: detail})
+	j.note(tracking.Event{Event: tracking.Route, ID: m.ID, Sender: m.From, Recipient: trackedAs(r), NextHop: r.NextHop, Connector: d.Connector, Detail: detail})
 }
 
 // resolved says which directory entry d resolved to, or "" when the
@@ -515,7 +515,7 @@ func (j *job) final(m *queue.Message, r *queue.Recipient, st queue.State, res qu
 	case queue.Expanded:
 		ev = tracking.Expand
 	}
-	j.note(tracking.Event{Event: ev, ID: m.ID, Sender: m.From, Recipient: r.Address, NextHop: r.NextHop, Status: res.Status, Detail: res.RemoteText})
+	j.note(tracking.Event{Event: ev, ID: m.ID, Sender: m.From, Recipient: trackedAs(r), NextHop: r.NextHop, Status: res.Status, Detail: res.RemoteText})
 }
 
 // deliver hands ws to agent and records the results.
@@ -557,7 +557,7 @@ func (j *job) deliver(ctx context.Context, m *queue.Message, agent delivery.Agen
 				j.final(qm, r, queue.Failed, qr)
 			default:
 				r.Last = qr
-				j.note(tracking.Event{Event: tracking.Defer, ID: qm.ID, Sender: qm.From, Recipient: r.Address, NextHop: r.NextHop, Status: res.Status, Detail: orStatus(res.RemoteText, res.Text)})
+				j.note(tracking.Event{Event: tracking.Defer, ID: qm.ID, Sender: qm.From, Recipient: trackedAs(r), NextHop: r.NextHop, Status: res.Status, Detail: orStatus(res.RemoteText, res.Text)})
 			}
 		}
 		return nil
@@ -920,3 +920,8 @@ func orStatus(s, def string) string {
 	}
 	return s
 }
+
+// trackedAs is how the tracking log names a recipient in every event:
+// its address type and address, as the queue keeps them ("SMTP:bob@x",
+// "FAX:+1 555 0100"), so that one search finds all of its events.
+func trackedAs(r *queue.Recipient) string { return r.Type + ":" + r.Address }

@@ -175,7 +175,8 @@ func TestScheduler(t *testing.T) {
 		t.Errorf("expiry detail %q lacks the last attempt's error", expiry)
 	}
 	joined := strings.Join(events, "\n")
-	for _, w := range []string{"DELIVER alice@contoso.test 2.0.0", "EXPAND sales@contoso.test", "FAIL nobody@contoso.test 5.1.1", "DEFER carol@fabrikam.test", "FAIL carol@fabrikam.test 4.4.7",
+	// Every event names a recipient the same way, TYPE:address.
+	for _, w := range []string{"DELIVER SMTP:alice@contoso.test 2.0.0", "EXPAND SMTP:sales@contoso.test", "FAIL SMTP:nobody@contoso.test 5.1.1", "DEFER SMTP:carol@fabrikam.test", "FAIL SMTP:carol@fabrikam.test 4.4.7",
 		"RESOLVE SMTP:alice@contoso.test", "ROUTE SMTP:alice@contoso.test", "ROUTE SMTP:carol@fabrikam.test"} {
 		if !strings.Contains(joined, w) {
 			t.Errorf("tracking log lacks %q:\n%s", w, joined)
@@ -186,7 +187,7 @@ func TestScheduler(t *testing.T) {
 	if n := strings.Count(joined, "ROUTE SMTP:carol@fabrikam.test"); n != 1 {
 		t.Errorf("carol routed %d times in the log, want 1:\n%s", n, joined)
 	}
-	if n := strings.Count(joined, "DEFER carol@fabrikam.test"); n != 2 {
+	if n := strings.Count(joined, "DEFER SMTP:carol@fabrikam.test"); n != 2 {
 		t.Errorf("carol deferred %d times in the log, want 2:\n%s", n, joined)
 	}
 }
