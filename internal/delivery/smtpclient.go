@@ -259,16 +259,16 @@ func (c *client) begin(mail string, rcpts []string, data bool) (env envelope, er
 	}
 
 	c.deadline()
-	var batch strings.Builder
+	var batch []byte
 	for _, l := range lines {
-		batch.WriteString(l)
-		batch.WriteString("\r\n")
+		batch = append(append(batch, l...), "\r\n"...)
 	}
-	// The write runs beside the reading, so that a long batch cannot
-	// deadlock with a server that waits for its replies to be read.
+	// One write (bufio writes a batch larger than its buffer directly).
+	// It runs beside the reading, so that a long batch cannot deadlock
+	// with a server that waits for its replies to be read.
 	written := make(chan error, 1)
 	go func() {
-		_, err := c.w.WriteString(batch.String())
+		_, err := c.w.Write(batch)
 		if err == nil {
 			err = c.w.Flush()
 		}
@@ -285,8 +285,8 @@ func (c *client) begin(mail string, rcpts []string, data bool) (env envelope, er
 		return env, err
 	}
 	if data && env.data == nil && (env.mail != nil || env.accepted() == 0) {
-		// RFC 2920 section 3.1: a server may take DATA even though every
-		// RCPT was refused; the client ends it with no content.
+		// RFC 2920 section 3.1: a server may take DATA though every RCPT
+		// was refused; the client then sends a single dot (and RSET).
 		env.reset = true
 		if err := c.endEmpty(); err != nil {
 			return env, err
