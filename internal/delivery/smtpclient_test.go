@@ -139,9 +139,10 @@ func TestSMTPStartTLSOneConnection(t *testing.T) {
 	}
 }
 
-// The content goes dot-stuffed, a "." after a bare LF too, with its line
-// ends as they are, and with a CRLF added before the final "." when it
-// does not end with one.
+// The content goes dot-stuffed, a bare LF as CRLF (RFC 5321 section
+// 2.3.8: no "LF . LF" can reach a server that would end the data there),
+// and with a CRLF added before the final "." when it does not end with
+// one.
 func TestSMTPDotStuffingAndEnd(t *testing.T) {
 	s := startRawServer(t, nil)
 	a := &SMTP{Hosts: []string{s.addr}, Timeout: 5 * time.Second}
@@ -150,7 +151,7 @@ func TestSMTPDotStuffingAndEnd(t *testing.T) {
 		t.Fatalf("%+v", r)
 	}
 	_, _, _, messages := s.snapshot()
-	want := "Subject: dots\r\n\r\n..one\r\n...two\r\n..\r\nbare\nlf\n..after\r\nno end\r\n.\r\n"
+	want := "Subject: dots\r\n\r\n..one\r\n...two\r\n..\r\nbare\r\nlf\r\n..after\r\nno end\r\n.\r\n"
 	if len(messages) != 1 || messages[0] != want {
 		t.Errorf("on the wire:\n%q\nwant\n%q", messages, want)
 	}

@@ -1,71 +1,16 @@
 package delivery
 
 // The content of DATA as the client writes it (RFC 5321 section 4.1.1.4
-// and 4.5.2): dot-stuffed, ended by CRLF "." CRLF, each write under its own
-// time limit.
+// and 4.5.2): dot-stuffed, CRLF line ends, ended by CRLF "." CRLF, each
+// write under its own time limit.
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"io"
 	"net"
+	"net/textproto"
 	"time"
 )
-
-// dotWriter writes content for DATA. A "." that starts a line gets another
-// "." before it (section 4.5.2). A line starts after every LF, bare or in
-// CRLF, so that no receiver, strict or lenient about bare LF, can take
-// content for the end of data. Line ends are written as they are.
-type dotWriter struct {
-	w    *bufio.Writer
-	tail [2]byte // the last two bytes written; CRLF at the start
-}
-
-func newDotWriter(w *bufio.Writer) *dotWriter {
-	return &dotWriter{w: w, tail: [2]byte{'\r', '\n'}}
-}
-
-func (d *dotWriter) Write(p []byte) (int, error) {
-	n := 0
-	for len(p) > 0 {
-		if d.tail[1] == '\n' && p[0] == '.' {
-			if err := d.w.WriteByte('.'); err != nil {
-				return n, err
-			}
-		}
-		line := p
-		if i := bytes.IndexByte(p, '\n'); i >= 0 {
-			line = p[:i+1]
-		}
-		m, err := d.w.Write(line)
-		n += m
-		if err != nil {
-			return n, err
-		}
-		if len(line) >= 2 {
-			d.tail = [2]byte{line[len(line)-2], line[len(line)-1]}
-		} else {
-			d.tail = [2]byte{d.tail[1], line[0]}
-		}
-		p = p[len(line):]
-	}
-	return n, nil
-}
-
-// end writes the end of data: CRLF first unless the content ends with one
-// (a trailing CR gets its LF), then "." CRLF, and sends what is buffered.
-func (d *dotWriter) end() error {
-	switch {
-	case d.tail == [2]byte{'\r', '\n'}:
-	case d.tail[1] == '\r':
-		d.w.WriteByte('\n')
-	default:
-		d.w.WriteString("\r\n")
-	}
-	d.w.WriteString(".\r\n")
-	return d.w.Flush()
-}
 
 // deadlineWriter gives each write of the content its own time limit, so
 // that a stalled server cannot hold a delivery forever (RFC 5321 section
@@ -94,7 +39,11 @@ const finalReplyTimeout = 12 * time.Minute
 // final "." was not sent, and must never be, lest the server take part of
 // a message for the whole.
 func (c *client) content(r io.Reader, header func(io.Writer) error) (*smtpReply, error) {
-	dw := newDotWriter(c.w)
+	// net/textproto's DotWriter dot-stuffs, writes every line end as CRLF
+	// (RFC 5321 section 2.3.8: a client MUST NOT send a bare LF; the next
+	// server could take one for a line end, and "LF . LF" for the end of
+	// data), and ends the content with CRLF "." CRLF.
+	dw := textproto.NewWriter(c.w).DotWriter()
 	w := &deadlineWriter{w: dw, conn: c.raw, timeout: c.timeout}
 	if err := header(w); err != nil {
 		return nil, err
@@ -103,7 +52,7 @@ func (c *client) content(r io.Reader, header func(io.Writer) error) (*smtpReply,
 		return nil, err
 	}
 	c.raw.SetWriteDeadline(time.Now().Add(c.timeout))
-	if err := dw.end(); err != nil {
+	if err := dw.Close(); err != nil {
 		return nil, err
 	}
 	c.raw.SetReadDeadline(time.Now().Add(max(c.timeout, finalReplyTimeout)))

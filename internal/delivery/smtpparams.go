@@ -6,6 +6,7 @@ package delivery
 // RFC 6533 for utf-8 ORCPTs), each only when the server offers it.
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -125,21 +126,21 @@ func xtext(s string) string {
 		if r >= '!' && r <= '~' && r != '+' && r != '=' {
 			b.WriteRune(r)
 		} else {
-			b.WriteString("+" + strings.ToUpper(strconv.FormatInt(int64(r), 16)))
+			fmt.Fprintf(&b, "+%02X", r)
 		}
 	}
 	return b.String()
 }
 
 // utf8AddrXtext encodes s as RFC 6533 section 3 utf-8-addr-xtext: what
-// xtext writes as "+XX" is "\x{XX}", in ASCII.
+// xtext writes as "+XX" is "\x{XX}", and so is "\", in ASCII.
 func utf8AddrXtext(s string) string {
 	var b strings.Builder
 	for _, r := range s {
-		if r >= '!' && r <= '~' && r != '+' && r != '=' {
+		if r >= '!' && r <= '~' && r != '+' && r != '=' && r != '\\' {
 			b.WriteRune(r)
 		} else {
-			b.WriteString(`\x{` + strings.ToUpper(strconv.FormatInt(int64(r), 16)) + "}")
+			fmt.Fprintf(&b, `\x{%02X}`, r)
 		}
 	}
 	return b.String()
@@ -150,10 +151,10 @@ func utf8AddrXtext(s string) string {
 func utf8AddrUnitext(s string) string {
 	var b strings.Builder
 	for _, r := range s {
-		if r > 0x7f || r >= '!' && r <= '~' && r != '+' && r != '=' {
+		if r > 0x7f || r >= '!' && r <= '~' && r != '+' && r != '=' && r != '\\' {
 			b.WriteRune(r)
 		} else {
-			b.WriteString(`\x{` + strings.ToUpper(strconv.FormatInt(int64(r), 16)) + "}")
+			fmt.Fprintf(&b, `\x{%02X}`, r)
 		}
 	}
 	return b.String()

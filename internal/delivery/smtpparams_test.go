@@ -44,6 +44,12 @@ func TestMailAndRcptLines(t *testing.T) {
 	if got := rcptLine(dsn, "c@y.test", rcptOptions(rfc822)); got != "RCPT TO:<c@y.test> ORCPT=RFC822;Carol+20Smith+2Bx@y.test" {
 		t.Errorf("rfc822 ORCPT, invalid NOTIFY: %q", got)
 	}
+	// A backslash and a control character are escaped too, with two hex
+	// digits at least (RFC 6533 HEXPOINT).
+	odd := Recipient{ORCPT: "utf-8;a\\b\tc@x.test"}
+	if got := rcptLine(dsn, "o@x.test", rcptOptions(odd)); got != `RCPT TO:<o@x.test> ORCPT=UTF-8;a\x{5C}b\x{09}c@x.test` {
+		t.Errorf("utf-8 ORCPT with a backslash and a tab: %q", got)
+	}
 	x400 := Recipient{ORCPT: "x400;c=US;a= ;p=Contoso;"}
 	if got := rcptLine(dsn, "f@y.test", rcptOptions(x400)); got != "RCPT TO:<f@y.test>" {
 		t.Errorf("x400 ORCPT: %q", got)
