@@ -6,8 +6,9 @@
 // and next hop, one Result per recipient, each with its class, enhanced
 // status code (RFC 3463) and, when another server answered, that server and
 // its exact reply, so that reports (RFC 3464) can quote what really
-// happened. The SMTP agent is an RFC 5321 client (MX lookup with RFC
-// 7505 null MX, STARTTLS RFC 3207, AUTH RFC 4954, DSN RFC 3461) whose
+// happened. The SMTP agent is an RFC 5321 client of its own (MX lookup
+// with RFC 7505 null MX, PIPELINING RFC 2920, STARTTLS RFC 3207 on the
+// same connection, AUTH RFC 4954, DSN RFC 3461, SMTPUTF8 RFC 6531) whose
 // connections a Pool keeps between messages.
 package delivery
 

@@ -1,11 +1,8 @@
 package delivery
 
 import (
-	"net"
 	"sync"
 	"time"
-
-	"github.com/emersion/go-smtp"
 )
 
 // Pool keeps SMTP connections open between messages, so that one
@@ -37,8 +34,7 @@ const (
 
 // conn is one SMTP session, ready for MAIL.
 type conn struct {
-	c      *smtp.Client
-	raw    net.Conn // beneath TLS, for deadlines
+	c      *client
 	key    string
 	born   time.Time
 	reused bool        // taken from the pool, so it may have died meanwhile
@@ -47,10 +43,8 @@ type conn struct {
 
 // quit ends the session politely, waiting a short time for the reply.
 func (cn *conn) quit() {
-	cn.c.CommandTimeout = 5 * time.Second
-	if cn.c.Quit() != nil {
-		cn.c.Close()
-	}
+	cn.c.timeout = 5 * time.Second
+	cn.c.quit()
 }
 
 // get takes an idle connection of key, or returns nil.

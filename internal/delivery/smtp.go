@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/emersion/go-smtp"
-
 	"github.com/waypost/waypost/internal/address"
 )
 
@@ -49,14 +47,12 @@ import (
 // line, and the arrival time as the first header line. A refused proof is
 // a retry, not a failure: the peer may not have the new secret yet.
 //
-// PIPELINING (RFC 2920) is not used: go-smtp v0.25.1's client sends each
-// command and waits for its reply, and offers no way to send MAIL and the
-// RCPTs at once. Writing our own client for it was judged not worth it
-// now: with connections reused, a message costs MAIL, RCPT per recipient,
-// DATA and the final dot in round trips, which on a LAN is far below the
-// cost of the queue's fsyncs; pipelining would save the RCPT and DATA
-// round trips, which matters on long links with many recipients. It is
-// the next step if the relay benchmark shows round trips dominate.
+// The client is our own (smtpclient.go): with PIPELINING (RFC 2920)
+// offered, MAIL, every RCPT and DATA go in one write and the replies are
+// read in order, so a message costs two round trips (the envelope, and the
+// content with its final dot) whatever its number of recipients; without
+// it, one command a round trip. STARTTLS (RFC 3207) runs on the same TCP
+// connection as the greeting.
 type SMTP struct {
 	Hosts         []string // host:port, tried in order; none: MX lookup
 	Helo          string   // our name in EHLO
@@ -124,54 +120,85 @@ func (a *SMTP) try(ctx context.Context, host string, m *Message) (res []Result, 
 	if fail != nil {
 		return every(n, *fail), true
 	}
-	mo := a.mailOptions(m)
-	err := cn.c.Mail(m.From, mo)
-	if err != nil && cn.reused {
-		// A kept connection that the server closed meanwhile (its idle
-		// time limit, a restart): start afresh; this is no attempt.
-		cn.c.Close()
-		if cn, fail = a.dial(ctx, host); fail != nil {
-			return every(n, *fail), true
-		}
-		err = cn.c.Mail(m.From, mo)
+	// The content is opened before MAIL: with PIPELINING, DATA goes with
+	// MAIL and the RCPTs, and a DATA answered 354 must be given content.
+	body, bodyErr := m.Open()
+	if bodyErr == nil {
+		defer body.Close()
 	}
-	if err != nil {
-		r := reply(host, err, "4.4.2")
-		a.finish(cn, isReply(err) && !closing(err)) // a refused MAIL opens no transaction
-		return every(n, r), r.Class == Retry
-	}
-	dsn, _ := cn.c.Extension("DSN")
 	res = make([]Result, n)
-	passed := make([]bool, n) // NOTIFY went on with the RCPT
-	accepted := 0
-	var orcpts []string // ORCPTs the RCPT command cannot carry, for the next hub
+	var (
+		idx  []int    // the recipients RCPT carries, by index in m
+		tos  []string // their addresses as sent
+		opts []rcptParams
+	)
+	utf8 := !ascii(m.From)
 	for i, r := range m.Recipients {
 		to, err := a.encode(r, host)
 		if err != nil {
 			res[i] = Result{Class: Failed, Status: "5.1.3", Text: err.Error()}
 			continue
 		}
-		ro := rcptOptions(r)
-		if err := cn.c.Rcpt(to, ro); err != nil {
-			res[i] = reply(host, err, "4.4.2")
-			if !isReply(err) {
-				cn.c.Close()
-				return fillRetry(res, host, err), false
-			}
+		idx, tos, opts = append(idx, i), append(tos, to), append(opts, rcptOptions(r))
+		utf8 = utf8 || !ascii(to)
+	}
+	begin := func() (envelope, error) {
+		rcpts := make([]string, len(tos))
+		for j, to := range tos {
+			rcpts[j] = rcptLine(cn.c, to, opts[j])
+		}
+		return cn.c.begin(mailLine(cn.c, m, utf8), rcpts, bodyErr == nil && len(tos) > 0)
+	}
+	env, err := begin()
+	if env.mail != nil && cn.reused {
+		// A kept connection that the server closed meanwhile (its idle
+		// time limit, a restart): start afresh; this is no attempt.
+		cn.c.close()
+		if cn, fail = a.dial(ctx, host); fail != nil {
+			return every(n, *fail), true
+		}
+		env, err = begin()
+	}
+	if env.mail != nil {
+		r := reply(host, env.mail, "4.4.2")
+		ok := err == nil && !closing(env.mail) // a refused MAIL opens no transaction
+		if ok && env.reset {
+			ok = cn.c.reset() == nil
+		}
+		a.finish(cn, ok)
+		return every(n, r), r.Class == Retry
+	}
+	dsn := cn.c.has("DSN")
+	passed := make([]bool, n) // NOTIFY went on with the RCPT
+	var orcpts []string       // ORCPTs the RCPT command cannot carry, for the next hub
+	for j, i := range idx {
+		if e := env.rcpt[j]; e != nil {
+			res[i] = reply(host, e, "4.4.2")
 			continue
 		}
-		res[i].Class = "" // accepted so far; DATA decides
-		passed[i] = dsn && len(ro.Notify) > 0
-		accepted++
-		if a.Hub != nil && r.ORCPT != "" && ro.OriginalRecipient == "" {
-			orcpts = append(orcpts, to+" "+base64.StdEncoding.EncodeToString([]byte(r.ORCPT)))
+		passed[i] = dsn && len(opts[j].notify) > 0
+		if r := m.Recipients[i]; a.Hub != nil && r.ORCPT != "" && opts[j].orcptType == "" {
+			orcpts = append(orcpts, tos[j]+" "+base64.StdEncoding.EncodeToString([]byte(r.ORCPT)))
 		}
 	}
-	if accepted == 0 {
-		a.finish(cn, cn.c.Reset() == nil)
+	if err != nil {
+		// The connection broke while the RCPTs or DATA were answered.
+		cn.c.close()
+		return fillRetry(res, host, err), false
+	}
+	if env.accepted() == 0 {
+		a.finish(cn, cn.c.reset() == nil)
 		return res, false
 	}
-	data, err := a.send(cn, m, orcpts)
+	var data string
+	switch {
+	case bodyErr != nil:
+		err = &smtpReply{Code: 451, Status: [3]int{4, 3, 0}, Lines: []string{"4.3.0 reading the queued message: " + bodyErr.Error()}}
+	case env.data != nil:
+		err = env.data
+	default:
+		data, err = a.send(cn, m, body, orcpts)
+	}
 	for i := range res {
 		if res[i].Class != "" {
 			continue
@@ -188,9 +215,9 @@ func (a *SMTP) try(ctx context.Context, host string, m *Message) (res []Result, 
 	case isReply(err):
 		// Refused at DATA or after the final dot: RSET leaves no
 		// transaction open either way.
-		a.finish(cn, cn.c.Reset() == nil)
+		a.finish(cn, cn.c.reset() == nil)
 	default:
-		cn.c.Close()
+		cn.c.close()
 	}
 	return res, false
 }
@@ -199,7 +226,7 @@ func (a *SMTP) try(ctx context.Context, host string, m *Message) (res []Result, 
 // and working (ok), and ends it otherwise.
 func (a *SMTP) finish(cn *conn, ok bool) {
 	if !ok {
-		cn.c.Close()
+		cn.c.close()
 		return
 	}
 	a.Pool.put(cn)
@@ -218,15 +245,15 @@ func fillRetry(res []Result, host string, err error) []Result {
 // isReply reports whether err is a reply of the server (the connection
 // still works), not a broken connection or a local error.
 func isReply(err error) bool {
-	var se *smtp.SMTPError
-	return errors.As(err, &se)
+	var r *smtpReply
+	return errors.As(err, &r)
 }
 
 // closing reports whether err is a 421 reply: the server is closing the
 // connection (RFC 5321 section 3.8).
 func closing(err error) bool {
-	var se *smtp.SMTPError
-	return errors.As(err, &se) && se.Code == 421
+	var r *smtpReply
+	return errors.As(err, &r) && r.Code == 421
 }
 
 func (a *SMTP) helo() string {
@@ -236,38 +263,24 @@ func (a *SMTP) helo() string {
 	return a.Helo
 }
 
-// send transmits the content and returns the server's reply to DATA. A
-// failure while the content is being written (the queue file unreadable,
-// the connection broken) closes the connection without the final dot, so
-// that no partial message is ever taken for a whole one.
-func (a *SMTP) send(cn *conn, m *Message, orcpts []string) (string, error) {
-	body, err := m.Open()
-	if err != nil {
-		return "", &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "reading the queued message: " + err.Error()}
-	}
-	defer body.Close()
-	dc, err := cn.c.Data()
+// send transmits the content after a 354 and returns the server's reply
+// to it. A failure while the content is being written (the queue file
+// unreadable, the connection broken) is no reply: the caller closes the
+// connection, the final dot unsent, so that no partial message is ever
+// taken for a whole one.
+func (a *SMTP) send(cn *conn, m *Message, body io.Reader, orcpts []string) (string, error) {
+	r, err := cn.c.content(body, func(w io.Writer) error { return a.writeHeaders(w, m, orcpts) })
 	if err != nil {
 		return "", err
 	}
-	w := &deadlineWriter{w: dc, conn: cn.raw, timeout: a.timeout()}
-	if err := a.writeHeaders(w, m, orcpts); err != nil {
-		cn.c.Close()
-		return "", err
+	if r.Code/100 != 2 {
+		return "", r
 	}
-	if _, err := io.Copy(w, body); err != nil {
-		cn.c.Close()
-		return "", err
-	}
-	resp, err := dc.CloseWithResponse()
-	if err != nil {
-		return "", err
-	}
-	return "250 " + resp.StatusText, nil
+	return fmt.Sprintf("%d %s", r.Code, r.Text()), nil
 }
 
 // writeHeaders writes the lines a hub relay puts before the content: the
-// arrival time, and the ORCPTs of types go-smtp's RCPT cannot write
+// arrival time, and the ORCPTs of types the RCPT command is not given
 // (x400...), one line each: the recipient as sent and the ORCPT in base64.
 func (a *SMTP) writeHeaders(w io.Writer, m *Message, orcpts []string) error {
 	if a.Hub == nil || a.Hub.ArrivalHeader == "" || m.Arrival.IsZero() {
@@ -284,92 +297,8 @@ func (a *SMTP) writeHeaders(w io.Writer, m *Message, orcpts []string) error {
 	return nil
 }
 
-// deadlineWriter gives each write of the content its own time limit, so
-// that a stalled server cannot hold a delivery forever (RFC 5321 section
-// 4.5.3.2.5: 3 minutes a data block; the agent's Timeout here).
-type deadlineWriter struct {
-	w       io.Writer
-	conn    net.Conn
-	timeout time.Duration
-}
-
-func (d *deadlineWriter) Write(p []byte) (int, error) {
-	d.conn.SetWriteDeadline(time.Now().Add(d.timeout))
-	return d.w.Write(p)
-}
-
 func (a *SMTP) timeout() time.Duration {
 	return orDuration(a.Timeout, 5*time.Minute)
-}
-
-// mailOptions are the MAIL parameters of m: SIZE, and RET and ENVID
-// (go-smtp writes those only when the server offers DSN). An ENVID that is
-// not printable ASCII is left out rather than failing the delivery.
-func (a *SMTP) mailOptions(m *Message) *smtp.MailOptions {
-	mo := &smtp.MailOptions{Size: m.Size}
-	if m.Ret == "FULL" || m.Ret == "HDRS" {
-		mo.Return = smtp.DSNReturn(m.Ret)
-	}
-	if printable(m.EnvID) {
-		mo.EnvelopeID = m.EnvID
-	}
-	return mo
-}
-
-// rcptOptions are the DSN parameters of r (go-smtp writes them only when
-// the server offers DSN). An ORCPT of a type go-smtp cannot write (only
-// rfc822 and utf-8) is left out, and so are values go-smtp would refuse.
-func rcptOptions(r Recipient) *smtp.RcptOptions {
-	o := &smtp.RcptOptions{}
-	if r.Notify != "" {
-		o.Notify = notifyList(r.Notify)
-	}
-	if typ, addr, ok := strings.Cut(r.ORCPT, ";"); ok {
-		switch t := smtp.DSNAddressType(strings.ToUpper(typ)); t {
-		case smtp.DSNAddressTypeRFC822:
-			if printable(addr) {
-				o.OriginalRecipientType, o.OriginalRecipient = t, addr
-			}
-		case smtp.DSNAddressTypeUTF8:
-			o.OriginalRecipientType, o.OriginalRecipient = t, addr
-		}
-	}
-	return o
-}
-
-// notifyList is a NOTIFY value as go-smtp takes it, or nil when it is not
-// valid (RFC 3461 section 4.1: NEVER alone, or each of SUCCESS, FAILURE
-// and DELAY at most once).
-func notifyList(s string) []smtp.DSNNotify {
-	var out []smtp.DSNNotify
-	seen := map[smtp.DSNNotify]bool{}
-	for _, n := range strings.Split(s, ",") {
-		v := smtp.DSNNotify(strings.ToUpper(strings.TrimSpace(n)))
-		switch v {
-		case smtp.DSNNotifyNever, smtp.DSNNotifySuccess, smtp.DSNNotifyFailure, smtp.DSNNotifyDelayed:
-		default:
-			return nil
-		}
-		if seen[v] {
-			return nil
-		}
-		seen[v] = true
-		out = append(out, v)
-	}
-	if seen[smtp.DSNNotifyNever] && len(out) > 1 {
-		return nil
-	}
-	return out
-}
-
-// printable reports whether s is printable ASCII, as xtext needs.
-func printable(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < ' ' || s[i] > '~' {
-			return false
-		}
-	}
-	return true
 }
 
 // encode writes a recipient as an SMTP address for the wire.
@@ -390,15 +319,16 @@ func (a *SMTP) encode(r Recipient, host string) (string, error) {
 	return address.EncodeIMCEA(r.Type, r.Address, a.DefaultDomain), nil
 }
 
-// reply turns an SMTP error into a Result: 5xx failed, anything else retry.
+// reply turns an error into a Result: a reply of the server 5xx failed,
+// anything else (a 4xx, a broken connection: status def) retry.
 func reply(host string, err error, def string) Result {
-	var se *smtp.SMTPError
+	var se *smtpReply
 	if errors.As(err, &se) {
-		status := fmt.Sprintf("%d.%d.%d", se.EnhancedCode[0], se.EnhancedCode[1], se.EnhancedCode[2])
-		if se.EnhancedCode[0] == 0 {
+		status := fmt.Sprintf("%d.%d.%d", se.Status[0], se.Status[1], se.Status[2])
+		if se.Status[0] == 0 {
 			status = fmt.Sprintf("%d.0.0", se.Code/100)
 		}
-		text := fmt.Sprintf("%d %s %s", se.Code, status, se.Message)
+		text := fmt.Sprintf("%d %s %s", se.Code, status, se.Message())
 		if se.Code >= 500 {
 			return Result{Class: Failed, Status: status, Text: "rejected by " + host, RemoteHost: host, RemoteText: text}
 		}

@@ -8,29 +8,27 @@ import (
 	"strings"
 
 	"github.com/emersion/go-sasl"
-	"github.com/emersion/go-smtp"
 )
 
 // authPlain logs in to a smart host with AUTH PLAIN (RFC 4954, RFC 4616).
 // Every way it can fail is a retry 4.7.0: a password that is wrong,
 // missing or not safe to send is for an administrator to fix, and the mail
 // waits for that instead of bouncing.
-func (a *SMTP) authPlain(c *smtp.Client, host string, raw net.Conn) *Result {
+func (a *SMTP) authPlain(c *client, host string) *Result {
 	retry := func(text, remote string) *Result {
 		return &Result{Class: Retry, Status: "4.7.0", Text: text, RemoteHost: host, RemoteText: remote}
 	}
-	_, tlsOn := c.TLSConnectionState()
-	if err := clearAuthRefused(host, tlsOn, raw.RemoteAddr()); err != nil {
+	if err := clearAuthRefused(host, c.tls, c.raw.RemoteAddr()); err != nil {
 		return retry(err.Error(), "")
 	}
-	if !c.SupportsAuth("PLAIN") {
+	if !c.supportsAuth("PLAIN") {
 		return retry(host+" does not offer AUTH PLAIN", "")
 	}
 	password, err := readPassword(a.AuthPasswordFile)
 	if err != nil {
 		return retry(err.Error(), "")
 	}
-	if err := c.Auth(sasl.NewPlainClient("", a.AuthUsername, password)); err != nil {
+	if err := c.auth(sasl.NewPlainClient("", a.AuthUsername, password)); err != nil {
 		if !isReply(err) {
 			return retry("AUTH PLAIN with "+host+": "+err.Error(), "")
 		}

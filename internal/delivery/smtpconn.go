@@ -4,12 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
 	"time"
-
-	"github.com/emersion/go-smtp"
 
 	"github.com/waypost/waypost/internal/hubauth"
 )
@@ -26,15 +25,20 @@ func (a *SMTP) open(ctx context.Context, host string) (*conn, *Result) {
 // dial opens a new session with host: connection, greeting, EHLO,
 // STARTTLS as the TLS mode says, and the login (hub proof or AUTH).
 func (a *SMTP) dial(ctx context.Context, host string) (*conn, *Result) {
-	c, raw, err := a.connect(ctx, host)
+	c, err := a.connect(ctx, host)
 	if err != nil {
-		return nil, &Result{Class: Retry, Status: "4.4.1", Text: err.Error(), RemoteHost: host}
-	}
-	if r := a.login(c, host, raw); r != nil {
-		c.Close()
+		r := &Result{Class: Retry, Status: "4.4.1", Text: err.Error(), RemoteHost: host}
+		var se *smtpReply
+		if errors.As(err, &se) {
+			r.RemoteText = se.Error()
+		}
 		return nil, r
 	}
-	return &conn{c: c, raw: raw, key: a.poolKey(host), born: time.Now()}, nil
+	if r := a.login(c, host); r != nil {
+		c.close()
+		return nil, r
+	}
+	return &conn{c: c, key: a.poolKey(host), born: time.Now()}, nil
 }
 
 // poolKey names what shaped a session with host, so that a kept session
@@ -51,76 +55,67 @@ func (a *SMTP) poolKey(host string) string {
 	return k
 }
 
-// connect opens a connection to host and greets it, with STARTTLS when it
-// is offered (opportunistic) or required. It returns the client and the
-// network connection beneath it.
-func (a *SMTP) connect(ctx context.Context, host string) (*smtp.Client, net.Conn, error) {
+// connect opens a connection to host and greets it, with STARTTLS on the
+// same connection when it is offered (opportunistic) or required.
+func (a *SMTP) connect(ctx context.Context, host string) (*client, error) {
 	timeout := a.timeout()
 	d := net.Dialer{Timeout: timeout, Resolver: a.Resolver}
-	dial := func() (net.Conn, error) {
-		conn, err := d.DialContext(ctx, "tcp", host)
-		if err == nil {
-			conn.SetDeadline(time.Now().Add(timeout))
-		}
-		return conn, err
-	}
-	serverName, _, _ := net.SplitHostPort(host)
-	serverName = strings.TrimSuffix(serverName, ".")
-	cfg := a.TLSConfig
-	if cfg == nil {
-		// Opportunistic TLS between MTAs does not verify (RFC 7435);
-		// "required" does.
-		cfg = &tls.Config{ServerName: serverName, InsecureSkipVerify: a.TLS != "required"}
-	}
-	conn, err := dial()
+	raw, err := d.DialContext(ctx, "tcp", host)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	c := smtp.NewClient(conn)
-	c.CommandTimeout = timeout
-	if err := c.Hello(a.helo()); err != nil {
-		c.Close()
-		return nil, nil, fmt.Errorf("EHLO: %w", err)
+	c := newClient(raw, timeout)
+	fail := func(what string, err error) (*client, error) {
+		c.close()
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	offered, _ := c.Extension("STARTTLS")
+	if err := c.greet(); err != nil {
+		return fail("greeting", err)
+	}
+	if err := c.hello(a.helo()); err != nil {
+		return fail("EHLO", err)
+	}
+	offered := c.has("STARTTLS")
 	switch {
 	case a.TLS == "none" || (!offered && a.TLS != "required"):
-		return c, conn, nil
+		return c, nil
 	case !offered:
-		c.Close()
-		return nil, nil, fmt.Errorf("%s does not offer STARTTLS, which the connector requires", host)
+		c.close()
+		return nil, fmt.Errorf("%s does not offer STARTTLS, which the connector requires", host)
 	}
-	// STARTTLS is offered: start again with it (go-smtp negotiates it
-	// while greeting).
-	c.Close()
-	if conn, err = dial(); err != nil {
-		return nil, nil, err
+	if err := c.startTLS(a.tlsConfig(host)); err != nil {
+		return fail("STARTTLS", err)
 	}
-	c, err = smtp.NewClientStartTLS(conn, cfg)
-	if err != nil {
-		conn.Close()
-		return nil, nil, fmt.Errorf("STARTTLS: %w", err)
+	if err := c.hello(a.helo()); err != nil {
+		return fail("EHLO after STARTTLS", err)
 	}
-	c.CommandTimeout = timeout
-	if err := c.Hello(a.helo()); err != nil {
-		c.Close()
-		return nil, nil, fmt.Errorf("EHLO after STARTTLS: %w", err)
+	return c, nil
+}
+
+// tlsConfig is the configuration of STARTTLS with host: TLSConfig when
+// set, else one that verifies the certificate only when TLS is required.
+func (a *SMTP) tlsConfig(host string) *tls.Config {
+	if a.TLSConfig != nil {
+		return a.TLSConfig
 	}
-	return c, conn, nil
+	serverName, _, _ := net.SplitHostPort(host)
+	// Opportunistic TLS between MTAs does not verify (RFC 7435);
+	// "required" does.
+	return &tls.Config{ServerName: strings.TrimSuffix(serverName, "."), InsecureSkipVerify: a.TLS != "required"}
 }
 
 // login proves who we are, when the agent says so: the hub secret to a
 // peer hub, or a user name and password to a smart host.
-func (a *SMTP) login(c *smtp.Client, host string, raw net.Conn) *Result {
+func (a *SMTP) login(c *client, host string) *Result {
 	switch {
 	case a.Hub != nil:
-		if err := c.Auth(&hubauth.Client{Secret: a.Hub.Secret, Server: a.Hub.Server}); err != nil {
+		if err := c.auth(&hubauth.Client{Secret: a.Hub.Secret, Server: a.Hub.Server}); err != nil {
 			r := reply(host, err, "4.7.0")
 			r.Class = Retry // a peer that refuses our proof may have another secret for now
 			return &r
 		}
 	case a.AuthUsername != "":
-		return a.authPlain(c, host, raw)
+		return a.authPlain(c, host)
 	}
 	return nil
 }
