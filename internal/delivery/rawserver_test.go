@@ -20,6 +20,7 @@ import (
 // 554 when no RCPT was accepted, unless always354.
 type rawServer struct {
 	addr      string
+	name      string // in the greeting and EHLO reply; "raw.test" unless set
 	ext       []string
 	tls       *tls.Config
 	always354 bool
@@ -34,7 +35,7 @@ type rawServer struct {
 
 func startRawServer(t *testing.T, configure func(*rawServer)) *rawServer {
 	t.Helper()
-	s := &rawServer{ext: []string{"PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES"}}
+	s := &rawServer{name: "raw.test", ext: []string{"PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES"}}
 	if configure != nil {
 		configure(s)
 	}
@@ -63,7 +64,7 @@ func startRawServer(t *testing.T, configure func(*rawServer)) *rawServer {
 func (s *rawServer) serve(c net.Conn) {
 	defer func() { c.Close() }()
 	c.SetDeadline(time.Now().Add(10 * time.Second))
-	c.Write([]byte("220 raw.test ESMTP\r\n"))
+	c.Write([]byte("220 " + s.name + " ESMTP\r\n"))
 	var (
 		pending  []byte
 		data     bool // reading DATA content
@@ -118,7 +119,7 @@ func (s *rawServer) serve(c net.Conn) {
 			verb := strings.ToUpper(strings.SplitN(line, " ", 2)[0])
 			switch verb {
 			case "EHLO":
-				out.WriteString("250-raw.test\r\n")
+				out.WriteString("250-" + s.name + "\r\n")
 				ext := s.ext
 				if s.tls != nil && !overTLS {
 					ext = append(ext[:len(ext):len(ext)], "STARTTLS")

@@ -113,12 +113,14 @@ func (a *SMTP) deliverTo(ctx context.Context, hosts []string, m *Message) []Resu
 
 // try delivers through one host. retryNext is true when the host could not
 // take the message at all (connection, greeting, TLS, AUTH, MAIL or DATA
-// 4xx), so the next host should be tried.
+// 4xx), so the next host should be tried, unless the host is this server.
 func (a *SMTP) try(ctx context.Context, host string, m *Message) (res []Result, retryNext bool) {
 	n := len(m.Recipients)
 	cn, fail := a.open(ctx, host)
 	if fail != nil {
-		return every(n, *fail), true
+		// A host that is this server ends the list: the hosts after it
+		// (MX hosts of no better preference) are not tried.
+		return every(n, *fail), fail.Status != loopStatus
 	}
 	// The content is opened before MAIL: with PIPELINING, DATA goes with
 	// MAIL and the RCPTs, and a DATA answered 354 must be given content.

@@ -28,6 +28,7 @@ type client struct {
 	w       *bufio.Writer
 	timeout time.Duration     // for each command and its reply
 	ext     map[string]string // EHLO keywords, upper case, and their parameters
+	peer    string            // the name the server gives itself in its EHLO (or HELO) reply
 	tls     bool
 }
 
@@ -103,11 +104,13 @@ func (c *client) hello(name string) error {
 		if r.Code != 250 {
 			return r
 		}
+		c.peer, _, _ = strings.Cut(r.Lines[0], " ")
 		return nil
 	}
 	if r.Code != 250 {
 		return r
 	}
+	c.peer, _, _ = strings.Cut(r.Lines[0], " ")
 	for _, l := range r.Lines[1:] {
 		kw, param, _ := strings.Cut(l, " ")
 		kw = strings.ToUpper(kw)

@@ -165,3 +165,29 @@ func index(list []string, s string) int {
 	}
 	return -1
 }
+
+// A next hop that greets with this server's own name is this server: the
+// mail waits with 4.4.6 instead of going round until its hop count runs
+// out, and the hosts after it are not tried (RFC 5321 section 5.1: MX
+// hosts from the local host's preference on are discarded). The same
+// host under another name takes the mail.
+func TestSMTPLoopsBackToItself(t *testing.T) {
+	self := startRawServer(t, func(s *rawServer) { s.name = "hub1.contoso.test" })
+	next := startRawServer(t, nil)
+	a := &SMTP{Hosts: []string{self.addr, next.addr}, Helo: "HUB1.contoso.test", Timeout: 5 * time.Second}
+	r := a.Deliver(context.Background(), message("Subject: x\r\n\r\nhi\r\n", smtpTo("carol@fabrikam.test")))[0]
+	if r.Class != Retry || r.Status != "4.4.6" || !strings.Contains(r.Text, "loops back to this server") || r.RemoteHost != self.addr {
+		t.Errorf("delivery to this server itself: %+v, want a retry with 4.4.6", r)
+	}
+	if accepts, _, lines, _ := next.snapshot(); accepts != 0 {
+		t.Errorf("the host after this server was tried: %q", lines)
+	}
+	if _, _, lines, _ := self.snapshot(); index(lines, "MAIL FROM:<bob@fabrikam.test> BODY=8BITMIME") >= 0 {
+		t.Errorf("MAIL was sent to this server itself: %q", lines)
+	}
+
+	a.Helo = "hub2.contoso.test"
+	if r := a.Deliver(context.Background(), message("x\r\n", smtpTo("carol@fabrikam.test")))[0]; r.Class != Delivered {
+		t.Errorf("delivery from another server: %+v", r)
+	}
+}

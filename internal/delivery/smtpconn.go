@@ -26,6 +26,10 @@ func (a *SMTP) open(ctx context.Context, host string) (*conn, *Result) {
 // STARTTLS as the TLS mode says, and the login (hub proof or AUTH).
 func (a *SMTP) dial(ctx context.Context, host string) (*conn, *Result) {
 	c, err := a.connect(ctx, host)
+	if errors.Is(err, errLoop) {
+		return nil, &Result{Class: Retry, Status: loopStatus, RemoteHost: host,
+			Text: fmt.Sprintf("mail for %s loops back to this server: %v; check the send connector's smart hosts, the domain's MX records or the peer's relay address", host, err)}
+	}
 	if err != nil {
 		r := &Result{Class: Retry, Status: "4.4.1", Text: err.Error(), RemoteHost: host}
 		var se *smtpReply
@@ -75,6 +79,10 @@ func (a *SMTP) connect(ctx context.Context, host string) (*client, error) {
 	if err := c.hello(a.helo()); err != nil {
 		return fail("EHLO", err)
 	}
+	if a.helo() != "localhost" && strings.EqualFold(strings.TrimSuffix(c.peer, "."), a.helo()) {
+		c.close()
+		return nil, fmt.Errorf("%w: it calls itself %s, this server's own name", errLoop, c.peer)
+	}
 	offered := c.has("STARTTLS")
 	switch {
 	case a.TLS == "none" || (!offered && a.TLS != "required"):
@@ -91,6 +99,16 @@ func (a *SMTP) connect(ctx context.Context, host string) (*client, error) {
 	}
 	return c, nil
 }
+
+// errLoop is a next hop that is this server itself: RFC 5321 section 5.1
+// has a client discard the MX hosts from the local host's preference on,
+// and a smart host or peer that is this server would only send the mail
+// round until its hop count ran out. The mail waits (4.4.6, routing loop)
+// rather than bounce: the fix is the administrator's, and nothing is lost
+// meanwhile.
+var errLoop = errors.New("the server greets with this server's own name")
+
+const loopStatus = "4.4.6"
 
 // tlsConfig is the configuration of STARTTLS with host: TLSConfig when
 // set, else one that verifies the certificate only when TLS is required.
