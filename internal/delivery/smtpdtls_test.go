@@ -2,14 +2,11 @@ package delivery
 
 import (
 	"context"
-	"crypto/x509"
-	"encoding/pem"
+	"crypto/tls"
 	"io"
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +16,7 @@ import (
 	"github.com/waypost/waypost/internal/directory"
 	"github.com/waypost/waypost/internal/routing"
 	"github.com/waypost/waypost/internal/smtpd"
+	"github.com/waypost/waypost/internal/testcert"
 )
 
 const tlsOrg = `
@@ -65,17 +63,11 @@ func (q *envelopes) Add(env smtpd.Envelope, body io.Reader) (string, error) {
 // the first connection, then a pipelined envelope with a refused
 // recipient in the middle, and the message arrives once.
 func TestSMTPToSmtpdWithStartTLS(t *testing.T) {
-	serverTLS, clientTLS := testTLS(t)
-	dir := t.TempDir()
-	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	keyDER, err := x509.MarshalPKCS8PrivateKey(serverTLS.Certificates[0].PrivateKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: serverTLS.Certificates[0].Certificate[0]}), 0o600)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600)
+	cert := testcert.New(t, "127.0.0.1")
+	certFile, keyFile := cert.Files(t)
+	clientTLS := &tls.Config{RootCAs: cert.Pool, ServerName: "127.0.0.1"}
 
-	org, err := config.Parse([]byte(tlsOrg), "org.toml", dir)
+	org, err := config.Parse([]byte(tlsOrg), "org.toml", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
