@@ -70,10 +70,16 @@ func (p *Pool) get(key string) *conn {
 }
 
 // put keeps cn for the next message to its key, or ends it when the pool
-// is closed or full or cn is too old.
+// is closed or full or cn is too old. A session whose server said more
+// than its replies is closed, not kept: the extra reply would be taken
+// for the answer to the next message's MAIL.
 func (p *Pool) put(cn *conn) {
 	if p == nil {
 		cn.quit()
+		return
+	}
+	if cn.c.r.Buffered() > 0 {
+		cn.c.close()
 		return
 	}
 	maxIdle := p.MaxIdle

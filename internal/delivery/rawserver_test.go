@@ -24,6 +24,7 @@ type rawServer struct {
 	ext       []string
 	tls       *tls.Config
 	always354 bool
+	extra     string // a line sent after each reply to the final "."
 
 	mu       sync.Mutex
 	accepts  int
@@ -102,7 +103,7 @@ func (s *rawServer) serve(c net.Conn) {
 				if accepted == 0 {
 					out.WriteString("554 5.5.1 No valid recipients\r\n")
 				} else {
-					out.WriteString("250 2.0.0 Ok: queued as R1\r\n")
+					out.WriteString("250 2.0.0 Ok: queued as R1\r\n" + s.extra)
 				}
 				accepted = 0
 				continue

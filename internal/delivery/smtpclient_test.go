@@ -191,3 +191,22 @@ func TestSMTPLoopsBackToItself(t *testing.T) {
 		t.Errorf("delivery from another server: %+v", r)
 	}
 }
+
+// A server that says more than its reply to the final "." leaves a reply
+// that would answer the next message's MAIL: its session is not kept, and
+// the next message goes on a new one, its replies in step.
+func TestSMTPExtraReplyNotPooled(t *testing.T) {
+	s := startRawServer(t, func(s *rawServer) { s.extra = "250 2.0.0 and one more thing\r\n" })
+	pool := &Pool{IdleTime: 5 * time.Second}
+	defer pool.Close()
+	a := &SMTP{Hosts: []string{s.addr}, Helo: "hub1.contoso.test", Timeout: 5 * time.Second, Pool: pool}
+	for i := range 2 {
+		res := a.Deliver(context.Background(), message("x\r\n", smtpTo("carol@fabrikam.test"), smtpTo("bad@fabrikam.test")))
+		if res[0].Class != Delivered || res[1].Class != Failed || res[1].Status != "5.1.1" {
+			t.Errorf("message %d: %+v", i, res)
+		}
+	}
+	if accepts, _, _, _ := s.snapshot(); accepts != 2 {
+		t.Errorf("%d connections, want 2: the session with the extra reply was reused", accepts)
+	}
+}
