@@ -666,7 +666,7 @@ func (s *Scheduler) notify(m *queue.Message, r report.Report, what string) error
 	}
 	r.Postmaster, r.To = "postmaster@"+org.DefaultDomain, m.From
 	r.EnvID, r.Ret, r.Arrival, r.Date = m.EnvID, m.Ret, m.Arrival, s.now()
-	body, err := s.Queue.Open(m.ID)
+	body, err := s.Queue.OpenMessage(m)
 	if err != nil {
 		return err
 	}

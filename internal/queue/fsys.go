@@ -24,7 +24,13 @@ type file interface {
 // osFS is the real file system.
 type osFS struct{}
 
-func (osFS) CreateTemp(dir string) (file, error)  { return createTemp(dir) }
+func (osFS) CreateTemp(dir string) (file, error) {
+	f, err := createTemp(dir)
+	if err != nil {
+		return nil, err // not a nil *os.File in a non-nil file
+	}
+	return f, nil
+}
 func (osFS) Rename(oldpath, newpath string) error { return os.Rename(oldpath, newpath) }
 func (osFS) Remove(name string) error             { return os.Remove(name) }
 
