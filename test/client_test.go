@@ -285,7 +285,7 @@ func TestClientSeed(t *testing.T) {
 	for _, want := range []string{"Your message did not reach some or all of the intended recipients.", "Subject: fax from hq", "Sent:    ",
 		"The following recipients could not be reached:", "[FAX:+1 555 0100]  (",
 		"None of your e-mail accounts could send to this recipient. Your site (HQ) may send to",
-		"Final-Recipient: fax;+1 555 0100", "Status: 5.4.4", "Content-Type: multipart/report; report-type=delivery-status"} {
+		"Final-Recipient: rfc822;IMCEAFAX-+2B1+20555+200100@contoso.test", "Status: 5.4.4", "Content-Type: multipart/report; report-type=delivery-status"} {
 		if !strings.Contains(strings.Join(strings.Fields(ndr), " "), strings.Join(strings.Fields(want), " ")) {
 			t.Errorf("the local report lacks %q:\n%s", want, ndr)
 		}
@@ -340,7 +340,7 @@ func TestClientSeed(t *testing.T) {
 	if len(server) != 1 || server[0].Subject != "Undeliverable: sms" || server[0].ID != s.Downloaded[0] {
 		t.Fatalf("the hub's report in the inbox: %+v", server)
 	}
-	if got := alice.must(0, "show", server[0].ID); !strings.Contains(got, "Final-Recipient: sms;+1 555 0111") || strings.Contains(got, "X-Waypost-Local-Report") {
+	if got := alice.must(0, "show", server[0].ID); !strings.Contains(got, "Final-Recipient: rfc822;IMCEASMS-+2B1+20555+200111@contoso.test") || strings.Contains(got, "X-Waypost-Local-Report") {
 		t.Errorf("the hub's report:\n%s", got)
 	}
 	if s := alice.sync(0); len(s.Downloaded) != 0 {

@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/waypost/waypost/internal/address"
 )
 
 // pyReport reads a delivery report with Python's standard email package,
@@ -81,12 +83,18 @@ func parseReport(t *testing.T, msg string) *report {
 
 // recipient returns the per-recipient block whose Final-Recipient is
 // typ;addr (the type compared case-insensitively, as RFC 3464 says), or
+// for a type other than rfc822 the rfc822 IMCEA address of typ:addr, as
+// reports write those (docs/design/exchange-semantics.md section 5.6); or
 // fails.
 func (r *report) recipient(t *testing.T, typ, addr string) map[string]string {
 	t.Helper()
 	for _, b := range r.Blocks[min(1, len(r.Blocks)):] {
 		k, v, _ := strings.Cut(b["Final-Recipient"], ";")
-		if strings.EqualFold(strings.TrimSpace(k), typ) && strings.TrimSpace(v) == addr {
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if strings.EqualFold(k, typ) && v == addr {
+			return b
+		}
+		if it, iv, _, err := address.DecodeIMCEA(v); err == nil && strings.EqualFold(k, "rfc822") && strings.EqualFold(it, typ) && iv == addr {
 			return b
 		}
 	}

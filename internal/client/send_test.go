@@ -151,7 +151,7 @@ func TestLocalNDR(t *testing.T) {
 	if strings.Contains(human, "bob@contoso.test") && !strings.Contains(human, "Original message headers") {
 		t.Errorf("bob was not refused:\n%s", human)
 	}
-	for _, want := range []string{"Final-Recipient: fax;+1 555 0101", "Final-Recipient: fax;+1 555 0100", "Action: failed", "Status: 5.4.4",
+	for _, want := range []string{"Final-Recipient: rfc822;IMCEAFAX-+2B1+20555+200101@contoso.test", "Final-Recipient: rfc822;IMCEAFAX-+2B1+20555+200100@contoso.test", "Action: failed", "Status: 5.4.4",
 		"Diagnostic-Code: smtp; 550 5.4.4 None of your e-mail accounts could send to this recipient: address type FAX is not in the list of site HQ (version v1"} {
 		if !strings.Contains(flat(status), flat(want)) {
 			t.Errorf("the status part lacks %q:\n%s", want, status)

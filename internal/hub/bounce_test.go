@@ -31,7 +31,7 @@ func TestNonDeliveryReportReachesTheSender(t *testing.T) {
 		"Return-Path: <>\r\n", "Subject: Undeliverable: Fax the figures", "Auto-Submitted: auto-replied",
 		"multipart/report; report-type=delivery-status", "Original-Envelope-Id: e-42",
 		"Final-Recipient: rfc822;nobody@contoso.test\r\nAction: failed\r\nStatus: 5.1.1",
-		"Final-Recipient: fax;+1 555 0100\r\nAction: failed\r\nStatus: 5.4.4",
+		"Final-Recipient: rfc822;IMCEAFAX-+2B1+20555+200100@contoso.test\r\nAction: failed\r\nStatus: 5.4.4",
 		"Diagnostic-Code: smtp; 550 5.4.4 ROUTING.NoConnectorForAddressType; unable to route for address type\r\n", // exchange-semantics.md 8.9
 		"None of the organization's connectors can send to FAX addresses from your site",
 	} {

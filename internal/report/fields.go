@@ -126,13 +126,13 @@ func isHostName(s string) bool {
 	return true
 }
 
-// address writes "type;address" for a Final-Recipient or
+// addressField writes "type;address" for a Final-Recipient or
 // Original-Recipient field. A utf-8 address is the utf-8-address form in
 // a global status part and utf-8-addr-xtext otherwise (RFC 6533 section
 // 3). Other addresses are written as they are, except that an
 // Original-Recipient that would read as xtext (bob+41@x) is written as
 // xtext, so that a reader that decodes xtext gets the address back.
-func address(typ, addr string, original, global bool) string {
+func addressField(typ, addr string, original, global bool) string {
 	switch {
 	case strings.EqualFold(typ, "utf-8"):
 		addr = encodeUnitext(addr, global)

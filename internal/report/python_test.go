@@ -74,7 +74,7 @@ func TestReportsParseInPython(t *testing.T) {
 		action := map[string]string{"failure": "failed", "delay": "delayed", "success": "relayed"}[kind]
 		for i, rc := range r.Recipients {
 			b := got.Blocks[1+i]
-			if b["Final-Recipient"] != finalRecipient(rc) || b["Action"] != action || b["Status"] != rc.Status {
+			if b["Final-Recipient"] != finalRecipient(rc, "contoso.test") || b["Action"] != action || b["Status"] != rc.Status {
 				t.Errorf("%s: recipient %d fields %v", kind, i, b)
 			}
 			if kind == "delay" && b["Will-Retry-Until"] == "" {

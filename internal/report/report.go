@@ -20,6 +20,8 @@ import (
 	"net/textproto"
 	"strings"
 	"time"
+
+	"github.com/waypost/waypost/internal/address"
 )
 
 // Recipient is one recipient the report is about.
@@ -190,7 +192,7 @@ func human(b *bytes.Buffer, r Report, subject string, sent time.Time, full bool)
 	w("Diagnostic information for administrators:\r\n\r\n")
 	w("Generating server: %s\r\n\r\n", r.ReportingMTA)
 	for _, rc := range r.Recipients {
-		line(b, "", finalRecipient(rc))
+		line(b, "", finalRecipient(rc, imceaDomain(r)))
 		if rc.RemoteHost != "" {
 			w("Remote server: %s\r\n", oneLine(rc.RemoteHost))
 		}
@@ -245,12 +247,12 @@ func status(b *bytes.Buffer, r Report, global bool) {
 	for _, rc := range r.Recipients {
 		b.WriteString("\r\n")
 		if typ, addr, ok := strings.Cut(rc.ORCPT, ";"); ok {
-			field(b, "Original-Recipient", address(typ, addr, true, global))
+			field(b, "Original-Recipient", addressField(typ, addr, true, global))
 		} else if rc.ORCPT != "" {
 			field(b, "Original-Recipient", "unknown;"+rc.ORCPT) // RFC 3464 section 2.3.1
 		}
-		typ, addr, _ := strings.Cut(finalRecipient(rc), ";")
-		field(b, "Final-Recipient", address(typ, addr, false, global))
+		typ, addr, _ := strings.Cut(finalRecipient(rc, imceaDomain(r)), ";")
+		field(b, "Final-Recipient", addressField(typ, addr, false, global))
 		switch {
 		case r.Delay:
 			field(b, "Action", "delayed")
@@ -276,19 +278,41 @@ func status(b *bytes.Buffer, r Report, global bool) {
 }
 
 // finalRecipient is the Final-Recipient value: "rfc822;" for SMTP
-// ("utf-8;" for an SMTPUTF8 address, RFC 6533 section 3), "x400;" for
-// X.400, and the address type's own name for the others (FAX, SMS...).
-func finalRecipient(rc Recipient) string {
-	switch strings.ToUpper(rc.Type) {
-	case "SMTP", "":
+// ("utf-8;" for an SMTPUTF8 address, RFC 6533 section 3), and for every
+// other address type what Exchange writes, the recipient's SMTP address
+// ([MS-OXCMAIL] section 2.1.3.6.1): "rfc822;" with the address
+// encapsulated in IMCEA at the organization's default domain
+// (docs/design/exchange-semantics.md sections 3.1 and 5.6).
+//
+// Only rfc822, utf-8 and x400 are registered DSN address types (IANA "DSN
+// Types", RFC 3464 section 2.1.2), and bounce parsers such as Sisimai and
+// flufl.bounce read only the first two: "fax;+1 555 0100" is valid RFC 3464
+// that they cannot use. X.400 goes the IMCEA way too: the x400 type means
+// the RFC 2156 form, and Waypost holds X.400 addresses in RFC 1685 text.
+// The address as the sender wrote it is in the part for people; an
+// Original-Recipient is written only from the sender's ORCPT (RFC 3461
+// section 6.3 (d)), as one made up here ("fax;+1 555 0100") would be read
+// by flufl.bounce as a list of bogus addresses ("fax", "+1").
+func finalRecipient(rc Recipient, domain string) string {
+	if isSMTP(rc.Type) {
 		if !isASCII([]byte(rc.Address)) {
 			return "utf-8;" + rc.Address
 		}
 		return "rfc822;" + rc.Address
-	case "X400":
-		return "x400;" + rc.Address
 	}
-	return strings.ToLower(rc.Type) + ";" + rc.Address
+	return "rfc822;" + address.EncodeIMCEA(rc.Type, rc.Address, domain)
+}
+
+func isSMTP(typ string) bool { return typ == "" || strings.EqualFold(typ, "SMTP") }
+
+// imceaDomain is the domain non-SMTP addresses are encapsulated at: the
+// organization's default domain, which is the postmaster's
+// (docs/design/interfaces.md section 1, default_domain).
+func imceaDomain(r Report) string {
+	if _, d, ok := strings.Cut(r.Postmaster, "@"); ok && d != "" {
+		return d
+	}
+	return r.ReportingMTA
 }
 
 // diagnostic is the SMTP-style reply for a recipient: the remote server's

@@ -79,9 +79,9 @@ func TestNDRStructure(t *testing.T) {
 	ds := parts[1]
 	for _, want := range []string{
 		"Reporting-MTA: dns; hub-hq.contoso.test\r\nOriginal-Envelope-Id: env-1\r\nArrival-Date: Sun, 29 Nov 2026 09:00:05 +0000\r\n\r\n",
-		"Final-Recipient: fax;+1 555 0100\r\nAction: failed\r\nStatus: 5.4.4\r\n",
+		"\r\n\r\nFinal-Recipient: rfc822;IMCEAFAX-+2B1+20555+200100@contoso.test\r\nAction: failed\r\nStatus: 5.4.4\r\n",
 		"Original-Recipient: rfc822;bob@fabrikam.test\r\nFinal-Recipient: rfc822;bob@fabrikam.test\r\nAction: failed\r\nStatus: 5.1.1\r\nRemote-MTA: dns; mx.fabrikam.test\r\nDiagnostic-Code: smtp; 550 5.1.1 no such user\r\nLast-Attempt-Date: Sun, 29 Nov 2026 09:00:35 +0000\r\n",
-		"Final-Recipient: x400;c=US;a= ;p=Fabrikam;s=Smith;\r\n",
+		"\r\n\r\nFinal-Recipient: rfc822;IMCEAX400-c=US+3Ba=+20+3Bp=Fabrikam+3Bs=Smith+3B@contoso.test\r\n",
 	} {
 		if !strings.Contains(ds, want) {
 			t.Errorf("delivery-status lacks %q:\n%s", want, ds)
@@ -155,7 +155,7 @@ func TestNDRReason(t *testing.T) {
 	if strings.Contains(s, Explain("5.4.4", "FAX")) {
 		t.Errorf("the default explanation is still there:\n%s", s)
 	}
-	if !strings.Contains(s, "Status: 5.4.4\r\n") || !strings.Contains(s, "Final-Recipient: fax;+1 555 0100\r\n") {
+	if !strings.Contains(s, "Status: 5.4.4\r\n") || !strings.Contains(s, "Final-Recipient: rfc822;IMCEAFAX-+2B1+20555+200100@contoso.test\r\n") {
 		t.Errorf("status part changed:\n%s", s)
 	}
 }

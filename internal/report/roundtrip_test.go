@@ -77,18 +77,18 @@ func roundTrips() []roundTrip {
 	return []roundTrip{
 		{name: "non-delivery report", report: ndr, original: original, statusType: "message/delivery-status", returnedType: "text/rfc822-headers",
 			rcpts: []rcptWant{
-				{final: addr("fax", "+1 555 0100"), action: "failed", status: "5.4.4",
+				{final: addr("rfc822", "IMCEAFAX-+2B1+20555+200100@contoso.test"), action: "failed", status: "5.4.4",
 					diag: Diagnostic{"smtp", "550 5.4.4 ROUTING.NoConnectorForAddressType; unable to route for address type FAX"}},
 				{final: addr("rfc822", "bob@fabrikam.test"), original: addr("rfc822", "bob@fabrikam.test"), action: "failed", status: "5.1.1",
 					remote: MTA{Type: "dns", Name: "mx.fabrikam.test"}, diag: Diagnostic{"smtp", "550 5.1.1 no such user"}},
-				{final: addr("x400", "c=US;a= ;p=Fabrikam;s=Smith;"), action: "failed", status: "4.4.7",
+				{final: addr("rfc822", "IMCEAX400-c=US+3Ba=+20+3Bp=Fabrikam+3Bs=Smith+3B@contoso.test"), action: "failed", status: "4.4.7",
 					diag: Diagnostic{"smtp", "450 4.4.7 Queue expired; Message expired"}},
 			}},
 		{name: "non-delivery report, RET=FULL, agents' hosts and programs", report: full, original: original, statusType: "message/delivery-status", returnedType: "message/rfc822", full: true,
 			rcpts: []rcptWant{
 				{final: addr("rfc822", "carol@fabrikam.test"), original: addr("x400", "c=US;a= ;p=Fabrikam;s=Carol;"), action: "failed", status: "5.7.1",
 					remote: MTA{Type: "dns", Name: "[127.0.0.1]", Comment: "port 2525"}, diag: Diagnostic{"smtp", "554 5.7.1 <carol@fabrikam.test>: Relay access denied"}},
-				{final: addr("fax", "+1 555 0100"), action: "failed", status: "5.3.0",
+				{final: addr("rfc822", "IMCEAFAX-+2B1+20555+200100@contoso.test"), action: "failed", status: "5.3.0",
 					remote: MTA{Type: "x-program", Name: "/usr/local/bin/sendfax"}, diag: Diagnostic{"smtp", "550 5.3.0 line busy"}},
 				{final: addr("rfc822", "dave+41@fabrikam.test"), original: Address{"rfc822", "dave+2B41@fabrikam.test", "dave+41@fabrikam.test"}, action: "failed", status: "5.0.0",
 					remote: MTA{Type: "dns", Name: "hooks.fabrikam.test", Comment: "port 8443"}, diag: Diagnostic{"smtp", "550 5.0.0 HTTP 400 Bad Request"}},
@@ -101,9 +101,9 @@ func roundTrips() []roundTrip {
 		{name: "success notification (RET=FULL returns headers)", report: success, original: original, statusType: "message/delivery-status", returnedType: "text/rfc822-headers",
 			rcpts: []rcptWant{
 				{final: addr("rfc822", "frank@contoso.test"), original: addr("rfc822", "frank@contoso.test"), action: "delivered", status: "2.0.0"},
-				{final: addr("x400", "c=US;a= ;p=Fabrikam;s=Grace;"), action: "relayed", status: "2.0.0",
+				{final: addr("rfc822", "IMCEAX400-c=US+3Ba=+20+3Bp=Fabrikam+3Bs=Grace+3B@contoso.test"), action: "relayed", status: "2.0.0",
 					remote: MTA{Type: "dns", Name: "x400gw.fabrikam.test"}, diag: Diagnostic{"smtp", "250 2.0.0 queued as 7F3A"}},
-				{final: addr("sms", "+1 555 0199"), action: "relayed", status: "2.0.0",
+				{final: addr("rfc822", "IMCEASMS-+2B1+20555+200199@contoso.test"), action: "relayed", status: "2.0.0",
 					remote: MTA{Type: "dns", Name: "sms.fabrikam.test", Comment: "port 443"}, diag: Diagnostic{"smtp", "250 2.0.0 accepted"}},
 			}},
 		{name: "SMTPUTF8 recipient, RET=FULL", report: global, original: originalUTF8, statusType: "message/global-delivery-status", returnedType: "message/global", full: true,
