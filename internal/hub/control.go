@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"time"
 
 	"github.com/waypost/waypost/internal/control"
+	"github.com/waypost/waypost/internal/scheduler"
 )
 
 // openControl makes the data folder owner-only and opens the control
@@ -84,7 +84,7 @@ func (h *Hub) handleControl(ctx context.Context, p control.Peer, op string, raw 
 	case control.OpQueueReroute:
 		return reply(h.reroute(sel, actor))
 	case control.OpQueueHold, control.OpQueueRelease:
-		if err := needSelection(op, sel); err != nil {
+		if err := scheduler.NeedSelection(op, sel); err != nil {
 			return nil, err
 		}
 		if op == control.OpQueueHold {
@@ -97,18 +97,6 @@ func (h *Hub) handleControl(ctx context.Context, p control.Peer, op string, raw 
 		return reply(h.Reload(actor))
 	}
 	return nil, control.Errorf(control.CodeUnknownOp, "unknown operation %q (this hub speaks control protocol version %d)", op, control.Version)
-}
-
-// needSelection refuses to act on the whole queue unless asked to.
-func needSelection(op string, sel control.Select) error {
-	s, err := compileSelect(sel, time.Now())
-	if err != nil {
-		return err
-	}
-	if s.empty && !sel.All {
-		return control.Errorf(control.CodeBadRequest, "%s: name a queue, message IDs or filters, or give --all for every queued message", op)
-	}
-	return nil
 }
 
 func (h *Hub) status() *control.Status {

@@ -15,6 +15,7 @@ import (
 	"github.com/waypost/waypost/internal/config"
 	"github.com/waypost/waypost/internal/durable"
 	"github.com/waypost/waypost/internal/queue"
+	"github.com/waypost/waypost/internal/scheduler"
 	"github.com/waypost/waypost/internal/tracking"
 )
 
@@ -200,7 +201,7 @@ func (h *Hub) takePickup(sc *config.SendConnector, path, name string) (queued bo
 	}
 	for _, r := range env.Recipients {
 		h.track.Write(tracking.Event{Event: tracking.Receive, ID: m.ID, MessageID: p.MessageID, Sender: p.From,
-			Recipient: trackedAs(&r), Connector: sc.Name, Detail: "via pickup " + sc.Name})
+			Recipient: scheduler.TrackedAs(&r), Connector: sc.Name, Detail: "via pickup " + sc.Name})
 	}
 	h.log.Info("picked up", "id", m.ID, "connector", sc.Name, "file", name, "from", p.From, "to", p.Recipients, "size", m.Size)
 	h.sched.Wake()

@@ -130,7 +130,7 @@ func (h *Hub) reload(actor string, data []byte) (*control.Reload, error) {
 	if len(res.RestartRequired) > 0 {
 		detail += "; after a restart only: " + strings.Join(res.RestartRequired, "; ")
 	}
-	h.sched.track(tracking.Event{Event: tracking.Reload, Detail: detail, Actor: actor})
+	h.sched.TrackEvent(tracking.Event{Event: tracking.Reload, Detail: detail, Actor: actor})
 	h.sched.Wake() // the next attempts use the new engine
 	return res, nil
 }
@@ -146,7 +146,7 @@ func (h *Hub) refuse(actor, digest string, lines []string) error {
 		for _, l := range lines {
 			h.log.Error("reload: " + l)
 		}
-		h.sched.track(tracking.Event{Event: tracking.Reload, Detail: "refused: " + strings.Join(lines, "; "), Actor: actor})
+		h.sched.TrackEvent(tracking.Event{Event: tracking.Reload, Detail: "refused: " + strings.Join(lines, "; "), Actor: actor})
 	}
 	return &control.Error{Code: control.CodeInvalid, Errors: lines,
 		Msg: fmt.Sprintf("%s has %d error(s); %s keeps serving with the configuration in force", file, len(lines), h.server.Name)}

@@ -207,3 +207,10 @@ func TestValidateMatchesStartUp(t *testing.T) {
 		t.Errorf("Open: %v", err)
 	}
 }
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/waypost/waypost/internal/metrics"
 	"github.com/waypost/waypost/internal/queue"
 	"github.com/waypost/waypost/internal/routing"
+	"github.com/waypost/waypost/internal/scheduler"
 	"github.com/waypost/waypost/internal/smtpd"
 	"github.com/waypost/waypost/internal/tracking"
 )
@@ -34,7 +35,7 @@ type Hub struct {
 	engine atomic.Pointer[routing.Engine]
 	queue  *queue.Store
 	track  *tracking.Log
-	sched  *Scheduler
+	sched  *scheduler.Scheduler
 	log    *slog.Logger
 	recv   []*smtpd.Listener
 	lns    []net.Listener
@@ -94,7 +95,7 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 		log.Warn("queue file quarantined", "id", qf.ID, "files", qf.Files, "reason", qf.Reason)
 		h.track.Write(tracking.Event{Event: tracking.Quarantine, ID: qf.ID, Detail: qf.Reason})
 	}
-	h.metrics = metrics.New(s.Name, h.queueStats)
+	h.metrics = metrics.New(s.Name, func() ([]metrics.QueueStat, int, error) { return h.sched.QueueStats() })
 	if err := h.openControl(); err != nil {
 		h.close()
 		return nil, err
@@ -112,7 +113,7 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 			return nil, fmt.Errorf("hub secret %s is empty; run \"waypost secret > %s\"", org.HubSecretFile, org.HubSecretFile)
 		}
 	}
-	h.sched = &Scheduler{Server: s.Name, Engine: &h.engine, Queue: q, Track: h.track, Log: log,
+	h.sched = &scheduler.Scheduler{Server: s.Name, Engine: &h.engine, Queue: q, Track: h.track, Log: log,
 		Mailbox:   &delivery.Maildir{Root: filepath.Join(s.DataDir, "mailboxes"), Hostname: s.FQDN},
 		Connector: h.connector, Relay: h.relay, Metrics: h.metrics}
 	if s.Relay != "" && h.secret == nil {
@@ -291,7 +292,7 @@ func (a queueAdapter) Add(env smtpd.Envelope, body io.Reader) (string, error) {
 	}
 	msgID := head.messageID()
 	for _, r := range qe.Recipients {
-		a.h.track.Write(tracking.Event{Event: tracking.Receive, ID: m.ID, MessageID: msgID, Sender: qe.From, Recipient: trackedAs(&r), Detail: "via " + env.Receiver})
+		a.h.track.Write(tracking.Event{Event: tracking.Receive, ID: m.ID, MessageID: msgID, Sender: qe.From, Recipient: scheduler.TrackedAs(&r), Detail: "via " + env.Receiver})
 	}
 	return m.ID, nil
 }

@@ -1,7 +1,6 @@
-package hub
+package scheduler
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	"github.com/waypost/waypost/internal/address"
-	"github.com/waypost/waypost/internal/config"
 	"github.com/waypost/waypost/internal/delivery"
 	"github.com/waypost/waypost/internal/directory"
 	"github.com/waypost/waypost/internal/metrics"
@@ -380,7 +378,7 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 				if errors.Is(err, directory.ErrUnavailable) {
 					s.attempt(r, now, expires)
 					r.Last = queue.Result{Class: queue.ClassRetry, Status: routing.StatusDirectoryDown, RemoteText: err.Error()}
-					j.note(tracking.Event{Event: tracking.Defer, ID: m.ID, Sender: m.From, Recipient: trackedAs(r), NextHop: r.NextHop, Status: r.Last.Status, Detail: r.Last.RemoteText})
+					j.note(tracking.Event{Event: tracking.Defer, ID: m.ID, Sender: m.From, Recipient: TrackedAs(r), NextHop: r.NextHop, Status: r.Last.Status, Detail: r.Last.RemoteText})
 					continue
 				}
 				if err != nil {
@@ -417,7 +415,7 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 				attempt()
 				j.dirty = true // the deferral itself is recorded
 				r.Last = queue.Result{Class: queue.ClassRetry, Status: orStatus(d.Status, "4.4.0"), RemoteText: deferReason(&d)}
-				j.note(tracking.Event{Event: tracking.Defer, ID: m.ID, Sender: m.From, Recipient: trackedAs(r), NextHop: r.NextHop, Connector: d.Connector, Status: r.Last.Status, Detail: r.Last.RemoteText})
+				j.note(tracking.Event{Event: tracking.Defer, ID: m.ID, Sender: m.From, Recipient: TrackedAs(r), NextHop: r.NextHop, Connector: d.Connector, Status: r.Last.Status, Detail: r.Last.RemoteText})
 			}
 		}
 		if !changed {
@@ -459,37 +457,6 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message) error {
 	return s.removeIfDone(m.ID)
 }
 
-// routed notes how r was resolved and routed, when that is new: on the
-// first pass, and again when a configuration change reroutes it.
-func (j *job) routed(m *queue.Message, r *queue.Recipient, d *routing.Decision) {
-	if res := resolved(d); res != "" {
-		j.note(tracking.Event{Event: tracking.Resolve, ID: m.ID, Sender: m.From, Recipient: trackedAs(r), Detail: res})
-	}
-	if r.NextHop == "" {
-		return // an NDR or a group: FAIL and EXPAND say what happened
-	}
-	detail := string(d.Outcome)
-	if len(d.SitePath) > 0 {
-		detail += " via sites " + strings.Join(d.SitePath, ">")
-	}
-	if d.Cost > 0 {
-		detail += fmt.Sprintf(", cost %d", d.Cost)
-	}
-	j.note(tracking.Event{Event: tracking.Route, ID: m.ID, Sender: m.From, Recipient: trackedAs(r), NextHop: r.NextHop, Connector: d.Connector, Detail: detail})
-}
-
-// resolved says which directory entry d resolved to, or "" when the
-// recipient is not in the directory.
-func resolved(d *routing.Decision) string {
-	switch {
-	case d.Mailbox != "":
-		return "mailbox " + d.Mailbox + " on " + d.Server
-	case d.Contact != "":
-		return "contact " + d.Contact + " -> " + d.Target
-	}
-	return ""
-}
-
 // attempt records an attempt before its I/O, so that a crash during the
 // delivery cannot cause a hot retry loop: the next try is already
 // scheduled.
@@ -515,7 +482,7 @@ func (j *job) final(m *queue.Message, r *queue.Recipient, st queue.State, res qu
 	case queue.Expanded:
 		ev = tracking.Expand
 	}
-	j.note(tracking.Event{Event: ev, ID: m.ID, Sender: m.From, Recipient: trackedAs(r), NextHop: r.NextHop, Status: res.Status, Detail: res.RemoteText})
+	j.note(tracking.Event{Event: ev, ID: m.ID, Sender: m.From, Recipient: TrackedAs(r), NextHop: r.NextHop, Status: res.Status, Detail: res.RemoteText})
 }
 
 // deliver hands ws to agent and records the results.
@@ -557,7 +524,7 @@ func (j *job) deliver(ctx context.Context, m *queue.Message, agent delivery.Agen
 				j.final(qm, r, queue.Failed, qr)
 			default:
 				r.Last = qr
-				j.note(tracking.Event{Event: tracking.Defer, ID: qm.ID, Sender: qm.From, Recipient: trackedAs(r), NextHop: r.NextHop, Status: res.Status, Detail: orStatus(res.RemoteText, res.Text)})
+				j.note(tracking.Event{Event: tracking.Defer, ID: qm.ID, Sender: qm.From, Recipient: TrackedAs(r), NextHop: r.NextHop, Status: res.Status, Detail: orStatus(res.RemoteText, res.Text)})
 			}
 		}
 		return nil
@@ -587,30 +554,6 @@ func (j *job) deliver(ctx context.Context, m *queue.Message, agent delivery.Agen
 	}
 }
 
-// successAction is the RFC 3461 action of a delivery by agent for a
-// NOTIFY=SUCCESS recipient: "delivered" into a mailbox here, "relayed" to
-// a gateway or another server that sends no further notifications (drop
-// folder, program, webhook, SMTP send connector to a host without DSN),
-// and "" when the next hop took NOTIFY on and reports itself: another hub,
-// or an SMTP host that offers DSN (RFC 3461 section 5.2.1: no "relayed"
-// notification then).
-func successAction(agent delivery.Agent, mailbox *delivery.Maildir, res delivery.Result) string {
-	if res.NotifyPassed {
-		return ""
-	}
-	switch a := agent.(type) {
-	case *delivery.Maildir:
-		if a == mailbox {
-			return "delivered"
-		}
-	case *delivery.SMTP:
-		if a.Hub != nil {
-			return ""
-		}
-	}
-	return "relayed"
-}
-
 func (s *Scheduler) removeIfDone(id string) error {
 	m, err := s.Queue.Get(id)
 	if errors.Is(err, queue.ErrNotFound) {
@@ -630,63 +573,7 @@ func (s *Scheduler) removeIfDone(id string) error {
 	return s.Queue.Remove(id)
 }
 
-// bounce queues one non-delivery report for the failed recipients of m
-// that asked for one (RFC 3461 NOTIFY: FAILURE, or nothing said). Mail
-// from the null sender gets none: a double bounce is logged and dropped.
-func (s *Scheduler) bounce(m *queue.Message) error {
-	var failed []report.Recipient
-	for _, r := range m.Recipients {
-		n := strings.ToUpper(r.Notify)
-		if r.State != queue.Failed || strings.Contains(n, "NEVER") || n != "" && !strings.Contains(n, "FAILURE") {
-			continue
-		}
-		failed = append(failed, report.Recipient{Written: r.Written, Type: r.Type, Address: r.Address, ORCPT: r.ORCPT,
-			Status: r.Last.Status, RemoteHost: r.Last.RemoteHost, RemoteText: r.Last.RemoteText, LastAttempt: r.LastAttempt,
-			Reason: reasonOf(r.Last)})
-	}
-	if len(failed) == 0 {
-		return nil
-	}
-	if m.From == "" {
-		s.Log.Warn("double bounce: a message from the null sender failed; no report is sent", "id", m.ID, "recipients", len(failed))
-		s.track(tracking.Event{Event: tracking.DSN, ID: m.ID, Detail: "double bounce discarded"})
-		return nil
-	}
-	return s.notify(m, report.Report{Recipients: failed}, "non-delivery report")
-}
-
-// notify queues a report about m to its sender, from the null sender
-// (RFC 3461 section 6): r gives the recipients and the kind; the rest
-// comes from m and this server.
-func (s *Scheduler) notify(m *queue.Message, r report.Report, what string) error {
-	org := s.Engine.Load().Org()
-	r.ReportingMTA = s.Server
-	if srv := org.Server(s.Server); srv != nil {
-		r.ReportingMTA = srv.FQDN
-	}
-	r.Postmaster, r.To = "postmaster@"+org.DefaultDomain, m.From
-	r.EnvID, r.Ret, r.Arrival, r.Date = m.EnvID, m.Ret, m.Arrival, s.now()
-	body, err := s.Queue.OpenMessage(m)
-	if err != nil {
-		return err
-	}
-	defer body.Close()
-	msg, err := report.NDR(r, body)
-	if err != nil {
-		return err
-	}
-	nm, err := s.Add(queue.Envelope{From: "", ReceivedBy: "dsn", Arrival: s.now(),
-		Recipients: []queue.Recipient{{Written: m.From, Type: "SMTP", Address: m.From, Notify: "NEVER"}}}, bytes.NewReader(msg))
-	if err != nil {
-		return err
-	}
-	s.track(tracking.Event{Event: tracking.DSN, ID: m.ID, Sender: m.From, Recipient: m.From, Detail: fmt.Sprintf("%s %s for %d recipients", what, nm.ID, len(r.Recipients))})
-	s.Metrics.Report(reportKind(&r))
-	s.Wake()
-	return nil
-}
-
-func (s *Scheduler) track(e tracking.Event) {
+func (s *Scheduler) TrackEvent(e tracking.Event) {
 	if s.Track != nil {
 		if err := s.Track.Write(e); err != nil {
 			s.Log.Warn("tracking log", "err", err)
@@ -739,7 +626,7 @@ func (j *job) finish(id string, f, done func(m *queue.Message) error) (bool, err
 	j.removed = j.removed || removed
 	if err == nil {
 		for _, e := range j.events {
-			j.s.track(e)
+			j.s.TrackEvent(e)
 			j.s.observe(e, j.arrival)
 		}
 	}
@@ -759,141 +646,6 @@ type job struct {
 // note records a tracking event for the Update under way.
 func (j *job) note(e tracking.Event) { j.events = append(j.events, e) }
 
-// recipientSet is the recipients of a message, by address and by the
-// directory entry they resolve to: Exchange delivers a message once to a
-// recipient however often, and by whichever address, it is named.
-type recipientSet struct {
-	eng     *routing.Engine
-	keys    map[string]bool
-	entries map[any]bool // Entry.Ident
-}
-
-func newRecipientSet(eng *routing.Engine, m *queue.Message) *recipientSet {
-	rs := &recipientSet{eng: eng, keys: map[string]bool{}, entries: map[any]bool{}}
-	for _, r := range m.Recipients {
-		rs.add(r.Type, r.Address)
-	}
-	return rs
-}
-
-// add adds a recipient and reports whether it was new.
-func (rs *recipientSet) add(typ, addr string) bool {
-	a := address.Address{Type: typ, Value: addr}
-	k := a.Key()
-	ent := rs.eng.Directory().Lookup(a)
-	if rs.keys[k] || ent != nil && rs.entries[ent.Ident()] {
-		return false
-	}
-	rs.keys[k] = true
-	if ent != nil {
-		rs.entries[ent.Ident()] = true
-	}
-	return true
-}
-
-// nextHop names the queue a decision puts a recipient in.
-func nextHop(d *routing.Decision) string {
-	switch d.Outcome {
-	case routing.OutcomeMailbox:
-		return "mailbox:" + d.Server
-	case routing.OutcomeConnector:
-		return "connector:" + d.Connector + "@" + d.SourceServer
-	case routing.OutcomeUnreachable:
-		return "unreachable"
-	}
-	return ""
-}
-
-// remoteHub reports whether d goes on through another hub: a mailbox on
-// another server, or a send connector whose source server is another.
-func remoteHub(d *routing.Decision, self string) bool {
-	switch d.Outcome {
-	case routing.OutcomeMailbox:
-		return !strings.EqualFold(d.Server, self)
-	case routing.OutcomeConnector:
-		return !strings.EqualFold(d.SourceServer, self)
-	}
-	return false
-}
-
-// NextHub is the server a hub hands d to: in the first hub site on the
-// path (RelaySites) other than this hub's own, the lowest-named server with
-// a relay listener; otherwise the destination server (the mailbox's home
-// server or the connector's source server). It is never self: "" when there is no hub
-// to hand it to.
-func NextHub(org *config.Org, d *routing.Decision, self string) string {
-	mine := ""
-	if me := org.Server(self); me != nil {
-		mine = me.Site
-	}
-	for _, site := range d.RelaySites {
-		if strings.EqualFold(site, mine) {
-			continue // already here
-		}
-		best := ""
-		for _, srv := range org.ServersInSite(site) {
-			if srv.Relay != "" && !strings.EqualFold(srv.Name, self) && (best == "" || strings.ToLower(srv.Name) < strings.ToLower(best)) {
-				best = srv.Name
-			}
-		}
-		if best != "" {
-			return best
-		}
-	}
-	dest := d.Server
-	if d.Outcome == routing.OutcomeConnector {
-		dest = d.SourceServer
-	}
-	if strings.EqualFold(dest, self) {
-		return ""
-	}
-	return dest
-}
-
-// destination is the address an agent delivers d to: the recipient's
-// own, or for a contact the target at the end of its chain (routing keeps
-// the address the contact was named by in d, and its first target).
-func destination(eng *routing.Engine, server string, d *routing.Decision, size int64) (typ, addr string) {
-	typ, addr = d.Type, d.Address
-	for i, t := 0, d; t.Target != "" && i < 32; i++ {
-		tt, ta, ok := strings.Cut(t.Target, ":")
-		if !ok {
-			break
-		}
-		typ, addr = tt, ta
-		next := eng.RouteAddress(server, address.Address{Type: tt, Value: ta}, size, false)
-		t = &next
-	}
-	return typ, addr
-}
-
-// noConnectorText is Exchange's diagnostic for a type no connector in
-// scope takes (exchange-semantics.md section 8.9).
-const noConnectorText = "ROUTING.NoConnectorForAddressType; unable to route for address type"
-
-// ndrText is the diagnostic a report carries for a recipient routing
-// refuses.
-func ndrText(d *routing.Decision) string {
-	if d.Status == "5.4.4" && !strings.EqualFold(d.Type, "SMTP") {
-		return noConnectorText
-	}
-	return d.Reason
-}
-
-func deferReason(d *routing.Decision) string {
-	switch d.Outcome {
-	case routing.OutcomeUnreachable:
-		return d.Reason
-	case routing.OutcomeMailbox:
-		return "mailbox on " + d.Server + ": no relay to that hub (it has no relay listener, or there is no hub secret); kept queued"
-	case routing.OutcomeConnector:
-		if d.SourceServer != "" {
-			return "send connector " + d.Connector + " on " + d.SourceServer + ": no relay to that hub (it has no relay listener, or there is no hub secret); kept queued"
-		}
-	}
-	return "kept queued"
-}
-
 // expired is the result of a recipient whose message expired: 4.4.7
 // (Exchange's "Queue expired; Message expired"), keeping the server and
 // reply of the last attempt so that the report says what kept failing.
@@ -905,15 +657,6 @@ func expired(last queue.Result) queue.Result {
 	return res
 }
 
-// reasonOf gives the plain words of a report for failures the status
-// code alone does not explain; "" leaves them to report.Explain.
-func reasonOf(res queue.Result) string {
-	if res.RemoteText == adminRemoval {
-		return "An administrator removed the message from the mail queue before it could be delivered. Ask your administrator if you need to know why."
-	}
-	return ""
-}
-
 func orStatus(s, def string) string {
 	if s == "" {
 		return def
@@ -921,7 +664,7 @@ func orStatus(s, def string) string {
 	return s
 }
 
-// trackedAs is how the tracking log names a recipient in every event:
+// TrackedAs is how the tracking log names a recipient in every event:
 // its address type and address, as the queue keeps them ("SMTP:bob@x",
 // "FAX:+1 555 0100"), so that one search finds all of its events.
-func trackedAs(r *queue.Recipient) string { return r.Type + ":" + r.Address }
+func TrackedAs(r *queue.Recipient) string { return r.Type + ":" + r.Address }

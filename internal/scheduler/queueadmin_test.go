@@ -1,4 +1,4 @@
-package hub
+package scheduler
 
 import (
 	"context"
@@ -11,19 +11,17 @@ import (
 
 	"github.com/waypost/waypost/internal/config"
 	"github.com/waypost/waypost/internal/control"
+	"github.com/waypost/waypost/internal/directory"
 	"github.com/waypost/waypost/internal/queue"
+	"github.com/waypost/waypost/internal/routing"
 )
 
-// adminHub is a Hub around the scheduler fixture, for the queue
-// administration that the control socket serves.
-func adminHub(t *testing.T) (*Hub, *fixture) {
+// adminHub is the scheduler fixture, for the queue administration that
+// the control socket serves.
+func adminHub(t *testing.T) (*Scheduler, *fixture) {
 	t.Helper()
 	f := newFixture(t)
-	org := f.s.Engine.Load().Org()
-	h := &Hub{server: org.Server("hub1"), queue: f.s.Queue, sched: f.s, log: f.s.Log, track: f.s.Track}
-	h.engine.Store(f.s.Engine.Load())
-	f.s.Engine = &h.engine
-	return h, f
+	return f.s, f
 }
 
 // queueTo adds a message from bob to rcpts and returns its ID.
@@ -62,11 +60,11 @@ func TestHoldIsNeverAttemptedNorExpired(t *testing.T) {
 	if r := get(t, f, id).Recipients[0]; r.Attempts != 1 {
 		t.Fatalf("first pass: %+v", r)
 	}
-	a, err := h.hold(control.Select{IDs: []string{id}}, "tester (uid 1)")
+	a, err := h.Hold(control.Select{IDs: []string{id}}, "tester (uid 1)")
 	if err != nil || a.Recipients != 1 || len(a.Messages) != 1 {
 		t.Fatalf("hold: %+v %v", a, err)
 	}
-	if a, _ := h.hold(control.Select{IDs: []string{id}}, "tester"); a.Recipients != 0 {
+	if a, _ := h.Hold(control.Select{IDs: []string{id}}, "tester"); a.Recipients != 0 {
 		t.Errorf("holding a held recipient again changed %d", a.Recipients)
 	}
 	// Past its retry time and past expiry (1h): left alone.
@@ -76,15 +74,15 @@ func TestHoldIsNeverAttemptedNorExpired(t *testing.T) {
 	if r.State != queue.Pending || !r.Held || r.Attempts != 1 {
 		t.Fatalf("held recipient after 2h: %+v", r)
 	}
-	ql, err := h.listQueue(control.Select{})
+	ql, err := h.List(control.Select{})
 	if err != nil || len(ql.Queues) != 1 || ql.Queues[0].Held != 1 || !ql.Queues[0].NextRetry.IsZero() {
 		t.Errorf("listing of a held queue: %+v %v", ql, err)
 	}
-	if ql, _ := h.listQueue(control.Select{Messages: true, State: "held"}); len(ql.Messages) != 1 || ql.Messages[0].Recipients[0].State != "held" {
+	if ql, _ := h.List(control.Select{Messages: true, State: "held"}); len(ql.Messages) != 1 || ql.Messages[0].Recipients[0].State != "held" {
 		t.Errorf("--state held: %+v", ql)
 	}
 	// Released past its expiry, it expires at the next pass (4.4.7 to bob).
-	if a, err := h.release(control.Select{IDs: []string{id}}, "tester"); err != nil || a.Recipients != 1 {
+	if a, err := h.Release(control.Select{IDs: []string{id}}, "tester"); err != nil || a.Recipients != 1 {
 		t.Fatalf("release: %+v %v", a, err)
 	}
 	if r := get(t, f, id).Recipients[0]; r.Held || !r.NextAttempt.IsZero() {
@@ -115,7 +113,7 @@ func TestRetryResetsBackoff(t *testing.T) {
 		t.Fatalf("after five attempts: %+v", r)
 	}
 	f.now = r.LastAttempt.Add(time.Second)
-	a, err := h.retry(control.Select{Queue: "connector:Internet@hub1"}, "tester")
+	a, err := h.Retry(control.Select{Queue: "connector:Internet@hub1"}, "tester")
 	if err != nil || a.Recipients != 1 {
 		t.Fatalf("retry: %+v %v", a, err)
 	}
@@ -125,8 +123,8 @@ func TestRetryResetsBackoff(t *testing.T) {
 		t.Errorf("after retry: attempts %d, backoff from %d, next in %s; want 6, 5, 1m", r.Attempts, r.BackoffFrom, r.NextAttempt.Sub(r.LastAttempt))
 	}
 	// A held recipient is left alone by retry, and said so.
-	h.hold(control.Select{All: true}, "tester")
-	a, _ = h.retry(control.Select{}, "tester")
+	h.Hold(control.Select{All: true}, "tester")
+	a, _ = h.Retry(control.Select{}, "tester")
 	if a.Recipients != 0 || len(a.Skipped) != 1 || !strings.Contains(a.Skipped[0], "1 held") {
 		t.Errorf("retry of held mail: %+v", a)
 	}
@@ -147,12 +145,12 @@ delivery = { kind = "smtp", smart_hosts = ["127.0.0.1:1"] }
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := Validate(org)
+	d, err := directory.NewMemory(org.Recipients)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.engine.Store(eng)
-	a, err := h.reroute(control.Select{}, "tester")
+	h.Engine.Store(routing.New(org, d))
+	a, err := h.Reroute(control.Select{}, "tester")
 	if err != nil || a.Recipients != 1 || len(a.Moves) != 1 {
 		t.Fatalf("reroute: %+v %v", a, err)
 	}
@@ -167,7 +165,7 @@ delivery = { kind = "smtp", smart_hosts = ["127.0.0.1:1"] }
 	if m := get(t, f, id); m.Recipients[0].NextHop != "connector:Fabrikam@hub1" || m.Recipients[1].NextHop != "connector:Internet@hub1" {
 		t.Errorf("after the pass: %s / %s", m.Recipients[0].NextHop, m.Recipients[1].NextHop)
 	}
-	if tr := readTrack(t, f); !strings.Contains(tr, `"event":"REROUTE"`) || !strings.Contains(tr, `connector:Internet@hub1 -\u003e connector:Fabrikam@hub1`) {
+	if tr := readTrack(t, f); !strings.Contains(tr, `"event":"REROUTE"`) || !strings.Contains(tr, `connector:Internet@hub1 -> connector:Fabrikam@hub1`) {
 		t.Errorf("tracking log:\n%s", tr)
 	}
 }
@@ -178,17 +176,17 @@ func TestRemove(t *testing.T) {
 	loud := queueTo(t, f, "dave@example.org", "erin@example.org")
 	f.s.RunOnce(context.Background())
 
-	if _, err := h.remove(context.Background(), control.Select{}, "tester"); err == nil {
+	if _, err := h.Remove(context.Background(), control.Select{}, "tester"); err == nil {
 		t.Error("remove without IDs was accepted")
 	}
-	if _, err := h.remove(context.Background(), control.Select{IDs: []string{"0123456789abcdef-0123456789ab"}}, "tester"); err == nil || !strings.Contains(err.Error(), "not in the queue") {
+	if _, err := h.Remove(context.Background(), control.Select{IDs: []string{"0123456789abcdef-0123456789ab"}}, "tester"); err == nil || !strings.Contains(err.Error(), "not in the queue") {
 		t.Errorf("remove of an unknown ID: %v", err)
 	}
 	// A delivery under way: removal waits for it.
 	f.s.claim(silent)
 	done := make(chan error, 1)
 	go func() {
-		_, err := h.remove(context.Background(), control.Select{IDs: []string{silent}}, "tester")
+		_, err := h.Remove(context.Background(), control.Select{IDs: []string{silent}}, "tester")
 		done <- err
 	}()
 	time.Sleep(100 * time.Millisecond)
@@ -207,7 +205,7 @@ func TestRemove(t *testing.T) {
 		t.Fatalf("a silent remove queued something: %d messages", len(msgs))
 	}
 
-	a, err := h.remove(context.Background(), control.Select{IDs: []string{loud}, NDR: true}, "tester")
+	a, err := h.Remove(context.Background(), control.Select{IDs: []string{loud}, NDR: true}, "tester")
 	if err != nil || a.Recipients != 2 {
 		t.Fatalf("remove --ndr: %+v %v", a, err)
 	}

@@ -1,4 +1,4 @@
-package hub
+package scheduler
 
 import (
 	"context"

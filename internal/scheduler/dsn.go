@@ -1,0 +1,101 @@
+package scheduler
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	"github.com/waypost/waypost/internal/delivery"
+	"github.com/waypost/waypost/internal/queue"
+	"github.com/waypost/waypost/internal/report"
+	"github.com/waypost/waypost/internal/tracking"
+)
+
+// successAction is the RFC 3461 action of a delivery by agent for a
+// NOTIFY=SUCCESS recipient: "delivered" into a mailbox here, "relayed" to
+// a gateway or another server that sends no further notifications (drop
+// folder, program, webhook, SMTP send connector to a host without DSN),
+// and "" when the next hop took NOTIFY on and reports itself: another hub,
+// or an SMTP host that offers DSN (RFC 3461 section 5.2.1: no "relayed"
+// notification then).
+func successAction(agent delivery.Agent, mailbox *delivery.Maildir, res delivery.Result) string {
+	if res.NotifyPassed {
+		return ""
+	}
+	switch a := agent.(type) {
+	case *delivery.Maildir:
+		if a == mailbox {
+			return "delivered"
+		}
+	case *delivery.SMTP:
+		if a.Hub != nil {
+			return ""
+		}
+	}
+	return "relayed"
+}
+
+// bounce queues one non-delivery report for the failed recipients of m
+// that asked for one (RFC 3461 NOTIFY: FAILURE, or nothing said). Mail
+// from the null sender gets none: a double bounce is logged and dropped.
+func (s *Scheduler) bounce(m *queue.Message) error {
+	var failed []report.Recipient
+	for _, r := range m.Recipients {
+		n := strings.ToUpper(r.Notify)
+		if r.State != queue.Failed || strings.Contains(n, "NEVER") || n != "" && !strings.Contains(n, "FAILURE") {
+			continue
+		}
+		failed = append(failed, report.Recipient{Written: r.Written, Type: r.Type, Address: r.Address, ORCPT: r.ORCPT,
+			Status: r.Last.Status, RemoteHost: r.Last.RemoteHost, RemoteText: r.Last.RemoteText, LastAttempt: r.LastAttempt,
+			Reason: reasonOf(r.Last)})
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	if m.From == "" {
+		s.Log.Warn("double bounce: a message from the null sender failed; no report is sent", "id", m.ID, "recipients", len(failed))
+		s.TrackEvent(tracking.Event{Event: tracking.DSN, ID: m.ID, Detail: "double bounce discarded"})
+		return nil
+	}
+	return s.notify(m, report.Report{Recipients: failed}, "non-delivery report")
+}
+
+// notify queues a report about m to its sender, from the null sender
+// (RFC 3461 section 6): r gives the recipients and the kind; the rest
+// comes from m and this server.
+func (s *Scheduler) notify(m *queue.Message, r report.Report, what string) error {
+	org := s.Engine.Load().Org()
+	r.ReportingMTA = s.Server
+	if srv := org.Server(s.Server); srv != nil {
+		r.ReportingMTA = srv.FQDN
+	}
+	r.Postmaster, r.To = "postmaster@"+org.DefaultDomain, m.From
+	r.EnvID, r.Ret, r.Arrival, r.Date = m.EnvID, m.Ret, m.Arrival, s.now()
+	body, err := s.Queue.OpenMessage(m)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	msg, err := report.NDR(r, body)
+	if err != nil {
+		return err
+	}
+	nm, err := s.Add(queue.Envelope{From: "", ReceivedBy: "dsn", Arrival: s.now(),
+		Recipients: []queue.Recipient{{Written: m.From, Type: "SMTP", Address: m.From, Notify: "NEVER"}}}, bytes.NewReader(msg))
+	if err != nil {
+		return err
+	}
+	s.TrackEvent(tracking.Event{Event: tracking.DSN, ID: m.ID, Sender: m.From, Recipient: m.From, Detail: fmt.Sprintf("%s %s for %d recipients", what, nm.ID, len(r.Recipients))})
+	s.Metrics.Report(reportKind(&r))
+	s.Wake()
+	return nil
+}
+
+// reasonOf gives the plain words of a report for failures the status
+// code alone does not explain; "" leaves them to report.Explain.
+func reasonOf(res queue.Result) string {
+	if res.RemoteText == adminRemoval {
+		return "An administrator removed the message from the mail queue before it could be delivered. Ask your administrator if you need to know why."
+	}
+	return ""
+}

@@ -1,0 +1,178 @@
+package scheduler
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/waypost/waypost/internal/address"
+	"github.com/waypost/waypost/internal/config"
+	"github.com/waypost/waypost/internal/queue"
+	"github.com/waypost/waypost/internal/routing"
+	"github.com/waypost/waypost/internal/tracking"
+)
+
+// routed notes how r was resolved and routed, when that is new: on the
+// first pass, and again when a configuration change reroutes it.
+func (j *job) routed(m *queue.Message, r *queue.Recipient, d *routing.Decision) {
+	if res := resolved(d); res != "" {
+		j.note(tracking.Event{Event: tracking.Resolve, ID: m.ID, Sender: m.From, Recipient: TrackedAs(r), Detail: res})
+	}
+	if r.NextHop == "" {
+		return // an NDR or a group: FAIL and EXPAND say what happened
+	}
+	detail := string(d.Outcome)
+	if len(d.SitePath) > 0 {
+		detail += " via sites " + strings.Join(d.SitePath, ">")
+	}
+	if d.Cost > 0 {
+		detail += fmt.Sprintf(", cost %d", d.Cost)
+	}
+	j.note(tracking.Event{Event: tracking.Route, ID: m.ID, Sender: m.From, Recipient: TrackedAs(r), NextHop: r.NextHop, Connector: d.Connector, Detail: detail})
+}
+
+// resolved says which directory entry d resolved to, or "" when the
+// recipient is not in the directory.
+func resolved(d *routing.Decision) string {
+	switch {
+	case d.Mailbox != "":
+		return "mailbox " + d.Mailbox + " on " + d.Server
+	case d.Contact != "":
+		return "contact " + d.Contact + " -> " + d.Target
+	}
+	return ""
+}
+
+// recipientSet is the recipients of a message, by address and by the
+// directory entry they resolve to: Exchange delivers a message once to a
+// recipient however often, and by whichever address, it is named.
+type recipientSet struct {
+	eng     *routing.Engine
+	keys    map[string]bool
+	entries map[any]bool // Entry.Ident
+}
+
+func newRecipientSet(eng *routing.Engine, m *queue.Message) *recipientSet {
+	rs := &recipientSet{eng: eng, keys: map[string]bool{}, entries: map[any]bool{}}
+	for _, r := range m.Recipients {
+		rs.add(r.Type, r.Address)
+	}
+	return rs
+}
+
+// add adds a recipient and reports whether it was new.
+func (rs *recipientSet) add(typ, addr string) bool {
+	a := address.Address{Type: typ, Value: addr}
+	k := a.Key()
+	ent := rs.eng.Directory().Lookup(a)
+	if rs.keys[k] || ent != nil && rs.entries[ent.Ident()] {
+		return false
+	}
+	rs.keys[k] = true
+	if ent != nil {
+		rs.entries[ent.Ident()] = true
+	}
+	return true
+}
+
+// nextHop names the queue a decision puts a recipient in.
+func nextHop(d *routing.Decision) string {
+	switch d.Outcome {
+	case routing.OutcomeMailbox:
+		return "mailbox:" + d.Server
+	case routing.OutcomeConnector:
+		return "connector:" + d.Connector + "@" + d.SourceServer
+	case routing.OutcomeUnreachable:
+		return "unreachable"
+	}
+	return ""
+}
+
+// remoteHub reports whether d goes on through another hub: a mailbox on
+// another server, or a send connector whose source server is another.
+func remoteHub(d *routing.Decision, self string) bool {
+	switch d.Outcome {
+	case routing.OutcomeMailbox:
+		return !strings.EqualFold(d.Server, self)
+	case routing.OutcomeConnector:
+		return !strings.EqualFold(d.SourceServer, self)
+	}
+	return false
+}
+
+// NextHub is the server a hub hands d to: in the first hub site on the
+// path (RelaySites) other than this hub's own, the lowest-named server with
+// a relay listener; otherwise the destination server (the mailbox's home
+// server or the connector's source server). It is never self: "" when there is no hub
+// to hand it to.
+func NextHub(org *config.Org, d *routing.Decision, self string) string {
+	mine := ""
+	if me := org.Server(self); me != nil {
+		mine = me.Site
+	}
+	for _, site := range d.RelaySites {
+		if strings.EqualFold(site, mine) {
+			continue // already here
+		}
+		best := ""
+		for _, srv := range org.ServersInSite(site) {
+			if srv.Relay != "" && !strings.EqualFold(srv.Name, self) && (best == "" || strings.ToLower(srv.Name) < strings.ToLower(best)) {
+				best = srv.Name
+			}
+		}
+		if best != "" {
+			return best
+		}
+	}
+	dest := d.Server
+	if d.Outcome == routing.OutcomeConnector {
+		dest = d.SourceServer
+	}
+	if strings.EqualFold(dest, self) {
+		return ""
+	}
+	return dest
+}
+
+// destination is the address an agent delivers d to: the recipient's
+// own, or for a contact the target at the end of its chain (routing keeps
+// the address the contact was named by in d, and its first target).
+func destination(eng *routing.Engine, server string, d *routing.Decision, size int64) (typ, addr string) {
+	typ, addr = d.Type, d.Address
+	for i, t := 0, d; t.Target != "" && i < 32; i++ {
+		tt, ta, ok := strings.Cut(t.Target, ":")
+		if !ok {
+			break
+		}
+		typ, addr = tt, ta
+		next := eng.RouteAddress(server, address.Address{Type: tt, Value: ta}, size, false)
+		t = &next
+	}
+	return typ, addr
+}
+
+// noConnectorText is Exchange's diagnostic for a type no connector in
+// scope takes (exchange-semantics.md section 8.9).
+const noConnectorText = "ROUTING.NoConnectorForAddressType; unable to route for address type"
+
+// ndrText is the diagnostic a report carries for a recipient routing
+// refuses.
+func ndrText(d *routing.Decision) string {
+	if d.Status == "5.4.4" && !strings.EqualFold(d.Type, "SMTP") {
+		return noConnectorText
+	}
+	return d.Reason
+}
+
+func deferReason(d *routing.Decision) string {
+	switch d.Outcome {
+	case routing.OutcomeUnreachable:
+		return d.Reason
+	case routing.OutcomeMailbox:
+		return "mailbox on " + d.Server + ": no relay to that hub (it has no relay listener, or there is no hub secret); kept queued"
+	case routing.OutcomeConnector:
+		if d.SourceServer != "" {
+			return "send connector " + d.Connector + " on " + d.SourceServer + ": no relay to that hub (it has no relay listener, or there is no hub secret); kept queued"
+		}
+	}
+	return "kept queued"
+}
