@@ -340,7 +340,7 @@ func TestNoConnectorForType(t *testing.T) {
 	}
 }
 
-// TestHostileAddressesToAProgram is T26 through the hub: whatever an
+// TestHostileAddressesToAProgram, through the hub: whatever an
 // address holds reaches the program as one argv element, or is refused at
 // RCPT; nothing runs.
 func TestHostileAddressesToAProgram(t *testing.T) {

@@ -200,7 +200,7 @@ addresses = ["SMTP:postmaster@contoso.test"]
 		t.Errorf("unknown recipient: %v", err)
 	}
 
-	// T27: injection in a recipient and in an AUTH user name.
+	// LDAP filter injection (RFC 4515 section 3) in a recipient and in an AUTH user name.
 	for _, rcpt := range []string{`"*)(uid=*"@contoso.test`, `"*"@contoso.test`} {
 		err := smtp.SendMail(smtpAddr, nil, "carol@fabrikam.test", []string{rcpt}, msg)
 		if !replied(err, "550", "5.1.1") {

@@ -66,10 +66,10 @@ func (l *line) send(text string) {
 
 // TestReceiveLimits runs the receive connector limits of the organization
 // file through the real binary: a connector whose min_free_space the
-// queue's real file system cannot have refuses MAIL with 452 4.3.1 (T15);
-// max_connections_per_ip refuses the extra connection (T37); bare LF from
+// queue's real file system cannot have refuses MAIL with 452 4.3.1;
+// max_connections_per_ip refuses the extra connection; bare LF from
 // a client in bare_lf_ranges is accepted and delivered, from others
-// refused (T04).
+// refused.
 func TestReceiveLimits(t *testing.T) {
 	dir := t.TempDir()
 	full, open := harness.Port(t), harness.Port(t)

@@ -2,7 +2,7 @@
 // type Waypost routes: SMTP, one-off, typed (proxy) and encapsulated forms.
 //
 // It implements:
-//   - spec/interfaces.md §2 (every accepted recipient form; types compare
+//   - docs/design/interfaces.md §2 (every accepted recipient form; types compare
 //     case-insensitively and are shown upper case; errors name the character);
 //   - RFC 5321 §4.1.2 / RFC 5322 §3.4 mailbox syntax with the RFC 6531/6532
 //     UTF-8 extensions (ParseSMTP);

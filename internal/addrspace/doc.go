@@ -1,5 +1,5 @@
 // Package addrspace parses and matches send connector address spaces
-// (spec/exchange-semantics.md §1.1-1.3, test vectors §8.1-8.2).
+// (docs/design/exchange-semantics.md §1.1-1.3, test vectors §8.1-8.2).
 //
 // An address space is written "[Local:][Type:]Pattern[;Cost]" (New-SendConnector
 // -AddressSpaces, §1.1). SMTP patterns are RFC 1035 domains with an optional

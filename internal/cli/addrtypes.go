@@ -11,7 +11,7 @@ func init() {
 func runAddrtypes(env *Env, args []string) int {
 	fs := newFlags(env, "addrtypes", "--config FILE (--site SITE | --all)",
 		"Prints the address types that mail submitted in a site can be routed to, as clients\n"+
-			"are told (interfaces.md section 4): {\"site\",\"types\",\"version\"}. The list is\n"+
+			"are told (docs/design/interfaces.md section 4): {\"site\",\"types\",\"version\"}. The list is\n"+
 			"computed by the routing engine itself. --all prints one line per site.")
 	var of orgFlags
 	of.register(fs, false)

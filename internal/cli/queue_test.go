@@ -55,7 +55,7 @@ func TestHubSocketFromABrokenFile(t *testing.T) {
 }
 
 // check runs start-up's validation: an empty hub secret, which once only
-// start-up refused, is an error for check too (users-and-reliability.md T46).
+// start-up refused, is an error for check too.
 func TestCheckSharesStartUpValidation(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "hub.secret"), []byte("\n"), 0o600)

@@ -6,7 +6,7 @@ import (
 )
 
 // Defaults of the receive connector limits against abuse
-// (users-and-reliability.md B.3, B.8, B.10). Where Postfix or Exchange has
+// (docs/operations.md, "Limits of a receive connector"). Where Postfix or Exchange has
 // a value it is theirs.
 const (
 	DefaultMaxHeaderSize        = 102400 // Postfix header_size_limit

@@ -3,7 +3,7 @@
 // accepted domains, send connectors and (for small organizations) the
 // recipients of the directory. Every hub reads the same file.
 //
-// The contract is shared/spec/interfaces.md section 1. Loading checks
+// The contract is docs/design/interfaces.md section 1. Loading checks
 // everything that can be checked without touching the machine and reports
 // every problem at once, each with the file, the line and a fix (Errors);
 // CheckFiles adds the checks that need the file system (secrets,

@@ -1,7 +1,7 @@
 // Package control is the channel between the command line and a running
 // hub (interfaces.md section 6: `waypost queue` and `waypost reload` reach
 // the hub "through a control socket in its data folder (owner-only
-// permissions)"; users-and-reliability.md A.0 items 4-7 and 20, A.2).
+// permissions)"; docs/operations.md, "Queue administration" and "Reload").
 //
 // # Transport
 //

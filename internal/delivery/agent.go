@@ -2,7 +2,7 @@
 // the data flow, which hands a queued message to its destination and says,
 // per recipient, what happened. Every agent (mailbox, smtp, drop, pipe,
 // webhook, hub relay) has the same shape, after chasquid's courier and
-// maddy's delivery targets (shared/docs/style.md): one call per message
+// maddy's delivery targets (docs/design/README.md): one call per message
 // and next hop, one Result per recipient, each with its class, enhanced
 // status code (RFC 3463) and, when another server answered, that server and
 // its exact reply, so that reports (RFC 3464) can quote what really

@@ -50,7 +50,7 @@ esac`)
 	}
 }
 
-// TestPipeHostileAddresses is T26: whatever an address holds, it reaches the
+// TestPipeHostileAddresses: whatever an address holds, it reaches the
 // program as one argv element and nothing else runs.
 func TestPipeHostileAddresses(t *testing.T) {
 	dir := t.TempDir()

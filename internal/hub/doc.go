@@ -7,5 +7,5 @@
 // (interfaces.md section 1). A running hub also answers its control
 // socket (queue administration and reload, interfaces.md section 6),
 // reloads the organization file live, and serves its Prometheus metrics
-// (users-and-reliability.md A.0 items 4-7, 14-21).
+// (docs/operations.md, "Queue administration", "Reload", "Metrics").
 package hub

@@ -20,7 +20,7 @@ import (
 	"github.com/waypost/waypost/internal/tracking"
 )
 
-// Live reconfiguration (users-and-reliability.md A.0 item 20, T47):
+// Live reconfiguration (docs/operations.md, "Reload"):
 // SIGHUP, `waypost reload` and a change of the file on disk all come
 // here. A valid file becomes a new routing engine, swapped in atomically:
 // SMTP sessions take the engine current at MAIL and the scheduler the one

@@ -15,8 +15,8 @@ import (
 // LoadOrg reads the organization file at path and validates it as start-up
 // does: `waypost check`, `waypost serve` and every reload call it, so that
 // a file that passes check starts and reloads, and one that does not is
-// refused by all three with the same errors (users-and-reliability.md
-// T46-T47). The error lists every problem.
+// refused by all three with the same errors (docs/operations.md,
+// "Reload"). The error lists every problem.
 func LoadOrg(path string) (*config.Org, *routing.Engine, error) {
 	org, err := config.Load(path)
 	if err != nil {

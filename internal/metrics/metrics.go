@@ -1,5 +1,5 @@
-// Package metrics holds a hub's Prometheus metrics (users-and-reliability.md
-// A.0 items 14-16): what was received, delivered, deferred and failed, by
+// Package metrics holds a hub's Prometheus metrics (docs/operations.md,
+// "Metrics"): what was received, delivered, deferred and failed, by
 // connector and enhanced status class; queue depth and the age of the oldest
 // message per queue, read from the queue at scrape time; a delivery latency
 // histogram counted once per final outcome, never per retry; reports by

@@ -17,7 +17,7 @@ import (
 	"github.com/waypost/waypost/internal/tracking"
 )
 
-// Queue administration (`waypost queue`, users-and-reliability.md A.2):
+// Queue administration (`waypost queue`, docs/operations.md "Queue administration"):
 // the queues of a hub are its pending recipients grouped by next hop, as
 // the scheduler last routed them; every action is an Update of the
 // message's record (so it is durable and CRC-checked like any other

@@ -5,6 +5,6 @@
 // delivery status notifications of RFC 3461 (dsn.go). Retries follow the
 // Exchange retry cycle and expiry the organization's message_expiration
 // (interfaces.md section 1; exchange-semantics.md section 5.3). It also
-// answers queue administration (admin.go; users-and-reliability.md A.2):
+// answers queue administration (admin.go; docs/operations.md "Queue administration"):
 // list, retry, hold, release, reroute and remove.
 package scheduler

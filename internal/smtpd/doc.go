@@ -81,7 +81,7 @@
 // speaks HTTP at once. It writes one log line per refusal; the session
 // writes one per accepted message.
 //
-// Limits (limits.go, space.go; users-and-reliability.md B.3, B.8, B.10):
+// Limits (limits.go, space.go; docs/operations.md, "Limits of a receive connector"):
 // max_connections (421 4.3.2) and max_connections_per_ip (421 4.7.0) before
 // the greeting; three failed AUTH end a session, and
 // max_auth_failures_per_ip within auth_failure_window lock the client's

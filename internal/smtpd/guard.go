@@ -810,7 +810,7 @@ const (
 // and is handed on as CRLF, so the message is kept with CRLF line ends.
 // The end of data stays <CR><LF>.<CR><LF> as the client sent it: a line
 // holding only "." with a bare LF before or after it (<LF>.<LF>,
-// <LF>.<CR><LF>, <CR><LF>.<LF>, the smuggling sequences of T01-T02) would
+// <LF>.<CR><LF>, <CR><LF>.<LF>, the SMTP smuggling sequences) would
 // become an end of data once its LF is made CRLF, so it is handed on
 // dot-stuffed (".." and CRLF: content for go-smtp) and the message is
 // refused after the real end of data (lfDot). Accepting it instead would

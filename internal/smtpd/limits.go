@@ -8,8 +8,8 @@ import (
 	"github.com/emersion/go-smtp"
 )
 
-// Limits against floods and password guessing (users-and-reliability.md
-// B.8, B.10; T35, T37). A client "address" is its IPv4 address, or the /64
+// Limits against floods and password guessing (docs/operations.md,
+// "Limits of a receive connector"). A client "address" is its IPv4 address, or the /64
 // of its IPv6 address: one IPv6 site holds a whole /64, so per-address
 // limits on single IPv6 addresses would be easy to walk around.
 

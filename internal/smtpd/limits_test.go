@@ -79,11 +79,11 @@ func (c *counts) snapshot() counts {
 	return counts{sessions: c.sessions, authFailures: c.authFailures, rejects: append([]string(nil), c.rejects...), accepted: append([]int64(nil), c.accepted...)}
 }
 
-// TestBareLFAllowList covers T04: bare LF from a client in bare_lf_ranges
+// TestBareLFAllowList: bare LF from a client in bare_lf_ranges
 // is made CRLF and accepted; the same bytes from any other client are
 // refused; a bare CR is refused from both; and no bare-LF form of a lone
-// dot ends the data or lets a second message in (T01-T03 hold for the
-// allow-listed client too).
+// dot ends the data or lets a second message in (TestSmuggling holds for
+// the allow-listed client too).
 func TestBareLFAllowList(t *testing.T) {
 	t.Parallel()
 	h := start(t, "Default", func(rc *config.ReceiveConnector) {
@@ -114,7 +114,7 @@ func TestBareLFAllowList(t *testing.T) {
 	// in step; only the plain bare LF case is now accepted.
 	var cases []smugglingCase
 	for _, c := range smugglingCases {
-		if c.name != "T04 bare LF" {
+		if c.name != "bare LF" {
 			cases = append(cases, c)
 		}
 	}
@@ -149,7 +149,7 @@ func TestBareLFAllowList(t *testing.T) {
 	}
 }
 
-// TestHeaderSize covers T12: a header section over max_header_size is
+// TestHeaderSize: a header section over max_header_size is
 // refused with 552 5.3.4 after the end of data, nothing is queued, and the
 // session stays in step; a large body under a small header is fine, and so
 // is a message whose first line is not a header field.
@@ -253,7 +253,7 @@ func TestDiskFree(t *testing.T) {
 	}
 }
 
-// TestFreeSpace covers T15: MAIL is refused with 452 4.3.1 while the queue's
+// TestFreeSpace: MAIL is refused with 452 4.3.1 while the queue's
 // file system has less free than 1.5 x max_message_size (or
 // min_free_space), and accepted again once there is room.
 func TestFreeSpace(t *testing.T) {
@@ -329,7 +329,7 @@ func authPlain(user, pass string) string {
 	return "AUTH PLAIN " + base64.StdEncoding.EncodeToString([]byte("\x00"+user+"\x00"+pass))
 }
 
-// TestAuthLockout covers T35: three failed AUTH close a session; repeated
+// TestAuthLockout: three failed AUTH close a session; repeated
 // failures from one address across sessions lock that address out, at
 // connect and at AUTH, for auth_lockout; another address is not affected;
 // the failures are reported to OnAuthFailure.
@@ -430,7 +430,7 @@ func TestAuthLimiterWindow(t *testing.T) {
 	}
 }
 
-// TestConnectionLimits covers T37: the connection over
+// TestConnectionLimits: the connection over
 // max_connections_per_ip gets 421 4.7.0, the one over max_connections
 // 421 4.3.2, both are closed, and closing a connection frees its place.
 func TestConnectionLimits(t *testing.T) {
@@ -473,7 +473,7 @@ func TestConnectionLimits(t *testing.T) {
 	}
 }
 
-// TestSlowClients covers T36: a client trickling a command is closed at
+// TestSlowClients: a client trickling a command is closed at
 // command_timeout; one trickling message data below min_data_rate gets
 // 421 4.4.2 and is closed, nothing queued; and 50 slow clients do not
 // hold up a normal one.

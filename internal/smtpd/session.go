@@ -176,7 +176,7 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	for _, n := range opts.Notify {
 		// Success notices on demand of anyone on port 25 would make the
 		// hub a backscatter source: only authenticated users and hubs get
-		// them (users-and-reliability.md, DSN on port 25).
+		// them (docs/architecture.md, internal/report).
 		if n == smtp.DSNNotifySuccess && authUser == "" && s.l.rc.Kind == config.KindSMTP {
 			continue
 		}

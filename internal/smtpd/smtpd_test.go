@@ -185,7 +185,7 @@ func TestRelayRanges(t *testing.T) {
 	c.cmd("RCPT TO:<bob@fabrikam.test>", "554 5.7.1 Relay access denied")
 }
 
-// TestRelay covers T24 and T25: no relaying for unauthenticated clients of
+// TestRelay: no relaying for unauthenticated clients of
 // an smtp connector, whatever the form.
 func TestRelay(t *testing.T) {
 	t.Parallel()
@@ -240,7 +240,7 @@ func TestSubmission(t *testing.T) {
 		t.Errorf("an authenticated user's NOTIFY=SUCCESS became %q", n)
 	}
 
-	// T35: the third failed AUTH ends the session.
+	// The third failed AUTH ends the session.
 	c = h.hello()
 	for i := 0; i < 2; i++ {
 		c.cmd("AUTH PLAIN "+base64.StdEncoding.EncodeToString([]byte("\x00alice@contoso.test\x00guess")), "535 5.7.8 ")
@@ -296,7 +296,7 @@ func TestSubmission(t *testing.T) {
 	}
 }
 
-// TestSubmissionTLS covers T31 and T32: AUTH only inside TLS for a remote
+// TestSubmissionTLS: AUTH only inside TLS for a remote
 // client, input injected after STARTTLS discarded, EHLO needed again, and
 // the smuggling checks inside TLS.
 func TestSubmissionTLS(t *testing.T) {
@@ -355,7 +355,9 @@ func TestIMCEAFax(t *testing.T) {
 	}
 }
 
-// TestTooBig covers T05 and T11.
+// TestTooBig: a SIZE over max_message_size is refused at MAIL (RFC 1870),
+// and data over it after the end of data, with lines after a bare-LF dot
+// taken as data, never as commands; nothing is queued.
 func TestTooBig(t *testing.T) {
 	t.Parallel()
 	h := start(t, "Default", func(rc *config.ReceiveConnector) { rc.MaxMessageSize = 2000 })
@@ -374,7 +376,8 @@ func TestTooBig(t *testing.T) {
 	}
 }
 
-// TestHopCount covers T14.
+// TestHopCount: more Received fields than max_hop_count (30) is refused
+// with 554 5.4.6 (exchange-semantics.md section 5.4); exactly 30 passes.
 func TestHopCount(t *testing.T) {
 	t.Parallel()
 	h := start(t, "Default", nil)
@@ -394,7 +397,8 @@ func TestHopCount(t *testing.T) {
 	}
 }
 
-// TestQueueFailure covers T18 as seen from the receiver.
+// TestQueueFailure: when the queue cannot write a message the client gets
+// 451 4.3.0 (try again), nothing is queued and the error is logged.
 func TestQueueFailure(t *testing.T) {
 	t.Parallel()
 	h := start(t, "Default", nil)
@@ -412,8 +416,8 @@ func TestQueueFailure(t *testing.T) {
 	}
 }
 
-// TestDSN covers RET, ENVID, NOTIFY and ORCPT of every address type (T28
-// for control characters in xtext).
+// TestDSN covers RET, ENVID, NOTIFY and ORCPT of every address type
+// (and control characters in xtext, RFC 3461 section 4).
 func TestDSN(t *testing.T) {
 	t.Parallel()
 	h := start(t, "Default", nil)
@@ -447,7 +451,9 @@ func TestDSN(t *testing.T) {
 	}
 }
 
-// TestLimits covers T13, T09 and max_errors.
+// TestLimits: recipients past max_recipients get 452 4.5.3 and a duplicate
+// counts once; max_errors ends the session with 421; a command line over
+// max_line_length is refused.
 func TestLimits(t *testing.T) {
 	t.Parallel()
 	h := start(t, "Default", func(rc *config.ReceiveConnector) { rc.MaxRecipients = 3; rc.MaxErrors = 5 })
@@ -593,7 +599,7 @@ func TestShutdown(t *testing.T) {
 	}
 }
 
-// TestLongLines covers T10: a text line over max_line_length is refused,
+// TestLongLines: a text line over max_line_length is refused,
 // never cut; one at the limit goes through unchanged.
 func TestLongLines(t *testing.T) {
 	t.Parallel()
@@ -613,7 +619,7 @@ func TestLongLines(t *testing.T) {
 	}
 }
 
-// TestWrongProtocol covers T30: HTTP on the SMTP port is refused line by
+// TestWrongProtocol: HTTP on the SMTP port is refused line by
 // line and the connection is closed after the error limit.
 func TestWrongProtocol(t *testing.T) {
 	t.Parallel()

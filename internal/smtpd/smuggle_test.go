@@ -13,7 +13,7 @@ import (
 // whole second transaction. It must never be executed.
 const smuggled = "MAIL FROM:<evil@fabrikam.test>\r\nRCPT TO:<alice@contoso.test>\r\nDATA\r\nSubject: smuggled\r\n\r\nevil\r\n"
 
-// TestSmuggling covers T01-T04 (the hannob/smtpsmug sequences and a few
+// TestSmuggling: SMTP smuggling (the hannob/smtpsmug sequences and a few
 // more): each is data, the message is refused after the real end of data
 // with exactly one reply, nothing is queued, and the session stays in step.
 func TestSmuggling(t *testing.T) {
@@ -39,18 +39,18 @@ type smugglingCase struct{ name, seq, want string }
 
 // smugglingCases are the hannob/smtpsmug sequences and a few more.
 var smugglingCases = []smugglingCase{
-	{"T01 LF.LF", "\n.\n", "550 5.5.2 "},
-	{"T02 LF.CRLF", "\n.\r\n", "550 5.5.2 "},
-	{"T02 CRLF.LF", "\r\n.\n", "550 5.5.2 "},
-	{"T02 CR.CR", "\r.\r", "550 5.5.2 "},
-	{"T02 CR.LF", "\r.\n", "550 5.5.2 "},
-	{"T02 LF.CR", "\n.\r", "550 5.5.2 "},
-	{"T02 CR.CRLF", "\r.\r\n", "550 5.5.2 "},
+	{"LF.LF", "\n.\n", "550 5.5.2 "},
+	{"LF.CRLF", "\n.\r\n", "550 5.5.2 "},
+	{"CRLF.LF", "\r\n.\n", "550 5.5.2 "},
+	{"CR.CR", "\r.\r", "550 5.5.2 "},
+	{"CR.LF", "\r.\n", "550 5.5.2 "},
+	{"LF.CR", "\n.\r", "550 5.5.2 "},
+	{"CR.CRLF", "\r.\r\n", "550 5.5.2 "},
 	{"CRLF.CR", "\r\n.\r", "550 5.5.2 "}, // go-smtp alone would drop the ".<CR>" unseen
-	{"T03 CRLF NUL.CRLF", "\r\n\x00.\r\n", "550 5.6.0 NUL"},
-	{"T03 CRCRLF.CRCRLF", "\r\r\n.\r\r\n", "550 5.5.2 "},
-	{"T04 bare CR", "\rno dot\r\n", "550 5.5.2 "},
-	{"T04 bare LF", "\nno dot\r\n", "550 5.5.2 "},
+	{"CRLF NUL.CRLF", "\r\n\x00.\r\n", "550 5.6.0 NUL"},
+	{"CRCRLF.CRCRLF", "\r\r\n.\r\r\n", "550 5.5.2 "},
+	{"bare CR", "\rno dot\r\n", "550 5.5.2 "},
+	{"bare LF", "\nno dot\r\n", "550 5.5.2 "},
 }
 
 // runSmuggling sends each case in its own transaction on c: each must be
@@ -71,7 +71,9 @@ func runSmuggling(t *testing.T, h *harness, c *client, tests []smugglingCase) {
 	}
 }
 
-// TestPipelining covers T06.
+// TestPipelining: MAIL, RCPT and DATA pipelined after an end of data are
+// answered in order (RFC 2920 section 3.1); message content sent before
+// its 354 is refused with 554 5.5.0, closes the session and is not queued.
 func TestPipelining(t *testing.T) {
 	t.Parallel()
 	h := start(t, "Default", nil)
@@ -111,7 +113,7 @@ func TestPipelining(t *testing.T) {
 	}
 }
 
-// TestDotStuffing covers T08: lines ".", "..", ".x" survive byte for byte.
+// TestDotStuffing: lines ".", "..", ".x" survive byte for byte.
 func TestDotStuffing(t *testing.T) {
 	t.Parallel()
 	h := start(t, "Default", nil)

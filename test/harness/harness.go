@@ -1,7 +1,7 @@
 // Package harness starts real waypost processes for integration tests:
 // the binary is built once per test run, each hub gets random loopback
 // ports and a temporary folder, and everything is stopped at cleanup
-// (after maddy's tests/t.go, shared/docs/style.md).
+// (after maddy's tests/t.go, github.com/foxcpp/maddy).
 package harness
 
 import (

@@ -12,7 +12,7 @@ import (
 	"github.com/waypost/waypost/internal/config"
 )
 
-// FuzzFilter (users-and-reliability.md T27): whatever a looked-up address
+// FuzzFilter (RFC 4515 section 3 escaping): whatever a looked-up address
 // holds, the search filter keeps its shape, an OR of two equality matches
 // whose values are exactly the address: no value can add, remove or widen
 // a term.

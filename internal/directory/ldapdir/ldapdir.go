@@ -6,7 +6,7 @@
 // authenticated by binding as them. Connections are pooled and re-dialled
 // when they break; answers are cached for a short, configurable time, "not
 // found" for a shorter one. Every value put into a search filter is
-// escaped (RFC 4515, users-and-reliability.md T27), and values that carry
+// escaped (RFC 4515 section 3), and values that carry
 // filter characters are logged as possible injection attempts. A server
 // that cannot be asked makes every call fail with an error wrapping
 // directory.ErrUnavailable, which defers mail (4.4.3) instead of bouncing

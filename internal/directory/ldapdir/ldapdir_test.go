@@ -223,7 +223,7 @@ func TestAuthenticate(t *testing.T) {
 	}
 }
 
-// TestInjection (users-and-reliability.md T27): filter syntax in a looked-up
+// TestInjection: filter syntax (RFC 4515 section 3) in a looked-up
 // address finds nothing and is logged.
 func TestInjection(t *testing.T) {
 	s := harness.StartSlapd(t, people)

@@ -22,7 +22,7 @@ func (d *Dir) attrs() []string {
 
 // escape is ldap.EscapeFilter that logs values carrying filter syntax:
 // no address or user name needs them, so they are most likely an attempt
-// to change the filter (users-and-reliability.md T27). The escaped value
+// to change the filter. The escaped value
 // matches only itself.
 func (d *Dir) escape(what, v string) string {
 	e := ldap.EscapeFilter(v)
