@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"time"
@@ -78,6 +79,11 @@ type SMTP struct {
 	Resolver *net.Resolver
 	// Port is the port of mail exchangers found by MX lookup (default 25).
 	Port string
+	// FinalTimeout is the wait for the reply to the final "." of the
+	// content; default 12 minutes (RFC 5321 section 4.5.3.2.6 says 10).
+	FinalTimeout time.Duration
+	// Log receives the stack of a recovered panic; nil: slog.Default().
+	Log *slog.Logger
 }
 
 // HubAuth is how a hub proves the organization's hub secret to a peer's
@@ -90,8 +96,15 @@ type HubAuth struct {
 	ORCPTHeader   string // carries ORCPTs other than rfc822 and utf-8
 }
 
-// Deliver implements Agent.
-func (a *SMTP) Deliver(ctx context.Context, m *Message) []Result {
+// Deliver implements Agent. A panic while delivering is recovered and
+// logged with its stack, and every recipient is retried (4.3.0).
+func (a *SMTP) Deliver(ctx context.Context, m *Message) (res []Result) {
+	defer func() {
+		if v := recover(); v != nil {
+			err := panicError(a.Log, "delivering message "+m.ID+" over SMTP", v)
+			res = every(len(m.Recipients), Result{Class: Retry, Status: "4.3.0", Text: err.Error()})
+		}
+	}()
 	if len(a.Hosts) == 0 {
 		return a.deliverMX(ctx, m)
 	}

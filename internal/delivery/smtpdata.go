@@ -26,10 +26,10 @@ func (d *deadlineWriter) Write(p []byte) (int, error) {
 	return d.w.Write(p)
 }
 
-// finalReplyTimeout is the wait for the reply to the final ".": RFC 5321
-// section 4.5.3.2.6 says 10 minutes, and 2 more allow for a server that
-// passes the message on before it answers (go-smtp's client waited as
-// long).
+// finalReplyTimeout is the default wait for the reply to the final ".":
+// RFC 5321 section 4.5.3.2.6 says 10 minutes, and 2 more allow for a
+// server that passes the message on before it answers (go-smtp's client
+// waited as long). SMTP.FinalTimeout sets another.
 const finalReplyTimeout = 12 * time.Minute
 
 // content writes the content from r, dot-stuffed, and the end of data, and
@@ -55,7 +55,7 @@ func (c *client) content(r io.Reader, header func(io.Writer) error) (*smtpReply,
 	if err := dw.Close(); err != nil {
 		return nil, err
 	}
-	c.raw.SetReadDeadline(time.Now().Add(max(c.timeout, finalReplyTimeout)))
+	c.raw.SetReadDeadline(time.Now().Add(c.finalTimeout()))
 	reply, err := readReply(c.r)
 	if err != nil {
 		return nil, fmt.Errorf("reading the reply to the end of data: %w", err)
