@@ -135,6 +135,14 @@ func (a *SMTP) try(ctx context.Context, host string, m *Message) (res []Result, 
 		// (MX hosts of no better preference) are not tried.
 		return every(n, *fail), fail.Status != loopStatus
 	}
+	defer func() {
+		// A panic leaves the session in no known state: end it, and let
+		// Deliver turn the panic into retries.
+		if v := recover(); v != nil {
+			cn.c.close()
+			panic(v)
+		}
+	}()
 	// The content is opened before MAIL: with PIPELINING, DATA goes with
 	// MAIL and the RCPTs, and a DATA answered 354 must be given content.
 	body, bodyErr := m.Open()

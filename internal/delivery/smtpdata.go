@@ -23,7 +23,11 @@ type deadlineWriter struct {
 
 func (d *deadlineWriter) Write(p []byte) (int, error) {
 	d.conn.SetWriteDeadline(time.Now().Add(d.timeout))
-	return d.w.Write(p)
+	n, err := d.w.Write(p)
+	if err != nil {
+		err = fmt.Errorf("sending the content: %w", err)
+	}
+	return n, err
 }
 
 // finalReplyTimeout is the default wait for the reply to the final ".":
@@ -53,7 +57,7 @@ func (c *client) content(r io.Reader, header func(io.Writer) error) (*smtpReply,
 	}
 	c.raw.SetWriteDeadline(time.Now().Add(c.timeout))
 	if err := dw.Close(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("ending the content: %w", err)
 	}
 	c.raw.SetReadDeadline(time.Now().Add(c.finalTimeout()))
 	reply, err := readReply(c.r)
