@@ -47,7 +47,7 @@ func TestSMTPFaultAtEveryStep(t *testing.T) {
 	}
 	// What each fault must leave in the text, besides the step.
 	faults := map[string][]string{
-		"close":   {"EOF", "reset by peer", "broken pipe"},
+		"close": {"EOF", "reset by peer", "broken pipe"},
 		// Garbage in place of the TLS handshake, or read with the 220.
 		"garbage": {"malformed reply line", "does not look like a TLS handshake", "sent more than its reply to STARTTLS"},
 		"stall":   {"i/o timeout"},

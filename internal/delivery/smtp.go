@@ -31,7 +31,9 @@ import (
 // replaced by a fresh one, silently: that is not a failed attempt.
 //
 // AUTH to a smart host (AuthUsername, AuthPasswordFile) is SASL PLAIN
-// (RFC 4616), sent only over TLS or to a loopback address; otherwise the
+// (RFC 4616) when offered, else LOGIN (draft-murchison-sasl-login; all
+// that Microsoft 365's submission host offers besides XOAUTH2), sent only
+// over TLS or to a loopback address; otherwise the
 // recipients wait (retry 4.7.0) with a text that says to enable TLS. A
 // refused login (535) is a retry 4.7.0 too, quoting the reply, not a
 // failure: the password is an administrator's to fix, and the mail should
@@ -68,7 +70,7 @@ type SMTP struct {
 	// envelope and writes the arrival time as the first header line.
 	Hub *HubAuth
 	// AuthUsername and AuthPasswordFile log in to a smart host with AUTH
-	// PLAIN; the file is read at each login, and its trailing newline
+	// PLAIN or LOGIN; the file is read at each login, and its trailing newline
 	// removed, so that it can be changed without a restart.
 	AuthUsername     string
 	AuthPasswordFile string
