@@ -24,6 +24,10 @@ import (
 // Recipients of other address types are written as SMTP addresses: IMCEA
 // at DefaultDomain, or RFC 3192 "FAX=+number@host".
 //
+// A message to more than MaxRecipients recipients (default 100, the most
+// that RFC 5321 section 4.5.3.1.8 has every server take) goes in several
+// transactions, one after the other, each tried on the hosts in order.
+//
 // One connection carries many messages: with Pool set, a connection at a
 // transaction boundary is kept a short time and the next message to the
 // same host takes it (RSET first when the last transaction was abandoned).
@@ -81,6 +85,10 @@ type SMTP struct {
 	Resolver *net.Resolver
 	// Port is the port of mail exchangers found by MX lookup (default 25).
 	Port string
+	// MaxRecipients is the most recipients of one transaction; a message
+	// to more goes in several, one after the other on the same
+	// connection (default DefaultMaxRecipients).
+	MaxRecipients int
 	// FinalTimeout is the wait for the reply to the final "." of the
 	// content; default 12 minutes (RFC 5321 section 4.5.3.2.6 says 10).
 	FinalTimeout time.Duration
@@ -113,8 +121,35 @@ func (a *SMTP) Deliver(ctx context.Context, m *Message) (res []Result) {
 	return a.deliverTo(ctx, a.Hosts, m)
 }
 
-// deliverTo delivers m through the first of hosts that takes it.
+// deliverTo delivers m through the first of hosts that takes it, in
+// transactions of at most MaxRecipients recipients, one after the other
+// (so one connection at a time: with a Pool, the same connection).
 func (a *SMTP) deliverTo(ctx context.Context, hosts []string, m *Message) []Result {
+	limit := a.MaxRecipients
+	if limit <= 0 {
+		limit = DefaultMaxRecipients
+	}
+	if len(m.Recipients) <= limit {
+		return a.deliverBatch(ctx, hosts, m)
+	}
+	res := make([]Result, 0, len(m.Recipients))
+	for start := 0; start < len(m.Recipients); start += limit {
+		sub := *m
+		sub.Recipients = m.Recipients[start:min(start+limit, len(m.Recipients))]
+		res = append(res, a.deliverBatch(ctx, hosts, &sub)...)
+	}
+	return res
+}
+
+// DefaultMaxRecipients is the number of recipients of one transaction
+// when SMTP.MaxRecipients is not set: RFC 5321 section 4.5.3.1.8 has
+// every server take at least 100, and many take no more (Postfix's client
+// sends 50, smtp_destination_recipient_limit).
+const DefaultMaxRecipients = 100
+
+// deliverBatch delivers m, one transaction, through the first of hosts
+// that takes it.
+func (a *SMTP) deliverBatch(ctx context.Context, hosts []string, m *Message) []Result {
 	var last []Result
 	for _, host := range hosts {
 		res, retryNext := a.try(ctx, host, m)
