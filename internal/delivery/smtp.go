@@ -85,6 +85,10 @@ type SMTP struct {
 	Resolver *net.Resolver
 	// Port is the port of mail exchangers found by MX lookup (default 25).
 	Port string
+	// MXParallel is how many recipient domains of one message are
+	// delivered at once without smart hosts, each by one session at a time
+	// (default DefaultMXParallel).
+	MXParallel int
 	// MaxRecipients is the most recipients of one transaction; a message
 	// to more goes in several, one after the other on the same
 	// connection (default DefaultMaxRecipients).
