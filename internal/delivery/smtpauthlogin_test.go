@@ -137,24 +137,3 @@ func (u loginUsers) Authenticate(user, pass string) (string, bool) {
 	want, ok := u[user]
 	return user, ok && want == pass
 }
-
-// A panic while delivering (here, in reading the queued message) does not
-// take the hub down: it is recovered, logged with its stack, and every
-// recipient is retried 4.3.0 with a text that says so.
-func TestSMTPPanicIsRetry(t *testing.T) {
-	peer := startFaultPeer(t, func(*faultPeer) {})
-	var log strings.Builder
-	a := &SMTP{Hosts: []string{peer.addr}, TLS: "none", Timeout: 5 * time.Second,
-		Log: slog.New(slog.NewTextHandler(&log, nil))}
-	m := message("x\r\n", smtpTo("carol@fabrikam.test"), smtpTo("dave@fabrikam.test"))
-	m.Open = func() (io.ReadCloser, error) { panic("the queue file is haunted") }
-	res := a.Deliver(context.Background(), m)
-	for _, r := range res {
-		if r.Class != Retry || r.Status != "4.3.0" || !strings.Contains(r.Text, "panic: the queue file is haunted") {
-			t.Errorf("%+v", r)
-		}
-	}
-	if len(res) != 2 || !strings.Contains(log.String(), "panic recovered in delivery") || !strings.Contains(log.String(), "delivery.(*SMTP).try") {
-		t.Errorf("%d results; log:\n%s", len(res), log.String())
-	}
-}

@@ -297,9 +297,12 @@ func (c *client) begin(mail string, rcpts []string, data bool) (env envelope, er
 	// It runs beside the reading, so that a long batch cannot deadlock
 	// with a server that waits for its replies to be read.
 	written := make(chan error, 1)
+	panicked := false // set before the send on written, read after the receive
 	go func() {
 		defer func() {
 			if v := recover(); v != nil {
+				panicked = true
+				c.raw.SetReadDeadline(time.Now()) // the replies will not come: stop waiting
 				written <- panicError(c.log, "sending MAIL, RCPT and DATA", v)
 			}
 		}()
@@ -313,7 +316,7 @@ func (c *client) begin(mail string, rcpts []string, data bool) (env envelope, er
 	if err != nil {
 		c.raw.SetWriteDeadline(time.Now()) // stop a write that is stuck
 	}
-	if werr := <-written; werr != nil && err == nil {
+	if werr := <-written; werr != nil && (err == nil || panicked) {
 		err = fmt.Errorf("sending MAIL, RCPT and DATA: %w", werr)
 	}
 	if err != nil {
