@@ -7,12 +7,17 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 )
 
 // deliverMX delivers m, for a send connector without smart hosts, to the
 // mail exchangers of each recipient domain (RFC 5321 section 5.1):
 // recipients are grouped by domain, one session per domain, and each
-// domain's exchangers are tried in preference order.
+// domain's exchangers are tried in preference order. Domains are
+// delivered side by side, at most MXParallel at once, and each domain by
+// one session at a time: Postfix's per-destination concurrency, one
+// connection per destination and message (a destination being the
+// recipient domain, as Postfix's default nexthop is).
 func (a *SMTP) deliverMX(ctx context.Context, m *Message) []Result {
 	res := make([]Result, len(m.Recipients))
 	var domains []string
@@ -28,25 +33,58 @@ func (a *SMTP) deliverMX(ctx context.Context, m *Message) []Result {
 		}
 		groups[d] = append(groups[d], i)
 	}
-	for _, d := range domains {
-		idx := groups[d]
-		hosts, fail := a.exchangers(ctx, d)
-		if fail != nil {
-			for _, i := range idx {
-				res[i] = *fail
-			}
-			continue
-		}
-		sub := *m
-		sub.Recipients = make([]Recipient, len(idx))
-		for j, i := range idx {
-			sub.Recipients[j] = m.Recipients[i]
-		}
-		for j, r := range a.deliverTo(ctx, hosts, &sub) {
-			res[idx[j]] = r
-		}
+	parallel := a.MXParallel
+	if parallel <= 0 {
+		parallel = DefaultMXParallel
 	}
+	next := make(chan string)
+	var wg sync.WaitGroup
+	for range min(parallel, len(domains)) {
+		wg.Go(func() {
+			for d := range next {
+				a.deliverDomain(ctx, m, d, groups[d], res)
+			}
+		})
+	}
+	for _, d := range domains {
+		next <- d
+	}
+	close(next)
+	wg.Wait()
 	return res
+}
+
+// DefaultMXParallel is how many recipient domains of one message are
+// delivered at once when SMTP.MXParallel is not set.
+const DefaultMXParallel = 10
+
+// deliverDomain delivers m to the recipients idx of domain d, writing
+// their results into res (each worker its own indexes). A panic is
+// recovered and logged, and retries these recipients.
+func (a *SMTP) deliverDomain(ctx context.Context, m *Message, d string, idx []int, res []Result) {
+	defer func() {
+		if v := recover(); v != nil {
+			err := panicError(a.Log, "delivering message "+m.ID+" to the exchangers of "+d, v)
+			for _, i := range idx {
+				res[i] = Result{Class: Retry, Status: "4.3.0", Text: err.Error()}
+			}
+		}
+	}()
+	hosts, fail := a.exchangers(ctx, d)
+	if fail != nil {
+		for _, i := range idx {
+			res[i] = *fail
+		}
+		return
+	}
+	sub := *m
+	sub.Recipients = make([]Recipient, len(idx))
+	for j, i := range idx {
+		sub.Recipients[j] = m.Recipients[i]
+	}
+	for j, r := range a.deliverTo(ctx, hosts, &sub) {
+		res[idx[j]] = r
+	}
 }
 
 // domainOf is the domain whose exchangers take r, in lower case: the

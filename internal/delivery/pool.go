@@ -41,10 +41,11 @@ type conn struct {
 	timer  *time.Timer // closes it when it stays idle too long
 }
 
-// quit ends the session politely, waiting a short time for the reply.
+// quit ends the session politely, waiting a short time for the reply:
+// 5 seconds, or the client's timeout when that is shorter.
 func (cn *conn) quit() {
-	cn.c.timeout = 5 * time.Second
-	cn.c.quit()
+	cn.c.timeout = min(cn.c.timeout, 5*time.Second)
+	safely(cn.c.log, "ending an SMTP session", cn.c.quit)
 }
 
 // get takes an idle connection of key, or returns nil.
@@ -96,7 +97,9 @@ func (p *Pool) put(cn *conn) {
 		p.idle = map[string][]*conn{}
 	}
 	p.idle[cn.key] = append(p.idle[cn.key], cn)
-	cn.timer = time.AfterFunc(orDuration(p.IdleTime, DefaultPoolIdleTime), func() { p.expire(cn) })
+	cn.timer = time.AfterFunc(orDuration(p.IdleTime, DefaultPoolIdleTime), func() {
+		safely(cn.c.log, "ending an idle SMTP session", func() { p.expire(cn) })
+	})
 	p.mu.Unlock()
 }
 

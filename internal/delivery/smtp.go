@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"time"
@@ -23,6 +24,10 @@ import (
 // Recipients of other address types are written as SMTP addresses: IMCEA
 // at DefaultDomain, or RFC 3192 "FAX=+number@host".
 //
+// A message to more than MaxRecipients recipients (default 100, the most
+// that RFC 5321 section 4.5.3.1.8 has every server take) goes in several
+// transactions, one after the other, each tried on the hosts in order.
+//
 // One connection carries many messages: with Pool set, a connection at a
 // transaction boundary is kept a short time and the next message to the
 // same host takes it (RSET first when the last transaction was abandoned).
@@ -30,7 +35,9 @@ import (
 // replaced by a fresh one, silently: that is not a failed attempt.
 //
 // AUTH to a smart host (AuthUsername, AuthPasswordFile) is SASL PLAIN
-// (RFC 4616), sent only over TLS or to a loopback address; otherwise the
+// (RFC 4616) when offered, else LOGIN (draft-murchison-sasl-login; all
+// that Microsoft 365's submission host offers besides XOAUTH2), sent only
+// over TLS or to a loopback address; otherwise the
 // recipients wait (retry 4.7.0) with a text that says to enable TLS. A
 // refused login (535) is a retry 4.7.0 too, quoting the reply, not a
 // failure: the password is an administrator's to fix, and the mail should
@@ -67,7 +74,7 @@ type SMTP struct {
 	// envelope and writes the arrival time as the first header line.
 	Hub *HubAuth
 	// AuthUsername and AuthPasswordFile log in to a smart host with AUTH
-	// PLAIN; the file is read at each login, and its trailing newline
+	// PLAIN or LOGIN; the file is read at each login, and its trailing newline
 	// removed, so that it can be changed without a restart.
 	AuthUsername     string
 	AuthPasswordFile string
@@ -78,6 +85,19 @@ type SMTP struct {
 	Resolver *net.Resolver
 	// Port is the port of mail exchangers found by MX lookup (default 25).
 	Port string
+	// MXParallel is how many recipient domains of one message are
+	// delivered at once without smart hosts, each by one session at a time
+	// (default DefaultMXParallel).
+	MXParallel int
+	// MaxRecipients is the most recipients of one transaction; a message
+	// to more goes in several, one after the other on the same
+	// connection (default DefaultMaxRecipients).
+	MaxRecipients int
+	// FinalTimeout is the wait for the reply to the final "." of the
+	// content; default 12 minutes (RFC 5321 section 4.5.3.2.6 says 10).
+	FinalTimeout time.Duration
+	// Log receives the stack of a recovered panic; nil: slog.Default().
+	Log *slog.Logger
 }
 
 // HubAuth is how a hub proves the organization's hub secret to a peer's
@@ -90,16 +110,50 @@ type HubAuth struct {
 	ORCPTHeader   string // carries ORCPTs other than rfc822 and utf-8
 }
 
-// Deliver implements Agent.
-func (a *SMTP) Deliver(ctx context.Context, m *Message) []Result {
+// Deliver implements Agent. A panic while delivering is recovered and
+// logged with its stack, and every recipient is retried (4.3.0).
+func (a *SMTP) Deliver(ctx context.Context, m *Message) (res []Result) {
+	defer func() {
+		if v := recover(); v != nil {
+			err := panicError(a.Log, "delivering message "+m.ID+" over SMTP", v)
+			res = every(len(m.Recipients), Result{Class: Retry, Status: "4.3.0", Text: err.Error()})
+		}
+	}()
 	if len(a.Hosts) == 0 {
 		return a.deliverMX(ctx, m)
 	}
 	return a.deliverTo(ctx, a.Hosts, m)
 }
 
-// deliverTo delivers m through the first of hosts that takes it.
+// deliverTo delivers m through the first of hosts that takes it, in
+// transactions of at most MaxRecipients recipients, one after the other
+// (so one connection at a time: with a Pool, the same connection).
 func (a *SMTP) deliverTo(ctx context.Context, hosts []string, m *Message) []Result {
+	limit := a.MaxRecipients
+	if limit <= 0 {
+		limit = DefaultMaxRecipients
+	}
+	if len(m.Recipients) <= limit {
+		return a.deliverBatch(ctx, hosts, m)
+	}
+	res := make([]Result, 0, len(m.Recipients))
+	for start := 0; start < len(m.Recipients); start += limit {
+		sub := *m
+		sub.Recipients = m.Recipients[start:min(start+limit, len(m.Recipients))]
+		res = append(res, a.deliverBatch(ctx, hosts, &sub)...)
+	}
+	return res
+}
+
+// DefaultMaxRecipients is the number of recipients of one transaction
+// when SMTP.MaxRecipients is not set: RFC 5321 section 4.5.3.1.8 has
+// every server take at least 100, and many take no more (Postfix's client
+// sends 50, smtp_destination_recipient_limit).
+const DefaultMaxRecipients = 100
+
+// deliverBatch delivers m, one transaction, through the first of hosts
+// that takes it.
+func (a *SMTP) deliverBatch(ctx context.Context, hosts []string, m *Message) []Result {
 	var last []Result
 	for _, host := range hosts {
 		res, retryNext := a.try(ctx, host, m)
@@ -122,6 +176,14 @@ func (a *SMTP) try(ctx context.Context, host string, m *Message) (res []Result, 
 		// (MX hosts of no better preference) are not tried.
 		return every(n, *fail), fail.Status != loopStatus
 	}
+	defer func() {
+		// A panic leaves the session in no known state: end it, and let
+		// Deliver turn the panic into retries.
+		if v := recover(); v != nil {
+			cn.c.close()
+			panic(v)
+		}
+	}()
 	// The content is opened before MAIL: with PIPELINING, DATA goes with
 	// MAIL and the RCPTs, and a DATA answered 354 must be given content.
 	body, bodyErr := m.Open()

@@ -10,32 +10,76 @@ import (
 	"github.com/emersion/go-sasl"
 )
 
-// authPlain logs in to a smart host with AUTH PLAIN (RFC 4954, RFC 4616).
-// Every way it can fail is a retry 4.7.0: a password that is wrong,
-// missing or not safe to send is for an administrator to fix, and the mail
-// waits for that instead of bouncing.
-func (a *SMTP) authPlain(c *client, host string) *Result {
+// authSmartHost logs in to a smart host with a user name and password
+// (RFC 4954): SASL PLAIN (RFC 4616) when the server offers it, else LOGIN
+// (draft-murchison-sasl-login), which is all that Microsoft 365's
+// submission host and many appliances offer. Every way it can fail is a
+// retry 4.7.0: a password that is wrong, missing or not safe to send is
+// for an administrator to fix, and the mail waits for that instead of
+// bouncing.
+func (a *SMTP) authSmartHost(c *client, host string) *Result {
 	retry := func(text, remote string) *Result {
 		return &Result{Class: Retry, Status: "4.7.0", Text: text, RemoteHost: host, RemoteText: remote}
 	}
 	if err := clearAuthRefused(host, c.tls, c.raw.RemoteAddr()); err != nil {
 		return retry(err.Error(), "")
 	}
-	if !c.supportsAuth("PLAIN") {
-		return retry(host+" does not offer AUTH PLAIN", "")
+	var mech string
+	switch {
+	case c.supportsAuth("PLAIN"):
+		mech = "PLAIN"
+	case c.supportsAuth("LOGIN"):
+		mech = "LOGIN"
+	case c.has("AUTH"):
+		return retry(fmt.Sprintf("%s offers neither AUTH PLAIN nor AUTH LOGIN (it offers %q)", host, c.ext["AUTH"]), "")
+	default:
+		return retry(host+" does not offer AUTH (neither PLAIN nor LOGIN): check the smart host's port and auth settings", "")
 	}
 	password, err := readPassword(a.AuthPasswordFile)
 	if err != nil {
 		return retry(err.Error(), "")
 	}
-	if err := c.auth(sasl.NewPlainClient("", a.AuthUsername, password)); err != nil {
+	var s sasl.Client = sasl.NewPlainClient("", a.AuthUsername, password)
+	if mech == "LOGIN" {
+		s = &loginClient{username: a.AuthUsername, password: password}
+	}
+	if err := c.auth(s); err != nil {
 		if !isReply(err) {
-			return retry("AUTH PLAIN with "+host+": "+err.Error(), "")
+			return retry(fmt.Sprintf("AUTH %s with %s: %v", mech, host, err), "")
 		}
-		return retry(fmt.Sprintf("%s refused the login as %q: check auth.username and auth.password_file of the send connector", host, a.AuthUsername),
+		return retry(fmt.Sprintf("%s refused the AUTH %s login as %q: check auth.username and auth.password_file of the send connector", host, mech, a.AuthUsername),
 			reply(host, err, "4.7.0").RemoteText)
 	}
 	return nil
+}
+
+// loginClient is the client of the LOGIN mechanism
+// (draft-murchison-sasl-login-00 section 2): no initial response, the user
+// name in answer to the first challenge and the password to the second,
+// whatever the challenges' text ("Username:" and "Password:" as a rule,
+// but servers word them as they like, and Postfix's and Cyrus' clients do
+// not read them either). go-sasl's LOGIN client sends the user name as an
+// initial response and insists on the text "Password:", which servers
+// without RFC 4954 initial responses do not take.
+type loginClient struct {
+	username, password string
+	step               int
+}
+
+func (l *loginClient) Start() (string, []byte, error) {
+	l.step = 0
+	return "LOGIN", nil, nil
+}
+
+func (l *loginClient) Next(challenge []byte) ([]byte, error) {
+	l.step++
+	switch l.step {
+	case 1:
+		return []byte(l.username), nil
+	case 2:
+		return []byte(l.password), nil
+	}
+	return nil, fmt.Errorf("a third LOGIN challenge %q, after the user name and the password", printableLine(string(challenge)))
 }
 
 // clearAuthRefused says why a password may not go to host: without TLS it

@@ -13,6 +13,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strings"
 	"time"
@@ -27,9 +28,11 @@ type client struct {
 	r       *bufio.Reader
 	w       *bufio.Writer
 	timeout time.Duration     // for each command and its reply
+	final   time.Duration     // for the reply to the final "."; 0: max(timeout, finalReplyTimeout)
 	ext     map[string]string // EHLO keywords, upper case, and their parameters
 	peer    string            // the name the server gives itself in its EHLO (or HELO) reply
 	tls     bool
+	log     *slog.Logger // for a recovered panic; nil: slog.Default()
 }
 
 func newClient(raw net.Conn, timeout time.Duration) *client {
@@ -42,6 +45,14 @@ func (c *client) setConn(conn net.Conn) {
 	c.conn = conn
 	c.r = bufio.NewReader(conn)
 	c.w = bufio.NewWriter(conn)
+}
+
+// finalTimeout is the wait for the reply to the final ".".
+func (c *client) finalTimeout() time.Duration {
+	if c.final > 0 {
+		return c.final
+	}
+	return max(c.timeout, finalReplyTimeout)
 }
 
 // deadline gives the next exchange the client's time limit.
@@ -171,7 +182,9 @@ func (c *client) startTLS(cfg *tls.Config) error {
 // auth logs in with the SASL client s (RFC 4954 section 4): AUTH with the
 // initial response when s has one, then a base64 response to each 334
 // challenge, until 235. Any other reply is returned as the error; a
-// challenge s cannot answer cancels the exchange with "*".
+// challenge s cannot answer cancels the exchange with "*" (section 4).
+// Every step checks its own error: a connection that breaks after a 334
+// is an error, never a nil reply read as a challenge.
 func (c *client) auth(s sasl.Client) error {
 	mech, resp, err := s.Start()
 	if err != nil {
@@ -185,9 +198,9 @@ func (c *client) auth(s sasl.Client) error {
 		line += " =" // an empty initial response (section 4)
 	}
 	r, err := c.cmd(line)
-	for {
+	for step := 1; ; step++ {
 		if err != nil {
-			return err
+			return fmt.Errorf("AUTH %s step %d: %w", mech, step, err)
 		}
 		switch r.Code {
 		case 235:
@@ -196,18 +209,32 @@ func (c *client) auth(s sasl.Client) error {
 		default:
 			return r
 		}
-		challenge, err := base64.StdEncoding.DecodeString(strings.Join(r.Lines, ""))
-		if err != nil {
-			err = fmt.Errorf("the %s challenge is not base64: %w", mech, err)
-		} else if resp, err = s.Next(challenge); err != nil {
-			err = fmt.Errorf("answering the %s challenge: %w", mech, err)
-		}
-		if err != nil {
-			c.cmd("*")
+		if resp, err = c.answer(s, mech, r); err != nil {
+			c.cancelAuth()
 			return err
 		}
-		r, err = c.exchange("the AUTH response", base64.StdEncoding.EncodeToString(resp))
+		r, err = c.exchange("the AUTH "+mech+" response", base64.StdEncoding.EncodeToString(resp))
 	}
+}
+
+// answer decodes the 334 challenge r and gives s's response to it.
+func (c *client) answer(s sasl.Client, mech string, r *smtpReply) ([]byte, error) {
+	challenge, err := base64.StdEncoding.DecodeString(strings.Join(r.Lines, ""))
+	if err != nil {
+		return nil, fmt.Errorf("the %s challenge is not base64: %w", mech, err)
+	}
+	resp, err := s.Next(challenge)
+	if err != nil {
+		return nil, fmt.Errorf("answering the %s challenge: %w", mech, err)
+	}
+	return resp, nil
+}
+
+// cancelAuth ends an AUTH exchange the client cannot go on with (RFC 4954
+// section 4: "*", answered 501). Its outcome does not matter: the session
+// is closed after a failed login.
+func (c *client) cancelAuth() {
+	c.cmd("*")
 }
 
 // envelope is what the server said to MAIL, the RCPTs and DATA of one
@@ -270,7 +297,15 @@ func (c *client) begin(mail string, rcpts []string, data bool) (env envelope, er
 	// It runs beside the reading, so that a long batch cannot deadlock
 	// with a server that waits for its replies to be read.
 	written := make(chan error, 1)
+	panicked := false // set before the send on written, read after the receive
 	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				panicked = true
+				c.raw.SetReadDeadline(time.Now()) // the replies will not come: stop waiting
+				written <- panicError(c.log, "sending MAIL, RCPT and DATA", v)
+			}
+		}()
 		_, err := c.w.Write(batch)
 		if err == nil {
 			err = c.w.Flush()
@@ -281,7 +316,7 @@ func (c *client) begin(mail string, rcpts []string, data bool) (env envelope, er
 	if err != nil {
 		c.raw.SetWriteDeadline(time.Now()) // stop a write that is stuck
 	}
-	if werr := <-written; werr != nil && err == nil {
+	if werr := <-written; werr != nil && (err == nil || panicked) {
 		err = fmt.Errorf("sending MAIL, RCPT and DATA: %w", werr)
 	}
 	if err != nil {

@@ -69,6 +69,7 @@ func (a *SMTP) connect(ctx context.Context, host string) (*client, error) {
 		return nil, err
 	}
 	c := newClient(raw, timeout)
+	c.final, c.log = a.FinalTimeout, a.Log
 	fail := func(what string, err error) (*client, error) {
 		c.close()
 		return nil, fmt.Errorf("%s: %w", what, err)
@@ -133,7 +134,7 @@ func (a *SMTP) login(c *client, host string) *Result {
 			return &r
 		}
 	case a.AuthUsername != "":
-		return a.authPlain(c, host)
+		return a.authSmartHost(c, host)
 	}
 	return nil
 }

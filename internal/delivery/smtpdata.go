@@ -23,13 +23,17 @@ type deadlineWriter struct {
 
 func (d *deadlineWriter) Write(p []byte) (int, error) {
 	d.conn.SetWriteDeadline(time.Now().Add(d.timeout))
-	return d.w.Write(p)
+	n, err := d.w.Write(p)
+	if err != nil {
+		err = fmt.Errorf("sending the content: %w", err)
+	}
+	return n, err
 }
 
-// finalReplyTimeout is the wait for the reply to the final ".": RFC 5321
-// section 4.5.3.2.6 says 10 minutes, and 2 more allow for a server that
-// passes the message on before it answers (go-smtp's client waited as
-// long).
+// finalReplyTimeout is the default wait for the reply to the final ".":
+// RFC 5321 section 4.5.3.2.6 says 10 minutes, and 2 more allow for a
+// server that passes the message on before it answers (go-smtp's client
+// waited as long). SMTP.FinalTimeout sets another.
 const finalReplyTimeout = 12 * time.Minute
 
 // content writes the content from r, dot-stuffed, and the end of data, and
@@ -53,9 +57,9 @@ func (c *client) content(r io.Reader, header func(io.Writer) error) (*smtpReply,
 	}
 	c.raw.SetWriteDeadline(time.Now().Add(c.timeout))
 	if err := dw.Close(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("ending the content: %w", err)
 	}
-	c.raw.SetReadDeadline(time.Now().Add(max(c.timeout, finalReplyTimeout)))
+	c.raw.SetReadDeadline(time.Now().Add(c.finalTimeout()))
 	reply, err := readReply(c.r)
 	if err != nil {
 		return nil, fmt.Errorf("reading the reply to the end of data: %w", err)

@@ -56,23 +56,23 @@ func (w *Webhook) post(ctx context.Context, m *Message) Result {
 	if err != nil {
 		return Result{Class: Retry, Status: "4.3.0", Text: "reading the queued message: " + err.Error()}
 	}
-	raw, err := io.ReadAll(body)
-	body.Close()
-	if err != nil {
-		return Result{Class: Retry, Status: "4.3.0", Text: "reading the queued message: " + err.Error()}
-	}
+	defer body.Close()
 	env := WebhookEnvelope{ID: m.ID, From: m.From, Arrival: m.Arrival}
 	for _, r := range m.Recipients {
 		env.Recipients = append(env.Recipients, WebhookRecipient{Type: strings.ToUpper(r.Type), Address: r.Address})
 	}
-	payload, contentType, err := w.encode(env, raw)
+	// The request body streams the message from the queue file: a big
+	// message is never held whole (issue 14, "big and many").
+	src := &readErrors{r: body}
+	payload, size, contentType, err := w.encode(env, src, m.Size)
 	if err != nil {
 		return Result{Class: Failed, Status: "5.3.0", Text: err.Error()}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(payload))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, payload)
 	if err != nil {
 		return Result{Class: Failed, Status: "5.3.5", Text: "webhook url: " + err.Error()}
 	}
+	req.ContentLength = size // -1: unknown, sent chunked
 	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("User-Agent", "Waypost")
 	if w.TokenFile != "" {
@@ -92,6 +92,12 @@ func (w *Webhook) post(ctx context.Context, m *Message) Result {
 	}
 	host := req.URL.Host
 	resp, err := client.Do(req)
+	if src.err != nil {
+		if resp != nil {
+			resp.Body.Close()
+		}
+		return Result{Class: Retry, Status: "4.3.0", Text: "reading the queued message: " + src.err.Error()}
+	}
 	if err != nil {
 		return Result{Class: Retry, Status: "4.4.1", Text: "webhook: " + err.Error(), RemoteHost: host}
 	}
@@ -112,30 +118,90 @@ func (w *Webhook) post(ctx context.Context, m *Message) Result {
 	return Result{Class: Failed, Status: "5.3.0", Text: "webhook refused the message", RemoteHost: host, RemoteText: text}
 }
 
-func (w *Webhook) encode(env WebhookEnvelope, raw []byte) ([]byte, string, error) {
+// encode returns the request body for env and the message content, its
+// length (-1 when not known: size is not set) and its content type. The
+// content is read as the body is, never held whole.
+func (w *Webhook) encode(env WebhookEnvelope, content io.Reader, size int64) (io.Reader, int64, string, error) {
 	if w.Format != "multipart" {
-		env.Message = base64.StdEncoding.EncodeToString(raw)
-		b, err := json.Marshal(env)
-		return b, "application/json", err
+		// {"id":...,"arrival":...,"message":"BASE64"}: the envelope
+		// without its message (omitempty), then the message.
+		js, err := json.Marshal(env)
+		if err != nil {
+			return nil, 0, "", err
+		}
+		prefix := append(js[:len(js)-1:len(js)-1], `,"message":"`...)
+		suffix := []byte(`"}`)
+		n := int64(-1)
+		if size > 0 {
+			n = int64(len(prefix)) + int64(base64.StdEncoding.EncodedLen(int(size))) + int64(len(suffix))
+		}
+		return io.MultiReader(bytes.NewReader(prefix), &base64Reader{r: content}, bytes.NewReader(suffix)), n, "application/json", nil
 	}
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
+	var head, tail bytes.Buffer
+	mw := multipart.NewWriter(&head)
 	js, err := json.Marshal(env)
 	if err != nil {
-		return nil, "", err
+		return nil, 0, "", err
 	}
 	part, err := mw.CreatePart(textproto.MIMEHeader{"Content-Type": {"application/json"}, "Content-Disposition": {`form-data; name="envelope"`}})
 	if err != nil {
-		return nil, "", err
+		return nil, 0, "", err
 	}
 	part.Write(js)
-	part, err = mw.CreatePart(textproto.MIMEHeader{"Content-Type": {"message/rfc822"}, "Content-Disposition": {`form-data; name="message"; filename="message.eml"`}})
-	if err != nil {
-		return nil, "", err
+	if _, err = mw.CreatePart(textproto.MIMEHeader{"Content-Type": {"message/rfc822"}, "Content-Disposition": {`form-data; name="message"; filename="message.eml"`}}); err != nil {
+		return nil, 0, "", err
 	}
-	part.Write(raw)
-	if err := mw.Close(); err != nil {
-		return nil, "", fmt.Errorf("webhook body: %w", err)
+	// The closing boundary follows the content, as mw.Close would write it.
+	fmt.Fprintf(&tail, "\r\n--%s--\r\n", mw.Boundary())
+	n := int64(-1)
+	if size > 0 {
+		n = int64(head.Len()) + size + int64(tail.Len())
 	}
-	return buf.Bytes(), mw.FormDataContentType(), nil
+	return io.MultiReader(&head, content, &tail), n, mw.FormDataContentType(), nil
+}
+
+// base64Reader reads r base64-encoded (RFC 4648 section 4), a block at a
+// time.
+type base64Reader struct {
+	r   io.Reader
+	out []byte // encoded, not yet read
+	enc []byte // out's backing array, reused
+	eof bool
+	buf [3 * 4096]byte
+}
+
+func (b *base64Reader) Read(p []byte) (int, error) {
+	for len(b.out) == 0 {
+		if b.eof {
+			return 0, io.EOF
+		}
+		n, err := io.ReadFull(b.r, b.buf[:])
+		switch err {
+		case nil:
+		case io.EOF, io.ErrUnexpectedEOF:
+			b.eof = true
+		default:
+			return 0, err
+		}
+		b.enc = base64.StdEncoding.AppendEncode(b.enc[:0], b.buf[:n])
+		b.out = b.enc
+	}
+	n := copy(p, b.out)
+	b.out = b.out[n:]
+	return n, nil
+}
+
+// readErrors keeps the first error of reading r, so that a queue file
+// that cannot be read is told from a connection that broke.
+type readErrors struct {
+	r   io.Reader
+	err error
+}
+
+func (e *readErrors) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
 }

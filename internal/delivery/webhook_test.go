@@ -85,3 +85,67 @@ func TestWebhookTimeoutAndNoServerAreRetries(t *testing.T) {
 		t.Errorf("no server: %+v", res[0])
 	}
 }
+
+// countingContent is a message content of n bytes made as it is read,
+// that counts what was read.
+type countingContent struct {
+	n, read int64
+	mu      sync.Mutex
+}
+
+func (c *countingContent) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.read >= c.n {
+		return 0, io.EOF
+	}
+	k := min(int64(len(p)), c.n-c.read)
+	for i := range p[:k] {
+		p[i] = 'a' + byte((c.read+int64(i))%26)
+	}
+	c.read += k
+	return int(k), nil
+}
+
+func (c *countingContent) Close() error { return nil }
+
+func (c *countingContent) sofar() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.read
+}
+
+// The webhook streams the message from the queue into the request in
+// both formats, never holding it whole: when the endpoint reads the first
+// bytes of the request, most of a 64 MB message has not been read from
+// the queue yet. The body is whole and its length announced.
+func TestWebhookStreamsTheMessage(t *testing.T) {
+	const size = 64 << 20
+	for _, format := range []string{"json", "multipart"} {
+		content := &countingContent{n: size}
+		var early int64
+		var got int64
+		var length int64
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			buf := make([]byte, 1024)
+			io.ReadFull(r.Body, buf)
+			early = content.sofar()
+			n, _ := io.Copy(io.Discard, r.Body)
+			got, length = n+1024, r.ContentLength
+		}))
+		m := message("", Recipient{Type: "SMS", Address: "1"})
+		m.Size = size
+		m.Open = func() (io.ReadCloser, error) { return content, nil }
+		res := (&Webhook{URL: srv.URL, Format: format, Timeout: time.Minute}).Deliver(context.Background(), m)
+		srv.Close()
+		if res[0].Class != Delivered {
+			t.Fatalf("%s: %+v", format, res[0])
+		}
+		if early >= size/2 {
+			t.Errorf("%s: %d of %d bytes were read from the queue before the endpoint had 1 KB: the message is held whole", format, early, size)
+		}
+		if got != length || got < size {
+			t.Errorf("%s: the endpoint got %d bytes, announced %d", format, got, length)
+		}
+	}
+}

@@ -129,6 +129,9 @@ func (h *Hub) Stop() error {
 	}
 }
 
+// PID is the hub's process ID (for /proc/PID/status in tests of its memory).
+func (h *Hub) PID() int { return h.cmd.Process.Pid }
+
 // Signal sends sig to the hub (SIGHUP: reload).
 func (h *Hub) Signal(sig os.Signal) error { return h.cmd.Process.Signal(sig) }
 
