@@ -30,10 +30,15 @@
 // # Durability contract
 //
 // When Add returns nil the message is on stable storage, in this order:
-// the queue file is written to a temp file and fsynced, renamed into
-// msg/, and msg/ is fsynced. That is two fsyncs, one new file and one
-// name per message: on a busy hub the cost of a message is mostly what
-// the file system pays for them. Any failure of a write, fsync or rename
+// the queue file is written to a temp file and flushed with fdatasync(2)
+// (its data and size; fsync where there is no fdatasync), renamed into
+// msg/, and msg/ is fsynced. The folder fsync is a group commit
+// (dirsync.go): Adds that rename their files while an fsync of msg/ runs
+// share the next one, and each Add returns only after an fsync of msg/
+// that started after its own rename has ended, with that fsync's error,
+// so a failed shared fsync fails every Add it was to cover (each removes
+// its file) and no other. One new file and one name per message, and
+// one folder fsync per group of messages that finish together. Any failure of a write, fsync or rename
 // returns an error wrapping ErrStorage after removing what was written.
 // Update writes the record to meta/ the same way (temp, fsync, rename,
 // folder fsync), so a record is always the old one or the new one.
