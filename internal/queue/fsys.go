@@ -36,7 +36,7 @@ func (osFS) CreateTemp(dir string) (file, error) {
 // Sync need only be fdatasync (sync_linux.go).
 type osFile struct{ *os.File }
 
-func (f osFile) Sync() error { return datasync(f.File) }
+func (f osFile) Sync() error                      { return datasync(f.File) }
 func (osFS) Rename(oldpath, newpath string) error { return os.Rename(oldpath, newpath) }
 func (osFS) Remove(name string) error             { return os.Remove(name) }
 
