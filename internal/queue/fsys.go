@@ -31,12 +31,6 @@ func (osFS) CreateTemp(dir string) (file, error) {
 	}
 	return osFile{f}, nil
 }
-
-// osFile is a new file of the queue: written once, then renamed, so its
-// Sync need only be fdatasync (sync_linux.go).
-type osFile struct{ *os.File }
-
-func (f osFile) Sync() error                      { return datasync(f.File) }
 func (osFS) Rename(oldpath, newpath string) error { return os.Rename(oldpath, newpath) }
 func (osFS) Remove(name string) error             { return os.Remove(name) }
 
@@ -53,3 +47,9 @@ func (osFS) SyncDir(dir string) error {
 	}
 	return err
 }
+
+// osFile is a new file of the queue: written once, then renamed, so its
+// Sync need only be fdatasync (sync_linux.go).
+type osFile struct{ *os.File }
+
+func (f osFile) Sync() error { return datasync(f.File) }
