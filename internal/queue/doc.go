@@ -56,6 +56,22 @@
 //     record to quarantine/ and reported in Recovery, never guessed at;
 //   - everything else is resumed as it was.
 //
+// # Removal
+//
+// Removing a message fsyncs nothing. A removal that a crash (power cut,
+// kernel panic) undoes brings back the queue file with its meta/ record,
+// or with its own first record if only the meta/ removal reached the
+// disk: recipients already done are then attempted again and reports may
+// be sent again. That is a duplicate, which the contract allows (a crash
+// may duplicate, never lose), and it can only follow a crash of the
+// machine, not of the process: the kernel has the removal as soon as
+// unlink returns. The reports a finished message needs are queued (and
+// durable) before it is removed, so nothing is lost with the removal
+// either, and the space of a removed file is free at once, fsync or not.
+// An fsync of msg/ per delivered message would cost an open, an fsync
+// and a close each time, and the folder fsyncs of the Adds would queue
+// behind it.
+//
 // # Record format
 //
 // One JSON object per message, in meta/ID.json or before the queue file's

@@ -1,8 +1,8 @@
-//go:build !linux
+//go:build unix && !linux
 
 package queue
 
-import "os"
+import "syscall"
 
-// datasync is fsync where fdatasync(2) is not available.
-func datasync(f *os.File) error { return f.Sync() }
+// datasync is fsync where fdatasync(2) is not in package syscall.
+func datasync(fd int) error { return syscall.Fsync(fd) }
