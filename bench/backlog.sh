@@ -49,7 +49,7 @@ SINK_PID= HUB_PID= SOURCE_PID=
 cleanup() {
 	set +e
 	[[ -n $SOURCE_PID ]] && stop_pid "$SOURCE_PID"
-	[[ -n $HUB_PID ]] && stop_pid "$HUB_PID"
+	stop_waypost
 	[[ -n $SINK_PID ]] && stop_pid "$SINK_PID"
 	if [[ ${KEEP:-0} == 1 ]]; then say "work folder kept: $WORK"; else rm -rf -- "$WORK"; fi
 }

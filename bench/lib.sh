@@ -134,9 +134,31 @@ address_spaces = ["SMTP:*;1"]
 source_servers = ["hub"]
 delivery = { kind = "smtp", smart_hosts = ["$BENCH_ADDR:$sink"], tls = "none" }
 TOML
-	"$work/waypost" serve --config "$HUB_CONFIG" --server hub >"$work/hub/hub.log" 2>&1 &
-	HUB_PID=$!
+	HUB_WRAP_PID=
+	if [[ -n ${HUB_WRAP:-} ]]; then
+		# The hub runs under a command such as `perf stat ... --`: HUB_PID
+		# is the hub itself, the wrapper's child.
+		$HUB_WRAP "$work/waypost" serve --config "$HUB_CONFIG" --server hub >"$work/hub/hub.log" 2>&1 &
+		HUB_WRAP_PID=$!
+		local i
+		for ((i = 0; i < 100; i++)); do
+			HUB_PID=$(pgrep -P "$HUB_WRAP_PID" -x waypost || true)
+			[[ -n $HUB_PID ]] && break
+			sleep 0.1
+		done
+		[[ -n $HUB_PID ]] || fail "the hub did not start under '$HUB_WRAP'"
+	else
+		"$work/waypost" serve --config "$HUB_CONFIG" --server hub >"$work/hub/hub.log" 2>&1 &
+		HUB_PID=$!
+	fi
 	wait_greeting "$port" 30 "$HUB_PID" || { tail -20 "$work/hub/hub.log" >&2; fail "the Waypost hub did not start"; }
+}
+
+# stop_waypost: stops the hub (and the command it runs under).
+stop_waypost() {
+	[[ -n ${HUB_PID:-} ]] && stop_pid "$HUB_PID"
+	[[ -n ${HUB_WRAP_PID:-} ]] && { wait "$HUB_WRAP_PID" 2>/dev/null || true; }
+	HUB_PID= HUB_WRAP_PID=
 }
 
 # ---------------------------------------------------------------- Postfix

@@ -16,7 +16,9 @@
 #   bench/relay.sh                          # 10000 x 2 KiB, 20 sessions
 #   MSGS=4000 SESSIONS=20 bench/relay.sh
 #   ONLY=waypost bench/relay.sh             # skip the Postfix baseline
-#   STRACE=1 MSGS=4000 ONLY=waypost bench/relay.sh   # also count the hub's system calls
+#   PERF=1 MSGS=4000 ONLY=waypost bench/relay.sh     # count the hub's system calls (perf stat)
+#   STRACE=1 MSGS=4000 ONLY=waypost bench/relay.sh   # the same with strace -f -c (every call
+#                                                    # named, but the hub runs many times slower)
 #
 # Needs root for the Postfix baseline (its master runs as root). Loopback only.
 cd "$(dirname "$0")/.."
@@ -29,7 +31,9 @@ SESSIONS=${SESSIONS:-20}
 SUT_PORT=${SUT_PORT:-2525}
 SINK_PORT=${SINK_PORT:-2526}
 ONLY=${ONLY:-}
+PERF_CALLS=${PERF_CALLS:-"nanosleep futex write read openat close pread64 fsync fdatasync fcntl newfstat newfstatat setsockopt statfs renameat unlinkat epoll_ctl epoll_pwait accept4 sched_yield"}
 STRACE=${STRACE:-0}
+PERF=${PERF:-0}
 STALL=${STALL:-60}
 for v in MSGS SIZE SESSIONS SUT_PORT SINK_PORT STALL; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || fail "$v must be a positive integer, not '${!v}'"
@@ -38,6 +42,7 @@ done
 
 need_postfix
 [[ $STRACE == 0 ]] || command -v strace >/dev/null || fail "STRACE=1 needs strace (apt-get install strace)"
+[[ $PERF == 0 ]] || command -v perf >/dev/null || fail "PERF=1 needs perf (apt-get install linux-perf)"
 port_free "$SUT_PORT" || fail "something listens on $BENCH_ADDR:$SUT_PORT already"
 port_free "$SINK_PORT" || fail "something listens on $BENCH_ADDR:$SINK_PORT already"
 
@@ -47,7 +52,7 @@ cleanup() {
 	set +e
 	[[ -n $SOURCE_PID ]] && stop_pid "$SOURCE_PID"
 	[[ -n $STRACE_PID ]] && stop_pid "$STRACE_PID"
-	[[ -n $HUB_PID ]] && stop_pid "$HUB_PID"
+	stop_waypost
 	stop_postfix
 	[[ -n $SINK_PID ]] && stop_pid "$SINK_PID"
 	if [[ ${KEEP:-0} == 1 ]]; then say "work folder kept: $WORK"; else rm -rf -- "$WORK"; fi
@@ -62,7 +67,18 @@ run() {
 	local name=$1 cpu0 cpu1 t0 src_rc src_end
 	start_sink "$SINK_PORT" "$WORK/$name.count"
 	if [[ $name == waypost ]]; then
-		start_waypost "$WORK" "$SUT_PORT" "$SINK_PORT"
+		local wrap=
+		if [[ $PERF == 1 ]]; then
+			# Counted from the hub's start to its stop: the start-up and the
+			# idle seconds around the run add a few hundred calls.
+			wrap="perf stat -x , -o $WORK/perf.txt -e raw_syscalls:sys_enter"
+			for c in $PERF_CALLS; do # the system calls this kernel has tracepoints for
+				[[ -e /sys/kernel/tracing/events/syscalls/sys_enter_$c || -e /sys/kernel/debug/tracing/events/syscalls/sys_enter_$c ]] &&
+					wrap+=" -e syscalls:sys_enter_$c"
+			done
+			wrap+=" --"
+		fi
+		HUB_WRAP=$wrap start_waypost "$WORK" "$SUT_PORT" "$SINK_PORT"
 		cpu0=$(proc_cpu "$HUB_PID")
 		if [[ $STRACE == 1 ]]; then
 			strace -f -c -o "$WORK/strace.txt" -p "$HUB_PID" 2>"$WORK/strace.err" &
@@ -97,8 +113,12 @@ run() {
 			awk -v n="$MSGS" '$1 ~ /^[0-9.]+$/ && NF >= 5 { name = $NF; calls = $4; if (calls > 0) printf "  %-20s %8d  %6.2f/msg\n", name, calls, calls / n }' \
 				"$WORK/strace.txt" | sort -k3 -rn >&2
 		fi
-		stop_pid "$HUB_PID"
-		HUB_PID=
+		stop_waypost
+		if [[ $PERF == 1 ]]; then
+			say "system calls of the hub from its start to its stop (perf stat), per message:"
+			awk -F, -v n="$MSGS" '$3 ~ /sys_enter/ { name = $3; sub(/.*sys_enter_?/, "", name); if (name == "") name = "total"
+				printf "  %-14s %8d  %6.2f/msg\n", name, $1, $1 / n }' "$WORK/perf.txt" | sort -k3 -rn >&2
+		fi
 	else
 		stop_postfix
 	fi
