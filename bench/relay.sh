@@ -1,69 +1,144 @@
 #!/usr/bin/env bash
-# relay.sh -- loopback relay benchmark: Postfix's smtp-source sends through a
-# Waypost hub to Postfix's smtp-sink, then the same load through a stock
-# Postfix relay, in the same run (../shared/bench/postfix-baseline.sh does the
-# timing for both). Prints each system's accept and end-to-end rates and the
-# ratio Waypost / Postfix. Every socket is on 127.0.0.1.
+# relay.sh -- loopback relay benchmark: Waypost against Postfix in the same run.
 #
-#   bench/relay.sh                       # 10000 x 2 KiB messages, 20 sessions
-#   MSGS=2000 SESSIONS=10 bench/relay.sh
+#   smtp-source --SMTP--> relay on 127.0.0.1:SUT_PORT --SMTP--> smtp-sink on 127.0.0.1:SINK_PORT
 #
-# Needs root (Postfix's master) and Debian's postfix package, which it
-# installs when missing. Durability is on for both: Waypost fsyncs before
-# 250, Postfix does by default.
-set -euo pipefail
+# The same load goes first through a Waypost hub built from this tree, then
+# through a private Postfix instance (Debian's postfix package, installed
+# when missing), both with durability on (each fsyncs a message before its
+# 250). For each it prints:
+#   accept      MSGS / time until smtp-source had every 250 and exited
+#   end-to-end  MSGS / time until smtp-sink had counted every message
+# then the ratios Waypost / Postfix, and the hub's CPU per relayed message:
+# user and system time from /proc/PID/stat (proc(5)) over the run, in
+# microseconds per message.
+#
+#   bench/relay.sh                          # 10000 x 2 KiB, 20 sessions
+#   MSGS=4000 SESSIONS=20 bench/relay.sh
+#   ONLY=waypost bench/relay.sh             # skip the Postfix baseline
+#   PERF=1 MSGS=4000 ONLY=waypost bench/relay.sh     # count the hub's system calls (perf stat)
+#   STRACE=1 MSGS=4000 ONLY=waypost bench/relay.sh   # the same with strace -f -c (every call
+#                                                    # named, but the hub runs many times slower)
+#
+# Needs root for the Postfix baseline (its master runs as root). Loopback only.
 cd "$(dirname "$0")/.."
-ROOT=$PWD
-BASELINE=${BASELINE:-$ROOT/../shared/bench/postfix-baseline.sh}
-[[ -r $BASELINE ]] || { echo "relay.sh: $BASELINE not found (the shared/ folder beside the project)" >&2; exit 1; }
+BENCH_ROOT=$PWD
+source bench/lib.sh
 
-if ! command -v /usr/sbin/smtp-source >/dev/null || ! command -v /usr/sbin/postfix >/dev/null; then
-	echo "relay.sh: installing postfix (for smtp-source, smtp-sink and the baseline)" >&2
-	apt-get update -qq
-	# No local mail system: Postfix is only started by the baseline, privately.
-	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null
-fi
+MSGS=${MSGS:-10000}
+SIZE=${SIZE:-2048}
+SESSIONS=${SESSIONS:-20}
+SUT_PORT=${SUT_PORT:-2525}
+SINK_PORT=${SINK_PORT:-2526}
+ONLY=${ONLY:-}
+PERF_CALLS=${PERF_CALLS:-"nanosleep futex write read openat close pread64 fsync fdatasync fcntl newfstat newfstatat setsockopt statfs renameat unlinkat epoll_ctl epoll_pwait accept4 sched_yield"}
+STRACE=${STRACE:-0}
+PERF=${PERF:-0}
+STALL=${STALL:-60}
+for v in MSGS SIZE SESSIONS SUT_PORT SINK_PORT STALL; do
+	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || fail "$v must be a positive integer, not '${!v}'"
+done
+[[ $ONLY == "" || $ONLY == waypost || $ONLY == postfix ]] || fail "ONLY is waypost or postfix, not '$ONLY'"
+
+need_postfix
+[[ $STRACE == 0 ]] || command -v strace >/dev/null || fail "STRACE=1 needs strace (apt-get install strace)"
+[[ $PERF == 0 ]] || command -v perf >/dev/null || fail "PERF=1 needs perf (apt-get install linux-perf)"
+port_free "$SUT_PORT" || fail "something listens on $BENCH_ADDR:$SUT_PORT already"
+port_free "$SINK_PORT" || fail "something listens on $BENCH_ADDR:$SINK_PORT already"
 
 WORK=$(mktemp -d -t waypost-relay.XXXXXX)
-trap 'rm -rf -- "$WORK"' EXIT
-go build -o "$WORK/waypost" ./cmd/waypost
+SINK_PID= HUB_PID= SOURCE_PID= STRACE_PID= PF_STARTED=0
+cleanup() {
+	set +e
+	[[ -n $SOURCE_PID ]] && stop_pid "$SOURCE_PID"
+	[[ -n $STRACE_PID ]] && stop_pid "$STRACE_PID"
+	stop_waypost
+	stop_postfix
+	[[ -n $SINK_PID ]] && stop_pid "$SINK_PID"
+	if [[ ${KEEP:-0} == 1 ]]; then say "work folder kept: $WORK"; else rm -rf -- "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
-# The hub's organization: one server, the load generator's address in
-# relay_ranges, and one send connector to the sink. SUT_PORT and SINK_PORT
-# come from the baseline's environment.
-export WAYPOST_BIN="$WORK/waypost"
-SUT_CMD='cat > "$BENCH_WORKDIR/org.toml" <<TOML
-[organization]
-default_domain = "bench.test"
-[[site]]
-name = "Bench"
-[[server]]
-name = "hub"
-site = "Bench"
-data_dir = "data"
-  [[server.receive]]
-  name = "Load"
-  listen = "$SUT_ADDR:$SUT_PORT"
-  relay_ranges = ["127.0.0.0/8"]
-  max_recipients = 1000
-  max_connections_per_ip = 0        # one load generator opens all SESSIONS
-[[accepted_domain]]
-domain = "bench.test"
-[[send_connector]]
-name = "Sink"
-address_spaces = ["SMTP:*;1"]
-source_servers = ["hub"]
-delivery = { kind = "smtp", smart_hosts = ["$SINK_ADDR:$SINK_PORT"], tls = "none" }
-TOML
-exec "$WAYPOST_BIN" serve --config "$BENCH_WORKDIR/org.toml" --server hub'
+# run NAME: one timed run through the relay started by start_NAME. Prints
+# one summary line and sets ACC and E2E (msg/s).
+run() {
+	local name=$1 cpu0 cpu1 t0 src_rc src_end
+	start_sink "$SINK_PORT" "$WORK/$name.count"
+	if [[ $name == waypost ]]; then
+		local wrap=
+		if [[ $PERF == 1 ]]; then
+			# Counted from the hub's start to its stop: the start-up and the
+			# idle seconds around the run add a few hundred calls.
+			wrap="perf stat -x , -o $WORK/perf.txt -e raw_syscalls:sys_enter"
+			for c in $PERF_CALLS; do # the system calls this kernel has tracepoints for
+				[[ -e /sys/kernel/tracing/events/syscalls/sys_enter_$c || -e /sys/kernel/debug/tracing/events/syscalls/sys_enter_$c ]] &&
+					wrap+=" -e syscalls:sys_enter_$c"
+			done
+			wrap+=" --"
+		fi
+		HUB_WRAP=$wrap start_waypost "$WORK" "$SUT_PORT" "$SINK_PORT"
+		cpu0=$(proc_cpu "$HUB_PID")
+		if [[ $STRACE == 1 ]]; then
+			strace -f -c -o "$WORK/strace.txt" -p "$HUB_PID" 2>"$WORK/strace.err" &
+			STRACE_PID=$!
+			sleep 1 # attached to every thread
+		fi
+	else
+		start_postfix "$WORK" "$SUT_PORT" "$SINK_PORT"
+	fi
+	say "$name: $MSGS msgs x $SIZE B over $SESSIONS sessions"
+	t0=$EPOCHREALTIME
+	send_load "$SUT_PORT" "$MSGS" "$WORK/$name.source"
+	wait_count "$WORK/$name.count" "$MSGS" "$STALL" || { tail -5 "$WORK/$name.source" >&2; fail "$name: not every message reached the sink"; }
+	wait "$SOURCE_PID" || true
+	SOURCE_PID=
+	read -r src_rc src_end <"$WORK/$name.source.done"
+	((src_rc == 0)) || { tail -5 "$WORK/$name.source" >&2; fail "$name: smtp-source failed (status $src_rc)"; }
+	ACC=$(awk -v n="$MSGS" -v a="$t0" -v b="$src_end" 'BEGIN { printf "%.1f", n / (b - a) }')
+	E2E=$(awk -v n="$MSGS" -v a="$t0" -v b="$COUNT_END" 'BEGIN { printf "%.1f", n / (b - a) }')
+	local extra=""
+	if [[ $name == waypost ]]; then
+		cpu1=$(proc_cpu "$HUB_PID")
+		read -r u0 s0 <<<"$cpu0"
+		read -r u1 s1 <<<"$cpu1"
+		HUB_CPU=$(awk -v n="$MSGS" -v hz="$CLK_TCK" -v u="$((u1 - u0))" -v s="$((s1 - s0))" \
+			'BEGIN { printf "hub CPU %.0f us/msg (user %.0f, system %.0f)", (u + s) * 1e6 / hz / n, u * 1e6 / hz / n, s * 1e6 / hz / n }')
+		extra=", $HUB_CPU"
+		if [[ $STRACE == 1 ]]; then
+			stop_pid "$STRACE_PID" # strace -c writes its table when it detaches
+			STRACE_PID=
+			say "system calls of the hub over the run (strace -f -c), per message:"
+			awk -v n="$MSGS" '$1 ~ /^[0-9.]+$/ && NF >= 5 { name = $NF; calls = $4; if (calls > 0) printf "  %-20s %8d  %6.2f/msg\n", name, calls, calls / n }' \
+				"$WORK/strace.txt" | sort -k3 -rn >&2
+		fi
+		stop_waypost
+		if [[ $PERF == 1 ]]; then
+			say "system calls of the hub from its start to its stop (perf stat), per message:"
+			awk -F, -v n="$MSGS" '$3 ~ /sys_enter/ { name = $3; sub(/.*sys_enter_?/, "", name); if (name == "") name = "total"
+				printf "  %-14s %8d  %6.2f/msg\n", name, $1, $1 / n }' "$WORK/perf.txt" | sort -k3 -rn >&2
+		fi
+	else
+		stop_postfix
+	fi
+	stop_pid "$SINK_PID"
+	SINK_PID=
+	printf '%s relay: %d msgs, accept %s msg/s, end-to-end %s msg/s (%d B, %d sessions%s)\n' \
+		"$name" "$MSGS" "$ACC" "$E2E" "$SIZE" "$SESSIONS" "$extra"
+}
 
-waypost=$(SUT_CMD="$SUT_CMD" SUT_NAME=waypost bash "$BASELINE")
-echo "$waypost"
-postfix=$(SUT=postfix SUT_NAME=postfix bash "$BASELINE")
-echo "$postfix"
-
-rate() { sed -E "s/.*$1 ([0-9.]+) msg\/s.*/\1/" <<<"$2"; }
-awk -v wa="$(rate accept "$waypost")" -v we="$(rate end-to-end "$waypost")" \
-    -v pa="$(rate accept "$postfix")" -v pe="$(rate end-to-end "$postfix")" \
-    'BEGIN { printf "waypost / postfix: accept %.2fx, end-to-end %.2fx\n", wa / pa, we / pe }'
+say "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+build_waypost "$WORK"
+if [[ $ONLY != postfix ]]; then
+	run waypost
+	WA=$ACC WE=$E2E
+fi
+if [[ $ONLY != waypost ]]; then
+	run postfix
+	PA=$ACC PE=$E2E
+fi
+if [[ -z $ONLY ]]; then
+	awk -v wa="$WA" -v we="$WE" -v pa="$PA" -v pe="$PE" \
+		'BEGIN { printf "waypost / postfix: accept %.2fx, end-to-end %.2fx\n", wa / pa, we / pe }'
+fi

@@ -30,10 +30,15 @@
 // # Durability contract
 //
 // When Add returns nil the message is on stable storage, in this order:
-// the queue file is written to a temp file and fsynced, renamed into
-// msg/, and msg/ is fsynced. That is two fsyncs, one new file and one
-// name per message: on a busy hub the cost of a message is mostly what
-// the file system pays for them. Any failure of a write, fsync or rename
+// the queue file is written to a temp file and flushed with fdatasync(2)
+// (its data and size; fsync where there is no fdatasync), renamed into
+// msg/, and msg/ is fsynced. The folder fsync is a group commit
+// (dirsync.go): Adds that rename their files while an fsync of msg/ runs
+// share the next one, and each Add returns only after an fsync of msg/
+// that started after its own rename has ended, with that fsync's error,
+// so a failed shared fsync fails every Add it was to cover (each removes
+// its file) and no other. One new file and one name per message, and
+// one folder fsync per group of messages that finish together. Any failure of a write, fsync or rename
 // returns an error wrapping ErrStorage after removing what was written.
 // Update writes the record to meta/ the same way (temp, fsync, rename,
 // folder fsync), so a record is always the old one or the new one.
@@ -50,6 +55,22 @@
 //     amount of content than its record says, is moved with its meta/
 //     record to quarantine/ and reported in Recovery, never guessed at;
 //   - everything else is resumed as it was.
+//
+// # Removal
+//
+// Removing a message fsyncs nothing. A removal that a crash (power cut,
+// kernel panic) undoes brings back the queue file with its meta/ record,
+// or with its own first record if only the meta/ removal reached the
+// disk: recipients already done are then attempted again and reports may
+// be sent again. That is a duplicate, which the contract allows (a crash
+// may duplicate, never lose), and it can only follow a crash of the
+// machine, not of the process: the kernel has the removal as soon as
+// unlink returns. The reports a finished message needs are queued (and
+// durable) before it is removed, so nothing is lost with the removal
+// either, and the space of a removed file is free at once, fsync or not.
+// An fsync of msg/ per delivered message would cost an open, an fsync
+// and a close each time, and the folder fsyncs of the Adds would queue
+// behind it.
 //
 // # Record format
 //

@@ -105,9 +105,9 @@ func TestUpdateFailures(t *testing.T) {
 }
 
 func TestRemoveFailures(t *testing.T) {
-	// No fsync of meta/ follows the record's removal: the next Open
+	// No fsync follows a removal (doc.go, "Removal"): the next Open
 	// removes a record left without a queue file.
-	for _, p := range []struct{ op, dir string }{{"remove", "msg"}, {"syncdir", "msg"}, {"remove", "meta"}} {
+	for _, p := range []struct{ op, dir string }{{"remove", "msg"}, {"remove", "meta"}} {
 		t.Run(p.op+"-"+p.dir, func(t *testing.T) {
 			s, ffs, m := openFaulty(t)
 			ffs.op, ffs.dir = p.op, p.dir
@@ -132,6 +132,29 @@ func TestRemoveFailures(t *testing.T) {
 			}
 			if got := files(t, s.Dir()); len(got) != 0 {
 				t.Errorf("files left after re-Open: %v", got)
+			}
+		})
+	}
+}
+
+// Removal fsyncs no folder: a failing fsync of msg/ or meta/ does not
+// reach it, and the message is gone.
+func TestRemoveNoFsync(t *testing.T) {
+	for _, dir := range []string{"msg", "meta"} {
+		t.Run(dir, func(t *testing.T) {
+			s, ffs, m := openFaulty(t)
+			ffs.op, ffs.dir = "syncdir", dir
+			if err := s.Remove(m.ID); err != nil {
+				t.Fatalf("Remove = %v, want nil", err)
+			}
+			if ffs.fired {
+				t.Errorf("Remove fsynced %s/", dir)
+			}
+			if _, err := s.Get(m.ID); !errors.Is(err, ErrNotFound) {
+				t.Errorf("Get after Remove: %v, want ErrNotFound", err)
+			}
+			if got := files(t, s.Dir()); len(got) != 0 {
+				t.Errorf("files left after Remove: %v", got)
 			}
 		})
 	}

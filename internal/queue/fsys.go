@@ -13,7 +13,9 @@ type fsys interface {
 	SyncDir(dir string) error
 }
 
-// file is a temp file being written.
+// file is a temp file being written. Sync needs only flush the data and
+// size: the file is written once, then renamed into a folder that is
+// fsynced after (fdatasync(2) on Linux).
 type file interface {
 	Name() string
 	Write(p []byte) (int, error)
@@ -21,29 +23,13 @@ type file interface {
 	Close() error
 }
 
-// osFS is the real file system.
+// osFS is the real file system (open_unix.go, open_other.go).
 type osFS struct{}
 
-func (osFS) CreateTemp(dir string) (file, error) {
-	f, err := createTemp(dir)
-	if err != nil {
-		return nil, err // not a nil *os.File in a non-nil file
-	}
-	return f, nil
-}
-func (osFS) Rename(oldpath, newpath string) error { return os.Rename(oldpath, newpath) }
+func (osFS) CreateTemp(dir string) (file, error)  { return createTemp(dir) }
+func (osFS) Rename(oldpath, newpath string) error { return rename(oldpath, newpath) }
 func (osFS) Remove(name string) error             { return os.Remove(name) }
 
 // SyncDir fsyncs a folder, making the names created, renamed or removed in
 // it durable.
-func (osFS) SyncDir(dir string) error {
-	d, err := openRead(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
+func (osFS) SyncDir(dir string) error { return syncDir(dir) }

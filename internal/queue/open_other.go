@@ -6,4 +6,24 @@ import "os"
 
 func openRead(path string) (*os.File, error) { return os.Open(path) }
 
-func createTemp(dir string) (*os.File, error) { return os.CreateTemp(dir, tmpPrefix+"*") }
+func createTemp(dir string) (file, error) {
+	f, err := os.CreateTemp(dir, tmpPrefix+"*")
+	if err != nil {
+		return nil, err // not a nil *os.File in a non-nil file
+	}
+	return f, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func rename(oldpath, newpath string) error { return os.Rename(oldpath, newpath) }

@@ -14,8 +14,10 @@ import (
 // The queue's files are regular files and folders, which the runtime's
 // network poller cannot wait on; os.Open and os.CreateTemp try to
 // register every file with it all the same, which costs five system calls
-// per open on Linux. On a busy hub a message opens its queue file several
-// times, so the queue opens its files here, directly.
+// per open on Linux, and os.NewFile asks for the file's flags (fcntl). So
+// the queue opens its files here, directly, and the file Add writes is a
+// bare descriptor (rawFile): open, write, fdatasync, close and nothing
+// else.
 
 // openRead opens the file or folder at path for reading.
 func openRead(path string) (*os.File, error) {
@@ -28,11 +30,11 @@ func openRead(path string) (*os.File, error) {
 
 // createTemp creates a new file named tmp-* in dir, mode 0600, for
 // writing.
-func createTemp(dir string) (*os.File, error) {
+func createTemp(dir string) (file, error) {
 	for try := 0; ; try++ {
 		p := filepath.Join(dir, tmpPrefix+strconv.FormatUint(rand.Uint64(), 36))
 		fd, err := ignoringEINTR(func() (int, error) {
-			return syscall.Open(p, syscall.O_RDWR|syscall.O_CREAT|syscall.O_EXCL|syscall.O_CLOEXEC, 0o600)
+			return syscall.Open(p, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL|syscall.O_CLOEXEC, 0o600)
 		})
 		if err == syscall.EEXIST && try < 100 {
 			continue
@@ -40,8 +42,93 @@ func createTemp(dir string) (*os.File, error) {
 		if err != nil {
 			return nil, &fs.PathError{Op: "createtemp", Path: p, Err: err}
 		}
-		return os.NewFile(uintptr(fd), p), nil
+		return &rawFile{fd: fd, name: p}, nil
 	}
+}
+
+// rawFile is a new queue file open for writing, as a bare descriptor.
+type rawFile struct {
+	fd   int
+	name string
+}
+
+func (f *rawFile) Name() string { return f.name }
+
+func (f *rawFile) Write(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		m, err := syscall.Write(f.fd, p[n:])
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, &fs.PathError{Op: "write", Path: f.name, Err: err}
+		}
+		if m == 0 {
+			return n, &fs.PathError{Op: "write", Path: f.name, Err: syscall.EIO}
+		}
+		n += m
+	}
+	return n, nil
+}
+
+// Sync flushes the file's data and size (see datasync).
+func (f *rawFile) Sync() error {
+	for {
+		err := datasync(f.fd)
+		if err != syscall.EINTR {
+			if err != nil {
+				return &fs.PathError{Op: "fdatasync", Path: f.name, Err: err}
+			}
+			return nil
+		}
+	}
+}
+
+// Close closes the descriptor; a second Close is an error, not a close of
+// some other file that took the number meanwhile.
+func (f *rawFile) Close() error {
+	if f.fd < 0 {
+		return &fs.PathError{Op: "close", Path: f.name, Err: fs.ErrClosed}
+	}
+	err := syscall.Close(f.fd) // never retried on EINTR: the descriptor is gone either way
+	f.fd = -1
+	if err != nil {
+		return &fs.PathError{Op: "close", Path: f.name, Err: err}
+	}
+	return nil
+}
+
+// syncDir fsyncs the folder at dir.
+func syncDir(dir string) error {
+	fd, err := ignoringEINTR(func() (int, error) {
+		return syscall.Open(dir, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+	})
+	if err != nil {
+		return &fs.PathError{Op: "open", Path: dir, Err: err}
+	}
+	for {
+		err = syscall.Fsync(fd)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		err = &fs.PathError{Op: "fsync", Path: dir, Err: err}
+	}
+	if cerr := syscall.Close(fd); cerr != nil && err == nil {
+		err = &fs.PathError{Op: "close", Path: dir, Err: cerr}
+	}
+	return err
+}
+
+// rename is rename(2). os.Rename first looks whether newpath is a folder
+// (one more system call); a queue file's new name never is.
+func rename(oldpath, newpath string) error {
+	if err := syscall.Rename(oldpath, newpath); err != nil {
+		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
+	}
+	return nil
 }
 
 func ignoringEINTR(open func() (int, error)) (int, error) {

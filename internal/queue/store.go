@@ -34,6 +34,8 @@ type Store struct {
 	// Every other message's record is in its queue file, so reading it
 	// needs no look in meta/.
 	metas sync.Map
+
+	dirSyncs dirSyncs // group commit of folder fsyncs (dirsync.go)
 }
 
 // Open opens the queue in dir, creating dir and its msg, meta and

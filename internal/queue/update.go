@@ -53,12 +53,12 @@ func (s *Store) Update(id string, f func(m *Message) error) error {
 
 // Remove takes message id out of the queue, when every recipient is final
 // and its notifications are queued. It removes the queue file first (from
-// then on the message is gone), fsyncs msg/, then removes the record an
-// Update may have written. An error after the queue file is removed wraps
-// ErrStorage but the message is gone all the same; a record left behind
-// in meta/ is removed by the next Open, and a queue file whose removal was
-// not made durable may come back after a crash (a duplicate, never a
-// loss).
+// then on the message is gone), then the record an Update may have
+// written; neither removal is fsynced (doc.go, "Removal"). An error after
+// the queue file is removed wraps ErrStorage but the message is gone all
+// the same; a record left behind in meta/ is removed by the next Open, and
+// a queue file whose removal a crash undoes comes back (a duplicate, never
+// a loss).
 func (s *Store) Remove(id string) error {
 	if !validID(id) {
 		return fmt.Errorf("queue: %q is not a queue ID: %w", id, ErrNotFound)
@@ -117,11 +117,8 @@ func (s *Store) remove(id string) error {
 		}
 		return storageErr("removing", p, err)
 	}
-	if err := s.fs.SyncDir(s.msgDir); err != nil {
-		// Keep the record: should the queue file come back, its state is
-		// the latest.
-		return storageErr("syncing folder", s.msgDir, err)
-	}
+	// No fsync of msg/: a removal lost in a crash brings the message
+	// back, a duplicate, never a loss (doc.go, "Removal").
 	if !s.mayHaveMeta(id) {
 		return nil
 	}

@@ -7,7 +7,10 @@ import (
 )
 
 // writeFile creates dir/name durably: a temp file in dir is written by
-// src, fsynced, closed and renamed to name, then dir is fsynced. It
+// src, fsynced (fdatasync where the system has it: the data and the size
+// are what a new file needs), closed and renamed to name, then dir is
+// fsynced by the folder's group commit (dirsync.go), so that writers
+// finishing together share one fsync of the folder. It
 // returns the bytes written. On error the temp file is gone; renamed is
 // true when only the folder fsync failed, so that dir/name is in place but
 // perhaps not durable and the caller must decide what to do with it.
@@ -45,7 +48,7 @@ func (s *Store) writeFile(dir, name string, src func(io.Writer) (int64, error)) 
 	if err := s.fs.Rename(tmp, final); err != nil {
 		return fail(storageErr("renaming temp file to", final, err))
 	}
-	if err := s.fs.SyncDir(dir); err != nil {
+	if err := s.dirSyncs.get(s.fs, dir).sync(); err != nil {
 		return n, true, storageErr("syncing folder", dir, err)
 	}
 	return n, false, nil
@@ -76,7 +79,7 @@ func (s *Store) removeDurably(paths ...string) error {
 			errs = append(errs, storageErr("removing", p, err))
 			continue
 		}
-		if err := s.fs.SyncDir(filepath.Dir(p)); err != nil {
+		if err := s.dirSyncs.get(s.fs, filepath.Dir(p)).sync(); err != nil {
 			errs = append(errs, storageErr("syncing folder", filepath.Dir(p), err))
 		}
 	}

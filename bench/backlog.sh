@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# backlog.sh -- a hub with a large queue: the day a connector's target is down.
+#
+#   smtp-source --SMTP--> Waypost hub on 127.0.0.1:SUT_PORT --SMTP--> (nothing) 127.0.0.1:SINK_PORT
+#
+# 1. With nothing listening on the send connector's target, smtp-source
+#    queues MSGS messages of SIZE bytes (default 100000 x 2 KiB); every
+#    first attempt fails (connection refused) and the messages wait.
+# 2. After SETTLE seconds, the idle hub's CPU over IDLE seconds, from
+#    /proc/PID/stat (user and system, as a share of one core).
+# 3. The time of one GET /metrics and of `waypost queue list`.
+# 4. smtp-sink comes up on the target and `waypost queue retry` makes
+#    every message due (as an operator would once the partner is back);
+#    the drain rate is MSGS / time from the retry until the sink has them
+#    all. The time `queue retry` took is printed too.
+#
+#   bench/backlog.sh                 # 100000 messages
+#   MSGS=20000 IDLE=10 bench/backlog.sh
+#
+# Runs as any user (no Postfix instance: only smtp-source and smtp-sink
+# from Debian's postfix package, installed when missing, which needs
+# root). Loopback only. The queue lives in a temp folder under TMPDIR; it
+# needs about MSGS x 3 KiB of disk.
+cd "$(dirname "$0")/.."
+BENCH_ROOT=$PWD
+source bench/lib.sh
+
+MSGS=${MSGS:-100000}
+SIZE=${SIZE:-2048}
+SESSIONS=${SESSIONS:-20}
+SUT_PORT=${SUT_PORT:-2525}
+SINK_PORT=${SINK_PORT:-2526}
+API_PORT=${API_PORT:-2580}
+SETTLE=${SETTLE:-10}
+IDLE=${IDLE:-30}
+STALL=${STALL:-120}
+for v in MSGS SIZE SESSIONS SUT_PORT SINK_PORT API_PORT SETTLE IDLE STALL; do
+	[[ ${!v} =~ ^[0-9]+$ ]] || fail "$v must be a non-negative integer, not '${!v}'"
+done
+((MSGS > 0 && SESSIONS > 0 && IDLE > 0)) || fail "MSGS, SESSIONS and IDLE must be above 0"
+
+need_postfix
+for p in "$SUT_PORT" "$SINK_PORT" "$API_PORT"; do
+	port_free "$p" || fail "something listens on $BENCH_ADDR:$p already"
+done
+
+WORK=$(mktemp -d -t waypost-backlog.XXXXXX)
+SINK_PID= HUB_PID= SOURCE_PID=
+cleanup() {
+	set +e
+	[[ -n $SOURCE_PID ]] && stop_pid "$SOURCE_PID"
+	stop_waypost
+	[[ -n $SINK_PID ]] && stop_pid "$SINK_PID"
+	if [[ ${KEEP:-0} == 1 ]]; then say "work folder kept: $WORK"; else rm -rf -- "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# seconds COMMAND...: runs the command, prints how long it took (s).
+seconds() {
+	local t0=$EPOCHREALTIME rc=0
+	"$@" >"$WORK/last.out" 2>&1 || rc=$?
+	awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }'
+	return "$rc"
+}
+
+say "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+build_waypost "$WORK"
+start_waypost "$WORK" "$SUT_PORT" "$SINK_PORT" "$API_PORT"
+queue() { "$WORK/waypost" queue --config "$HUB_CONFIG" --server hub "$@"; }
+
+# 1. the backlog
+say "queueing $MSGS msgs x $SIZE B over $SESSIONS sessions; the connector's target is down"
+t0=$EPOCHREALTIME
+send_load "$SUT_PORT" "$MSGS" "$WORK/source"
+wait "$SOURCE_PID" || true
+SOURCE_PID=
+read -r src_rc src_end <"$WORK/source.done"
+((src_rc == 0)) || { tail -5 "$WORK/source" >&2; fail "smtp-source failed (status $src_rc)"; }
+accept=$(awk -v n="$MSGS" -v a="$t0" -v b="$src_end" 'BEGIN { printf "%.1f", n / (b - a) }')
+say "accepted at $accept msg/s; settling for ${SETTLE}s"
+sleep "$SETTLE"
+
+# 2. the idle hub
+read -r u0 s0 <<<"$(proc_cpu "$HUB_PID")"
+sleep "$IDLE"
+read -r u1 s1 <<<"$(proc_cpu "$HUB_PID")"
+idle=$(awk -v hz="$CLK_TCK" -v t="$IDLE" -v u="$((u1 - u0))" -v s="$((s1 - s0))" \
+	'BEGIN { printf "%.1f%% of a core (user %.1f%%, system %.1f%%)", 100 * (u + s) / hz / t, 100 * u / hz / t, 100 * s / hz / t }')
+
+# 3. reading the queue's state
+metrics=$(seconds curl -sf -o /dev/null "http://$BENCH_ADDR:$API_PORT/metrics") || fail "GET /metrics failed: $(cat "$WORK/last.out")"
+list=$(seconds queue list) || fail "waypost queue list failed: $(cat "$WORK/last.out")"
+cat "$WORK/last.out" >&2
+
+# 4. the target comes back
+start_sink "$SINK_PORT" "$WORK/sink.count"
+t0=$EPOCHREALTIME
+(
+	rc=0
+	queue retry >"$WORK/retry.out" 2>&1 || rc=$?
+	echo "$rc $EPOCHREALTIME" >"$WORK/retry.done"
+) &
+RETRY_PID=$!
+wait_count "$WORK/sink.count" "$MSGS" "$STALL" || fail "the backlog did not drain (see $WORK/hub/hub.log; KEEP=1 keeps it)"
+wait "$RETRY_PID" || true
+read -r retry_rc retry_time <"$WORK/retry.done"
+((retry_rc == 0)) || say "waypost queue retry failed (status $retry_rc): $(tail -2 "$WORK/retry.out")"
+drain=$(awk -v n="$MSGS" -v a="$t0" -v b="$COUNT_END" 'BEGIN { printf "%.1f", n / (b - a) }')
+retry_s=$(awk -v a="$t0" -v b="$retry_time" 'BEGIN { printf "%.3f", b - a }')
+
+printf 'waypost backlog: %d msgs x %d B: accept %s msg/s; idle hub %s over %ds; GET /metrics %s s; queue list %s s; queue retry %s s; drain %s msg/s\n' \
+	"$MSGS" "$SIZE" "$accept" "$idle" "$IDLE" "$metrics" "$list" "$retry_s" "$drain"

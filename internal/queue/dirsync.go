@@ -1,0 +1,88 @@
+package queue
+
+import "sync"
+
+// dirSync is the group commit of one folder's fsync. Sessions that finish
+// DATA at the same moment each write, fsync and rename their own queue
+// file, then ask for the folder to be fsynced; one fsync of the folder
+// makes every rename done before it started durable, so the callers that
+// arrive while an fsync runs share the next one instead of each paying
+// for their own. At most one fsync of the folder runs at a time.
+//
+// Each call returns only after an fsync that started after the call
+// began has ended, with that fsync's error: an error reaches exactly the
+// callers whose renames that fsync was to cover.
+type dirSync struct {
+	fs  fsys
+	dir string
+
+	mu   sync.Mutex
+	cur  *syncRound // the round whose fsync runs, or nil
+	next *syncRound // the round gathering callers while cur runs, or nil
+}
+
+// syncRound is one fsync of the folder and the callers it covers.
+type syncRound struct {
+	done chan struct{} // closed when the fsync has ended
+	err  error         // its error, set before done is closed
+}
+
+func newDirSync(fs fsys, dir string) *dirSync { return &dirSync{fs: fs, dir: dir} }
+
+// sync makes durable every change to the folder's names made before the
+// call (a rename or a new file), and returns the error of the fsync that
+// did it.
+func (d *dirSync) sync() error {
+	d.mu.Lock()
+	if r := d.next; r != nil {
+		// A round is gathering and its fsync has not started: it covers
+		// this caller's rename.
+		d.mu.Unlock()
+		<-r.done
+		return r.err
+	}
+	// This caller opens a round and leads it: it waits for the running
+	// fsync (which may have started before the rename), then runs one for
+	// everyone who joined meanwhile.
+	r := &syncRound{done: make(chan struct{})}
+	prev := d.cur
+	d.next = r
+	d.mu.Unlock()
+	if prev != nil {
+		<-prev.done
+	}
+	d.mu.Lock()
+	d.next, d.cur = nil, r // from here, newcomers gather for the round after
+	d.mu.Unlock()
+
+	r.err = d.fs.SyncDir(d.dir)
+	close(r.done)
+
+	d.mu.Lock()
+	if d.cur == r {
+		d.cur = nil
+	}
+	d.mu.Unlock()
+	return r.err
+}
+
+// dirSyncs holds a Store's group commits, one per folder; the zero value
+// is ready for use.
+type dirSyncs struct {
+	mu sync.Mutex
+	m  map[string]*dirSync
+}
+
+func (ds *dirSyncs) get(fs fsys, dir string) *dirSync {
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	d := ds.m[dir]
+	if d == nil {
+		if ds.m == nil {
+			ds.m = make(map[string]*dirSync)
+		}
+		d = newDirSync(fs, dir)
+		ds.m[dir] = d
+	}
+	return d
+}
