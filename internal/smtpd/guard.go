@@ -344,6 +344,16 @@ func (g *guard) command(line []byte) ([]byte, error) {
 		rest := strings.TrimSpace(arg[len(prefix):])
 		end := pathEnd(rest)
 		mailbox := mailboxOf(rest[:end])
+		if verb == "RCPT" && strings.EqualFold(rest[:end], "<postmaster>") {
+			// RFC 5321 sections 4.1.1.3 and 4.5.1: <Postmaster> without a
+			// domain must be accepted; it is the postmaster of the
+			// organization's default domain. go-smtp's parser wants a
+			// domain, so the line it reads has one.
+			mailbox = rest[1:end-1] + "@" + g.l.org.DefaultDomain
+			rest = "<" + mailbox + ">" + rest[end:]
+			end = len(mailbox) + 2
+			line = []byte("RCPT TO:" + rest + "\r\n")
+		}
 		g.mu.Lock()
 		g.havePath, g.path = true, mailbox
 		g.lastCmd = summary
@@ -601,13 +611,13 @@ func (g *guard) write(p []byte, fromServer bool) (int, error) {
 }
 
 // refused counts and logs a refusal; it reports whether the session has
-// now had more than max_errors.
+// now had max_errors of them (the session ends after that many).
 func (g *guard) refused(p []byte, code int) bool {
 	g.logRefusal(string(p), "")
 	g.l.evRejectLine(code, p)
 	g.mu.Lock()
 	g.errors++
-	over := g.errors > g.l.rc.MaxErrors && code != 421
+	over := g.errors >= g.l.rc.MaxErrors && code != 421
 	g.mu.Unlock()
 	return over
 }

@@ -80,6 +80,12 @@ server = "hub-hq"
 addresses = ["SMTP:alice@contoso.test", "smtp:a@contoso.test", "FAX:+1 555 0100"]
 
 [[recipient]]
+kind = "mailbox"
+name = "Postmaster"
+server = "hub-hq"
+addresses = ["SMTP:postmaster@contoso.test"]
+
+[[recipient]]
 kind = "group"
 name = "Sales"
 addresses = ["SMTP:sales@contoso.test"]

@@ -49,6 +49,7 @@ type txn struct {
 	ret   string
 	rcpts []Recipient
 	seen  map[string]bool
+	count int // RCPTs accepted, a repeated one each time (max_recipients)
 }
 
 var (
@@ -153,8 +154,18 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	if !isASCII(addr) && !tx.utf8 {
 		return replyNeedUTF8
 	}
+	if max := s.l.rc.MaxRecipients; max > 0 && tx.count >= max {
+		// Every accepted RCPT counts, a repeated one too: a client cannot
+		// name one recipient a million times (RFC 5321 section 4.5.3.1.8).
+		return replyTooManyRecipients(max)
+	}
 	key := strings.ToLower(addr)
 	if tx.seen[key] {
+		s.mu.Lock()
+		if s.tx == tx {
+			tx.count++
+		}
+		s.mu.Unlock()
 		return replyDuplicateRecipient
 	}
 	org := tx.eng.Org()
@@ -186,6 +197,7 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	if s.tx == tx {
 		tx.rcpts = append(tx.rcpts, Recipient{Written: addr, Decision: d, ORCPT: orcpt, Notify: strings.Join(notify, ",")})
 		tx.seen[key] = true
+		tx.count++
 	}
 	s.mu.Unlock()
 	return nil

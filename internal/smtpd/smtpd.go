@@ -152,6 +152,9 @@ func New(org *config.Org, server string, rc *config.ReceiveConnector, eng func()
 	if rc.MaxMessageSize > 0 {
 		srv.MaxMessageBytes = rc.MaxMessageSize + 1
 	}
+	// go-smtp advertises max_recipients (LIMITS RCPTMAX, RFC 9422) and
+	// counts the recipients the session took as new; the session counts a
+	// repeated RCPT too, and so refuses first when there was one.
 	srv.MaxRecipients = rc.MaxRecipients
 	// The guard enforces max_line_length itself (and keeps data lines within
 	// it); go-smtp's limit is a little higher so that it never fires first.
