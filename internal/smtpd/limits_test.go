@@ -574,7 +574,7 @@ func TestBadCommands(t *testing.T) {
 	c.cmd("NOOPS", "501 5.5.2 ")
 	c.cmd("FOOO bar", "500 5.5.2 ")
 	c.cmd("NOOP", "250 ") // five errors: still open
-	c.send("BAZZ\r\n") // the sixth: max_errors reached, closed
+	c.send("BAZZ\r\n")    // the sixth: max_errors reached, closed
 	c.expect("500 5.5.2 ")
 	c.expect("421 4.7.0 Too many errors")
 	c.closed()
