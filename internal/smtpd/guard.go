@@ -99,7 +99,8 @@ func newGuard(l *Listener, c net.Conn, remote netip.AddrPort) *guard {
 }
 
 // Read implements net.Conn for go-smtp.
-func (g *guard) Read(p []byte) (int, error) {
+func (g *guard) Read(p []byte) (n int, err error) {
+	defer g.recoverRead(&n, &err)
 	for len(g.out) == 0 {
 		g.mu.Lock()
 		ph := g.phase
@@ -117,7 +118,7 @@ func (g *guard) Read(p []byte) (int, error) {
 			return 0, err
 		}
 	}
-	n := copy(p, g.out)
+	n = copy(p, g.out)
 	g.out = g.out[n:]
 	return n, nil
 }

@@ -72,7 +72,7 @@ func (s *session) tlsForbidden() bool {
 	return s.tx != nil || s.auth != ""
 }
 
-func (s *session) Reset() {
+func (s *session) reset() {
 	s.mu.Lock()
 	s.tx = nil
 	s.mu.Unlock()
@@ -81,9 +81,7 @@ func (s *session) Reset() {
 	}
 }
 
-func (s *session) Logout() error { return nil }
-
-func (s *session) Mail(from string, opts *smtp.MailOptions) error {
+func (s *session) mail(from string, opts *smtp.MailOptions) error {
 	if s.g.needEHLO() {
 		return replyEHLOFirst
 	}
@@ -129,7 +127,7 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	return nil
 }
 
-func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
+func (s *session) rcpt(to string, opts *smtp.RcptOptions) error {
 	orcpt := s.g.takeORCPT()
 	raw, ok := s.g.rawPath()
 	s.mu.Lock()
@@ -262,7 +260,7 @@ func parseStatus(s string) (smtp.EnhancedCode, bool) {
 	return ec, ec[0] == 4 || ec[0] == 5
 }
 
-func (s *session) Data(r io.Reader) error {
+func (s *session) data(r io.Reader) error {
 	s.mu.Lock()
 	tx, authUser := s.tx, s.auth
 	s.mu.Unlock()
@@ -364,7 +362,7 @@ func (s *session) authOffered() bool {
 	return s.l.auth != nil && s.l.rc.Kind == config.KindSubmission
 }
 
-func (s *session) Auth(mech string) (sasl.Server, error) {
+func (s *session) startAuth(mech string) (sasl.Server, error) {
 	relay := s.l.isRelay()
 	switch {
 	case s.l.authLimit.locked(clientKey(s.g.remote.Addr())):
