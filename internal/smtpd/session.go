@@ -327,6 +327,9 @@ func (s *session) data(r io.Reader) error {
 			return replyDataTimeout
 		}
 		return replyDataBroken
+	case err != nil && isNoSpace(err):
+		s.g.note("from", tx.from, "recipients", len(tx.rcpts), "receive_id", rid, "err", "file system full")
+		return s.l.queueFull(err)
 	case err != nil:
 		s.g.note("from", tx.from, "recipients", len(tx.rcpts), "receive_id", rid, "err", err.Error())
 		return replyQueueFailed

@@ -21,7 +21,9 @@ import (
 )
 
 // Queue is where accepted messages go. Add must return only once the message
-// is on stable storage; an error makes the receiver answer 451 4.3.0.
+// is on stable storage; an error makes the receiver answer 451 4.3.0, or
+// 452 4.3.1 when it wraps syscall.ENOSPC (the file system is full: MAIL is
+// then refused until it has room again, see space.go).
 //
 // Add reads body to its end. When reading body fails, Add must keep nothing
 // of the message and return an error (the receiver refuses messages that way:
@@ -87,6 +89,8 @@ type Listener struct {
 	queueDir    string                           // its file system's free space is checked at MAIL; "" for none
 	statfs      func(dir string) (uint64, error) // free bytes for an unprivileged user
 	spaceWarned atomic.Bool
+	space       spaceState
+	now         func() time.Time
 
 	mu      sync.Mutex
 	conns   map[*guard]struct{}
@@ -130,6 +134,7 @@ func New(org *config.Org, server string, rc *config.ReceiveConnector, eng func()
 		perIP:         map[netip.Addr]int{},
 		authLimit:     newAuthLimiter(rc.MaxAuthFailuresPerIP, rc.AuthFailureWindow, rc.AuthLockout),
 		statfs:        diskFree,
+		now:           time.Now,
 	}
 	if l.fqdn == "" {
 		l.fqdn = s.Name
