@@ -2,10 +2,11 @@ package smtpd
 
 import (
 	"net/netip"
-	"sync"
-	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"github.com/waypost/waypost/internal/config"
+	"github.com/waypost/waypost/internal/loginlimit"
 )
 
 // Limits against floods and password guessing (users-and-reliability.md
@@ -18,19 +19,15 @@ var (
 	replyTooManyConns  = reply(421, 4, 3, 2, "Too many connections, try again later")
 	replyAuthTooMany   = reply(421, 4, 7, 0, "Too many failed authentication attempts, closing connection")
 	replyAuthLockout   = reply(421, 4, 7, 0, "Too many failed authentication attempts from your address, try again later")
+	// replyAccountLocked refuses AUTH at an account locked by failures
+	// from many addresses, to an address it never logged in from; the
+	// password is not checked (loginlimit).
+	replyAccountLocked = reply(454, 4, 7, 0, "Too many failed authentication attempts for this account, try again later")
 )
 
-// clientKey is the address the per-client limits count under.
-func clientKey(a netip.Addr) netip.Addr {
-	a = a.Unmap()
-	if a.Is6() {
-		p, err := a.Prefix(64)
-		if err == nil {
-			return p.Addr()
-		}
-	}
-	return a
-}
+// clientKey is the address the per-client limits count under (the same as
+// the login limiter's).
+func clientKey(a netip.Addr) netip.Addr { return loginlimit.Key(a) }
 
 // admit lets a new connection in, or returns the reply that refuses it and
 // why: the listener is shutting down, the client is locked out after failed
@@ -38,7 +35,7 @@ func clientKey(a netip.Addr) netip.Addr {
 // forget.
 func (l *Listener) admit(g *guard) (*smtp.SMTPError, string) {
 	key := clientKey(g.remote.Addr())
-	if l.authLimit.locked(key) {
+	if l.logins.AddrLocked(key) {
 		return replyAuthLockout, "locked out after failed AUTH"
 	}
 	l.mu.Lock()
@@ -70,87 +67,18 @@ func (l *Listener) forget(g *guard) {
 	}
 }
 
-// authLimiter counts failed AUTH per client address over a sliding window;
-// max failures within window lock the address out for lockout. A zero
-// max turns it off.
-type authLimiter struct {
-	max     int
-	window  time.Duration
-	lockout time.Duration
-	now     func() time.Time
-
-	mu      sync.Mutex
-	clients map[netip.Addr]*authRecord
-	sweep   int // records added since the last sweep of stale ones
+// LoginPolicy is the login limiter policy of a receive connector: its
+// max_auth_failures_per_ip, auth_failure_window and auth_lockout, and the
+// per-account count of package loginlimit (off with the per-address one).
+func LoginPolicy(rc *config.ReceiveConnector) loginlimit.Policy {
+	p := loginlimit.Policy{MaxPerAddr: rc.MaxAuthFailuresPerIP, Window: rc.AuthFailureWindow, Lockout: rc.AuthLockout}
+	if p.MaxPerAddr > 0 {
+		p.MaxPerAccount = loginlimit.DefaultMaxPerAccount
+	}
+	return p
 }
 
-type authRecord struct {
-	fails []time.Time // within the window, oldest first
-	until time.Time   // locked out until then
-}
-
-func newAuthLimiter(max int, window, lockout time.Duration) *authLimiter {
-	return &authLimiter{max: max, window: window, lockout: lockout, now: time.Now, clients: map[netip.Addr]*authRecord{}}
-}
-
-// locked reports whether key is locked out now.
-func (a *authLimiter) locked(key netip.Addr) bool {
-	if a.max <= 0 {
-		return false
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	r := a.clients[key]
-	return r != nil && a.now().Before(r.until)
-}
-
-// fail counts a failed AUTH of key and reports whether key is locked out
-// now.
-func (a *authLimiter) fail(key netip.Addr) bool {
-	if a.max <= 0 {
-		return false
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	now := a.now()
-	r := a.clients[key]
-	if r == nil {
-		r = &authRecord{}
-		a.clients[key] = r
-		if a.sweep++; a.sweep >= 1024 {
-			a.sweepLocked(now)
-		}
-	}
-	if now.Before(r.until) {
-		return true
-	}
-	r.fails = pruneBefore(r.fails, now.Add(-a.window))
-	r.fails = append(r.fails, now)
-	if len(r.fails) >= a.max {
-		r.fails = r.fails[:0]
-		r.until = now.Add(a.lockout)
-		return true
-	}
-	return false
-}
-
-// sweepLocked drops the records that no longer matter, so that the map does
-// not grow with every address that ever failed once.
-func (a *authLimiter) sweepLocked(now time.Time) {
-	a.sweep = 0
-	for k, r := range a.clients {
-		r.fails = pruneBefore(r.fails, now.Add(-a.window))
-		if len(r.fails) == 0 && !now.Before(r.until) {
-			delete(a.clients, k)
-		}
-	}
-}
-
-// pruneBefore drops the times before t from a sorted slice.
-func pruneBefore(ts []time.Time, t time.Time) []time.Time {
-	i := 0
-	for i < len(ts) && ts[i].Before(t) {
-		i++
-	}
-	return append(ts[:0], ts[i:]...)
-}
+// SetLoginLimiter makes the listener count failed AUTH in lim, shared
+// with other listeners or services, instead of its own. Call it before
+// Serve. Lockouts are then reported by lim's OnLockout only.
+func (l *Listener) SetLoginLimiter(lim *loginlimit.Limiter) { l.logins = lim }

@@ -18,6 +18,7 @@ import (
 	"github.com/waypost/waypost/internal/config"
 	"github.com/waypost/waypost/internal/directory"
 	"github.com/waypost/waypost/internal/hubauth"
+	"github.com/waypost/waypost/internal/loginlimit"
 	"github.com/waypost/waypost/internal/routing"
 )
 
@@ -368,7 +369,7 @@ func (s *session) authOffered() bool {
 func (s *session) startAuth(mech string) (sasl.Server, error) {
 	relay := s.l.isRelay()
 	switch {
-	case s.l.authLimit.locked(clientKey(s.g.remote.Addr())):
+	case s.l.logins.AddrLocked(s.g.remote.Addr()):
 		// Locked out by failures in other sessions since this one began.
 		return nil, replyAuthLockout
 	case relay && s.g.needEHLO():
@@ -391,7 +392,7 @@ func (s *session) startAuth(mech string) (sasl.Server, error) {
 		return saslServer{sasl.NewPlainServer(func(identity, user, pass string) error {
 			if identity != "" && identity != user {
 				s.g.note("reason", "authorization identity differs from the user")
-				return s.authFailed(user)
+				return s.authFailed(user, s.l.logins.Check(loginService, user, s.g.remote.Addr()))
 			}
 			return s.authenticate(user, pass)
 		})}, nil
@@ -402,6 +403,21 @@ func (s *session) startAuth(mech string) (sasl.Server, error) {
 }
 
 func (s *session) authenticate(user, pass string) error {
+	att := s.l.logins.Check(loginService, user, s.g.remote.Addr())
+	switch {
+	case att.Refused && att.Locked == loginlimit.KindAddress:
+		att.Result(false)
+		s.g.note("user", printable(user, 100), "reason", "address locked out after failed AUTH")
+		return replyAuthLockout
+	case att.Refused:
+		// The account is locked and this address never logged in to it:
+		// no guess is checked (package loginlimit).
+		s.authFailed(user, att)
+		s.g.note("reason", "account locked after failed AUTH from many addresses")
+		return replyAccountLocked
+	case att.Delay > 0:
+		time.Sleep(att.Delay)
+	}
 	mailbox, ok := "", false
 	if c, can := s.l.auth.(Checker); can {
 		m, err := c.Check(user, pass)
@@ -414,8 +430,9 @@ func (s *session) authenticate(user, pass string) error {
 		mailbox, ok = s.l.auth.Authenticate(user, pass)
 	}
 	if !ok {
-		return s.authFailed(user)
+		return s.authFailed(user, att)
 	}
+	att.Result(true)
 	if mailbox == "" {
 		mailbox = user
 	}
@@ -426,10 +443,14 @@ func (s *session) authenticate(user, pass string) error {
 	return nil
 }
 
-// authFailed counts a failed AUTH, in the session and for the client's
-// address, and returns its reply. The third in a session, or one that
-// locks the address out, closes the session after the reply.
-func (s *session) authFailed(user string) error {
+// loginService names SMTP AUTH to the login limiter.
+const loginService = "smtp"
+
+// authFailed counts a failed AUTH, in the session and in the login
+// limiter (att, for the client's address and the account), and returns its
+// reply. The third in a session, or one that locks the address out,
+// closes the session after the reply.
+func (s *session) authFailed(user string, att *loginlimit.Attempt) error {
 	s.mu.Lock()
 	s.authFailures++
 	last := s.authFailures >= maxAuthFailures
@@ -437,7 +458,7 @@ func (s *session) authFailed(user string) error {
 	s.g.note("user", printable(user, 100))
 	s.l.evAuthFailure()
 	switch {
-	case s.l.authLimit.fail(clientKey(s.g.remote.Addr())):
+	case att.Result(false) == loginlimit.KindAddress:
 		s.g.lastError(replyAuthLockout, "locked out after failed AUTH")
 	case last:
 		s.g.lastError(replyAuthTooMany, "too many failed AUTH in the session")

@@ -17,6 +17,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/waypost/waypost/internal/config"
+	"github.com/waypost/waypost/internal/loginlimit"
 	"github.com/waypost/waypost/internal/routing"
 )
 
@@ -85,7 +86,7 @@ type Listener struct {
 	trustLoopback bool
 
 	ev          Events
-	authLimit   *authLimiter
+	logins      *loginlimit.Limiter
 	queueDir    string                           // its file system's free space is checked at MAIL; "" for none
 	statfs      func(dir string) (uint64, error) // free bytes for an unprivileged user
 	spaceWarned atomic.Bool
@@ -132,13 +133,14 @@ func New(org *config.Org, server string, rc *config.ReceiveConnector, eng func()
 		trustLoopback: true,
 		conns:         map[*guard]struct{}{},
 		perIP:         map[netip.Addr]int{},
-		authLimit:     newAuthLimiter(rc.MaxAuthFailuresPerIP, rc.AuthFailureWindow, rc.AuthLockout),
 		statfs:        diskFree,
 		now:           time.Now,
 	}
 	if l.fqdn == "" {
 		l.fqdn = s.Name
 	}
+	l.logins = loginlimit.New(LoginPolicy(rc), l.log)
+	l.logins.OnLockout = l.evLockout
 	if rc.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(rc.TLSCert, rc.TLSKey)
 		if err != nil {
@@ -277,8 +279,8 @@ func (l *Listener) refuseConn(c net.Conn, ap netip.AddrPort, r *smtp.SMTPError, 
 	defer c.Close()
 	c.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	line := formatReply(r)
+	l.evRejectReply(r) // before the write: a client that has read the reply finds it counted
 	io.WriteString(c, line)
-	l.evRejectReply(r)
 	l.log.Info("refused", "remote", ap.String(), "command", "(connect)", "reply", strings.TrimSpace(line), "reason", reason)
 }
 
