@@ -76,8 +76,13 @@ type guard struct {
 	lastCmd         string // the command being answered, for the log (no credentials)
 	path            string // raw path of the current MAIL or RCPT line
 	havePath        bool
-	orcpt           string // non-RFC 822 ORCPT taken off the current RCPT line
-	notes           []any  // log attributes the session adds to a refusal
+	orcpt           string    // non-RFC 822 ORCPT taken off the current RCPT line
+	notes           []any     // log attributes the session adds to a refusal
+	readDL          time.Time // deadline of the current or next read, "" for none
+	lastActive      time.Time // when the last command line came (or the connection)
+	dataStart       time.Time // when the current message data began
+	dataBytes       int64     // bytes of it read so far
+	inHandshake     bool      // in the STARTTLS handshake
 }
 
 type phase uint8
@@ -132,10 +137,18 @@ func (g *guard) readMore(deadline time.Time) {
 	// in is always a slice of rbuf, which go-smtp holds nothing of now
 	// (fill runs only when out is used up): move it to the front.
 	g.in = g.rbuf[:copy(g.rbuf, g.in)]
+	g.mu.Lock()
 	if !deadline.IsZero() {
+		if since, ok := g.l.stressed(); ok {
+			// Under stress a message's data must be in within
+			// stressTimeout of the stress or of its start.
+			if limit := maxTime(since, g.dataStart).Add(g.l.stressTimeout); g.phase != phaseCommand && deadline.After(limit) {
+				deadline = limit
+			}
+		}
+		g.readDL = deadline
 		g.raw.SetReadDeadline(deadline)
 	}
-	g.mu.Lock()
 	rw := g.rw
 	g.mu.Unlock()
 	n, err := rw.Read(g.in[len(g.in):cap(g.in)])
@@ -155,33 +168,51 @@ func (g *guard) readMore(deadline time.Time) {
 func (g *guard) readData() {
 	rc := g.l.rc
 	now := time.Now()
+	timeout := g.l.dataTimeout()
 	var dl time.Time
 	slow := false
-	if rc.DataTimeout > 0 {
-		dl = now.Add(rc.DataTimeout)
+	if timeout > 0 {
+		dl = now.Add(timeout)
 		if rc.MinDataRate > 0 && g.budget.Before(dl) {
 			dl, slow = g.budget, true
 		}
 	}
+	if _, ok := g.l.stressed(); ok {
+		slow = true // a deadline shortened by stress is a data rate too slow for now
+	}
 	before := len(g.in)
 	g.readMore(dl)
-	if n := len(g.in) - before; n > 0 && rc.MinDataRate > 0 {
+	n := len(g.in) - before
+	if n > 0 && rc.MinDataRate > 0 {
 		g.budget = g.budget.Add(time.Duration(n) * time.Second / time.Duration(rc.MinDataRate))
-		if limit := time.Now().Add(rc.DataTimeout); g.budget.After(limit) {
+		if limit := time.Now().Add(timeout); g.budget.After(limit) {
 			g.budget = limit
 		}
 	}
 	var ne net.Error
-	if slow && g.rerr != nil && errors.As(g.rerr, &ne) && ne.Timeout() {
-		g.mu.Lock()
+	timedOut := slow && g.rerr != nil && errors.As(g.rerr, &ne) && ne.Timeout()
+	g.mu.Lock()
+	g.dataBytes += int64(n)
+	if timedOut {
 		g.slow = true
-		g.mu.Unlock()
 	}
+	g.mu.Unlock()
 }
 
-// startData starts the time budget of readData.
-func (g *guard) startData() {
-	g.budget = time.Now().Add(g.l.rc.DataTimeout)
+// startDataLocked starts the time budget of readData (and the count of
+// stress.go);
+// mu is held.
+func (g *guard) startDataLocked() {
+	now := time.Now()
+	g.budget = now.Add(g.l.dataTimeout())
+	g.dataStart, g.dataBytes = now, 0
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // tooSlow reports whether the client was cut off for min_data_rate.
@@ -222,8 +253,8 @@ func (g *guard) fillCommand() error {
 		// One deadline for the whole line: a client that sends a byte now
 		// and then is still cut off at command_timeout.
 		var dl time.Time
-		if !timed && g.l.rc.CommandTimeout > 0 {
-			dl = time.Now().Add(g.l.rc.CommandTimeout)
+		if d := g.l.commandTimeout(); !timed && d > 0 {
+			dl = time.Now().Add(d)
 		}
 		timed = true
 		g.readMore(dl)
@@ -295,6 +326,7 @@ func (g *guard) fillChunk() error {
 func (g *guard) command(line []byte) ([]byte, error) {
 	text := strings.TrimRight(string(line), "\r\n")
 	g.mu.Lock()
+	g.lastActive = time.Now()
 	sasl := g.saslNext
 	g.saslNext = false
 	g.notes = nil
@@ -385,8 +417,8 @@ func (g *guard) command(line []byte) ([]byte, error) {
 	case "BDAT":
 		if n, ok := bdatSize(arg); ok && n > 0 {
 			g.chunkLeft = n
-			g.startData()
 			g.mu.Lock()
+			g.startDataLocked()
 			g.phase = phaseChunk
 			g.mu.Unlock()
 		}
@@ -489,9 +521,15 @@ func (g *guard) startTLS() error {
 		g.l.log.Warn("discarded input sent after STARTTLS before the TLS handshake", "remote", g.remote.String(), "bytes", dropped)
 	}
 	tc := tls.Server(g.raw, g.l.tls)
-	ctx, cancel := context.WithTimeout(context.Background(), g.l.rc.CommandTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), g.l.commandTimeout())
+	g.mu.Lock()
+	g.inHandshake = true
+	g.mu.Unlock()
 	err := tc.HandshakeContext(ctx)
 	cancel()
+	g.mu.Lock()
+	g.inHandshake = false
+	g.mu.Unlock()
 	if err != nil {
 		g.l.log.Info("TLS handshake failed", "remote", g.remote.String(), "err", err)
 		g.Close()
@@ -544,7 +582,7 @@ func (g *guard) write(p []byte, fromServer bool) (int, error) {
 			return len(p), nil
 		}
 		g.phase = phaseData
-		g.startData()
+		g.startDataLocked()
 		g.scan = &dataScan{max: g.l.rc.MaxLineLength - 2, fixLF: g.bareLFOK}
 	}
 	if code == 334 {

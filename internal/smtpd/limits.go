@@ -2,6 +2,7 @@ package smtpd
 
 import (
 	"net/netip"
+	"time"
 
 	"github.com/emersion/go-smtp"
 
@@ -31,40 +32,61 @@ func clientKey(a netip.Addr) netip.Addr { return loginlimit.Key(a) }
 
 // admit lets a new connection in, or returns the reply that refuses it and
 // why: the listener is shutting down, the client is locked out after failed
-// AUTH, or a connection limit is reached. An admitted guard is counted until
-// forget.
+// AUTH, or a connection limit is reached and no idle or slow session can
+// make room (stress.go). An admitted guard is counted until forget.
 func (l *Listener) admit(g *guard) (*smtp.SMTPError, string) {
 	key := clientKey(g.remote.Addr())
 	if l.logins.AddrLocked(key) {
 		return replyAuthLockout, "locked out after failed AUTH"
 	}
+	now := time.Now()
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	switch {
 	case l.closing:
+		l.mu.Unlock()
 		return replyShuttingDown, "shutting down"
-	case l.rc.MaxConnections > 0 && len(l.conns) >= l.rc.MaxConnections:
-		return replyTooManyConns, "max_connections reached"
 	case l.rc.MaxConnectionsPerIP > 0 && l.perIP[key] >= l.rc.MaxConnectionsPerIP:
+		l.mu.Unlock()
 		return replyTooManyFromIP, "max_connections_per_ip reached"
 	}
+	var victim *guard
+	var why *smtp.SMTPError
+	if l.rc.MaxConnections > 0 && len(l.conns) >= l.rc.MaxConnections {
+		if victim, why = l.victimLocked(now); victim == nil {
+			l.mu.Unlock()
+			return replyTooManyConns, "max_connections reached"
+		}
+		l.forgetLocked(victim)
+	}
+	g.lastActive = now
 	l.conns[g] = struct{}{}
 	l.perIP[key]++
+	shortenNow := l.updateStressLocked(now)
+	l.mu.Unlock()
+	if victim != nil {
+		go victim.evict(why, "max_connections reached: closed to make room for "+g.remote.String())
+	}
+	l.shorten(shortenNow, now)
 	return nil, ""
 }
 
 // forget releases what admit counted for g.
 func (l *Listener) forget(g *guard) {
-	key := clientKey(g.remote.Addr())
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.forgetLocked(g)
+}
+
+func (l *Listener) forgetLocked(g *guard) {
 	if _, ok := l.conns[g]; !ok {
 		return
 	}
+	key := clientKey(g.remote.Addr())
 	delete(l.conns, g)
 	if l.perIP[key]--; l.perIP[key] <= 0 {
 		delete(l.perIP, key)
 	}
+	l.updateStressLocked(time.Now())
 }
 
 // LoginPolicy is the login limiter policy of a receive connector: its

@@ -65,6 +65,14 @@ func (s *session) busy() bool {
 	return s.tx != nil
 }
 
+// authenticated reports whether the client has authenticated (a hub peer
+// included).
+func (s *session) authenticated() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.auth != ""
+}
+
 // tlsForbidden reports whether STARTTLS must be refused: inside a mail
 // transaction, or after AUTH (go-smtp would not let the client AUTH again).
 func (s *session) tlsForbidden() bool {

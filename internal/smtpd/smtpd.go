@@ -93,6 +93,9 @@ type Listener struct {
 	space       spaceState
 	now         func() time.Time
 
+	stressSince   atomic.Int64  // UnixNano when stress began, 0 when not under stress (stress.go)
+	stressTimeout time.Duration // the timeouts under stress (tests shorten it)
+
 	mu      sync.Mutex
 	conns   map[*guard]struct{}
 	perIP   map[netip.Addr]int // admitted connections by clientKey
@@ -135,6 +138,7 @@ func New(org *config.Org, server string, rc *config.ReceiveConnector, eng func()
 		perIP:         map[netip.Addr]int{},
 		statfs:        diskFree,
 		now:           time.Now,
+		stressTimeout: stressTimeout,
 	}
 	if l.fqdn == "" {
 		l.fqdn = s.Name
