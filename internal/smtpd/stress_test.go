@@ -76,19 +76,19 @@ func TestStressTimeouts(t *testing.T) {
 	}
 	// Two more connections: 4 of 5 is stress.
 	began := time.Now()
-	h.hello()
-	h.hello()
-	idle.expect("421 4.4.2 ")
-	idle.closed()
-	slow.expect("421 4.4.2 ")
-	slow.closed()
+	a, b := h.hello(), h.hello()
+	for _, c := range []*client{idle, slow, a, b} {
+		c.expect("421 4.4.2 ")
+		c.closed()
+	}
 	if d := time.Since(began); d > 10*time.Second {
 		t.Errorf("cut off after %v", d)
 	}
 	// A session that starts under stress has the short timeout too.
 	h.hello()
-	h.hello() // 4 of 5 again
-	late := h.hello()
+	h.hello()
+	h.hello()
+	late := h.hello() // 4 of 5 again
 	late.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	late.expect("421 4.4.2 ")
 	if len(h.q.all()) != 0 {
