@@ -6,8 +6,8 @@ import (
 	"github.com/emersion/go-smtp"
 )
 
-// Stress mode (Postfix's postscreen, anvil and smtpd stress mode; the
-// limits of users-and-reliability.md B.8). A receive connector is under
+// Stress mode (Postfix's postscreen, anvil and smtpd stress mode; see
+// docs/operations.md, "Limits of a receive connector"). A receive connector is under
 // stress from stressPercent of max_connections until it is back under
 // stressPercent less stressHysteresis. Under stress:
 //
