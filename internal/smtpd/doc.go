@@ -50,7 +50,7 @@
 // connector. The receiving hub routes the recipients again with its own
 // scope.
 //
-// SMTP smuggling. Every connection passes through a guard (guard.go) that
+// SMTP smuggling. Every connection passes through a guard (conn.go) that
 // reads the raw byte stream beneath go-smtp and enforces:
 //
 //   - Only <CR><LF>.<CR><LF> ends DATA. <LF>.<LF>, <CR>.<CR>, <LF>.<CR><LF>
@@ -73,6 +73,11 @@
 //     handshake, the client must send EHLO again. Because the guard owns
 //     the TLS layer, all of the above holds inside TLS too.
 //
+// The guard's code is split by what it does: conn.go (the wrapped
+// connection), reading.go (reading with timeouts), command.go (command
+// parsing), httpdetect.go, starttls.go, writing.go (replies, max_errors)
+// and smuggling.go (the data scan).
+//
 // The guard also enforces the connector's command and data timeouts and
 // min_data_rate (421 4.4.2), the line length (500 5.5.2 for a command
 // line), and max_errors (421 4.7.0 Too many errors after the last, then
@@ -82,7 +87,7 @@
 // speaks HTTP at once. It writes one log line per refusal; the session
 // writes one per accepted message.
 //
-// Limits (limits.go, stress.go, space.go): max_connections_per_ip
+// Limits (connections.go, stress.go, lockout.go, space.go): max_connections_per_ip
 // (421 4.7.0) before the greeting, and max_connections (421 4.3.2) unless
 // an idle or slow session can make room: from 80% of max_connections the
 // connector is under stress (Postfix's postscreen, anvil and stress mode),

@@ -1,6 +1,7 @@
 package smtpd
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/waypost/waypost/internal/config"
 	"github.com/waypost/waypost/internal/loginlimit"
 )
 
@@ -83,3 +85,70 @@ func TestConnectorLoginPolicy(t *testing.T) {
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// authPlain is an AUTH PLAIN command line for user and pass.
+func authPlain(user, pass string) string {
+	return "AUTH PLAIN " + base64.StdEncoding.EncodeToString([]byte("\x00"+user+"\x00"+pass))
+}
+
+// TestAuthLockout covers T35: three failed AUTH close a session; repeated
+// failures from one address across sessions lock that address out, at
+// connect and at AUTH, for auth_lockout; another address is not affected;
+// the failures are reported to OnAuthFailure.
+func TestAuthLockout(t *testing.T) {
+	t.Parallel()
+	ev := &counts{}
+	h := start(t, "Clients", func(rc *config.ReceiveConnector) {
+		rc.MaxAuthFailuresPerIP = 4
+		rc.AuthFailureWindow = time.Minute
+		rc.AuthLockout = 700 * time.Millisecond
+	}, ev.option)
+	early := h.helloFrom("127.0.0.1") // open before the lockout
+
+	c := h.helloFrom("127.0.0.1")
+	for i := 0; i < 2; i++ {
+		c.cmd(authPlain("alice@contoso.test", "guess"), "535 5.7.8 ")
+	}
+	c.send(authPlain("alice@contoso.test", "guess") + "\r\n")
+	c.expect("535 5.7.8 ")
+	c.expect("421 4.7.0 Too many failed authentication attempts, closing connection")
+	c.closed()
+
+	// The fourth failure from 127.0.0.1 locks it out.
+	c = h.helloFrom("127.0.0.1")
+	c.send(authPlain("alice@contoso.test", "guess") + "\r\n")
+	c.expect("535 5.7.8 ")
+	c.expect("421 4.7.0 Too many failed authentication attempts from your address")
+	c.closed()
+	locked := time.Now()
+
+	// A new connection is refused before the greeting, and AUTH in the
+	// session opened earlier too, even with the right password.
+	c = h.dialFrom("127.0.0.1")
+	c.expect("421 4.7.0 Too many failed authentication attempts from your address")
+	c.closed()
+	early.send(authPlain("alice@contoso.test", "secret") + "\r\n")
+	early.expect("421 4.7.0 ")
+	early.closed()
+
+	// Another address is not affected.
+	c = h.helloFrom("127.0.0.2")
+	c.cmd(authPlain("alice@contoso.test", "secret"), "235 ")
+	c.cmd("QUIT", "221 ")
+
+	// After the lockout, 127.0.0.1 may try again.
+	time.Sleep(time.Until(locked.Add(800 * time.Millisecond)))
+	c = h.helloFrom("127.0.0.1")
+	c.cmd(authPlain("alice@contoso.test", "secret"), "235 ")
+
+	s := ev.snapshot()
+	if s.authFailures != 4 {
+		t.Errorf("OnAuthFailure called %d times, want 4", s.authFailures)
+	}
+	if got := ev.rejected("421 4.7.0"); got != 4 { // session limit, lockout, connect, early AUTH
+		t.Errorf("OnReject(421, 4.7.0) called %d times, want 4: %v", got, s.rejects)
+	}
+	if logs := h.logs.String(); !strings.Contains(logs, "locked out after failed AUTH") || strings.Contains(logs, "guess") {
+		t.Errorf("log:\n%s", logs)
+	}
+}

@@ -1,6 +1,7 @@
 package smtpd
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -106,4 +107,110 @@ func TestQueueDiskFull(t *testing.T) {
 	c.send("Subject: x\r\n\r\nx\r\n.\r\n")
 	c.expect("451 4.3.0 ")
 	c.cmd("MAIL FROM:<bob@fabrikam.test>", "250 ")
+}
+
+func TestSpaceNeeded(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		max, min, size int64
+		want           uint64
+	}{
+		{35_000_000, 0, 0, 52_500_000},
+		{35_000_000, 0, 1000, 52_500_000},
+		{0, 0, 0, 0}, // unlimited, no SIZE, no minimum: no check
+		{0, 0, 1000, 1500},
+		{1000, 1 << 30, 0, 1 << 30},
+		{1000, 0, 0, 1500},
+	} {
+		rc := &config.ReceiveConnector{MaxMessageSize: tt.max, MinFreeSpace: tt.min}
+		if got := spaceNeeded(rc, tt.size); got != tt.want {
+			t.Errorf("spaceNeeded(max %d, min %d, SIZE %d) = %d, want %d", tt.max, tt.min, tt.size, got, tt.want)
+		}
+	}
+}
+
+// TestDiskFree runs the real statfs on a real folder.
+func TestDiskFree(t *testing.T) {
+	t.Parallel()
+	free, err := diskFree(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if free == 0 {
+		t.Fatal("no free space reported for the test's temporary folder")
+	}
+	if _, err := diskFree("/nonexistent/waypost/queue"); err == nil {
+		t.Error("no error for a missing folder")
+	}
+}
+
+// TestFreeSpace covers T15: MAIL is refused with 452 4.3.1 while the queue's
+// file system has less free than 1.5 x max_message_size (or
+// min_free_space), and accepted again once there is room.
+func TestFreeSpace(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	free := uint64(1000)
+	var asked []string
+	statfs := func(dir string) (uint64, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		asked = append(asked, dir)
+		return free, nil
+	}
+	dir := t.TempDir()
+	ev := &counts{}
+	h := start(t, "Default", func(rc *config.ReceiveConnector) { rc.MaxMessageSize = 10_000 }, func(l *Listener) {
+		l.SetQueueDir(dir)
+		l.statfs = statfs
+	}, ev.option)
+	c := h.hello()
+	c.cmd("MAIL FROM:<bob@fabrikam.test>", "452 4.3.1 Insufficient system storage")
+	mu.Lock()
+	free = 14_999
+	mu.Unlock()
+	c.cmd("MAIL FROM:<bob@fabrikam.test>", "452 4.3.1 ")
+	mu.Lock()
+	free = 15_000
+	mu.Unlock()
+	c.cmd("MAIL FROM:<bob@fabrikam.test>", "250 ")
+	c.cmd("RSET", "250 ")
+	c.cmd("MAIL FROM:<bob@fabrikam.test> SIZE=10001", "552 5.3.4 ") // over the limit, before any space check
+	mu.Lock()
+	if len(asked) != 3 || asked[0] != dir {
+		t.Errorf("statfs asked about %v, want %s three times", asked, dir)
+	}
+	mu.Unlock()
+	if got := ev.rejected("452 4.3.1"); got != 2 {
+		t.Errorf("OnReject(452, 4.3.1) called %d times, want 2", got)
+	}
+
+	// The real statfs: a test folder has room for 1.5 x 10 kB, but not for
+	// a minimum of 2^62 bytes.
+	real := start(t, "Default", func(rc *config.ReceiveConnector) { rc.MaxMessageSize = 10_000 }, func(l *Listener) { l.SetQueueDir(t.TempDir()) })
+	c = real.hello()
+	c.transaction("bob@fabrikam.test", "alice@contoso.test")
+	c.send("Subject: room\r\n\r\nx\r\n.\r\n")
+	c.expect("250 ")
+	full := start(t, "Default", func(rc *config.ReceiveConnector) { rc.MinFreeSpace = 1 << 62 }, func(l *Listener) { l.SetQueueDir(t.TempDir()) })
+	c = full.hello()
+	c.cmd("MAIL FROM:<bob@fabrikam.test>", "452 4.3.1 ")
+	if logs := full.logs.String(); !strings.Contains(logs, "queue file system nearly full") {
+		t.Errorf("not logged:\n%s", logs)
+	}
+
+	// A file system whose free space cannot be read is not refused (the
+	// queue's own writes still fail safely), and that is logged once.
+	broken := start(t, "Default", nil, func(l *Listener) {
+		l.SetQueueDir(dir)
+		l.statfs = func(string) (uint64, error) { return 0, errors.New("statfs: input/output error") }
+	})
+	c = broken.hello()
+	for i := 0; i < 2; i++ {
+		c.cmd("MAIL FROM:<bob@fabrikam.test>", "250 ")
+		c.cmd("RSET", "250 ")
+	}
+	if n := strings.Count(broken.logs.String(), "cannot read the queue's free space"); n != 1 {
+		t.Errorf("logged %d times, want once:\n%s", n, broken.logs.String())
+	}
 }

@@ -6,24 +6,18 @@ import (
 
 	"github.com/emersion/go-smtp"
 
-	"github.com/waypost/waypost/internal/config"
 	"github.com/waypost/waypost/internal/loginlimit"
 )
 
-// Limits against floods and password guessing (users-and-reliability.md
-// B.8, B.10; T35, T37). A client "address" is its IPv4 address, or the /64
-// of its IPv6 address: one IPv6 site holds a whole /64, so per-address
-// limits on single IPv6 addresses would be easy to walk around.
+// Connection accounting: max_connections and max_connections_per_ip
+// (docs/operations.md, "Connections"). A client "address" is its IPv4
+// address, or the /64 of its IPv6 address: one IPv6 site holds a whole
+// /64, so per-address limits on single IPv6 addresses would be easy to
+// walk around.
 
 var (
 	replyTooManyFromIP = reply(421, 4, 7, 0, "Too many connections from your address, try again later")
 	replyTooManyConns  = reply(421, 4, 3, 2, "Too many connections, try again later")
-	replyAuthTooMany   = reply(421, 4, 7, 0, "Too many failed authentication attempts, closing connection")
-	replyAuthLockout   = reply(421, 4, 7, 0, "Too many failed authentication attempts from your address, try again later")
-	// replyAccountLocked refuses AUTH at an account locked by failures
-	// from many addresses, to an address it never logged in from; the
-	// password is not checked (loginlimit).
-	replyAccountLocked = reply(454, 4, 7, 0, "Too many failed authentication attempts for this account, try again later")
 )
 
 // clientKey is the address the per-client limits count under (the same as
@@ -88,19 +82,3 @@ func (l *Listener) forgetLocked(g *guard) {
 	}
 	l.updateStressLocked(time.Now())
 }
-
-// LoginPolicy is the login limiter policy of a receive connector: its
-// max_auth_failures_per_ip, auth_failure_window and auth_lockout, and the
-// per-account count of package loginlimit (off with the per-address one).
-func LoginPolicy(rc *config.ReceiveConnector) loginlimit.Policy {
-	p := loginlimit.Policy{MaxPerAddr: rc.MaxAuthFailuresPerIP, Window: rc.AuthFailureWindow, Lockout: rc.AuthLockout}
-	if p.MaxPerAddr > 0 {
-		p.MaxPerAccount = loginlimit.DefaultMaxPerAccount
-	}
-	return p
-}
-
-// SetLoginLimiter makes the listener count failed AUTH in lim, shared
-// with other listeners or services, instead of its own. Call it before
-// Serve. Lockouts are then reported by lim's OnLockout only.
-func (l *Listener) SetLoginLimiter(lim *loginlimit.Limiter) { l.logins = lim }
