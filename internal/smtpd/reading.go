@@ -23,13 +23,6 @@ func (g *guard) readMore(deadline time.Time) {
 	g.in = g.rbuf[:copy(g.rbuf, g.in)]
 	g.mu.Lock()
 	if !deadline.IsZero() {
-		if since, ok := g.l.stressed(); ok {
-			// Under stress a message's data must be in within
-			// stressTimeout of the stress or of its start.
-			if limit := maxTime(since, g.dataStart).Add(g.l.stressTimeout); g.phase != phaseCommand && deadline.After(limit) {
-				deadline = limit
-			}
-		}
 		g.readDL = deadline
 		g.raw.SetReadDeadline(deadline)
 	}
@@ -53,6 +46,18 @@ func (g *guard) readData() {
 	rc := g.l.rc
 	now := time.Now()
 	timeout := g.l.dataTimeout()
+	if since, ok := g.l.stressed(); ok && rc.MinDataRate > 0 {
+		// Under stress the grace before min_data_rate is the stress
+		// timeout, counted from the data's start or the stress, whichever
+		// came later: a trickle is cut off within seconds, a transfer that
+		// keeps up the rate goes on.
+		g.mu.Lock()
+		start, n := g.dataStart, g.dataBytes
+		g.mu.Unlock()
+		if b := maxTime(since, start).Add(g.l.stressTimeout + time.Duration(n)*time.Second/time.Duration(rc.MinDataRate)); g.budget.After(b) {
+			g.budget = b
+		}
+	}
 	var dl time.Time
 	slow := false
 	if timeout > 0 {
@@ -62,7 +67,7 @@ func (g *guard) readData() {
 		}
 	}
 	if _, ok := g.l.stressed(); ok {
-		slow = true // a deadline shortened by stress is a data rate too slow for now
+		slow = true // a wait shortened by stress: too slow for now
 	}
 	before := len(g.in)
 	g.readMore(dl)

@@ -63,7 +63,7 @@ func TestStressTimeouts(t *testing.T) {
 		rc.MaxConnectionsPerIP = 10
 		rc.CommandTimeout = time.Minute
 		rc.DataTimeout = time.Minute
-		rc.MinDataRate = 1
+		rc.MinDataRate = 100
 	}, func(l *Listener) { l.stressTimeout = 500 * time.Millisecond })
 	idle := h.hello() // waits for a command with a one-minute timeout
 	slow := h.hello()
@@ -84,14 +84,25 @@ func TestStressTimeouts(t *testing.T) {
 	if d := time.Since(began); d > 10*time.Second {
 		t.Errorf("cut off after %v", d)
 	}
-	// A session that starts under stress has the short timeout too.
+	// A session that starts under stress has the short timeout too, but a
+	// message that keeps up min_data_rate is not cut off however long it
+	// takes.
 	h.hello()
 	h.hello()
-	h.hello()
+	fast := h.hello()
 	late := h.hello() // 4 of 5 again
+	fast.transaction("bob@fabrikam.test", "alice@contoso.test")
+	fast.send("Subject: fast\r\n\r\n")
+	line := strings.Repeat("y", 998) + "\r\n"
+	for range 150 { // 1.5 s at 100 kB/s, three times the stress timeout
+		fast.send(line)
+		time.Sleep(10 * time.Millisecond)
+	}
+	fast.send(".\r\n")
+	fast.expect("250 ")
 	late.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	late.expect("421 4.4.2 ")
-	if len(h.q.all()) != 0 {
-		t.Error("a message was queued")
+	if got := len(h.q.all()); got != 1 {
+		t.Errorf("%d messages queued, want the fast one only", got)
 	}
 }
