@@ -90,7 +90,7 @@ type Listener struct {
 	queueDir    string                           // its file system's free space is checked at MAIL; "" for none
 	statfs      func(dir string) (uint64, error) // free bytes for an unprivileged user
 	spaceWarned atomic.Bool
-	space       spaceState
+	space       *spaceState // shared by the listeners of one queue folder (SetQueueDir)
 	now         func() time.Time
 
 	stressSince   atomic.Int64  // UnixNano when stress began, 0 when not under stress (stress.go)
@@ -137,6 +137,7 @@ func New(org *config.Org, server string, rc *config.ReceiveConnector, eng func()
 		conns:         map[*guard]struct{}{},
 		perIP:         map[netip.Addr]int{},
 		statfs:        diskFree,
+		space:         &spaceState{},
 		now:           time.Now,
 		stressTimeout: stressTimeout,
 	}

@@ -2,6 +2,7 @@ package smtpd
 
 import (
 	"errors"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -46,8 +47,34 @@ type warning struct {
 // SetQueueDir names the queue folder. Before it accepts MAIL the listener
 // checks the free space of that folder's file system: it refuses with
 // 452 4.3.1 when less is free than spaceNeeded asks (Postfix's
-// queue_minfree rule). Call it before Serve; without it there is no check.
-func (l *Listener) SetQueueDir(dir string) { l.queueDir = dir }
+// queue_minfree rule). The listeners of one queue folder share the
+// full-disk state: once the queue says ENOSPC to one, all refuse MAIL
+// until there is room. Call it before Serve; without it there is no
+// check.
+func (l *Listener) SetQueueDir(dir string) {
+	l.queueDir = dir
+	l.space = spaceOf(dir)
+}
+
+// spaces holds the space state of each queue folder.
+var spaces = struct {
+	sync.Mutex
+	m map[string]*spaceState
+}{m: map[string]*spaceState{}}
+
+func spaceOf(dir string) *spaceState {
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	spaces.Lock()
+	defer spaces.Unlock()
+	s := spaces.m[dir]
+	if s == nil {
+		s = &spaceState{}
+		spaces.m[dir] = s
+	}
+	return s
+}
 
 // spaceNeeded is how many free bytes the queue's file system must have to
 // accept a transaction: 1.5 times the larger of the connector's

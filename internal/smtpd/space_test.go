@@ -214,3 +214,27 @@ func TestFreeSpace(t *testing.T) {
 		t.Errorf("logged %d times, want once:\n%s", n, broken.logs.String())
 	}
 }
+
+// The listeners of one queue folder share the full state: after the queue
+// said ENOSPC to one, the others refuse MAIL too.
+func TestQueueDiskFullShared(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	disk := &fakeDisk{free: 1 << 30, now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	opt := func(l *Listener) {
+		l.SetQueueDir(dir)
+		l.statfs = disk.statfs
+		l.now = disk.clock
+	}
+	smtp := start(t, "Default", nil, opt)
+	sub := start(t, "Default", nil, opt)
+	sub.q.setFail(fmt.Errorf("%w: write: %w", queue.ErrStorage, syscall.ENOSPC))
+	c := sub.hello()
+	c.transaction("bob@fabrikam.test", "alice@contoso.test")
+	c.send("Subject: x\r\n\r\nx\r\n.\r\n")
+	c.expect("452 4.3.1 ")
+	other := smtp.hello()
+	other.cmd("MAIL FROM:<bob@fabrikam.test>", "452 4.3.1 ")
+	disk.set(1<<30, 2*time.Second)
+	other.cmd("MAIL FROM:<bob@fabrikam.test>", "250 ")
+}
