@@ -137,4 +137,5 @@ password_hash = %q
 	if n := strings.Count(h.Log(), "login lockout"); n != 13 {
 		t.Errorf("%d lockouts logged, want 13", n)
 	}
+	noRace(t, h)
 }

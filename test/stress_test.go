@@ -202,6 +202,16 @@ func TestStressIdleFlood(t *testing.T) {
 	if log := h.Log(); !strings.Contains(log, "under stress") || !strings.Contains(log, "closed to make room") {
 		t.Errorf("stress not logged:\n%.3000s", log)
 	}
+	noRace(t, h)
+}
+
+// noRace fails the test if the hub (built with -race) reported a data race.
+func noRace(t *testing.T, h *harness.Hub) {
+	t.Helper()
+	if log := h.Log(); strings.Contains(log, "DATA RACE") {
+		i := strings.Index(log, "WARNING: DATA RACE")
+		t.Errorf("the hub reported a data race:\n%.4000s", log[max(i, 0):])
+	}
 }
 
 // TestStressTrickleFlood: the same with 1,000 clients that trickle one
@@ -260,6 +270,7 @@ func TestStressTrickleFlood(t *testing.T) {
 	if log := h.Log(); !strings.Contains(log, "under stress") {
 		t.Errorf("stress not logged:\n%.3000s", log)
 	}
+	noRace(t, h)
 }
 
 // authPlainLine is an AUTH PLAIN command (RFC 4616) for user and pass.
