@@ -64,7 +64,7 @@ func TestStressTimeouts(t *testing.T) {
 		rc.CommandTimeout = time.Minute
 		rc.DataTimeout = time.Minute
 		rc.MinDataRate = 100
-	}, func(l *Listener) { l.stressTimeout = 500 * time.Millisecond })
+	}, func(l *Listener) { l.stressTimeout = time.Second })
 	idle := h.hello() // waits for a command with a one-minute timeout
 	slow := h.hello()
 	slow.transaction("bob@fabrikam.test", "alice@contoso.test")
@@ -88,13 +88,13 @@ func TestStressTimeouts(t *testing.T) {
 	// message that keeps up min_data_rate is not cut off however long it
 	// takes.
 	h.hello()
-	h.hello()
 	fast := h.hello()
-	late := h.hello() // 4 of 5 again
 	fast.transaction("bob@fabrikam.test", "alice@contoso.test")
+	h.hello()
+	late := h.hello() // 4 of 5 again
 	fast.send("Subject: fast\r\n\r\n")
 	line := strings.Repeat("y", 998) + "\r\n"
-	for range 150 { // 1.5 s at 100 kB/s, three times the stress timeout
+	for range 250 { // 2.5 s at 100 kB/s, over twice the stress timeout
 		fast.send(line)
 		time.Sleep(10 * time.Millisecond)
 	}
