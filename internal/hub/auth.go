@@ -34,7 +34,10 @@ func (p Passwords) Authenticate(user, password string) (string, bool) {
 // trimmed name (a client that sends " alice@contoso.test" gets no login as
 // alice@contoso.test, nor a lockout counted against her).
 func (p Passwords) Check(user, password string) (string, error) {
-	if user == "" || user != strings.TrimSpace(user) {
+	switch {
+	case user == "":
+		return "", fmt.Errorf("%w: no user name", directory.ErrBadCredentials)
+	case user != strings.TrimSpace(user):
 		return "", fmt.Errorf("%w: user name %q has blanks around it", directory.ErrBadCredentials, user)
 	}
 	ent, err := p.Engine.Load().Directory().Authenticate(user, password)
