@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/waypost/waypost/internal/address"
 	"github.com/waypost/waypost/internal/config"
 	"github.com/waypost/waypost/internal/directory"
+	"github.com/waypost/waypost/internal/loginlimit"
 	"github.com/waypost/waypost/internal/routing"
 )
 
@@ -46,7 +49,11 @@ type handler func(w http.ResponseWriter, r *http.Request, eng *routing.Engine, c
 
 // authed checks HTTP Basic credentials (RFC 7617) before h. A failure is a
 // 401 with a WWW-Authenticate challenge and a JSON body; repeated failures
-// from one address are answered more and more slowly (Throttle).
+// from one address are answered more and more slowly (Throttle). The login
+// limiter (package loginlimit) locks out an address, or an account guessed
+// at from many addresses: a locked-out login gets 429 with Retry-After and
+// its password is not checked, except that a locked account's logins from
+// an address it logged in from before are only delayed.
 func (s *Server) authed(h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		user, pass, ok := r.BasicAuth()
@@ -54,6 +61,27 @@ func (s *Server) authed(h handler) http.HandlerFunc {
 			w.Header().Set("WWW-Authenticate", `Basic realm="waypost", charset="UTF-8"`)
 			writeError(w, http.StatusUnauthorized, CodeUnauthorized, "authentication required: HTTP Basic with a mailbox address and its password")
 			return
+		}
+		host := remoteHost(r)
+		att := s.cfg.Logins.Check(loginService, user, remoteAddr(r))
+		switch {
+		case att.Refused:
+			att.Result(false)
+			s.log.Info("api: login refused: locked out after failed logins", "user", user, "remote", host, "locked", att.Locked, "until", att.Until)
+			retry := max(int(att.Until.Sub(s.cfg.Now()).Seconds())+1, 1)
+			w.Header().Set("Retry-After", strconv.Itoa(retry))
+			what := "your address"
+			if att.Locked == loginlimit.KindAccount {
+				what = "this account"
+			}
+			writeError(w, http.StatusTooManyRequests, CodeLockedOut, "too many failed logins from %s: try again later", what)
+			return
+		case att.Delay > 0:
+			// The account is locked, but this address logged in to it
+			// before: the real user waits, and is let in.
+			if !sleep(r.Context(), att.Delay) {
+				return
+			}
 		}
 		eng := s.cfg.Engine()
 		mailbox, ok, err := s.login(eng, user, pass)
@@ -68,7 +96,7 @@ func (s *Server) authed(h handler) http.HandlerFunc {
 			c = callerIn(eng, mailbox)
 		}
 		if c == nil {
-			host := remoteHost(r)
+			att.Result(false)
 			delay := s.cfg.Throttle.failed(host, s.cfg.Now())
 			s.log.Info("api: login failed", "user", user, "remote", host, "delay", delay)
 			if !sleep(r.Context(), delay) {
@@ -78,8 +106,22 @@ func (s *Server) authed(h handler) http.HandlerFunc {
 			writeError(w, http.StatusUnauthorized, CodeUnauthorized, "invalid user name or password")
 			return
 		}
+		att.Result(true)
 		h(w, r, eng, c)
 	}
+}
+
+// loginService names the API to the login limiter.
+const loginService = "api"
+
+// remoteAddr is the client's IP address, for the login limiter (the zero
+// Addr, one shared key, if the address cannot be read).
+func remoteAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr()
 }
 
 // login checks user and password, from the cache of recent logins when it

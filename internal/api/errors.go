@@ -13,6 +13,7 @@ import (
 // client can act on the code and show the message.
 const (
 	CodeUnauthorized     = "unauthorized"          // 401: no or wrong credentials
+	CodeLockedOut        = "locked_out"            // 429: too many failed logins from the address or at the account (Retry-After)
 	CodeBadRequest       = "bad_request"           // 400: a malformed parameter
 	CodeBadJSON          = "bad_json"              // 400: the body is not the JSON asked for
 	CodeTooLarge         = "too_large"             // 413: the body is over MaxBody

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/waypost/waypost/internal/delivery"
+	"github.com/waypost/waypost/internal/loginlimit"
 	"github.com/waypost/waypost/internal/routing"
 )
 
@@ -30,6 +31,7 @@ type Config struct {
 	Poll      time.Duration          // how often a long poll looks for a new engine (default 100ms)
 	MaxBody   int64                  // largest request body (default 1 MiB)
 	Throttle  *Throttle              // nil: the default throttle of failed logins
+	Logins    *loginlimit.Limiter    // lockouts per address and per account; nil: one of its own, loginlimit's defaults
 	Now       func() time.Time       // nil: time.Now
 }
 
@@ -66,6 +68,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Logins == nil {
+		cfg.Logins = loginlimit.New(loginlimit.DefaultPolicy(), cfg.Log)
 	}
 	s := &Server{cfg: cfg, log: cfg.Log, mux: http.NewServeMux(), done: make(chan struct{})}
 	if s.log == nil {

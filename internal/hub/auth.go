@@ -1,11 +1,13 @@
 package hub
 
 import (
+	"fmt"
 	"strings"
 	"sync/atomic"
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/waypost/waypost/internal/directory"
 	"github.com/waypost/waypost/internal/routing"
 )
 
@@ -27,8 +29,18 @@ func (p Passwords) Authenticate(user, password string) (string, bool) {
 // Check is Authenticate that says why not: an error wrapping
 // directory.ErrBadCredentials, or directory.ErrUnavailable when the
 // directory could not be asked (SMTP answers 454 4.7.0, try again later).
+//
+// The user name is taken as written: one with blanks around it is not the
+// trimmed name (a client that sends " alice@contoso.test" gets no login as
+// alice@contoso.test, nor a lockout counted against her).
 func (p Passwords) Check(user, password string) (string, error) {
-	ent, err := p.Engine.Load().Directory().Authenticate(strings.TrimSpace(user), password)
+	switch {
+	case user == "":
+		return "", fmt.Errorf("%w: no user name", directory.ErrBadCredentials)
+	case user != strings.TrimSpace(user):
+		return "", fmt.Errorf("%w: user name %q has blanks around it", directory.ErrBadCredentials, user)
+	}
+	ent, err := p.Engine.Load().Directory().Authenticate(user, password)
 	if err != nil {
 		return "", err
 	}

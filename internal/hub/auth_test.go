@@ -45,7 +45,7 @@ addresses = ["SMTP:np@contoso.test"]
 	if who, ok := p.Authenticate("A@contoso.test", "s3cret pass"); !ok || who != "alice@contoso.test" {
 		t.Errorf("secondary address login: %q %v", who, ok)
 	}
-	for _, c := range [][2]string{{"alice@contoso.test", "wrong"}, {"nobody@contoso.test", "s3cret pass"}, {"np@contoso.test", ""}, {"", ""}} {
+	for _, c := range [][2]string{{" alice@contoso.test", "s3cret pass"}, {"alice@contoso.test ", "s3cret pass"}, {"\talice@contoso.test", "s3cret pass"}, {"alice@contoso.test", "wrong"}, {"nobody@contoso.test", "s3cret pass"}, {"np@contoso.test", ""}, {"", ""}} {
 		if _, ok := p.Authenticate(c[0], c[1]); ok {
 			t.Errorf("%q/%q accepted", c[0], c[1])
 		}

@@ -21,5 +21,6 @@ func (h *Hub) observeListener(l *smtpd.Listener, name string) {
 		OnSession:     func() { m.Session(name) },
 		OnReject:      func(code int, enhanced string) { m.Reject(name, code, enhanced) },
 		OnAuthFailure: func() { m.AuthFailure(name) },
+		OnLockout:     m.LoginLockout,
 	})
 }

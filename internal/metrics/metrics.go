@@ -4,6 +4,7 @@
 // message per queue, read from the queue at scrape time; a delivery latency
 // histogram counted once per final outcome, never per retry; reports by
 // kind; SMTP sessions, rejects by reply code and authentication failures;
+// login lockouts by service;
 // hub-to-hub relays; reloads. Every label takes values from a bounded set:
 // connector, server and queue names from the organization file, reply codes,
 // status classes (2, 4, 5) and fixed words. Handler serves them in the
@@ -31,6 +32,7 @@ type Metrics struct {
 	sessions     *prometheus.CounterVec
 	rejects      *prometheus.CounterVec
 	authFailures *prometheus.CounterVec
+	lockouts     *prometheus.CounterVec
 	relays       *prometheus.CounterVec
 	reloads      *prometheus.CounterVec
 	adminActions *prometheus.CounterVec
@@ -64,6 +66,7 @@ func New(server string, queue QueueSource) *Metrics {
 	m.sessions = c("smtp_sessions_total", "SMTP connections accepted, by receive connector.", "connector")
 	m.rejects = c("smtp_rejects_total", "SMTP replies 4xx and 5xx (and refused connections), by receive connector, reply code and enhanced status code (\"\" when the reply has none).", "connector", "code", "enhanced")
 	m.authFailures = c("smtp_auth_failures_total", "Failed SMTP AUTH attempts, by receive connector.", "connector")
+	m.lockouts = c("login_lockouts_total", "Lockouts after failed logins (package loginlimit), by service (smtp, relay, api) and kind (address: one client address; account: one account, from many addresses).", "service", "kind")
 	m.relays = c("hub_relays_total", "Hub-to-hub relays of recipients: direction out (to the next hub, by its result) or in (accepted from a hub).", "direction", "peer", "outcome")
 	m.reloads = c("config_reloads_total", "Reloads of the organization file, by result (applied, unchanged, refused).", "result")
 	m.adminActions = c("admin_actions_total", "Queue administration actions, by action.", "action")
@@ -157,6 +160,14 @@ func (m *Metrics) Reject(connector string, code int, enhanced string) {
 func (m *Metrics) AuthFailure(connector string) {
 	if m != nil {
 		m.authFailures.WithLabelValues(connector).Inc()
+	}
+}
+
+// LoginLockout counts a lockout after failed logins: service is "smtp",
+// "relay" or "api", kind "address" or "account".
+func (m *Metrics) LoginLockout(service, kind string) {
+	if m != nil {
+		m.lockouts.WithLabelValues(service, kind).Inc()
 	}
 }
 

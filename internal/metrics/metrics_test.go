@@ -39,6 +39,7 @@ func TestCounters(t *testing.T) {
 	m.Report("ndr")
 	m.Reject("Default", 550, "5.1.1")
 	m.AuthFailure("Clients")
+	m.LoginLockout("api", "account")
 	m.Session("Default")
 	m.Relay("out", "hub2", Delivered)
 	m.Reload("refused")
@@ -59,6 +60,7 @@ func TestCounters(t *testing.T) {
 		`waypost_reports_generated_total{kind="ndr"} 1`,
 		`waypost_smtp_rejects_total{code="550",connector="Default",enhanced="5.1.1"} 1`,
 		`waypost_smtp_auth_failures_total{connector="Clients"} 1`,
+		`waypost_login_lockouts_total{kind="account",service="api"} 1`,
 		`waypost_smtp_sessions_total{connector="Default"} 1`,
 		`waypost_hub_relays_total{direction="out",outcome="delivered",peer="hub2"} 1`,
 		`waypost_config_reloads_total{result="refused"} 1`,

@@ -50,7 +50,7 @@
 // connector. The receiving hub routes the recipients again with its own
 // scope.
 //
-// SMTP smuggling. Every connection passes through a guard (guard.go) that
+// SMTP smuggling. Every connection passes through a guard (conn.go) that
 // reads the raw byte stream beneath go-smtp and enforces:
 //
 //   - Only <CR><LF>.<CR><LF> ends DATA. <LF>.<LF>, <CR>.<CR>, <LF>.<CR><LF>
@@ -73,22 +73,40 @@
 //     handshake, the client must send EHLO again. Because the guard owns
 //     the TLS layer, all of the above holds inside TLS too.
 //
+// The guard's code is split by what it does: conn.go (the wrapped
+// connection), reading.go (reading with timeouts), command.go (command
+// parsing), httpdetect.go, starttls.go, writing.go (replies, max_errors)
+// and smuggling.go (the data scan).
+//
 // The guard also enforces the connector's command and data timeouts and
 // min_data_rate (421 4.4.2), the line length (500 5.5.2 for a command
-// line), and max_errors (421 4.7.0 Too many errors, then close); it answers
+// line), and max_errors (421 4.7.0 Too many errors after the last, then
+// close); it answers
 // unknown and malformed commands itself, so that they count against
 // max_errors (go-smtp alone closes at the fourth), and ends a session that
 // speaks HTTP at once. It writes one log line per refusal; the session
 // writes one per accepted message.
 //
-// Limits (limits.go, space.go; docs/operations.md, "Limits of a receive connector"):
-// max_connections (421 4.3.2) and max_connections_per_ip (421 4.7.0) before
-// the greeting; three failed AUTH end a session, and
-// max_auth_failures_per_ip within auth_failure_window lock the client's
-// address out for auth_lockout (421 4.7.0 at connect and at AUTH); a
-// header section over max_header_size is refused with 552 5.3.4; and MAIL
-// gets 452 4.3.1 while the queue's file system (SetQueueDir) has less free
-// than 1.5 x the size limit or min_free_space. An IPv6 client's /64 counts
-// as one address. Events (SetEvents) reports sessions, refusals, failed
-// AUTH and accepted messages for metrics.
+// Limits (connections.go, stress.go, lockout.go, space.go): max_connections_per_ip
+// (421 4.7.0) before the greeting, and max_connections (421 4.3.2) unless
+// an idle or slow session can make room: from 80% of max_connections the
+// connector is under stress (Postfix's postscreen, anvil and stress mode),
+// idle and slow sessions get a 10 s timeout, and a full connector closes
+// the session idle longest without a transaction or AUTH (421 4.3.2), or
+// else the slowest message transfer (421 4.4.2), for the new client. Three
+// failed AUTH end a session; failed AUTH are counted per address and per
+// account by package loginlimit (421 4.7.0 for a locked address, at
+// connect and at AUTH; 454 4.7.0 for a locked account from an unknown
+// address). A header section over max_header_size is refused with
+// 552 5.3.4. MAIL gets 452 4.3.1 while the queue's file system
+// (SetQueueDir) has less free than 1.5 x the size limit or min_free_space,
+// and after the queue failed with ENOSPC (that DATA gets 452 4.3.1 too)
+// until statfs shows room again. An IPv6 client's /64 counts as one
+// address. max_errors refusals end a session (the last is followed by
+// 421 4.7.0). Every accepted RCPT counts toward max_recipients, a repeated
+// one too; RCPT TO:<postmaster> without a domain is the postmaster of the
+// default domain (RFC 5321 section 4.5.1). A panic in a session is
+// recovered (recover.go): logged with its stack, 421 4.3.0, that
+// connection closed. Events (SetEvents) reports sessions, refusals, failed
+// AUTH, lockouts and accepted messages for metrics.
 package smtpd

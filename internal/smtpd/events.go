@@ -21,6 +21,9 @@ type Events struct {
 	// OnAuthFailure: an AUTH attempt failed (wrong credentials or a
 	// malformed exchange that reached the check).
 	OnAuthFailure func()
+	// OnLockout: failed AUTH locked out a client address or an account
+	// (kind "address" or "account", package loginlimit).
+	OnLockout func(service, kind string)
 	// OnAccept: a message was queued and answered 250; size is the
 	// client's content in bytes.
 	OnAccept func(size int64)
@@ -38,6 +41,12 @@ func (l *Listener) evSession() {
 func (l *Listener) evAuthFailure() {
 	if f := l.ev.OnAuthFailure; f != nil {
 		f()
+	}
+}
+
+func (l *Listener) evLockout(service, kind string) {
+	if f := l.ev.OnLockout; f != nil {
+		f(service, kind)
 	}
 }
 

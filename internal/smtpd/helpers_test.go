@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -78,6 +79,12 @@ kind = "mailbox"
 name = "Alice Example"
 server = "hub-hq"
 addresses = ["SMTP:alice@contoso.test", "smtp:a@contoso.test", "FAX:+1 555 0100"]
+
+[[recipient]]
+kind = "mailbox"
+name = "Postmaster"
+server = "hub-hq"
+addresses = ["SMTP:postmaster@contoso.test"]
 
 [[recipient]]
 kind = "group"
@@ -364,4 +371,68 @@ func (c *client) startTLS() {
 	}
 	c.conn = tc
 	c.r = bufio.NewReader(tc)
+}
+
+// dialFrom connects from a given loopback address (Linux answers for all of
+// 127.0.0.0/8), to stand for a second client machine.
+func (h *harness) dialFrom(ip string) *client {
+	h.t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
+	c, err := d.Dial("tcp", h.addr)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() { c.Close() })
+	return &client{t: h.t, conn: c, r: bufio.NewReader(c)}
+}
+
+// helloFrom dials from ip and greets with EHLO.
+func (h *harness) helloFrom(ip string) *client {
+	h.t.Helper()
+	c := h.dialFrom(ip)
+	c.expect("220 ")
+	c.cmd("EHLO client.fabrikam.test", "250 ")
+	return c
+}
+
+// counts is a test double for the metrics the hub wires to Events: it
+// counts what the listener reports.
+type counts struct {
+	mu           sync.Mutex
+	sessions     int
+	authFailures int
+	rejects      []string // "421 4.7.0"
+	accepted     []int64
+}
+
+func (c *counts) option(l *Listener) {
+	l.SetEvents(Events{
+		OnSession:     func() { c.mu.Lock(); c.sessions++; c.mu.Unlock() },
+		OnAuthFailure: func() { c.mu.Lock(); c.authFailures++; c.mu.Unlock() },
+		OnReject: func(code int, enhanced string) {
+			c.mu.Lock()
+			c.rejects = append(c.rejects, strings.TrimSpace(strconv.Itoa(code)+" "+enhanced))
+			c.mu.Unlock()
+		},
+		OnAccept: func(size int64) { c.mu.Lock(); c.accepted = append(c.accepted, size); c.mu.Unlock() },
+	})
+}
+
+// rejected counts the rejects reported with the reply "code enhanced".
+func (c *counts) rejected(reply string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, r := range c.rejects {
+		if r == reply {
+			n++
+		}
+	}
+	return n
+}
+
+func (c *counts) snapshot() counts {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return counts{sessions: c.sessions, authFailures: c.authFailures, rejects: append([]string(nil), c.rejects...), accepted: append([]int64(nil), c.accepted...)}
 }

@@ -105,6 +105,7 @@ func (h *hubServer) Next(resp []byte) ([]byte, bool, error) {
 		return ch, false, nil
 	}
 	client, err := hubauth.Verify(s.l.secret, h.nonce, s.l.server.Name, resp)
+	att := s.l.logins.Check("relay", client, s.g.remote.Addr())
 	org := s.l.org
 	if e := s.l.eng(); e != nil {
 		org = e.Org() // the organization in force: a hub added by a reload is known
@@ -113,10 +114,10 @@ func (h *hubServer) Next(resp []byte) ([]byte, bool, error) {
 	switch {
 	case err != nil:
 		s.g.note("reason", err.Error())
-		return nil, true, s.authFailed(client)
+		return nil, true, s.authFailed(client, att)
 	case peer == nil:
 		s.g.note("reason", "not a server of the organization")
-		return nil, true, s.authFailed(client)
+		return nil, true, s.authFailed(client, att)
 	}
 	s.mu.Lock()
 	s.auth = hubAuthPrefix + peer.Name

@@ -53,6 +53,13 @@ func replyTooBig(limit int64) *smtp.SMTPError {
 	return reply(552, 5, 3, 4, fmt.Sprintf("Message too big; the limit is %d bytes", limit))
 }
 
+// replyTooManyRecipients is 452 4.5.3 once a transaction has max_recipients
+// (RFC 5321 section 4.5.3.1.10: the client sends the rest in another), in
+// go-smtp's words, which it uses when it sees the limit first.
+func replyTooManyRecipients(limit int) *smtp.SMTPError {
+	return reply(452, 4, 5, 3, fmt.Sprintf("Maximum limit of %d recipients reached", limit))
+}
+
 // replyHeaderTooBig is 552 5.3.4 for a header section over the connector's
 // max_header_size (Exchange's MaxHeaderSize, Postfix's header_size_limit).
 func replyHeaderTooBig(limit int64) *smtp.SMTPError {

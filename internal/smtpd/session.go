@@ -18,6 +18,7 @@ import (
 	"github.com/waypost/waypost/internal/config"
 	"github.com/waypost/waypost/internal/directory"
 	"github.com/waypost/waypost/internal/hubauth"
+	"github.com/waypost/waypost/internal/loginlimit"
 	"github.com/waypost/waypost/internal/routing"
 )
 
@@ -49,6 +50,7 @@ type txn struct {
 	ret   string
 	rcpts []Recipient
 	seen  map[string]bool
+	count int // RCPTs accepted, a repeated one each time (max_recipients)
 }
 
 var (
@@ -63,6 +65,14 @@ func (s *session) busy() bool {
 	return s.tx != nil
 }
 
+// authenticated reports whether the client has authenticated (a hub peer
+// included).
+func (s *session) authenticated() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.auth != ""
+}
+
 // tlsForbidden reports whether STARTTLS must be refused: inside a mail
 // transaction, or after AUTH (go-smtp would not let the client AUTH again).
 func (s *session) tlsForbidden() bool {
@@ -71,7 +81,7 @@ func (s *session) tlsForbidden() bool {
 	return s.tx != nil || s.auth != ""
 }
 
-func (s *session) Reset() {
+func (s *session) reset() {
 	s.mu.Lock()
 	s.tx = nil
 	s.mu.Unlock()
@@ -80,9 +90,7 @@ func (s *session) Reset() {
 	}
 }
 
-func (s *session) Logout() error { return nil }
-
-func (s *session) Mail(from string, opts *smtp.MailOptions) error {
+func (s *session) mail(from string, opts *smtp.MailOptions) error {
 	if s.g.needEHLO() {
 		return replyEHLOFirst
 	}
@@ -128,7 +136,7 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	return nil
 }
 
-func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
+func (s *session) rcpt(to string, opts *smtp.RcptOptions) error {
 	orcpt := s.g.takeORCPT()
 	raw, ok := s.g.rawPath()
 	s.mu.Lock()
@@ -153,8 +161,18 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	if !isASCII(addr) && !tx.utf8 {
 		return replyNeedUTF8
 	}
+	if max := s.l.rc.MaxRecipients; max > 0 && tx.count >= max {
+		// Every accepted RCPT counts, a repeated one too: a client cannot
+		// name one recipient a million times (RFC 5321 section 4.5.3.1.8).
+		return replyTooManyRecipients(max)
+	}
 	key := strings.ToLower(addr)
 	if tx.seen[key] {
+		s.mu.Lock()
+		if s.tx == tx {
+			tx.count++
+		}
+		s.mu.Unlock()
 		return replyDuplicateRecipient
 	}
 	org := tx.eng.Org()
@@ -186,6 +204,7 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	if s.tx == tx {
 		tx.rcpts = append(tx.rcpts, Recipient{Written: addr, Decision: d, ORCPT: orcpt, Notify: strings.Join(notify, ",")})
 		tx.seen[key] = true
+		tx.count++
 	}
 	s.mu.Unlock()
 	return nil
@@ -250,7 +269,7 @@ func parseStatus(s string) (smtp.EnhancedCode, bool) {
 	return ec, ec[0] == 4 || ec[0] == 5
 }
 
-func (s *session) Data(r io.Reader) error {
+func (s *session) data(r io.Reader) error {
 	s.mu.Lock()
 	tx, authUser := s.tx, s.auth
 	s.mu.Unlock()
@@ -317,6 +336,9 @@ func (s *session) Data(r io.Reader) error {
 			return replyDataTimeout
 		}
 		return replyDataBroken
+	case err != nil && isNoSpace(err):
+		s.g.note("from", tx.from, "recipients", len(tx.rcpts), "receive_id", rid, "err", "file system full")
+		return s.l.queueFull(err)
 	case err != nil:
 		s.g.note("from", tx.from, "recipients", len(tx.rcpts), "receive_id", rid, "err", err.Error())
 		return replyQueueFailed
@@ -352,10 +374,10 @@ func (s *session) authOffered() bool {
 	return s.l.auth != nil && s.l.rc.Kind == config.KindSubmission
 }
 
-func (s *session) Auth(mech string) (sasl.Server, error) {
+func (s *session) startAuth(mech string) (sasl.Server, error) {
 	relay := s.l.isRelay()
 	switch {
-	case s.l.authLimit.locked(clientKey(s.g.remote.Addr())):
+	case s.l.logins.AddrLocked(s.g.remote.Addr()):
 		// Locked out by failures in other sessions since this one began.
 		return nil, replyAuthLockout
 	case relay && s.g.needEHLO():
@@ -378,7 +400,7 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 		return saslServer{sasl.NewPlainServer(func(identity, user, pass string) error {
 			if identity != "" && identity != user {
 				s.g.note("reason", "authorization identity differs from the user")
-				return s.authFailed(user)
+				return s.authFailed(user, s.l.logins.Check(loginService, user, s.g.remote.Addr()))
 			}
 			return s.authenticate(user, pass)
 		})}, nil
@@ -389,6 +411,21 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 }
 
 func (s *session) authenticate(user, pass string) error {
+	att := s.l.logins.Check(loginService, user, s.g.remote.Addr())
+	switch {
+	case att.Refused && att.Locked == loginlimit.KindAddress:
+		att.Result(false)
+		s.g.note("user", printable(user, 100), "reason", "address locked out after failed AUTH")
+		return replyAuthLockout
+	case att.Refused:
+		// The account is locked and this address never logged in to it:
+		// no guess is checked (package loginlimit).
+		s.authFailed(user, att)
+		s.g.note("reason", "account locked after failed AUTH from many addresses")
+		return replyAccountLocked
+	case att.Delay > 0:
+		time.Sleep(att.Delay)
+	}
 	mailbox, ok := "", false
 	if c, can := s.l.auth.(Checker); can {
 		m, err := c.Check(user, pass)
@@ -401,8 +438,9 @@ func (s *session) authenticate(user, pass string) error {
 		mailbox, ok = s.l.auth.Authenticate(user, pass)
 	}
 	if !ok {
-		return s.authFailed(user)
+		return s.authFailed(user, att)
 	}
+	att.Result(true)
 	if mailbox == "" {
 		mailbox = user
 	}
@@ -413,10 +451,14 @@ func (s *session) authenticate(user, pass string) error {
 	return nil
 }
 
-// authFailed counts a failed AUTH, in the session and for the client's
-// address, and returns its reply. The third in a session, or one that
-// locks the address out, closes the session after the reply.
-func (s *session) authFailed(user string) error {
+// loginService names SMTP AUTH to the login limiter.
+const loginService = "smtp"
+
+// authFailed counts a failed AUTH, in the session and in the login
+// limiter (att, for the client's address and the account), and returns its
+// reply. The third in a session, or one that locks the address out,
+// closes the session after the reply.
+func (s *session) authFailed(user string, att *loginlimit.Attempt) error {
 	s.mu.Lock()
 	s.authFailures++
 	last := s.authFailures >= maxAuthFailures
@@ -424,7 +466,7 @@ func (s *session) authFailed(user string) error {
 	s.g.note("user", printable(user, 100))
 	s.l.evAuthFailure()
 	switch {
-	case s.l.authLimit.fail(clientKey(s.g.remote.Addr())):
+	case att.Result(false) == loginlimit.KindAddress:
 		s.g.lastError(replyAuthLockout, "locked out after failed AUTH")
 	case last:
 		s.g.lastError(replyAuthTooMany, "too many failed AUTH in the session")

@@ -17,11 +17,14 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/waypost/waypost/internal/config"
+	"github.com/waypost/waypost/internal/loginlimit"
 	"github.com/waypost/waypost/internal/routing"
 )
 
 // Queue is where accepted messages go. Add must return only once the message
-// is on stable storage; an error makes the receiver answer 451 4.3.0.
+// is on stable storage; an error makes the receiver answer 451 4.3.0, or
+// 452 4.3.1 when it wraps syscall.ENOSPC (the file system is full: MAIL is
+// then refused until it has room again, see space.go).
 //
 // Add reads body to its end. When reading body fails, Add must keep nothing
 // of the message and return an error (the receiver refuses messages that way:
@@ -83,10 +86,15 @@ type Listener struct {
 	trustLoopback bool
 
 	ev          Events
-	authLimit   *authLimiter
+	logins      *loginlimit.Limiter
 	queueDir    string                           // its file system's free space is checked at MAIL; "" for none
 	statfs      func(dir string) (uint64, error) // free bytes for an unprivileged user
 	spaceWarned atomic.Bool
+	space       *spaceState // shared by the listeners of one queue folder (SetQueueDir)
+	now         func() time.Time
+
+	stressSince   atomic.Int64  // UnixNano when stress began, 0 when not under stress (stress.go)
+	stressTimeout time.Duration // the timeouts under stress (tests shorten it)
 
 	mu      sync.Mutex
 	conns   map[*guard]struct{}
@@ -128,12 +136,16 @@ func New(org *config.Org, server string, rc *config.ReceiveConnector, eng func()
 		trustLoopback: true,
 		conns:         map[*guard]struct{}{},
 		perIP:         map[netip.Addr]int{},
-		authLimit:     newAuthLimiter(rc.MaxAuthFailuresPerIP, rc.AuthFailureWindow, rc.AuthLockout),
 		statfs:        diskFree,
+		space:         &spaceState{},
+		now:           time.Now,
+		stressTimeout: stressTimeout,
 	}
 	if l.fqdn == "" {
 		l.fqdn = s.Name
 	}
+	l.logins = loginlimit.New(LoginPolicy(rc), l.log)
+	l.logins.OnLockout = l.evLockout
 	if rc.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(rc.TLSCert, rc.TLSKey)
 		if err != nil {
@@ -152,6 +164,9 @@ func New(org *config.Org, server string, rc *config.ReceiveConnector, eng func()
 	if rc.MaxMessageSize > 0 {
 		srv.MaxMessageBytes = rc.MaxMessageSize + 1
 	}
+	// go-smtp advertises max_recipients (LIMITS RCPTMAX, RFC 9422) and
+	// counts the recipients the session took as new; the session counts a
+	// repeated RCPT too, and so refuses first when there was one.
 	srv.MaxRecipients = rc.MaxRecipients
 	// The guard enforces max_line_length itself (and keeps data lines within
 	// it); go-smtp's limit is a little higher so that it never fires first.
@@ -269,8 +284,8 @@ func (l *Listener) refuseConn(c net.Conn, ap netip.AddrPort, r *smtp.SMTPError, 
 	defer c.Close()
 	c.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	line := formatReply(r)
+	l.evRejectReply(r) // before the write: a client that has read the reply finds it counted
 	io.WriteString(c, line)
-	l.evRejectReply(r)
 	l.log.Info("refused", "remote", ap.String(), "command", "(connect)", "reply", strings.TrimSpace(line), "reason", reason)
 }
 

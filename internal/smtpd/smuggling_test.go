@@ -2,6 +2,7 @@ package smtpd
 
 import (
 	"fmt"
+	"net/netip"
 	"net/smtp"
 	"strings"
 	"testing"
@@ -148,5 +149,75 @@ func TestDotStuffing(t *testing.T) {
 	body := msgs[0].body
 	if i := strings.Index(body, "Subject: dots"); i < 0 || body[i:] != content {
 		t.Errorf("content %q, want %q", body, content)
+	}
+}
+
+// TestBareLFAllowList: bare LF from a client in bare_lf_ranges
+// is made CRLF and accepted; the same bytes from any other client are
+// refused; a bare CR is refused from both; and no bare-LF form of a lone
+// dot ends the data or lets a second message in (TestSmuggling holds for
+// the allow-listed client too).
+func TestBareLFAllowList(t *testing.T) {
+	t.Parallel()
+	h := start(t, "Default", func(rc *config.ReceiveConnector) {
+		rc.MaxErrors = 100
+		rc.BareLFRanges = []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}
+	})
+	legacy := h.helloFrom("127.0.0.2")
+
+	// Bare LF line ends, a dot-stuffed line after one, an empty line made
+	// of a bare LF, and a CRLF line: kept with CRLF.
+	legacy.transaction("app@contoso.test", "alice@contoso.test")
+	legacy.send("Subject: legacy\n\nline one\n..stuffed\n\nlast\r\n.\r\n")
+	legacy.expect("250 ")
+	msgs := h.q.all()
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages queued", len(msgs))
+	}
+	const want = "Subject: legacy\r\n\r\nline one\r\n.stuffed\r\n\r\nlast\r\n"
+	if body := msgs[0].body; !strings.HasSuffix(body, "\r\n"+want) || strings.Count(body, "\n") != strings.Count(body, "\r\n") {
+		t.Errorf("content %q, want it to end in %q with CRLF only", body, want)
+	}
+	if logs := h.logs.String(); !strings.Contains(logs, "bare LF line ends made CRLF") {
+		t.Errorf("the fix-up is not logged:\n%s", logs)
+	}
+
+	// The smuggling sequences are refused for the allow-listed client too,
+	// each after the real end of data, with nothing queued and the session
+	// in step; only the plain bare LF case is now accepted.
+	var cases []smugglingCase
+	for _, c := range smugglingCases {
+		if c.name != "bare LF" {
+			cases = append(cases, c)
+		}
+	}
+	cases = append(cases, smugglingCase{"LF.LF then LF.CRLF", "\n.\n\n.\r\n", "550 5.5.2 Bare LF next to a lone dot"})
+	h.q.mu.Lock()
+	h.q.msgs = nil
+	h.q.mu.Unlock()
+	runSmuggling(t, h, legacy, cases)
+	legacy.t = t
+
+	// What the smuggling refusal says for <LF>.<LF>.
+	legacy.transaction("app@contoso.test", "alice@contoso.test")
+	legacy.send("Subject: x\n\nx\n.\n" + smuggled + "\r\n.\r\n")
+	legacy.expect("550 5.5.2 Bare LF next to a lone dot in message; only CRLF.CRLF ends the data")
+	legacy.cmd("RSET", "250 ")
+	legacy.silent()
+	// A lone dot with a bare LF as the first line of the data.
+	legacy.transaction("app@contoso.test", "alice@contoso.test")
+	legacy.send(".\n" + smuggled + "\r\n.\r\n")
+	legacy.expect("550 5.5.2 Bare LF next to a lone dot")
+	legacy.cmd("RSET", "250 ")
+	legacy.silent()
+
+	// A client outside the list: the same bytes are refused.
+	other := h.hello()
+	other.transaction("app@contoso.test", "alice@contoso.test")
+	other.send("Subject: legacy\n\nline one\n..stuffed\n\nlast\r\n.\r\n")
+	other.expect("550 5.5.2 Bare CR or LF in message")
+	other.cmd("RSET", "250 ")
+	if n := len(h.q.all()); n != 0 {
+		t.Errorf("%d messages queued", n)
 	}
 }
