@@ -47,8 +47,8 @@ type Scheduler struct {
 	wake     chan struct{}
 
 	startOnce sync.Once
-	slots     chan int        // free worker slots (their in-flight markers)
-	markers   *queue.Markers  // nil when they could not be opened
+	slots     chan int       // free worker slots (their in-flight markers)
+	markers   *queue.Markers // nil when they could not be opened
 	workers   sync.WaitGroup
 	storage   limiter         // the log of storage failures (diskfull.go)
 	received  receiveRecorder // set by SetReceived
