@@ -248,6 +248,7 @@ func (h *Hub) Run(ctx context.Context) error {
 	wg.Wait()
 	stopSched()
 	<-schedDone
+	h.sched.Close()
 	<-pickupDone
 	h.close()
 	return runErr

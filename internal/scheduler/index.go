@@ -138,11 +138,11 @@ func (s *Scheduler) drop(e *entry) {
 // belongs (out of it while busy or never due).
 func (s *Scheduler) schedule(e *entry) {
 	e.due = dueTime(e.m, s.Engine.Load().Org())
-	if !e.due.IsZero() && e.notBefore.After(e.due) {
-		e.due = e.notBefore
-	}
-	if e.dirty && e.due.IsZero() {
-		e.due = e.notBefore // held or poison, but its record still to write
+	switch {
+	case e.dirty && (e.due.IsZero() || e.notBefore.Before(e.due)):
+		e.due = e.notBefore // its record is to be written again then
+	case !e.due.IsZero() && e.notBefore.After(e.due):
+		e.due = e.notBefore // its reports or removal failed: not again before
 	}
 	switch {
 	case e.busy || e.due.IsZero():

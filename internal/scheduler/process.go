@@ -222,6 +222,7 @@ func (j *job) deliver(ctx context.Context, m *queue.Message, agent delivery.Agen
 // again later (diskfull.go): the deliveries are not made again.
 func (j *job) commit(m *queue.Message, changed bool) outcome {
 	s := j.s
+	later := false // try again in storageRetry, not at once
 	if m.Done() {
 		err := j.success(m)
 		if err == nil {
@@ -237,7 +238,7 @@ func (j *job) commit(m *queue.Message, changed bool) outcome {
 			return outcome{removed: true}
 		}
 		s.storageFailure("queueing the reports of a finished message or removing it; it stays queued until they are", m.ID, err)
-		changed = true
+		later, changed = true, true
 	} else if err := j.success(m); err != nil {
 		s.Log.Error("queueing a success notification", "id", m.ID, "err", err)
 	}
@@ -254,7 +255,7 @@ func (j *job) commit(m *queue.Message, changed bool) outcome {
 		s.storageFailure("writing the results of an attempt; they are kept in memory and written again later", m.ID, err)
 		return outcome{m: m, dirty: true}
 	}
-	return outcome{m: m}
+	return outcome{m: m, later: later}
 }
 
 // success queues the success notification of the recipients delivered

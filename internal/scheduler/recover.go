@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/waypost/waypost/internal/queue"
 	"github.com/waypost/waypost/internal/tracking"
@@ -31,7 +32,7 @@ func (s *Scheduler) recoverCrashed(ids []string) {
 // crashed counts a crash while m was being processed (of the process, or
 // a panic of its worker; m is the record from before) and writes it:
 // poison at PoisonThreshold, else the pending recipients wait for their
-// next retry (a panic) or are due now (a restart: nothing ran them since).
+// next retry (a panic) or are due now (a restart).
 func (s *Scheduler) crashed(m *queue.Message, reason string, restart bool) outcome {
 	m = m.Clone()
 	m.Crashes++
@@ -43,7 +44,14 @@ func (s *Scheduler) crashed(m *queue.Message, reason string, restart bool) outco
 		s.TrackEvent(tracking.Event{Event: eventPoison, ID: m.ID, Sender: m.From, Detail: m.Poison})
 	} else {
 		s.Log.Warn("a crash while processing a message; it is tried again, and made poison if it happens again", "id", m.ID, "crashes", m.Crashes, "reason", reason)
-		if !restart {
+		if restart {
+			// What was under way when the process died is due now.
+			for i := range m.Recipients {
+				if r := &m.Recipients[i]; r.State == queue.Pending && !r.Held {
+					r.NextAttempt = time.Time{}
+				}
+			}
+		} else {
 			org := s.Engine.Load().Org()
 			expires := m.Arrival.Add(org.MessageExpiration)
 			for i := range m.Recipients {

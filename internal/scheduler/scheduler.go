@@ -266,6 +266,13 @@ func (s *Scheduler) start() {
 	})
 }
 
+// Close releases the in-flight markers, after Run has returned.
+func (s *Scheduler) Close() {
+	if s.markers != nil {
+		s.markers.Close()
+	}
+}
+
 // launch processes e on a worker in slot; e is busy and out of the heap.
 func (s *Scheduler) launch(ctx context.Context, e *entry, slot int) {
 	s.workers.Add(1)
@@ -307,6 +314,7 @@ type outcome struct {
 	m       *queue.Message // its record now; nil: unchanged
 	removed bool           // it left the queue
 	dirty   bool           // m could not be written: written again later (diskfull.go)
+	later   bool           // its reports or removal failed: tried again later
 }
 
 // settle puts e back in the index after processing, as out says.
@@ -322,7 +330,7 @@ func (s *Scheduler) settle(e *entry, out outcome) {
 	}
 	e.dirty = out.dirty
 	e.notBefore = time.Time{}
-	if out.dirty {
+	if out.dirty || out.later {
 		e.notBefore = s.now().Add(storageRetry)
 	}
 	m := out.m

@@ -82,13 +82,31 @@ func newFixture(t *testing.T) *fixture {
 		Mailbox: &delivery.Maildir{Root: filepath.Join(dir, "mailboxes"), Hostname: "hub1"},
 		Log:     slog.New(slog.NewTextHandler(testWriter{t}, nil)),
 		Now:     func() time.Time { return f.now }, Rand: func() float64 { return 0.5 }}
-	q, _, err := queue.OpenWith(filepath.Join(dir, "queue"), queue.Options{Scan: f.s.Load, Fault: f.fault})
+	f.open(t)
+	return f
+}
+
+// open opens the fixture's queue, filling the scheduler's index.
+func (f *fixture) open(t *testing.T) {
+	t.Helper()
+	q, _, err := queue.OpenWith(filepath.Join(f.dir, "queue"), queue.Options{Scan: f.s.Load, Fault: f.fault})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { q.Close() })
 	f.s.Queue = q
-	return f
+}
+
+// restart starts a new scheduler, as a new process would, over the same
+// queue folder (which the old one must not use any more).
+func (f *fixture) restart(t *testing.T) {
+	t.Helper()
+	old := f.s
+	old.Close()
+	old.Queue.Close()
+	f.s = &Scheduler{Server: old.Server, Engine: old.Engine, Track: old.Track, Mailbox: old.Mailbox, Connector: old.Connector,
+		Relay: old.Relay, Log: old.Log, Now: old.Now, Rand: old.Rand, Workers: old.Workers}
+	f.open(t)
 }
 
 // add queues a message as the receive path does.
