@@ -56,6 +56,12 @@ func (s *Store) OpenMarkers(n int) (*Markers, []string, error) {
 			return nil, nil, fmt.Errorf("queue: opening in-flight marker: %w", err)
 		}
 		mk.files = append(mk.files, f)
+		// Written blank now, so that marking a message never needs a new
+		// block of a full disk.
+		if _, err := f.WriteAt(mk.blank, 0); err != nil {
+			mk.Close()
+			return nil, nil, fmt.Errorf("queue: writing in-flight marker %s: %w", f.Name(), err)
+		}
 	}
 	return mk, ids, nil
 }

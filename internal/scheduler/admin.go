@@ -614,20 +614,15 @@ func (s *Scheduler) record(id string) *queue.Message {
 }
 
 // QueueStats is what the metrics collector reports of the queues, from
-// the queues of the index (no scan, no disk).
+// the counts the index keeps (no scan, no disk; the oldest arrival is
+// found again only when the oldest message of a queue has left it).
 func (s *Scheduler) QueueStats() ([]metrics.QueueStat, int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.initIndex()
 	out := make([]metrics.QueueStat, 0, len(s.groups))
 	for name, g := range s.groups {
-		st := metrics.QueueStat{Queue: name, Messages: len(g.members), Recipients: g.recipients, Held: g.held}
-		for e := range g.members {
-			if st.Oldest.IsZero() || e.m.Arrival.Before(st.Oldest) {
-				st.Oldest = e.m.Arrival
-			}
-		}
-		out = append(out, st)
+		out = append(out, metrics.QueueStat{Queue: name, Messages: len(g.members), Recipients: g.recipients, Held: g.held, Oldest: g.oldestArrival()})
 	}
 	return out, len(s.entries), nil
 }

@@ -65,6 +65,21 @@ type group struct {
 	members    map[*entry]int // message -> its pending recipients here
 	recipients int
 	held       int
+	oldest     time.Time // earliest arrival of a member, unless stale
+	stale      bool      // the oldest member left: oldest is found again when read
+}
+
+// oldestArrival is the earliest arrival of g's members.
+func (g *group) oldestArrival() time.Time {
+	if g.stale {
+		g.oldest, g.stale = time.Time{}, false
+		for e := range g.members {
+			if g.oldest.IsZero() || e.m.Arrival.Before(g.oldest) {
+				g.oldest = e.m.Arrival
+			}
+		}
+	}
+	return g.oldest
 }
 
 // dueTime is when m needs processing under org, or zero for never.
@@ -187,6 +202,9 @@ func (s *Scheduler) group(e *entry) {
 		}
 		if g.members[e] == 0 {
 			e.groups = append(e.groups, name)
+			if !g.stale && (g.oldest.IsZero() || e.m.Arrival.Before(g.oldest)) {
+				g.oldest = e.m.Arrival
+			}
 		}
 		g.members[e]++
 		g.recipients++
@@ -212,6 +230,9 @@ func (s *Scheduler) ungroup(e *entry) {
 		}
 		if g.members[e]--; g.members[e] <= 0 {
 			delete(g.members, e)
+			if !e.m.Arrival.After(g.oldest) {
+				g.stale = true
+			}
 		}
 	}
 	for _, name := range e.groups {

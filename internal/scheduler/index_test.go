@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,5 +118,30 @@ func TestDueTime(t *testing.T) {
 	m.Poison = "crashed"
 	if got := dueTime(m, org); !got.IsZero() {
 		t.Errorf("a poison message is due %v", got)
+	}
+}
+
+// A recipient whose next attempt lies past its message's expiry (the
+// expiry was made shorter by a reload) expires at the expiry, not at its
+// next attempt, and is not processed again and again meanwhile.
+func TestExpiryBeforeNextAttempt(t *testing.T) {
+	f := newFixture(t)
+	var calls int
+	f.s.Connector = func(string) delivery.Agent {
+		return agentFunc(func(_ context.Context, m *delivery.Message) []delivery.Result {
+			calls++
+			return []delivery.Result{{Class: delivery.Retry, Status: "4.4.1", Text: "no answer"}}
+		})
+	}
+	m, err := f.add(queue.Envelope{From: "", Arrival: f.now, Recipients: []queue.Recipient{{Written: "carol@fabrikam.test", Type: "SMTP",
+		Address: "carol@fabrikam.test", NextAttempt: f.now.Add(2 * time.Hour), Attempts: 1, Last: queue.Result{Class: queue.ClassRetry}}}},
+		strings.NewReader("Subject: hi\r\n\r\nx\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.now = f.now.Add(61 * time.Minute) // message_expiration is 1h
+	f.s.RunOnce(context.Background())
+	if _, err := f.s.Queue.Get(m.ID); err == nil || calls != 0 {
+		t.Errorf("not expired at its expiry (still queued: %v, %d deliveries)", err == nil, calls)
 	}
 }

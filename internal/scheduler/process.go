@@ -59,15 +59,21 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message, dirty bool) o
 						Status: orStatus(r.Last.Status, "4.4.7"), RemoteHost: r.Last.RemoteHost, RemoteText: r.Last.RemoteText, LastAttempt: r.LastAttempt})
 				}
 			}
-			if r.State != queue.Pending || r.Held || r.NextAttempt.After(now) {
+			if r.State != queue.Pending || r.Held {
 				continue // held: never attempted, never expired, until released
 			}
-			changed = true
-			attempt := func() { s.attempt(r, now, expires) }
 			if !now.Before(expires) {
+				// Whenever its next attempt: a reload may have made
+				// message_expiration shorter.
+				changed = true
 				j.final(m, r, queue.Failed, expired(r.Last))
 				continue
 			}
+			if r.NextAttempt.After(now) {
+				continue
+			}
+			changed = true
+			attempt := func() { s.attempt(r, now, expires) }
 			d := eng.RouteAddress(s.Server, address.Address{Type: r.Type, Value: r.Address}, m.Size, false)
 			before := r.NextHop
 			r.NextHop = nextHop(&d)

@@ -50,8 +50,7 @@ type Scheduler struct {
 	slots     chan int       // free worker slots (their in-flight markers)
 	markers   *queue.Markers // nil when they could not be opened
 	workers   sync.WaitGroup
-	storage   limiter         // the log of storage failures (diskfull.go)
-	received  receiveRecorder // set by SetReceived
+	storage   limiter // the log of storage failures (diskfull.go)
 
 	mu      sync.Mutex
 	entries map[string]*entry // the index, by message ID
@@ -69,10 +68,6 @@ const poisonQueue = "poison"
 // eventPoison is the tracking event of a message moved to the poison
 // queue.
 const eventPoison = "POISON"
-
-// receiveRecorder writes the RECEIVE events of a message just made
-// durable, before the scheduler can touch it.
-type receiveRecorder func(m *queue.Message)
 
 func (s *Scheduler) wakeChan() chan struct{} {
 	s.wakeOnce.Do(func() { s.wake = make(chan struct{}, 1) })
@@ -289,7 +284,7 @@ func (s *Scheduler) work(ctx context.Context, e *entry, slot int) {
 	id := e.m.ID
 	if s.markers != nil {
 		if err := s.markers.Set(slot, id); err != nil {
-			s.Log.Warn("in-flight marker", "slot", slot, "err", err)
+			s.storageFailure("writing an in-flight marker; a crash while processing this message will not be counted", id, err)
 		}
 	}
 	var out outcome
@@ -330,7 +325,9 @@ func (s *Scheduler) settle(e *entry, out outcome) {
 	}
 	e.dirty = out.dirty
 	e.notBefore = time.Time{}
-	if out.dirty || out.later {
+	if out.dirty || out.later || out.m == nil {
+		// A failure to record, or nothing to do though it was due: not
+		// again at once (no hot loop, whatever the cause).
 		e.notBefore = s.now().Add(storageRetry)
 	}
 	m := out.m

@@ -58,7 +58,7 @@ type fixture struct {
 	track string
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	org, err := config.Parse([]byte(orgText), "org.toml", dir)
@@ -87,7 +87,7 @@ func newFixture(t *testing.T) *fixture {
 }
 
 // open opens the fixture's queue, filling the scheduler's index.
-func (f *fixture) open(t *testing.T) {
+func (f *fixture) open(t testing.TB) {
 	t.Helper()
 	q, _, err := queue.OpenWith(filepath.Join(f.dir, "queue"), queue.Options{Scan: f.s.Load, Fault: f.fault})
 	if err != nil {
@@ -228,7 +228,7 @@ func TestScheduler(t *testing.T) {
 	}
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
