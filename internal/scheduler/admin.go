@@ -112,25 +112,34 @@ func finish(out []control.Queue, now time.Time) []control.Queue {
 
 // summary is aggregate of the whole index, from its queues (index.go):
 // the counts are kept as messages change; the rest is read from the
-// messages of each queue, none of the others.
+// messages of each queue, and kept until the index changes (an idle
+// backlog of any length is listed without going through it).
 func (s *Scheduler) summary(now time.Time) []control.Queue {
+	dueNow := time.Unix(0, 0) // stands for now in the kept summary
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.initIndex()
-	out := make([]control.Queue, 0, len(s.groups))
-	for name, g := range s.groups {
-		q := control.Queue{Queue: name, Kind: queueKind(name), Messages: len(g.members), Recipients: g.recipients, Held: g.held}
-		for e := range g.members {
-			if q.Oldest.IsZero() {
-				q.Oldest = e.m.Arrival
-			}
-			for i := range e.m.Recipients {
-				if r := &e.m.Recipients[i]; r.State == queue.Pending && groupName(e.m, r) == name {
-					account(&q, e.m, r, now)
+	if !s.sum.valid || s.sum.version != s.version {
+		qs := make([]control.Queue, 0, len(s.groups))
+		for name, g := range s.groups {
+			q := control.Queue{Queue: name, Kind: queueKind(name), Messages: len(g.members), Recipients: g.recipients, Held: g.held,
+				Oldest: g.oldestArrival()}
+			for e := range g.members {
+				for i := range e.m.Recipients {
+					if r := &e.m.Recipients[i]; r.State == queue.Pending && groupName(e.m, r) == name {
+						account(&q, e.m, r, dueNow)
+					}
 				}
 			}
+			qs = append(qs, q)
 		}
-		out = append(out, q)
+		s.sum.queues, s.sum.version, s.sum.valid = qs, s.version, true
+	}
+	out := slices.Clone(s.sum.queues)
+	s.mu.Unlock()
+	for i := range out {
+		if out[i].NextRetry.Equal(dueNow) {
+			out[i].NextRetry = now
+		}
 	}
 	return finish(out, now)
 }

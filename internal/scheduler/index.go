@@ -188,6 +188,7 @@ func groupName(m *queue.Message, r *queue.Recipient) string {
 }
 
 func (s *Scheduler) group(e *entry) {
+	s.version++
 	e.groups = e.groups[:0]
 	for i := range e.m.Recipients {
 		r := &e.m.Recipients[i]
@@ -215,6 +216,7 @@ func (s *Scheduler) group(e *entry) {
 }
 
 func (s *Scheduler) ungroup(e *entry) {
+	s.version++
 	for i := range e.m.Recipients {
 		r := &e.m.Recipients[i]
 		if r.State != queue.Pending {

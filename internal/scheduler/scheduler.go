@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/waypost/waypost/internal/control"
 	"github.com/waypost/waypost/internal/delivery"
 	"github.com/waypost/waypost/internal/metrics"
 	"github.com/waypost/waypost/internal/queue"
@@ -56,6 +57,12 @@ type Scheduler struct {
 	entries map[string]*entry // the index, by message ID
 	heap    dueHeap
 	groups  map[string]*group // the queues, by name
+	version uint64            // of the queues: counts their changes
+	sum     struct {          // the last summary, while version is the same (admin.go)
+		queues  []control.Queue
+		version uint64
+		valid   bool
+	}
 }
 
 // PoisonThreshold is how many consecutive crashes while a message is
