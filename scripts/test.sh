@@ -40,6 +40,10 @@ fi
 echo "== go vet"
 go vet ./...
 
+# staticcheck, pinned as a tool in go.mod (go get -tool): zero findings.
+echo "== staticcheck"
+go tool staticcheck ./...
+
 echo "== go test -race"
 go test -race -count=1 ./...
 

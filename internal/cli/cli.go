@@ -48,6 +48,8 @@ func Main(env *Env, args []string) int {
 	case "-h", "-help", "--help", "help":
 		usage(env.Stdout)
 		return exitOK
+	case "-version", "--version", "-V":
+		args = append([]string{"version"}, args[1:]...)
 	}
 	c, ok := commands[args[0]]
 	if !ok {
@@ -69,7 +71,9 @@ func usage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
 	}
-	fmt.Fprintln(w, "\nRun \"waypost <command> --help\" for a command's flags.")
+	fmt.Fprintln(w, "\nRun \"waypost <command> --help\" for a command's flags, \"waypost --version\" for the version.")
+	fmt.Fprintln(w, "Exit codes: 0 success, 1 failure (the command ran and something failed), 2 usage error;")
+	fmt.Fprintln(w, "\"waypost client send\" and \"sync\" add 3 (saved, finishes at a later sync) and 4 (some recipients refused).")
 }
 
 // newFlags makes a flag set whose errors and help go where the user looks.
@@ -121,7 +125,13 @@ func interleave(fs *flag.FlagSet, args []string) []string {
 		if strings.Contains(name, "=") {
 			continue
 		}
-		if f := fs.Lookup(name); f != nil && !isBool(f) && i+1 < len(args) {
+		if f := fs.Lookup(name); f != nil && !isBool(f) {
+			if i+1 == len(args) {
+				// The flag's value is missing: it is left last, alone
+				// after the other flags, so that Parse says so rather
+				// than taking "--" or an argument as its value.
+				return flags
+			}
 			flags = append(flags, args[i+1])
 			i++
 		}

@@ -245,3 +245,18 @@ not json
 		t.Errorf("bad --since: %d %s", code, errOut)
 	}
 }
+
+// The built-in organization has somewhere to send a newcomer's first
+// message to another domain: its Outbound drop folder, not the
+// unreachable queue.
+func TestBuiltInOrganizationRoutesOutward(t *testing.T) {
+	t.Chdir(t.TempDir())
+	code, out, errOut := run(t, "route", "someone@example.org")
+	var d struct{ Outcome, Connector string }
+	if err := json.Unmarshal([]byte(out), &d); code != 0 || err != nil {
+		t.Fatalf("route: exit %d, %v: %s %s", code, err, out, errOut)
+	}
+	if d.Outcome != "connector" || d.Connector != "Outbound" {
+		t.Errorf("mail to another domain in the built-in organization: %s", out)
+	}
+}

@@ -5,7 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"os"
 	"strings"
+
+	"golang.org/x/term"
 
 	"github.com/waypost/waypost/internal/hub"
 )
@@ -18,20 +21,30 @@ func init() {
 func runPasswd(env *Env, args []string) int {
 	fs := newFlags(env, "passwd", "< password",
 		"Reads a password from the first line of standard input and prints its bcrypt hash,\n"+
-			"to paste as password_hash of a mailbox. The password never appears in a process list.")
+			"to paste as password_hash of a mailbox. At a terminal it asks twice and does not echo;\n"+
+			"the password never appears in a process list.")
 	if code, ok := parseFlags(env, fs, args); !ok {
 		return code
 	}
 	if fs.NArg() > 0 {
 		return usageError(env, fs, "the password is read from standard input, not given as an argument")
 	}
-	line, err := bufio.NewReader(env.Stdin).ReadString('\n')
-	pw := strings.TrimRight(line, "\r\n")
-	if pw == "" {
-		if err != nil && line == "" {
-			return fail(env, "no password on standard input; try: printf '%%s\\n' 'the password' | waypost passwd")
+	var pw string
+	if f, ok := env.Stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		// Typed at a terminal: asked twice, never echoed.
+		var code int
+		if pw, code = askPassword(env, int(f.Fd())); code != exitOK {
+			return code
 		}
-		return fail(env, "the password is empty")
+	} else {
+		line, err := bufio.NewReader(env.Stdin).ReadString('\n')
+		pw = strings.TrimRight(line, "\r\n")
+		if pw == "" {
+			if err != nil && line == "" {
+				return fail(env, "no password on standard input; try: printf '%%s\\n' 'the password' | waypost passwd")
+			}
+			return fail(env, "the password is empty")
+		}
 	}
 	h, err := hub.HashPassword(pw)
 	if err != nil {
@@ -39,6 +52,31 @@ func runPasswd(env *Env, args []string) int {
 	}
 	fmt.Fprintln(env.Stdout, h)
 	return exitOK
+}
+
+// askPassword reads a password twice from the terminal fd with echo off.
+func askPassword(env *Env, fd int) (string, int) {
+	read := func(prompt string) (string, error) {
+		fmt.Fprint(env.Stderr, prompt)
+		b, err := term.ReadPassword(fd)
+		fmt.Fprintln(env.Stderr)
+		return string(b), err
+	}
+	pw, err := read("Password: ")
+	if err != nil {
+		return "", fail(env, "reading the password from the terminal: %v", err)
+	}
+	if pw == "" {
+		return "", fail(env, "the password is empty")
+	}
+	again, err := read("The same again: ")
+	if err != nil {
+		return "", fail(env, "reading the password from the terminal: %v", err)
+	}
+	if again != pw {
+		return "", fail(env, "the two passwords differ; nothing was printed")
+	}
+	return pw, exitOK
 }
 
 func runSecret(env *Env, args []string) int {

@@ -2,14 +2,16 @@ package cli
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/waypost/waypost/internal/hub"
+	"github.com/waypost/waypost/internal/queue"
 )
 
 func init() {
@@ -66,8 +68,7 @@ func runServe(env *Env, args []string) int {
 	defer signal.Stop(hup)
 	h, err := hub.Open(org, server, log)
 	if err != nil {
-		fmt.Fprintln(env.Stderr, err)
-		return fail(env, "cannot start %s", server)
+		return fail(env, "cannot start %s: %v\n(fix: %s)", server, err, startupFix(err, of.config))
 	}
 	h.Watch = *watch
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -86,4 +87,27 @@ func runServe(env *Env, args []string) int {
 		return fail(env, "%s stopped: %v", server, err)
 	}
 	return exitOK
+}
+
+// startupFix says what to do about an error that stopped a hub from
+// starting, in the terms of the organization file (file; "" for the
+// built-in organization).
+func startupFix(err error, file string) string {
+	where := "a copy of the built-in organization, examples/single/waypost.toml, given with --config"
+	if file != "" {
+		where = file
+	}
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return "another program listens on that address (\"ss -ltnp\" names it); stop it, or change listen (or api, relay) in " + where
+	case errors.Is(err, syscall.EACCES) && strings.Contains(err.Error(), "bind"):
+		return "ports below 1024 need CAP_NET_BIND_SERVICE (the systemd unit in packaging/systemd grants it) or a port above 1023 in " + where
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return "no interface of this machine has that address; change listen (or api, relay) in " + where
+	case errors.Is(err, queue.ErrLocked):
+		return "another \"waypost serve\" is running with the same data_dir; stop it, or give this server its own data_dir in " + where
+	case errors.Is(err, os.ErrPermission):
+		return "the user running waypost cannot write there: give it the data_dir (under systemd, StateDirectory= in the unit does), or change data_dir in " + where
+	}
+	return "correct what the message names, then start again; \"waypost check --config FILE\" checks the file"
 }

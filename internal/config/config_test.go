@@ -300,3 +300,39 @@ site = "A"
 		t.Errorf("certificate error on line %d: %v", errs[1].Line, errs[1])
 	}
 }
+
+// A file with several values of the wrong kind gets every one of them
+// reported at once, each in the file's own terms (never a Go type name).
+func TestEveryTypeErrorAtOnce(t *testing.T) {
+	errs := parseErrs(t, `[organization]
+default_domain = 5
+message_expiration = true
+[[site]]
+name = 7
+[[server]]
+name = "hub1"
+site = "HQ"
+  [[server.receive]]
+  name = "In"
+  listen = "127.0.0.1:25"
+  relay_ranges = "127.0.0.0/8"
+  max_recipients = "many"
+`)
+	want(t, errs, 2, `default_domain is a whole number here; it must be text in quotes`)
+	want(t, errs, 3, `message_expiration is true or false here`)
+	want(t, errs, 5, `name is a whole number here`)
+	want(t, errs, 12, `relay_ranges is text here; it must be a list of texts in quotes`)
+	want(t, errs, 13, `max_recipients is text here; it must be a whole number`)
+	for _, e := range errs {
+		if strings.Contains(e.Error(), "int64") || strings.Contains(e.Error(), "struct field") || strings.Contains(e.Error(), "rawOrganization") {
+			t.Errorf("error names a Go type: %v", e)
+		}
+	}
+}
+
+// A UTF-8 byte-order mark, which Windows editors write, is not an error.
+func TestByteOrderMark(t *testing.T) {
+	if _, err := Parse(append([]byte("\xef\xbb\xbf"), base...), "org.toml", t.TempDir()); err != nil {
+		t.Fatalf("a file starting with a byte-order mark is refused: %v", err)
+	}
+}

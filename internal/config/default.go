@@ -4,7 +4,8 @@ import "path/filepath"
 
 // defaultTOML is the built-in organization that `waypost serve` runs when no
 // --config is given (interfaces.md section 1): one site, one hub on
-// loopback, the domain example.test and its postmaster.
+// loopback, the domain example.test and its postmaster, and a drop folder
+// for mail to every other domain.
 const defaultTOML = `
 [organization]
 name = "Example"
@@ -33,6 +34,16 @@ api = "127.0.0.1:8025"
 [[accepted_domain]]
 domain = "example.test"
 type = "authoritative"
+
+# Mail to every other domain (from users of the submission port, who may
+# relay) is written as files into waypost-data/outbound/, one per message:
+# nothing leaves this machine. Replace this connector with one of kind
+# "smtp" (smart_hosts, or MX lookup) to send to the Internet.
+[[send_connector]]
+name = "Outbound"
+address_spaces = ["SMTP:*;100"]
+source_servers = ["waypost"]
+delivery = { kind = "drop", directory = "waypost-data/outbound" }
 
 [[recipient]]
 kind = "mailbox"

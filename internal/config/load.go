@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -30,26 +31,14 @@ func Load(path string) (*Org, error) {
 // Parse validates an organization file held in memory. name is used in
 // error messages; dir is the folder relative paths are resolved against.
 func Parse(data []byte, name, dir string) (*Org, error) {
+	// Editors on Windows start UTF-8 files with a byte-order mark, which
+	// TOML does not allow; it carries nothing, so it is dropped.
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	c := &collector{file: name, pos: indexPositions(data)}
 	var raw rawFile
-	dec := toml.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&raw); err != nil {
-		var strict *toml.StrictMissingError
-		var de *toml.DecodeError
-		switch {
-		case errors.As(err, &strict):
-			for i := range strict.Errors {
-				unknownKey(c, &strict.Errors[i])
-			}
-		case errors.As(err, &de):
-			line, _ := de.Position()
-			c.errs = append(c.errs, &Error{File: name, Line: line, Msg: de.Error(), Fix: "write valid TOML (https://toml.io): strings in quotes, lists in [ ]"})
-			return nil, c.errs
-		default:
-			c.errs = append(c.errs, &Error{File: name, Msg: err.Error()})
-			return nil, c.errs
-		}
+	if !decode(c, data, &raw) {
+		sort.SliceStable(c.errs, func(i, j int) bool { return c.errs[i].Line < c.errs[j].Line })
+		return nil, c.errs
 	}
 	org := build(c, &raw, dir)
 	org.File = name
@@ -58,6 +47,125 @@ func Parse(data []byte, name, dir string) (*Org, error) {
 		return nil, c.errs
 	}
 	return org, nil
+}
+
+// maxTypeErrors bounds how many values of the wrong type decode reports
+// before it gives up on the rest of a file.
+const maxTypeErrors = 100
+
+// decode decodes data into raw, reporting every unknown key and every
+// value of the wrong type, not only the first: go-toml stops at the first
+// type error, so decode blanks that value's line and decodes again, as
+// long as what is left still parses. It reports whether raw may be built.
+func decode(c *collector, data []byte, raw *rawFile) bool {
+	data = bytes.Clone(data)
+	typeErrs := 0
+	for {
+		*raw = rawFile{}
+		dec := toml.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		err := dec.Decode(raw)
+		var strict *toml.StrictMissingError
+		var de *toml.DecodeError
+		switch {
+		case err == nil:
+			return typeErrs == 0
+		case errors.As(err, &strict):
+			for i := range strict.Errors {
+				unknownKey(c, &strict.Errors[i])
+			}
+			return typeErrs == 0
+		case errors.As(err, &de):
+			line, _ := de.Position()
+			msg, fix, isType := typeError(c, de)
+			if !isType {
+				if typeErrs == 0 { // a syntax error; after a blanked line, one of decode's own making
+					c.errs = append(c.errs, &Error{File: c.file, Line: line, Msg: de.Error(), Fix: "write valid TOML (https://toml.io): strings in quotes, lists in [ ]"})
+				}
+				return false
+			}
+			c.errs = append(c.errs, &Error{File: c.file, Line: line, Path: strings.Join(c.pos.keyAt(line, []string(de.Key())), "."), Msg: msg, Fix: fix})
+			typeErrs++
+			if typeErrs >= maxTypeErrors || !blankLine(data, line) {
+				return false
+			}
+		default:
+			c.errs = append(c.errs, &Error{File: c.file, Msg: err.Error()})
+			return false
+		}
+	}
+}
+
+// blankLine replaces line n (1-based) of data with spaces, keeping every
+// other line where it was. It reports false when there is no such line.
+func blankLine(data []byte, n int) bool {
+	start := 0
+	for i := 1; i < n; i++ {
+		j := bytes.IndexByte(data[start:], '\n')
+		if j < 0 {
+			return false
+		}
+		start += j + 1
+	}
+	end := bytes.IndexByte(data[start:], '\n')
+	if end < 0 {
+		end = len(data) - start
+	}
+	for i := start; i < start+end; i++ {
+		if data[i] != '\r' {
+			data[i] = ' '
+		}
+	}
+	return true
+}
+
+// typeErrorRE matches go-toml's words for a value of the wrong type.
+var typeErrorRE = regexp.MustCompile(`cannot decode TOML (\w+(?: \w+)?) into (?:struct field \S+ of type|a Go value of type|Go value of type) (\S+)`)
+
+// typeError says in the file's terms what a type error of go-toml means:
+// what was written and what to write instead, never a Go type name.
+func typeError(c *collector, de *toml.DecodeError) (msg, fix string, ok bool) {
+	m := typeErrorRE.FindStringSubmatch(de.Error())
+	if m == nil {
+		return "", "", false
+	}
+	line, _ := de.Position()
+	key := c.pos.keyAt(line, []string(de.Key()))
+	name := "this value"
+	if len(key) > 0 {
+		name = key[len(key)-1]
+	}
+	got := map[string]string{"integer": "a whole number", "float": "a decimal number", "string": "text", "boolean": "true or false",
+		"array": "a list", "inline table": "a table", "table": "a table", "datetime": "a date and time", "local datetime": "a date and time",
+		"local date": "a date", "local time": "a time"}[m[1]]
+	if got == "" {
+		got = m[1]
+	}
+	want, example := "a value of another kind", ""
+	switch strings.TrimPrefix(m[2], "*") {
+	case "string":
+		want, example = "text in quotes", name+` = "..."`
+	case "int", "int64", "int32", "uint", "uint64":
+		want, example = "a whole number", name+" = 10"
+	case "bool":
+		want, example = "true or false", name+" = true"
+	case "float64":
+		want, example = "a number", name+" = 1.5"
+	case "[]string":
+		want, example = "a list of texts in quotes", name+` = ["a", "b"]`
+	default:
+		if strings.HasPrefix(m[2], "[]") {
+			want = "a list"
+		} else if strings.Contains(m[2], ".raw") {
+			want = "a table"
+		}
+	}
+	msg = fmt.Sprintf("%s is %s here; it must be %s", name, got, want)
+	fix = "write it as " + want
+	if example != "" {
+		fix = "write it as " + example
+	}
+	return msg, fix, true
 }
 
 func unknownKey(c *collector, de *toml.DecodeError) {

@@ -406,6 +406,9 @@ func TestOpenMessage(t *testing.T) {
 	}
 	b, err := io.ReadAll(c)
 	c.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if string(b) != "Subject: x\r\n\r\nbody\r\n" || c.Size() != m.Size {
 		t.Errorf("OpenMessage read %q (size %d), want the content only", b, c.Size())
 	}

@@ -55,7 +55,8 @@ type selection struct {
 
 // selectConnector applies rule 2 of interfaces.md section 3 (and
 // exchange-semantics.md section 2.5) and fills d. It reports false when no
-// connector matches at all.
+// connector matches at all. Both paths order candidates by one rule,
+// better; the explaining one also keeps the losers and why each lost.
 func (e *Engine) selectConnector(o origin, a address.Address, size int64, explain bool, d *Decision) bool {
 	if !explain {
 		return e.selectFast(o, a, size, d)
@@ -81,7 +82,7 @@ func (e *Engine) selectConnector(o origin, a address.Address, size int64, explai
 	ms := sel.ms
 
 	// Enabled, in scope, reachable; then the size limit.
-	usable, fits := 0, 0
+	usable := 0
 	for i := range ms {
 		m := &ms[i]
 		c := e.conns[m.conn]
@@ -98,13 +99,13 @@ func (e *Engine) selectConnector(o origin, a address.Address, size int64, explai
 				m.drop = dropSize
 				continue
 			}
-			fits++
+			if sel.chosen < 0 || e.better(m, &ms[sel.chosen]) {
+				sel.chosen = i
+			}
 		}
 	}
-	if fits == 0 {
-		if explain {
-			d.Explain = e.explain(o, a, &sel)
-		}
+	if sel.chosen < 0 {
+		d.Explain = e.explain(o, a, &sel)
 		if usable > 0 {
 			tooBig(d, a)
 			return true
@@ -112,51 +113,26 @@ func (e *Engine) selectConnector(o origin, a address.Address, size int64, explai
 		return false
 	}
 
-	// Most specific, then aggregate cost, then proximity, then name.
-	sel.bestSpec = -1
-	for i := range ms {
-		if ms[i].drop == kept && ms[i].spec > sel.bestSpec {
-			sel.bestSpec = ms[i].spec
-		}
-	}
-	sel.bestCost = -1
+	// Each other candidate lost on the first criterion of better where
+	// the chosen one beats it.
+	best := &ms[sel.chosen]
+	sel.bestSpec, sel.bestCost, sel.bestPx = best.spec, best.cost, best.prox
 	for i := range ms {
 		m := &ms[i]
-		if m.drop == kept && m.spec < sel.bestSpec {
+		switch {
+		case m.drop != kept || i == sel.chosen:
+		case m.spec < best.spec:
 			m.drop = dropSpecificity
-		}
-		if m.drop == kept && (sel.bestCost < 0 || m.cost < sel.bestCost) {
-			sel.bestCost = m.cost
-		}
-	}
-	sel.bestPx = 3
-	for i := range ms {
-		m := &ms[i]
-		if m.drop == kept && m.cost > sel.bestCost {
+		case m.cost > best.cost:
 			m.drop = dropCost
-		}
-		if m.drop == kept && m.prox < sel.bestPx {
-			sel.bestPx = m.prox
-		}
-	}
-	for i := range ms {
-		m := &ms[i]
-		if m.drop == kept && m.prox > sel.bestPx {
+		case m.prox > best.prox:
 			m.drop = dropProximity
-		}
-		if m.drop == kept && (sel.chosen < 0 || e.conns[m.conn].before(e.conns[ms[sel.chosen].conn])) {
-			sel.chosen = i
-		}
-	}
-	for i := range ms {
-		if ms[i].drop == kept && i != sel.chosen {
-			ms[i].drop = dropName
+		default:
+			m.drop = dropName
 		}
 	}
-	e.choose(d, &ms[sel.chosen])
-	if explain {
-		d.Explain = e.explain(o, a, &sel)
-	}
+	e.choose(d, best)
+	d.Explain = e.explain(o, a, &sel)
 	return true
 }
 

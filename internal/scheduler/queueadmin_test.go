@@ -165,7 +165,7 @@ delivery = { kind = "smtp", smart_hosts = ["127.0.0.1:1"] }
 	if m := get(t, f, id); m.Recipients[0].NextHop != "connector:Fabrikam@hub1" || m.Recipients[1].NextHop != "connector:Internet@hub1" {
 		t.Errorf("after the pass: %s / %s", m.Recipients[0].NextHop, m.Recipients[1].NextHop)
 	}
-	if tr := readTrack(t, f); !strings.Contains(tr, `"event":"REROUTE"`) || !strings.Contains(tr, `connector:Internet@hub1 -\u003e connector:Fabrikam@hub1`) {
+	if tr := readTrack(t, f); !strings.Contains(tr, `"event":"REROUTE"`) || !strings.Contains(tr, `connector:Internet@hub1 -> connector:Fabrikam@hub1`) {
 		t.Errorf("tracking log:\n%s", tr)
 	}
 }

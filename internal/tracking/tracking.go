@@ -9,6 +9,7 @@ package tracking
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -76,8 +77,12 @@ func (l *Log) Write(e Event) error {
 	if e.Server == "" {
 		e.Server = l.server
 	}
-	line, err := json.Marshal(e)
-	if err != nil {
+	// Message-IDs and addresses keep their < and > as people search for
+	// them: no HTML escaping (json.Marshal would write \u003c).
+	var line bytes.Buffer
+	enc := json.NewEncoder(&line)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(e); err != nil { // one line, ending in a newline
 		return err
 	}
 	l.mu.Lock()
@@ -85,7 +90,7 @@ func (l *Log) Write(e Event) error {
 	if l.f == nil {
 		return errors.New("tracking log is closed")
 	}
-	_, err = l.f.Write(append(line, '\n'))
+	_, err := l.f.Write(line.Bytes())
 	return err
 }
 

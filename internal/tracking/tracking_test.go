@@ -1,6 +1,7 @@
 package tracking
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"sync"
@@ -77,5 +78,26 @@ func TestWriteAndSearch(t *testing.T) {
 	}
 	if err := l.Write(Event{Event: Send}); err == nil {
 		t.Error("write after close succeeded")
+	}
+}
+
+// Message-IDs are written as people search for them, <x@y>, not with
+// JSON's HTML escapes (\u003c), so that grep finds them in the file.
+func TestAngleBracketsVerbatim(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tracking.log")
+	l, err := Open(path, "hub1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Write(Event{Event: Receive, ID: "q1", MessageID: "<abc@contoso.test>", Sender: "a&b@contoso.test"}); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b, []byte(`"<abc@contoso.test>"`)) || !bytes.Contains(b, []byte(`a&b@`)) || bytes.Count(b, []byte("\n")) != 1 {
+		t.Errorf("tracking line: %s", b)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/waypost/waypost/internal/address"
 	"github.com/waypost/waypost/internal/directory"
@@ -86,7 +87,7 @@ func Open(path string, opt Options) (*Store, error) {
 		bo.InitialMmapSize = 4 << 30
 	}
 	db, err := bolt.Open(path, 0o600, bo)
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("%w: %s is locked by another process", ErrInUse, path)
 	}
 	if err != nil {
