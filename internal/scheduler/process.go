@@ -30,7 +30,7 @@ type work struct {
 // recipient is final and its reports are queued. Nothing is written
 // before the I/O: a crash during it leaves the message's in-flight marker
 // behind, and the next start attempts it again at once (or, the second
-// time, makes it poison; poison.go). dirty says that m's record is not on
+// time, makes it poison; recover.go). dirty says that m's record is not on
 // disk yet (diskfull.go).
 func (s *Scheduler) process(ctx context.Context, m *queue.Message, dirty bool) outcome {
 	j := &job{s: s, arrival: m.Arrival}
@@ -45,106 +45,104 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message, dirty bool) o
 	m.Crashes = 0
 	var delayed []report.Recipient
 	delayAfter := m.Arrival.Add(eng.Org().DelayNotification)
-	{
-		for i := 0; i < len(m.Recipients); i++ {
-			r := &m.Recipients[i]
-			if r.State == queue.Pending && !r.Held && !r.DelayNotified && !now.Before(delayAfter) && now.Before(expires) {
-				// Once, after delay_notification, when asked for (RFC 3461
-				// NOTIFY=DELAY; Exchange's default, with no NOTIFY, is
-				// failure and delay). Recorded with the attempt's results:
-				// a crash in between sends the notice twice, never loses mail.
-				r.DelayNotified, changed = true, true
-				if n := strings.ToUpper(r.Notify); n == "" || strings.Contains(n, "DELAY") {
-					delayed = append(delayed, report.Recipient{Written: r.Written, Type: r.Type, Address: r.Address, ORCPT: r.ORCPT,
-						Status: orStatus(r.Last.Status, "4.4.7"), RemoteHost: r.Last.RemoteHost, RemoteText: r.Last.RemoteText, LastAttempt: r.LastAttempt})
-				}
+	for i := 0; i < len(m.Recipients); i++ {
+		r := &m.Recipients[i]
+		if r.State == queue.Pending && !r.Held && !r.DelayNotified && !now.Before(delayAfter) && now.Before(expires) {
+			// Once, after delay_notification, when asked for (RFC 3461
+			// NOTIFY=DELAY; Exchange's default, with no NOTIFY, is
+			// failure and delay). Recorded with the attempt's results:
+			// a crash in between sends the notice twice, never loses mail.
+			r.DelayNotified, changed = true, true
+			if n := strings.ToUpper(r.Notify); n == "" || strings.Contains(n, "DELAY") {
+				delayed = append(delayed, report.Recipient{Written: r.Written, Type: r.Type, Address: r.Address, ORCPT: r.ORCPT,
+					Status: orStatus(r.Last.Status, "4.4.7"), RemoteHost: r.Last.RemoteHost, RemoteText: r.Last.RemoteText, LastAttempt: r.LastAttempt})
 			}
-			if r.State != queue.Pending || r.Held {
-				continue // held: never attempted, never expired, until released
-			}
-			if !now.Before(expires) {
-				// Whenever its next attempt: a reload may have made
-				// message_expiration shorter.
-				changed = true
-				j.final(m, r, queue.Failed, expired(r.Last))
-				continue
-			}
-			if r.NextAttempt.After(now) {
-				continue
-			}
+		}
+		if r.State != queue.Pending || r.Held {
+			continue // held: never attempted, never expired, until released
+		}
+		if !now.Before(expires) {
+			// Whenever its next attempt: a reload may have made
+			// message_expiration shorter.
 			changed = true
-			attempt := func() { s.attempt(r, now, expires) }
-			d := eng.RouteAddress(s.Server, address.Address{Type: r.Type, Value: r.Address}, m.Size, false)
-			before := r.NextHop
-			r.NextHop = nextHop(&d)
-			hub := ""
-			if remoteHub(&d, s.Server) {
-				hub = NextHub(eng.Org(), &d, s.Server)
-				r.NextHop = "hub:" + hub
+			j.final(m, r, queue.Failed, expired(r.Last))
+			continue
+		}
+		if r.NextAttempt.After(now) {
+			continue
+		}
+		changed = true
+		attempt := func() { s.attempt(r, now, expires) }
+		d := eng.RouteAddress(s.Server, address.Address{Type: r.Type, Value: r.Address}, m.Size, false)
+		before := r.NextHop
+		r.NextHop = nextHop(&d)
+		hub := ""
+		if remoteHub(&d, s.Server) {
+			hub = NextHub(eng.Org(), &d, s.Server)
+			r.NextHop = "hub:" + hub
+		}
+		if r.NextHop != before {
+			j.routed(m, r, &d)
+		}
+		switch {
+		case d.Outcome == routing.OutcomeNDR:
+			j.final(m, r, queue.Failed, queue.Result{Class: queue.ClassFailed, Status: d.Status, RemoteText: ndrText(&d)})
+		case d.Outcome == routing.OutcomeExpanded:
+			j.final(m, r, queue.Expanded, queue.Result{Class: queue.ClassDelivered, Status: "2.0.0", RemoteText: "expanded"})
+			have := newRecipientSet(eng, m)
+			for _, mem := range d.Members {
+				if mem.Type == "" || !have.add(mem.Type, mem.Address) {
+					continue // each recipient once per message; bad member syntax has no type
+				}
+				m.Recipients = append(m.Recipients, queue.Recipient{Written: mem.Recipient, Type: mem.Type, Address: mem.Address, Notify: r.Notify, State: queue.Pending})
 			}
-			if r.NextHop != before {
-				j.routed(m, r, &d)
+		case d.Outcome == routing.OutcomeMailbox && strings.EqualFold(d.Server, s.Server):
+			typ, addr := destination(eng, s.Server, &d, m.Size)
+			folder, err := s.folder(eng, &queue.Recipient{Type: typ, Address: addr})
+			if errors.Is(err, directory.ErrUnavailable) {
+				s.attempt(r, now, expires)
+				r.Last = queue.Result{Class: queue.ClassRetry, Status: routing.StatusDirectoryDown, RemoteText: err.Error()}
+				j.note(tracking.Event{Event: tracking.Defer, ID: m.ID, Sender: m.From, Recipient: TrackedAs(r), NextHop: r.NextHop, Status: r.Last.Status, Detail: r.Last.RemoteText})
+				continue
 			}
-			switch {
-			case d.Outcome == routing.OutcomeNDR:
-				j.final(m, r, queue.Failed, queue.Result{Class: queue.ClassFailed, Status: d.Status, RemoteText: ndrText(&d)})
-			case d.Outcome == routing.OutcomeExpanded:
-				j.final(m, r, queue.Expanded, queue.Result{Class: queue.ClassDelivered, Status: "2.0.0", RemoteText: "expanded"})
-				have := newRecipientSet(eng, m)
-				for _, mem := range d.Members {
-					if mem.Type == "" || !have.add(mem.Type, mem.Address) {
-						continue // each recipient once per message; bad member syntax has no type
-					}
-					m.Recipients = append(m.Recipients, queue.Recipient{Written: mem.Recipient, Type: mem.Type, Address: mem.Address, Notify: r.Notify, State: queue.Pending})
-				}
-			case d.Outcome == routing.OutcomeMailbox && strings.EqualFold(d.Server, s.Server):
-				typ, addr := destination(eng, s.Server, &d, m.Size)
-				folder, err := s.folder(eng, &queue.Recipient{Type: typ, Address: addr})
-				if errors.Is(err, directory.ErrUnavailable) {
-					s.attempt(r, now, expires)
-					r.Last = queue.Result{Class: queue.ClassRetry, Status: routing.StatusDirectoryDown, RemoteText: err.Error()}
-					j.note(tracking.Event{Event: tracking.Defer, ID: m.ID, Sender: m.From, Recipient: TrackedAs(r), NextHop: r.NextHop, Status: r.Last.Status, Detail: r.Last.RemoteText})
-					continue
-				}
-				if err != nil {
-					j.final(m, r, queue.Failed, queue.Result{Class: queue.ClassFailed, Status: "5.1.1", RemoteText: err.Error()})
-					continue
-				}
-				attempt()
-				local = append(local, work{i, delivery.Recipient{Type: r.Type, Address: r.Address, Mailbox: d.Mailbox, Folder: folder}, r.NextHop})
-			case d.Outcome == routing.OutcomeConnector && strings.EqualFold(d.SourceServer, s.Server) && s.Connector != nil && s.Connector(d.Connector) != nil:
-				attempt()
-				hop := "connector:" + d.Connector
-				if agents[hop] == nil {
-					agents[hop] = s.Connector(d.Connector)
-					hops = append(hops, hop)
-				}
-				typ, addr := destination(eng, s.Server, &d, m.Size)
-				remote[hop] = append(remote[hop], work{i, delivery.Recipient{Type: typ, Address: addr, Notify: r.Notify, ORCPT: r.ORCPT}, r.NextHop})
-			case hub != "" && hub != s.Server && s.Relay != nil && s.Relay(hub) != nil:
-				// Another hub's mailbox or connector: hand it to the next
-				// hub on the path, which routes again with its own scope.
-				attempt()
-				if agents[r.NextHop] == nil {
-					agents[r.NextHop] = s.Relay(hub)
-					hops = append(hops, r.NextHop)
-				}
-				typ, addr := r.Type, r.Address
-				if d.Outcome == routing.OutcomeMailbox && !strings.EqualFold(typ, "SMTP") {
-					// X500 and other types cannot travel as IMCEA: name the
-					// mailbox by its primary SMTP address.
-					if ent := eng.Directory().Lookup(address.Address{Type: typ, Value: addr}); ent != nil && ent.PrimarySMTP() != "" {
-						typ, addr = "SMTP", ent.PrimarySMTP()
-					}
-				}
-				remote[r.NextHop] = append(remote[r.NextHop], work{i, delivery.Recipient{Type: typ, Address: addr, Notify: r.Notify, ORCPT: r.ORCPT}, r.NextHop})
-			default:
-				// Unreachable, or a hub that cannot be reached: wait and
-				// route again later.
-				attempt()
-				r.Last = queue.Result{Class: queue.ClassRetry, Status: orStatus(d.Status, "4.4.0"), RemoteText: deferReason(&d)}
-				j.note(tracking.Event{Event: tracking.Defer, ID: m.ID, Sender: m.From, Recipient: TrackedAs(r), NextHop: r.NextHop, Connector: d.Connector, Status: r.Last.Status, Detail: r.Last.RemoteText})
+			if err != nil {
+				j.final(m, r, queue.Failed, queue.Result{Class: queue.ClassFailed, Status: "5.1.1", RemoteText: err.Error()})
+				continue
 			}
+			attempt()
+			local = append(local, work{i, delivery.Recipient{Type: r.Type, Address: r.Address, Mailbox: d.Mailbox, Folder: folder}, r.NextHop})
+		case d.Outcome == routing.OutcomeConnector && strings.EqualFold(d.SourceServer, s.Server) && s.Connector != nil && s.Connector(d.Connector) != nil:
+			attempt()
+			hop := "connector:" + d.Connector
+			if agents[hop] == nil {
+				agents[hop] = s.Connector(d.Connector)
+				hops = append(hops, hop)
+			}
+			typ, addr := destination(eng, s.Server, &d, m.Size)
+			remote[hop] = append(remote[hop], work{i, delivery.Recipient{Type: typ, Address: addr, Notify: r.Notify, ORCPT: r.ORCPT}, r.NextHop})
+		case hub != "" && hub != s.Server && s.Relay != nil && s.Relay(hub) != nil:
+			// Another hub's mailbox or connector: hand it to the next
+			// hub on the path, which routes again with its own scope.
+			attempt()
+			if agents[r.NextHop] == nil {
+				agents[r.NextHop] = s.Relay(hub)
+				hops = append(hops, r.NextHop)
+			}
+			typ, addr := r.Type, r.Address
+			if d.Outcome == routing.OutcomeMailbox && !strings.EqualFold(typ, "SMTP") {
+				// X500 and other types cannot travel as IMCEA: name the
+				// mailbox by its primary SMTP address.
+				if ent := eng.Directory().Lookup(address.Address{Type: typ, Value: addr}); ent != nil && ent.PrimarySMTP() != "" {
+					typ, addr = "SMTP", ent.PrimarySMTP()
+				}
+			}
+			remote[r.NextHop] = append(remote[r.NextHop], work{i, delivery.Recipient{Type: typ, Address: addr, Notify: r.Notify, ORCPT: r.ORCPT}, r.NextHop})
+		default:
+			// Unreachable, or a hub that cannot be reached: wait and
+			// route again later.
+			attempt()
+			r.Last = queue.Result{Class: queue.ClassRetry, Status: orStatus(d.Status, "4.4.0"), RemoteText: deferReason(&d)}
+			j.note(tracking.Event{Event: tracking.Defer, ID: m.ID, Sender: m.From, Recipient: TrackedAs(r), NextHop: r.NextHop, Connector: d.Connector, Status: r.Last.Status, Detail: r.Last.RemoteText})
 		}
 	}
 	if len(delayed) > 0 && m.From != "" {

@@ -285,7 +285,7 @@ func (s *Scheduler) launch(ctx context.Context, e *entry, slot int) {
 }
 
 // work processes e: the worker boundary. A panic is recovered, logged
-// with its stack and counted as a crash of the message (poison.go); the
+// with its stack and counted as a crash of the message (recover.go); the
 // hub goes on with every other message.
 func (s *Scheduler) work(ctx context.Context, e *entry, slot int) {
 	id := e.m.ID
