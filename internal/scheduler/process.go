@@ -284,10 +284,12 @@ func (j *job) flush() {
 	j.events = j.events[:0]
 }
 
+// TrackEvent writes e to the tracking log; a failure (a full disk) is
+// logged at most once every 10 seconds (diskfull.go).
 func (s *Scheduler) TrackEvent(e tracking.Event) {
 	if s.Track != nil {
 		if err := s.Track.Write(e); err != nil {
-			s.Log.Warn("tracking log", "err", err)
+			s.storageFailure("writing the tracking log", e.ID, err)
 		}
 	}
 }
