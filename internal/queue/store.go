@@ -36,6 +36,9 @@ type Store struct {
 	metas sync.Map
 
 	dirSyncs dirSyncs // group commit of folder fsyncs (dirsync.go)
+
+	scan  func(*Message) // called by recovery for each valid message (OpenWith)
+	reads readCounts
 }
 
 // Open opens the queue in dir, creating dir and its msg, meta and
@@ -47,6 +50,10 @@ func Open(dir string) (*Store, *Recovery, error) {
 }
 
 func open(dir string, fsys fsys) (*Store, *Recovery, error) {
+	return openWith(dir, fsys, nil)
+}
+
+func openWith(dir string, fsys fsys, scan func(*Message)) (*Store, *Recovery, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, nil, fmt.Errorf("queue: folder %q: %w", dir, err)
@@ -59,6 +66,7 @@ func open(dir string, fsys fsys) (*Store, *Recovery, error) {
 		fs:         fsys,
 		now:        time.Now,
 		seed:       maphash.MakeSeed(),
+		scan:       scan,
 	}
 	// Make the folders themselves durable before anything goes in them
 	// (the parent only when dir is new: it may not be readable).
@@ -233,6 +241,7 @@ func (s *Store) parseQueueFile(id, p string, f io.ReaderAt, size int64) (*Messag
 		content -= int64(trailerLen)
 	}
 
+	s.reads.decodes.Add(1)
 	var m *Message
 	meta := s.metaPath(id)
 	data, err := []byte(nil), fs.ErrNotExist
@@ -290,6 +299,7 @@ func (s *Store) List() ([]*Message, error) {
 
 // listIDs returns the IDs that have a queue file, sorted.
 func (s *Store) listIDs() ([]string, error) {
+	s.reads.listings.Add(1)
 	entries, err := os.ReadDir(s.msgDir)
 	if err != nil {
 		return nil, fmt.Errorf("queue: listing %s: %w", s.msgDir, err)
