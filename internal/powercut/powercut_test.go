@@ -17,7 +17,9 @@ type failures struct {
 	errs []string
 }
 
-func (f *failures) Errorf(format string, args ...any) { f.errs = append(f.errs, fmt.Sprintf(format, args...)) }
+func (f *failures) Errorf(format string, args ...any) {
+	f.errs = append(f.errs, fmt.Sprintf(format, args...))
+}
 
 // written is the check of these tests: every file named by a note
 // "PATH=CONTENT" holds CONTENT.

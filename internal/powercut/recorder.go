@@ -55,7 +55,7 @@ func (op Op) String() string {
 	case OpRemove:
 		return "remove " + op.Path
 	default:
-		return "note: " + op.Note
+		return fmt.Sprintf("note: %q", op.Note)
 	}
 }
 
