@@ -10,7 +10,8 @@
 // allows:
 //
 //   - the data of a file is durable up to its last fsync; what was
-//     written after may be lost, or torn (partly written);
+//     written after may be lost, torn (partly written), or read as zeros
+//     (the size written, the blocks not: ext4's writeback mode);
 //   - a name in a folder (a create, mkdir, rename or remove) is durable
 //     once the folder is fsynced; before that it may be lost, each folder
 //     independently of the others; a file's fsync does not make its name
@@ -18,7 +19,8 @@
 //
 // For each prefix the states tried are the worst cases of that model:
 // every unsynced name and byte lost; every name kept but unsynced data
-// lost; every name kept and unsynced data torn; and for each folder with
+// lost; every name kept and unsynced data torn; every name kept and
+// unsynced data zeros; and for each folder with
 // unsynced names, that folder's changes alone lost (the others kept) and
 // that folder's changes alone kept (the others lost). Identical states
 // are checked once.

@@ -168,8 +168,9 @@ type view struct {
 type dataChoice int
 
 const (
-	dataLost dataChoice = iota // content as of the last fsync
-	dataTorn                   // and half of what was written after
+	dataLost   dataChoice = iota // content as of the last fsync
+	dataTorn                     // and half of what was written after
+	dataZeroed                   // its size as written, zeros after the synced bytes
 )
 
 // pendingDirs returns the folders whose names differ from their durable
@@ -202,6 +203,7 @@ func (m *model) views() []view {
 		{desc: "every unsynced name and byte lost", keepNames: func(int) bool { return false }, data: dataLost},
 		{desc: "names kept, unsynced data lost", keepNames: func(int) bool { return true }, data: dataLost},
 		{desc: "names kept, unsynced data torn", keepNames: func(int) bool { return true }, data: dataTorn},
+		{desc: "names kept, unsynced data zeros", keepNames: func(int) bool { return true }, data: dataZeroed},
 	}
 	for _, d := range m.pendingDirs() {
 		name := m.pathOf(d)
@@ -273,6 +275,11 @@ func (m *model) state(v view) []file {
 func (n *inode) contentIn(d dataChoice) []byte {
 	if d == dataLost || len(n.data) <= len(n.synced) {
 		return n.synced
+	}
+	if d == dataZeroed {
+		z := make([]byte, len(n.data))
+		copy(z, n.synced)
+		return z
 	}
 	if bytes.HasPrefix(n.data, n.synced) {
 		return n.data[:len(n.synced)+(len(n.data)-len(n.synced))/2]
