@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/waypost/waypost/internal/delivery"
 	"github.com/waypost/waypost/internal/powercut"
@@ -191,13 +192,14 @@ func TestQueueConcurrentAddPowerCut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rec.SyncTime = time.Millisecond // so that the Adds overlap
 	q, _, err := queue.OpenFS(filepath.Join(root, "queue"), rec)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer q.Close()
 	var wg sync.WaitGroup
-	for i := range 4 {
+	for i := range 6 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/waypost/waypost/internal/durable"
 )
@@ -64,6 +65,12 @@ func (op Op) String() string {
 // recorded in the order they happened.
 type Recorder struct {
 	root string
+
+	// SyncTime is how long an fsync takes, after it is recorded (zero by
+	// default): a real fsync takes milliseconds, in which other goroutines
+	// go on, which a test of concurrent writers needs. An fsync is taken
+	// to cover what was done before it started, the worst case.
+	SyncTime time.Duration
 
 	mu      sync.Mutex
 	initial *model // the folder as New found it, all durable
@@ -247,7 +254,19 @@ func (r *Recorder) SyncDir(dir string) error {
 	if err != nil {
 		return fmt.Errorf("powercut: %w", err)
 	}
-	return r.record(Op{Kind: OpSync, Path: rel, Ino: ino})
+	return r.sync(Op{Kind: OpSync, Path: rel, Ino: ino})
+}
+
+// sync records an fsync and takes SyncTime; the caller holds mu, which
+// it releases meanwhile.
+func (r *Recorder) sync(op Op) error {
+	if err := r.record(op); err != nil || r.SyncTime == 0 {
+		return err
+	}
+	r.mu.Unlock()
+	time.Sleep(r.SyncTime)
+	r.mu.Lock()
+	return nil
 }
 
 // recFile is a file open for writing through a Recorder.
@@ -281,5 +300,5 @@ func (f *recFile) Write(p []byte) (int, error) {
 func (f *recFile) Sync() error {
 	f.r.mu.Lock()
 	defer f.r.mu.Unlock()
-	return f.r.record(Op{Kind: OpSync, Path: f.rel, Ino: f.ino})
+	return f.r.sync(Op{Kind: OpSync, Path: f.rel, Ino: f.ino})
 }
