@@ -35,12 +35,13 @@ func TestHubPowerCut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, _, err := queue.OpenFS(filepath.Join(root, "queue"), rec)
+	// The data folder is new too, as on a hub's first start.
+	q, _, err := queue.OpenFS(filepath.Join(root, "data", "queue"), rec)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer q.Close()
-	mailbox := &delivery.Maildir{Root: filepath.Join(root, "mailboxes"), Hostname: "hub1.contoso.test", FS: rec}
+	mailbox := &delivery.Maildir{Root: filepath.Join(root, "data", "mailboxes"), Hostname: "hub1.contoso.test", FS: rec}
 	drop := &delivery.Drop{Dir: filepath.Join(root, "fax-out"), DefaultDomain: "contoso.test", FS: rec}
 
 	add := func(body string, rcpts ...string) *queue.Message {
@@ -97,7 +98,7 @@ func TestHubPowerCut(t *testing.T) {
 
 // checkHub checks one crash state of TestHubPowerCut.
 func checkHub(c *powercut.Crash) error {
-	q, r, err := queue.Open(filepath.Join(c.Dir, "queue"))
+	q, r, err := queue.Open(filepath.Join(c.Dir, "data", "queue"))
 	if err != nil {
 		return fmt.Errorf("recovery failed: %v", err)
 	}
@@ -151,7 +152,7 @@ func findDelivery(dir, id, rcpt, body string) error {
 	}
 	want := "Return-Path: <carol@fabrikam.test>\r\nDelivered-To: " + addr + "\r\n" + body
 	for _, sub := range []string{"new", "cur"} {
-		files, _ := filepath.Glob(filepath.Join(dir, "mailboxes", delivery.Folder(addr), "Maildir", sub, "*"))
+		files, _ := filepath.Glob(filepath.Join(dir, "data", "mailboxes", delivery.Folder(addr), "Maildir", sub, "*"))
 		for _, f := range files {
 			if b, err := os.ReadFile(f); err == nil && string(b) == want {
 				return nil
@@ -164,7 +165,7 @@ func findDelivery(dir, id, rcpt, body string) error {
 // checkMailboxes checks that every message in a new/ folder is whole (its
 // size is in its name) and there once.
 func checkMailboxes(dir string) error {
-	files, _ := filepath.Glob(filepath.Join(dir, "mailboxes", "*", "Maildir", "new", "*"))
+	files, _ := filepath.Glob(filepath.Join(dir, "data", "mailboxes", "*", "Maildir", "new", "*"))
 	seen := map[string]bool{}
 	for _, f := range files {
 		b, err := os.ReadFile(f)
@@ -193,7 +194,7 @@ func TestQueueConcurrentAddPowerCut(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec.SyncTime = time.Millisecond // so that the Adds overlap
-	q, _, err := queue.OpenFS(filepath.Join(root, "queue"), rec)
+	q, _, err := queue.OpenFS(filepath.Join(root, "data", "queue"), rec)
 	if err != nil {
 		t.Fatal(err)
 	}
