@@ -155,8 +155,9 @@ func (m *Maildir) deliverOne(msg *Message, r Recipient) (name string, again bool
 // prepare creates the Maildir dir, and makes its folders durable, once
 // per process: each new folder's name is durable only once the folder
 // holding it is fsynced (POSIX fsync; docs/architecture.md, "Power
-// cuts"). A Maildir made by an earlier process is synced again: that
-// process may have died between the mkdir and the fsync.
+// cuts"). A Maildir made by an earlier process is synced again, up to
+// the folder holding Root: that process may have died between a mkdir
+// and its fsync.
 func (m *Maildir) prepare(dir string) error {
 	if _, ok := m.ready.Load(dir); ok {
 		if _, err := os.Stat(filepath.Join(dir, "tmp")); err == nil {
@@ -170,7 +171,7 @@ func (m *Maildir) prepare(dir string) error {
 			return err
 		}
 	}
-	for _, d := range []string{dir, filepath.Dir(dir), m.Root} {
+	for _, d := range []string{dir, filepath.Dir(dir), m.Root, filepath.Dir(filepath.Clean(m.Root))} {
 		if err := fsys.SyncDir(d); err != nil {
 			return err
 		}
@@ -196,7 +197,11 @@ func (m *Maildir) uniqueName(msg *Message, r Recipient) string {
 		}
 		return '_'
 	}, msg.ID)
-	return strconv.FormatInt(msg.Arrival.Unix(), 10) + ".W" + id + "_" + hex.EncodeToString(sum[:8]) + "." + safeHost(m.Hostname)
+	t := int64(0) // a message without an arrival time (never from the queue)
+	if !msg.Arrival.IsZero() {
+		t = msg.Arrival.Unix()
+	}
+	return strconv.FormatInt(t, 10) + ".W" + id + "_" + hex.EncodeToString(sum[:8]) + "." + safeHost(m.Hostname)
 }
 
 // find looks for a delivery stored as name: in new/, where it stays

@@ -127,3 +127,32 @@ func TestDropPowerCut(t *testing.T) {
 	})
 	t.Logf("%d operations, %d crash states", len(rec.Ops()), n)
 }
+
+// An earlier process may have died between creating a Maildir's folders
+// and fsyncing them: the first delivery of this process makes them
+// durable all the same.
+func TestMaildirPowerCutAfterUnsyncedMkdir(t *testing.T) {
+	root := t.TempDir()
+	rec, err := powercut.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := Recipient{Type: "SMTP", Address: "alice@contoso.test", Mailbox: "Alice", Folder: Folder("alice@contoso.test")}
+	// The earlier process: folders made, never synced.
+	for _, d := range []string{"mailboxes", "mailboxes/" + alice.Folder, "mailboxes/" + alice.Folder + "/Maildir",
+		"mailboxes/" + alice.Folder + "/Maildir/tmp", "mailboxes/" + alice.Folder + "/Maildir/new", "mailboxes/" + alice.Folder + "/Maildir/cur"} {
+		if err := rec.Mkdir(filepath.Join(root, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := &Maildir{Root: filepath.Join(root, "mailboxes"), Hostname: "hub1.contoso.test", FS: rec}
+	body := "Subject: one\r\n\r\nfirst\r\n"
+	msg := message(body, alice)
+	msg.ID = "0001-a"
+	if res := m.Deliver(context.Background(), msg); res[0].Class != Delivered {
+		t.Fatalf("%+v", res[0])
+	}
+	rec.Note(deliveredNote(filepath.Join("mailboxes", alice.Folder, "Maildir"),
+		"Return-Path: <bob@fabrikam.test>\r\nDelivered-To: "+alice.Address+"\r\n"+body))
+	rec.Replay(t, checkMaildirs)
+}
