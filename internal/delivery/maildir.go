@@ -206,7 +206,7 @@ func (m *Maildir) uniqueName(msg *Message, r Recipient) string {
 
 // find looks for a delivery stored as name: in new/, where it stays
 // until a client reads the mailbox, or in cur/ with the ":2,flags" a
-// client adds (cur/ is listed only for a message that arrived before
+// client adds (and any ",field=value" before it) (cur/ is listed only for a message that arrived before
 // this process started: only an earlier process can have delivered it
 // and seen it read). It returns the name found, after an fsync of its
 // folder (the earlier delivery may have died before its own).
@@ -228,7 +228,8 @@ func (m *Maildir) find(dir, name string, arrival time.Time) (string, error) {
 	for {
 		names, err := d.Readdirnames(1024)
 		for _, n := range names {
-			if n == name || strings.HasPrefix(n, name+":") {
+			// A client adds ":2,flags", and may add fields (",W=size").
+			if n == name || strings.HasPrefix(n, name+":") || strings.HasPrefix(n, name+",") {
 				return n, m.fs().SyncDir(cur)
 			}
 		}

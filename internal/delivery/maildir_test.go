@@ -124,8 +124,9 @@ func TestMaildirDeliversOnce(t *testing.T) {
 		t.Errorf("name %q is not time.W<queue ID>_<hash>.host", name)
 	}
 
-	// A client reads it: new/NAME becomes cur/NAME:2,S.
-	if err := os.Rename(filepath.Join(m.Dir("alice"), "new", name), filepath.Join(m.Dir("alice"), "cur", name+":2,S")); err != nil {
+	// A client reads it: new/NAME becomes cur/NAME,W=40:2,S (Dovecot may
+	// add the W= field).
+	if err := os.Rename(filepath.Join(m.Dir("alice"), "new", name), filepath.Join(m.Dir("alice"), "cur", name+",W=40:2,S")); err != nil {
 		t.Fatal(err)
 	}
 	m = &Maildir{Root: m.Root, Hostname: m.Hostname} // a new process
