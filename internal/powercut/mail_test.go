@@ -28,7 +28,8 @@ import (
 // promises: recovery never fails nor quarantines anything; a message whose
 // Add returned is in the queue with its content, or delivered to every
 // recipient; a delivery the agent reported is never lost; no mailbox
-// holds a partial message or two copies of one.
+// holds a partial message or two copies of one; an Update that returned
+// is not undone.
 func TestHubPowerCut(t *testing.T) {
 	root := t.TempDir()
 	rec, err := powercut.New(root)
@@ -84,9 +85,10 @@ func TestHubPowerCut(t *testing.T) {
 	m1 := add("Subject: one\r\n\r\nfirst\r\n", "SMTP:alice@contoso.test")
 	m2 := add("Subject: two\r\n\r\nsecond\r\n", "SMTP:alice@contoso.test", "SMTP:bob@contoso.test")
 	m3 := add("Subject: fax\r\n\r\npage 1\r\n", "FAX:+1 555 0100")
-	if err := q.Update(m2.ID, func(m *queue.Message) error { m.Recipients[0].Attempts++; return nil }); err != nil {
+	if err := q.Update(m2.ID, func(m *queue.Message) error { m.Recipients[0].Attempts = 1; return nil }); err != nil {
 		t.Fatal(err)
 	}
+	rec.Note("attempted " + m2.ID)
 	deliver(mailbox, m1)
 	deliver(mailbox, m2)
 	deliver(drop, m3)
@@ -106,15 +108,18 @@ func checkHub(c *powercut.Crash) error {
 	if len(r.Quarantined) > 0 {
 		return fmt.Errorf("recovery quarantined %+v", r.Quarantined)
 	}
-	bodies := map[string]string{} // queue ID -> content
-	rcpts := map[string]int{}     // queue ID -> recipients
-	delivered := map[string]int{} // queue ID -> recipients reported delivered
+	bodies := map[string]string{}  // queue ID -> content
+	rcpts := map[string]int{}      // queue ID -> recipients
+	delivered := map[string]int{}  // queue ID -> recipients reported delivered
+	attempted := map[string]bool{} // queue ID -> an Update recorded an attempt
 	for _, n := range c.Notes {
 		f := strings.SplitN(n, " ", 4)
 		switch f[0] {
 		case "acked":
 			bodies[f[1]] = f[3]
 			rcpts[f[1]], _ = strconv.Atoi(f[2])
+		case "attempted":
+			attempted[f[1]] = true
 		case "delivered":
 			delivered[f[1]]++
 			if err := findDelivery(c.Dir, f[1], f[2], bodies[f[1]]); err != nil {
@@ -134,6 +139,13 @@ func checkHub(c *powercut.Crash) error {
 		content.Close()
 		if err != nil || string(got) != body {
 			return fmt.Errorf("acknowledged message %s holds %q, %v; want %q", id, got, err, body)
+		}
+		m, err := q.Get(id)
+		if err != nil {
+			return fmt.Errorf("message %s: %v", id, err)
+		}
+		if attempted[id] && m.Recipients[0].Attempts != 1 {
+			return fmt.Errorf("message %s: the attempt its Update recorded is lost (attempts %d)", id, m.Recipients[0].Attempts)
 		}
 	}
 	return checkMailboxes(c.Dir)
