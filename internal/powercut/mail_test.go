@@ -29,7 +29,7 @@ import (
 // Add returned is in the queue with its content, or delivered to every
 // recipient; a delivery the agent reported is never lost; no mailbox
 // holds a partial message or two copies of one; an Update that returned
-// is not undone.
+// is not undone (until the message is finished).
 func TestHubPowerCut(t *testing.T) {
 	root := t.TempDir()
 	rec, err := powercut.New(root)
@@ -71,6 +71,7 @@ func TestHubPowerCut(t *testing.T) {
 			}
 			rec.Note("delivered " + m.ID + " " + m.Recipients[i].Type + ":" + m.Recipients[i].Address)
 		}
+		rec.Note("finishing " + m.ID)
 		removed, err := q.Finish(m.ID, func(m *queue.Message) error {
 			for i := range m.Recipients {
 				m.Recipients[i].State = queue.Delivered
@@ -112,6 +113,7 @@ func checkHub(c *powercut.Crash) error {
 	rcpts := map[string]int{}      // queue ID -> recipients
 	delivered := map[string]int{}  // queue ID -> recipients reported delivered
 	attempted := map[string]bool{} // queue ID -> an Update recorded an attempt
+	finishing := map[string]bool{} // queue ID -> Finish was called
 	for _, n := range c.Notes {
 		f := strings.SplitN(n, " ", 4)
 		switch f[0] {
@@ -120,6 +122,8 @@ func checkHub(c *powercut.Crash) error {
 			rcpts[f[1]], _ = strconv.Atoi(f[2])
 		case "attempted":
 			attempted[f[1]] = true
+		case "finishing":
+			finishing[f[1]] = true
 		case "delivered":
 			delivered[f[1]]++
 			if err := findDelivery(c.Dir, f[1], f[2], bodies[f[1]]); err != nil {
@@ -144,7 +148,11 @@ func checkHub(c *powercut.Crash) error {
 		if err != nil {
 			return fmt.Errorf("message %s: %v", id, err)
 		}
-		if attempted[id] && m.Recipients[0].Attempts != 1 {
+		// Once Finish removes the message, without a folder fsync, a
+		// power cut may bring it back with the record it was added with
+		// (its meta/ record's removal kept, its queue file's lost): a
+		// duplicate delivery, never a loss (queue doc.go, "Removal").
+		if attempted[id] && !finishing[id] && m.Recipients[0].Attempts != 1 {
 			return fmt.Errorf("message %s: the attempt its Update recorded is lost (attempts %d)", id, m.Recipients[0].Attempts)
 		}
 	}
