@@ -20,6 +20,7 @@ import (
 	"github.com/waypost/waypost/internal/control"
 	"github.com/waypost/waypost/internal/delivery"
 	"github.com/waypost/waypost/internal/directory"
+	"github.com/waypost/waypost/internal/durable"
 	"github.com/waypost/waypost/internal/metrics"
 	"github.com/waypost/waypost/internal/queue"
 	"github.com/waypost/waypost/internal/routing"
@@ -68,7 +69,9 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 	if _, err := Validate(org); err != nil { // what `waypost check` and every reload check too
 		return nil, err
 	}
-	if err := os.MkdirAll(s.DataDir, 0o700); err != nil {
+	// Durable: a new data folder must not vanish in a power cut with the
+	// queue in it (docs/architecture.md, "Power cuts").
+	if err := durable.MkdirAll(durable.OS, s.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data_dir of %s: %w", s.Name, err)
 	}
 	dir, dirCloser, err := OpenDirectory(org, s, log)

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/waypost/waypost/internal/durable"
 )
 
 // Store is an open queue folder. See the package documentation for the
@@ -68,21 +70,17 @@ func openWith(dir string, fsys fsys, scan func(*Message)) (*Store, *Recovery, er
 		seed:       maphash.MakeSeed(),
 		scan:       scan,
 	}
-	// Make the folders themselves durable before anything goes in them
-	// (the parent only when dir is new: it may not be readable).
-	syncs := []string{abs}
-	if _, err := os.Stat(abs); err != nil {
-		syncs = append(syncs, filepath.Dir(abs))
-	}
-	for _, d := range []string{abs, s.msgDir, s.metaDir, s.quarantine} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return nil, nil, storageErr("creating folder", d, err)
+	// Make the folders themselves durable before anything goes in them:
+	// MkdirAll fsyncs the folder holding each one it creates (the parent
+	// of dir only when dir is new: it may not be readable), and dir is
+	// synced again in case an earlier process died before it did.
+	for _, d := range []string{s.msgDir, s.metaDir, s.quarantine} {
+		if err := durable.MkdirAll(folderFS(fsys), d, 0o700); err != nil {
+			return nil, nil, fmt.Errorf("queue: %w: %w", ErrStorage, err) // err names the folder
 		}
 	}
-	for _, d := range syncs {
-		if err := s.fs.SyncDir(d); err != nil {
-			return nil, nil, storageErr("syncing folder", d, err)
-		}
+	if err := s.fs.SyncDir(abs); err != nil {
+		return nil, nil, storageErr("syncing folder", abs, err)
 	}
 	if s.lock, err = lockDir(abs); err != nil {
 		return nil, nil, err
