@@ -2,10 +2,11 @@ package report
 
 import (
 	"bytes"
-	"fmt"
 	"net"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/waypost/waypost/internal/xtext"
 )
 
 // This file holds what the writer needs to keep its status fields within
@@ -138,7 +139,7 @@ func addressField(typ, addr string, original, global bool) string {
 		addr = encodeUnitext(addr, global)
 	case original:
 		if _, ok := decodeXtext(addr); ok {
-			addr = encodeXtext(addr)
+			addr = xtext.Encode(addr)
 		}
 	}
 	return strings.ToLower(typ) + ";" + addr
@@ -148,15 +149,10 @@ func addressField(typ, addr string, original, global bool) string {
 // status part for every character utf-8-addr-xtext does not allow (RFC
 // 6533 section 3: controls, space, "+", "=" and all of non-ASCII).
 func encodeUnitext(s string, global bool) string {
-	var b strings.Builder
-	for _, r := range s {
-		if r == '\\' || !global && (r <= ' ' || r == '+' || r == '=' || r >= 0x7f) {
-			fmt.Fprintf(&b, `\x{%02X}`, r)
-			continue
-		}
-		b.WriteRune(r)
+	if !global {
+		return xtext.EncodeUTF8Addr(s)
 	}
-	return b.String()
+	return strings.ReplaceAll(s, `\`, `\x{5C}`)
 }
 
 // isASCII reports whether b holds no byte above 0x7f.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 	"github.com/waypost/waypost/internal/address"
+	"github.com/waypost/waypost/internal/xtext"
 )
 
 // Parsing command lines before go-smtp does (RFC 5321 section 4.1):
@@ -238,7 +239,7 @@ func takeORCPT(params string) (rest, orcpt string, ok bool) {
 	if !found || !isAtom(typ) || enc == "" || strings.EqualFold(typ, "rfc822") || strings.EqualFold(typ, "utf-8") {
 		return "", "", false
 	}
-	addr, good := decodeXtext(enc)
+	addr, good := xtext.Decode(enc)
 	if !good {
 		return "", "", false
 	}
@@ -264,33 +265,6 @@ func isAtom(s string) bool {
 	}
 	return true
 }
-
-// decodeXtext decodes RFC 3461 section 4 xtext ("+" and two upper-case hex
-// digits); the result must be printable ASCII, so that no CR, LF or other
-// control character reaches a header, a report or a log.
-func decodeXtext(s string) (string, bool) {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '+' {
-			if i+2 >= len(s) || !isUpperHex(s[i+1]) || !isUpperHex(s[i+2]) {
-				return "", false
-			}
-			n, _ := strconv.ParseUint(s[i+1:i+3], 16, 8)
-			c = byte(n)
-			i += 2
-		} else if c == '=' {
-			return "", false
-		}
-		if c < 0x20 || c > 0x7e {
-			return "", false
-		}
-		b.WriteByte(c)
-	}
-	return b.String(), true
-}
-
-func isUpperHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'A' && c <= 'F' }
 
 func hasPrefixFold(s, p string) bool {
 	return len(s) >= len(p) && strings.EqualFold(s[:len(p)], p)
