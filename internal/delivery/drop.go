@@ -85,43 +85,21 @@ func (d *Drop) write(m *Message) (string, error) {
 		return "", fmt.Errorf("reading the queued message: %w", err)
 	}
 	defer body.Close()
-	f, err := durable.CreateTemp(fsys, d.Dir, ".tmp-"+safeName(m.ID)+"-")
+	f, err := durable.CreateTemp(fsys, d.Dir, ".tmp-"+durable.SafeName(m.ID)+"-")
 	if err != nil {
 		return "", err
 	}
-	tmp := f.Name()
-	fail := func(err error) (string, error) {
-		f.Close()
-		fsys.Remove(tmp)
-		return "", err
-	}
 	if _, err := io.WriteString(f, head.String()); err != nil {
-		return fail(err)
+		durable.Abort(fsys, f)
+		return "", err
 	}
 	if _, err := io.Copy(f, body); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		fsys.Remove(tmp)
+		durable.Abort(fsys, f)
 		return "", err
 	}
-	name := filepath.Join(d.Dir, safeName(m.ID)+".eml")
-	if err := fsys.Rename(tmp, name); err != nil {
-		fsys.Remove(tmp)
+	name := filepath.Join(d.Dir, durable.SafeName(m.ID)+".eml")
+	if err := durable.Commit(fsys, f, name); err != nil {
 		return "", err
 	}
-	return name, fsys.SyncDir(d.Dir)
-}
-
-// safeName keeps a queue id usable as a file name.
-func safeName(id string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '/' || r == '\\' || r < 0x20 {
-			return '_'
-		}
-		return r
-	}, id)
+	return name, nil
 }

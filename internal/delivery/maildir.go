@@ -122,31 +122,17 @@ func (m *Maildir) deliverOne(msg *Message, r Recipient) (name string, again bool
 	if err != nil {
 		return "", false, err
 	}
-	fail := func(err error) (string, bool, error) {
-		f.Close()
-		fsys.Remove(tmp)
-		return "", false, err
-	}
 	if _, err := io.WriteString(f, head); err != nil {
-		return fail(err)
+		durable.Abort(fsys, f)
+		return "", false, err
 	}
 	n, err := io.Copy(f, body)
 	if err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		fsys.Remove(tmp)
+		durable.Abort(fsys, f)
 		return "", false, err
 	}
 	name = fmt.Sprintf("%s,S=%d", base, int64(len(head))+n)
-	if err := fsys.Rename(tmp, filepath.Join(dir, "new", name)); err != nil {
-		fsys.Remove(tmp)
-		return "", false, err
-	}
-	if err := fsys.SyncDir(filepath.Join(dir, "new")); err != nil {
+	if err := durable.Commit(fsys, f, filepath.Join(dir, "new", name)); err != nil {
 		return "", false, err
 	}
 	return name, false, nil

@@ -87,7 +87,7 @@ func (h *Hub) pickupConnectors() []*config.SendConnector {
 }
 
 // claimPrefix starts the name of a file this hub has claimed.
-func (h *Hub) claimPrefix() string { return ".pickup-" + safeFileName(h.server.Name) + "-" }
+func (h *Hub) claimPrefix() string { return ".pickup-" + durable.SafeName(h.server.Name) + "-" }
 
 // scanPickup takes every complete file of the pickup folder of sc, in
 // name order, and the files this hub had claimed when it stopped.
@@ -258,14 +258,4 @@ func readLimited(path string, limit int64) ([]byte, error) {
 	}
 	defer f.Close()
 	return io.ReadAll(io.LimitReader(f, limit+1))
-}
-
-// safeFileName keeps a server name usable inside a file name.
-func safeFileName(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '/' || r == '\\' || r < 0x20 {
-			return '_'
-		}
-		return r
-	}, s)
 }
