@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/emersion/go-sasl"
+	"github.com/waypost/waypost/internal/mailtext"
 )
 
 // authSmartHost logs in to a smart host with a user name and password
@@ -79,7 +80,7 @@ func (l *loginClient) Next(challenge []byte) ([]byte, error) {
 	case 2:
 		return []byte(l.password), nil
 	}
-	return nil, fmt.Errorf("a third LOGIN challenge %q, after the user name and the password", printableLine(string(challenge)))
+	return nil, fmt.Errorf("a third LOGIN challenge %q, after the user name and the password", mailtext.PrintableASCII(string(challenge), 80))
 }
 
 // clearAuthRefused says why a password may not go to host: without TLS it

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/waypost/waypost/internal/address"
+	"github.com/waypost/waypost/internal/mailtext"
 )
 
 // pickupFile is a message read from a pickup folder: its envelope and the
@@ -257,12 +258,7 @@ func crlf(data []byte) []byte {
 
 // logLine keeps text from a file on one line of a log or reason file.
 func logLine(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
+	s = mailtext.OneLine(s)
 	if len(s) > 200 {
 		s = s[:200] + "..."
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/waypost/waypost/internal/mailtext"
 	"github.com/waypost/waypost/internal/xtext"
 )
 
@@ -21,7 +22,7 @@ import (
 // to the value when it is unfolded.
 func field(b *bytes.Buffer, name, value string) {
 	b.WriteString(name + ":")
-	fold(b, len(name)+1, " "+strings.TrimSpace(oneLine(value)))
+	fold(b, len(name)+1, " "+strings.TrimSpace(mailtext.OneLine(value)))
 	b.WriteString("\r\n")
 }
 

@@ -12,8 +12,6 @@ package report
 import (
 	"bufio"
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"mime"
@@ -22,6 +20,7 @@ import (
 	"time"
 
 	"github.com/waypost/waypost/internal/address"
+	"github.com/waypost/waypost/internal/mailtext"
 )
 
 // Recipient is one recipient the report is about.
@@ -86,7 +85,7 @@ func NDR(r Report, original io.Reader) ([]byte, error) {
 	if d, err := parseDate(hdr.Get("Date")); err == nil {
 		sent = d
 	}
-	boundary := "waypost-" + randomHex(12)
+	boundary := "waypost-" + mailtext.RandomHex(12)
 	var b bytes.Buffer
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 
@@ -103,7 +102,7 @@ func NDR(r Report, original io.Reader) ([]byte, error) {
 	fold(&b, len("Subject:"), " "+mime.QEncoding.Encode("utf-8", prefix+subject))
 	b.WriteString("\r\n")
 	w("Date: %s\r\n", r.Date.Format(time.RFC1123Z))
-	w("Message-ID: <%s@%s>\r\n", randomHex(16), r.ReportingMTA)
+	w("Message-ID: <%s@%s>\r\n", mailtext.RandomHex(16), r.ReportingMTA)
 	if id := hdr.Get("Message-Id"); id != "" {
 		w("In-Reply-To: %s\r\nReferences: %s\r\n", id, id)
 	}
@@ -159,7 +158,7 @@ func human(b *bytes.Buffer, r Report, subject string, sent time.Time, full bool)
 		for _, rc := range r.Recipients {
 			line(b, "  ", rc.Written)
 			if rc.Action == "relayed" {
-				w("      Handed on to %s, which sends no further notifications.\r\n", oneLine(orDash(rc.RemoteHost)))
+				w("      Handed on to %s, which sends no further notifications.\r\n", mailtext.OneLine(orDash(rc.RemoteHost)))
 			}
 			w("\r\n")
 		}
@@ -194,7 +193,7 @@ func human(b *bytes.Buffer, r Report, subject string, sent time.Time, full bool)
 	for _, rc := range r.Recipients {
 		line(b, "", finalRecipient(rc, imceaDomain(r)))
 		if rc.RemoteHost != "" {
-			w("Remote server: %s\r\n", oneLine(rc.RemoteHost))
+			w("Remote server: %s\r\n", mailtext.OneLine(rc.RemoteHost))
 		}
 		w("Enhanced status code: %s\r\n", rc.Status)
 		line(b, "#", diagnostic(rc)+" ##")
@@ -211,7 +210,7 @@ func human(b *bytes.Buffer, r Report, subject string, sent time.Time, full bool)
 // starting with indent.
 func paragraph(b *bytes.Buffer, indent, text string) {
 	cur := ""
-	for _, word := range strings.Fields(oneLine(text)) {
+	for _, word := range strings.Fields(mailtext.OneLine(text)) {
 		if cur != "" && len(indent)+len(cur)+1+len(word) > 78 {
 			line(b, indent, cur)
 			cur = ""
@@ -230,7 +229,7 @@ func paragraph(b *bytes.Buffer, indent, text string) {
 // that no text from elsewhere makes it longer than RFC 5322 allows.
 func line(b *bytes.Buffer, prefix, text string) {
 	b.WriteString(prefix)
-	fold(b, len(prefix), oneLine(text))
+	fold(b, len(prefix), mailtext.OneLine(text))
 	b.WriteString("\r\n")
 }
 
@@ -263,7 +262,7 @@ func status(b *bytes.Buffer, r Report, global bool) {
 		}
 		field(b, "Status", rc.Status)
 		if rc.RemoteHost != "" {
-			field(b, "Remote-MTA", remoteMTA(oneLine(rc.RemoteHost)))
+			field(b, "Remote-MTA", remoteMTA(mailtext.OneLine(rc.RemoteHost)))
 		}
 		if !r.Success || rc.RemoteText != "" {
 			field(b, "Diagnostic-Code", "smtp; "+diagnostic(rc))
@@ -361,23 +360,6 @@ func parseDate(s string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("no date")
-}
-
-// oneLine keeps header and report lines to one line: CR, LF and other
-// controls become spaces, so no text from a message can add fields.
-func oneLine(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 func orDash(s string) string {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 	"github.com/waypost/waypost/internal/address"
+	"github.com/waypost/waypost/internal/mailtext"
 	"github.com/waypost/waypost/internal/xtext"
 )
 
@@ -32,7 +33,7 @@ func (g *guard) command(line []byte) ([]byte, error) {
 		// Answered here rather than by go-smtp, which closes the session at
 		// its fourth such line whatever max_errors says.
 		g.mu.Lock()
-		g.lastCmd = printable(text, 60)
+		g.lastCmd = mailtext.Printable(text, 60)
 		g.closeAfterWrite = g.closeAfterWrite || hangUp
 		g.mu.Unlock()
 		g.writeReply(r)
@@ -50,20 +51,20 @@ func (g *guard) command(line []byte) ([]byte, error) {
 		g.mu.Lock()
 		g.greetPending = verb
 		if domain != "" {
-			g.helo = printable(domain, 255)
+			g.helo = mailtext.Printable(domain, 255)
 			g.esmtp = verb == "EHLO"
 			if g.tlsState != nil {
 				g.greetedTLS = true
 			}
 		}
 		g.mu.Unlock()
-		summary = verb + " " + printable(arg, 255)
+		summary = verb + " " + mailtext.Printable(arg, 255)
 	case "MAIL", "RCPT":
 		prefix := "FROM:"
 		if verb == "RCPT" {
 			prefix = "TO:"
 		}
-		summary = verb + " " + printable(arg, 300)
+		summary = verb + " " + mailtext.Printable(arg, 300)
 		if !hasPrefixFold(arg, prefix) {
 			break
 		}
@@ -90,8 +91,8 @@ func (g *guard) command(line []byte) ([]byte, error) {
 			// a one-off or typed address too, but as a command syntax error
 			// (5.5.2) rather than a bad address (5.1.3).
 			if _, _, err := address.ParseSMTP(mailbox); err != nil {
-				g.note("rcpt", printable(mailbox, 300))
-				g.writeReply(reply(501, 5, 1, 3, "Bad recipient address syntax: "+printable(err.Error(), 200)))
+				g.note("rcpt", mailtext.Printable(mailbox, 300))
+				g.writeReply(reply(501, 5, 1, 3, "Bad recipient address syntax: "+mailtext.Printable(err.Error(), 200)))
 				return nil, nil
 			}
 		}
@@ -106,7 +107,7 @@ func (g *guard) command(line []byte) ([]byte, error) {
 		}
 	case "AUTH":
 		mech, _, _ := strings.Cut(arg, " ")
-		summary = "AUTH " + printable(mech, 20)
+		summary = "AUTH " + mailtext.Printable(mech, 20)
 	case "BDAT":
 		if n, ok := bdatSize(arg); ok && n > 0 {
 			g.chunkLeft = n
@@ -115,9 +116,9 @@ func (g *guard) command(line []byte) ([]byte, error) {
 			g.phase = phaseChunk
 			g.mu.Unlock()
 		}
-		summary = "BDAT " + printable(arg, 40)
+		summary = "BDAT " + mailtext.Printable(arg, 40)
 	default:
-		summary = printable(text, 60)
+		summary = mailtext.Printable(text, 60)
 	}
 	g.mu.Lock()
 	g.lastCmd = summary
@@ -148,7 +149,7 @@ func badCommand(text string) (*smtp.SMTPError, bool) {
 		return reply(501, 5, 5, 2, "Bad command"), false
 	}
 	if verb := strings.ToUpper(text[:4]); !smtpVerbs[verb] {
-		return reply(500, 5, 5, 2, "Command unrecognized: "+printable(verb, 4)), false
+		return reply(500, 5, 5, 2, "Command unrecognized: "+mailtext.Printable(verb, 4)), false
 	}
 	return nil, false
 }

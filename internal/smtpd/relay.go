@@ -16,6 +16,7 @@ import (
 
 	"github.com/waypost/waypost/internal/config"
 	"github.com/waypost/waypost/internal/hubauth"
+	"github.com/waypost/waypost/internal/mailtext"
 	"github.com/waypost/waypost/internal/routing"
 )
 
@@ -170,7 +171,7 @@ func takeRelayed(r io.Reader) (relayed, io.Reader) {
 				if out.orcpt == nil {
 					out.orcpt = map[string]string{}
 				}
-				out.orcpt[strings.ToLower(rcpt)] = printable(string(o), 500)
+				out.orcpt[strings.ToLower(rcpt)] = mailtext.Printable(string(o), 500)
 			}
 		}
 	}

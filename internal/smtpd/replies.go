@@ -2,7 +2,6 @@ package smtpd
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/emersion/go-smtp"
 )
@@ -76,18 +75,4 @@ func replyLineTooLong(limit int) *smtp.SMTPError {
 func formatReply(r *smtp.SMTPError) string {
 	c := r.EnhancedCode
 	return fmt.Sprintf("%d %d.%d.%d %s\r\n", r.Code, c[0], c[1], c[2], r.Message)
-}
-
-// printable makes s safe for a reply line or a log: control characters and
-// DEL become '?', and it is cut at max bytes.
-func printable(s string, max int) string {
-	if len(s) > max {
-		s = s[:max]
-	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return '?'
-		}
-		return r
-	}, s)
 }

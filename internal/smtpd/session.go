@@ -19,6 +19,7 @@ import (
 	"github.com/waypost/waypost/internal/directory"
 	"github.com/waypost/waypost/internal/hubauth"
 	"github.com/waypost/waypost/internal/loginlimit"
+	"github.com/waypost/waypost/internal/mailtext"
 	"github.com/waypost/waypost/internal/routing"
 )
 
@@ -113,7 +114,7 @@ func (s *session) mail(from string, opts *smtp.MailOptions) error {
 	if raw != "" {
 		_, addr, err := address.ParseSMTP(raw)
 		if err != nil {
-			return reply(553, 5, 1, 7, "Bad sender address syntax: "+printable(err.Error(), 200))
+			return reply(553, 5, 1, 7, "Bad sender address syntax: "+mailtext.Printable(err.Error(), 200))
 		}
 		if !isASCII(addr) && !opts.UTF8 {
 			return replyNeedUTF8
@@ -155,8 +156,8 @@ func (s *session) rcpt(to string, opts *smtp.RcptOptions) error {
 	// valid here (it reaches us as IMCEA or RFC 3192 instead).
 	_, addr, err := address.ParseSMTP(raw)
 	if err != nil {
-		s.g.note("rcpt", printable(raw, 300))
-		return reply(501, 5, 1, 3, "Bad recipient address syntax: "+printable(err.Error(), 200))
+		s.g.note("rcpt", mailtext.Printable(raw, 300))
+		return reply(501, 5, 1, 3, "Bad recipient address syntax: "+mailtext.Printable(err.Error(), 200))
 	}
 	if !isASCII(addr) && !tx.utf8 {
 		return replyNeedUTF8
@@ -250,7 +251,7 @@ func rcptRefusal(d routing.Decision, addr string, anonymous bool) *smtp.SMTPErro
 	if why == "" {
 		why = "recipient refused"
 	}
-	return &smtp.SMTPError{Code: code, EnhancedCode: ec, Message: "<" + printable(addr, 300) + ">: " + printable(why, 300)}
+	return &smtp.SMTPError{Code: code, EnhancedCode: ec, Message: "<" + mailtext.Printable(addr, 300) + ">: " + mailtext.Printable(why, 300)}
 }
 
 func parseStatus(s string) (smtp.EnhancedCode, bool) {
@@ -357,7 +358,7 @@ func (s *session) data(r io.Reader) error {
 	s.l.log.Info("accepted", "id", id, "receive_id", rid, "from", tx.from, "to", written,
 		"size", br.n+int64(len(hdr)), "remote", s.g.remote.String(), "helo", helo, "auth", authUser, "tls", st != nil,
 		"duration", time.Since(start).Round(time.Millisecond))
-	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "Ok: queued as " + printable(id, 100)}
+	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "Ok: queued as " + mailtext.Printable(id, 100)}
 }
 
 func (s *session) AuthMechanisms() []string {
@@ -415,7 +416,7 @@ func (s *session) authenticate(user, pass string) error {
 	switch {
 	case att.Refused && att.Locked == loginlimit.KindAddress:
 		att.Result(false)
-		s.g.note("user", printable(user, 100), "reason", "address locked out after failed AUTH")
+		s.g.note("user", mailtext.Printable(user, 100), "reason", "address locked out after failed AUTH")
 		return replyAuthLockout
 	case att.Refused:
 		// The account is locked and this address never logged in to it:
@@ -430,7 +431,7 @@ func (s *session) authenticate(user, pass string) error {
 	if c, can := s.l.auth.(Checker); can {
 		m, err := c.Check(user, pass)
 		if errors.Is(err, directory.ErrUnavailable) {
-			s.g.note("user", printable(user, 100), "err", printable(err.Error(), 300))
+			s.g.note("user", mailtext.Printable(user, 100), "err", mailtext.Printable(err.Error(), 300))
 			return replyAuthTempFail
 		}
 		mailbox, ok = m, err == nil
@@ -447,7 +448,7 @@ func (s *session) authenticate(user, pass string) error {
 	s.mu.Lock()
 	s.auth = mailbox
 	s.mu.Unlock()
-	s.l.log.Debug("authenticated", "remote", s.g.remote.String(), "user", printable(user, 100), "mailbox", mailbox)
+	s.l.log.Debug("authenticated", "remote", s.g.remote.String(), "user", mailtext.Printable(user, 100), "mailbox", mailbox)
 	return nil
 }
 
@@ -463,7 +464,7 @@ func (s *session) authFailed(user string, att *loginlimit.Attempt) error {
 	s.authFailures++
 	last := s.authFailures >= maxAuthFailures
 	s.mu.Unlock()
-	s.g.note("user", printable(user, 100))
+	s.g.note("user", mailtext.Printable(user, 100))
 	s.l.evAuthFailure()
 	switch {
 	case att.Result(false) == loginlimit.KindAddress:
