@@ -41,7 +41,7 @@ func (d *Drop) Deliver(ctx context.Context, m *Message) []Result {
 	if err != nil {
 		return every(len(m.Recipients), Result{Class: Retry, Status: "4.3.0", Text: fmt.Sprintf("drop folder %s: %v", d.Dir, err)})
 	}
-	return every(len(m.Recipients), Result{Class: Delivered, Status: "2.0.0", Text: "written to " + name})
+	return every(len(m.Recipients), Result{Class: Relayed, Status: "2.0.0", Text: "written to " + name})
 }
 
 // prepare creates the folder, and makes its name durable once per

@@ -78,7 +78,7 @@ func (p *Pipe) run(ctx context.Context, m *Message, r Recipient) Result {
 	case ctx.Err() == context.DeadlineExceeded:
 		return Result{Class: Retry, Status: "4.4.7", Text: fmt.Sprintf("%s did not finish within %s", argv[0], timeout), RemoteHost: argv[0], RemoteText: text}
 	case err == nil:
-		return Result{Class: Delivered, Status: "2.0.0", Text: "accepted by " + argv[0], RemoteHost: argv[0]}
+		return Result{Class: Relayed, Status: "2.0.0", Text: "accepted by " + argv[0], RemoteHost: argv[0]}
 	case errors.As(err, &exit) && exit.ExitCode() == 75:
 		return Result{Class: Retry, Status: "4.3.0", Text: argv[0] + " asked to try again later (exit 75)", RemoteHost: argv[0], RemoteText: text}
 	case errors.As(err, &exit):

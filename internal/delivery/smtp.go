@@ -47,7 +47,8 @@ import (
 // and NOTIFY and ORCPT (rfc822 and utf-8 types) with RCPT; a recipient
 // whose NOTIFY went on is marked NotifyPassed, so that this hub sends no
 // "relayed" success notification: the next hop reports (section 5.2.1;
-// "relayed" is for a next hop without DSN, section 5.2.2).
+// "relayed" is for a next hop without DSN, section 5.2.2). Every
+// recipient taken by another hub is marked so: that hub reports.
 //
 // With Hub set it is the hub-to-hub relay agent: the hubauth challenge and
 // response that proves the hub secret, ORCPTs of other types in a header
@@ -270,7 +271,7 @@ func (a *SMTP) try(ctx context.Context, host string, m *Message) (res []Result, 
 		if err != nil {
 			res[i] = reply(host, err, "4.4.2")
 		} else {
-			res[i] = Result{Class: Delivered, Status: "2.0.0", Text: "sent to " + host, RemoteHost: host, RemoteText: data, NotifyPassed: passed[i]}
+			res[i] = Result{Class: Relayed, Status: "2.0.0", Text: "sent to " + host, RemoteHost: host, RemoteText: data, NotifyPassed: passed[i] || a.Hub != nil}
 		}
 	}
 	switch {

@@ -111,7 +111,7 @@ func (w *Webhook) post(ctx context.Context, m *Message) Result {
 	}
 	switch {
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
-		return Result{Class: Delivered, Status: "2.0.0", Text: "accepted by " + w.URL, RemoteHost: host, RemoteText: text}
+		return Result{Class: Relayed, Status: "2.0.0", Text: "accepted by " + w.URL, RemoteHost: host, RemoteText: text}
 	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout:
 		return Result{Class: Retry, Status: "4.4.2", Text: "webhook answered " + resp.Status, RemoteHost: host, RemoteText: text}
 	}

@@ -198,17 +198,17 @@ func (j *job) deliver(ctx context.Context, m *queue.Message, agent delivery.Agen
 		res := results[i]
 		qr := queue.Result{Class: string(res.Class), Status: res.Status, RemoteHost: res.RemoteHost, RemoteText: orStatus(res.RemoteText, res.Text)}
 		switch res.Class {
-		case delivery.Delivered:
-			j.final(m, r, queue.Delivered, qr)
-			if agent != delivery.Agent(j.s.Mailbox) {
-				j.events[len(j.events)-1].Event = tracking.Send // handed to another server
+		case delivery.Delivered, delivery.Relayed:
+			st, ev := queue.Delivered, tracking.Deliver
+			if res.Class == delivery.Relayed {
+				st, ev = queue.Relayed, tracking.Send // handed to another system
 			}
-			if a := successAction(agent, j.s.Mailbox, res); a != "" && strings.Contains(strings.ToUpper(r.Notify), "SUCCESS") {
+			j.final(m, r, st, qr)
+			j.events[len(j.events)-1].Event = ev
+			if a := successAction(res); a != "" && strings.Contains(strings.ToUpper(r.Notify), "SUCCESS") {
 				j.succeeded = append(j.succeeded, report.Recipient{Written: r.Written, Type: r.Type, Address: r.Address, ORCPT: r.ORCPT,
 					Status: qr.Status, RemoteHost: qr.RemoteHost, RemoteText: res.RemoteText, LastAttempt: r.LastAttempt, Action: a})
 			}
-		case delivery.Relayed:
-			j.final(m, r, queue.Relayed, qr)
 		case delivery.Failed:
 			j.final(m, r, queue.Failed, qr)
 		default:
