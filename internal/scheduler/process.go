@@ -75,11 +75,11 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message, dirty bool) o
 		attempt := func() { s.attempt(r, now, expires) }
 		d := eng.RouteAddress(s.Server, address.Address{Type: r.Type, Value: r.Address}, m.Size, false)
 		before := r.NextHop
-		r.NextHop = nextHop(&d)
+		hop := s.hopOf(eng, &d)
+		r.NextHop = hop.String()
 		hub := ""
-		if remoteHub(&d, s.Server) {
-			hub = NextHub(eng.Org(), &d, s.Server)
-			r.NextHop = "hub:" + hub
+		if hop.Kind == routing.HopHub {
+			hub = hop.Server
 		}
 		if r.NextHop != before {
 			j.routed(m, r, &d)
@@ -113,13 +113,12 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message, dirty bool) o
 			local = append(local, work{i, delivery.Recipient{Type: r.Type, Address: r.Address, Mailbox: d.Mailbox, Folder: folder}, r.NextHop})
 		case d.Outcome == routing.OutcomeConnector && strings.EqualFold(d.SourceServer, s.Server) && s.Connector != nil && s.Connector(d.Connector) != nil:
 			attempt()
-			hop := "connector:" + d.Connector
-			if agents[hop] == nil {
-				agents[hop] = s.Connector(d.Connector)
-				hops = append(hops, hop)
+			if agents[r.NextHop] == nil {
+				agents[r.NextHop] = s.Connector(d.Connector)
+				hops = append(hops, r.NextHop)
 			}
 			typ, addr := destination(eng, s.Server, &d, m.Size)
-			remote[hop] = append(remote[hop], work{i, delivery.Recipient{Type: typ, Address: addr, Notify: r.Notify, ORCPT: r.ORCPT}, r.NextHop})
+			remote[r.NextHop] = append(remote[r.NextHop], work{i, delivery.Recipient{Type: typ, Address: addr, Notify: r.Notify, ORCPT: r.ORCPT}, r.NextHop})
 		case hub != "" && hub != s.Server && s.Relay != nil && s.Relay(hub) != nil:
 			// Another hub's mailbox or connector: hand it to the next
 			// hub on the path, which routes again with its own scope.

@@ -74,17 +74,14 @@ func (rs *recipientSet) add(typ, addr string) bool {
 	return true
 }
 
-// nextHop names the queue a decision puts a recipient in.
-func nextHop(d *routing.Decision) string {
-	switch d.Outcome {
-	case routing.OutcomeMailbox:
-		return "mailbox:" + d.Server
-	case routing.OutcomeConnector:
-		return "connector:" + d.Connector + "@" + d.SourceServer
-	case routing.OutcomeUnreachable:
-		return "unreachable"
+// hopOf is the next hop this hub gives d: another hub when d goes on
+// through one (NextHub; with no hub to hand it to, the "hub:" queue,
+// where it waits), otherwise the decision's own.
+func (s *Scheduler) hopOf(eng *routing.Engine, d *routing.Decision) routing.NextHop {
+	if remoteHub(d, s.Server) {
+		return routing.NextHop{Kind: routing.HopHub, Server: NextHub(eng.Org(), d, s.Server)}
 	}
-	return ""
+	return d.NextHop()
 }
 
 // remoteHub reports whether d goes on through another hub: a mailbox on
