@@ -22,6 +22,7 @@ import (
 	"github.com/waypost/waypost/internal/directory"
 	"github.com/waypost/waypost/internal/durable"
 	"github.com/waypost/waypost/internal/metrics"
+	"github.com/waypost/waypost/internal/pickup"
 	"github.com/waypost/waypost/internal/queue"
 	"github.com/waypost/waypost/internal/routing"
 	"github.com/waypost/waypost/internal/scheduler"
@@ -229,7 +230,8 @@ func (h *Hub) Run(ctx context.Context) error {
 	schedDone := make(chan struct{})
 	go func() { h.sched.Run(schedCtx); close(schedDone) }()
 	pickupDone := make(chan struct{})
-	go func() { h.runPickups(schedCtx); close(pickupDone) }() // pickup.go
+	pickups := &pickup.Folders{Server: h.server, Engine: &h.engine, Queue: h.sched, Track: h.track, Log: h.log}
+	go func() { pickups.Run(schedCtx); close(pickupDone) }()
 	go h.serveControl()
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	go h.watch(watchCtx, h.Watch)

@@ -1,4 +1,4 @@
-package hub
+package pickup
 
 import (
 	"bytes"
@@ -10,9 +10,9 @@ import (
 	"github.com/waypost/waypost/internal/mailtext"
 )
 
-// pickupFile is a message read from a pickup folder: its envelope and the
+// File is a message read from a pickup folder: its envelope and the
 // content to queue.
-type pickupFile struct {
+type File struct {
 	From       string   // envelope sender, "" for the null sender
 	Recipients []string // SMTP addresses (IMCEA for other types), each once
 	Content    []byte   // CRLF line ends; envelope lines and Bcc removed
@@ -20,29 +20,29 @@ type pickupFile struct {
 	Hops       int      // Received fields in the header
 }
 
-// badFile says why a pickup file cannot be taken: the text of its .reason
+// BadFile says why a pickup file cannot be taken: the text of its .reason
 // file beside it in badmail/.
-type badFile struct {
+type BadFile struct {
 	Status string // enhanced status code, e.g. "5.1.3"
 	Reason string // what is wrong
 	Fix    string // what to do
 }
 
-func (b *badFile) Error() string { return b.Status + " " + b.Reason + " (fix: " + b.Fix + ")" }
+func (b *BadFile) Error() string { return b.Status + " " + b.Reason + " (fix: " + b.Fix + ")" }
 
-func badPickup(status, fix, format string, args ...any) *badFile {
-	return &badFile{Status: status, Reason: fmt.Sprintf(format, args...), Fix: fix}
+func badPickup(status, fix, format string, args ...any) *BadFile {
+	return &BadFile{Status: status, Reason: fmt.Sprintf(format, args...), Fix: fix}
 }
 
-// parsePickup reads a file from a pickup folder, as Exchange's Replay and
+// Parse reads a file from a pickup folder, as Exchange's Replay and
 // Pickup folders do. The envelope is given by X-Sender and X-Receiver
 // lines at the top of the file (the form the drop agent writes; they are
 // removed), or else taken from the header: Sender, or From, is the sender;
 // To, Cc and Bcc are the recipients. Bcc fields are removed either way.
-// Bare LF and CR line ends become CRLF. Every error is a *badFile.
-func parsePickup(data []byte) (*pickupFile, error) {
+// Bare LF and CR line ends become CRLF. Every error is a *BadFile.
+func Parse(data []byte) (*File, error) {
 	data = crlf(data)
-	p := &pickupFile{}
+	p := &File{}
 	var sender []string
 	var receivers []string
 	// The envelope lines: X-Sender and X-Receiver, before anything else.
@@ -138,7 +138,7 @@ envelope:
 	return p, nil
 }
 
-func (p *pickupFile) addRecipient(addr string) {
+func (p *File) addRecipient(addr string) {
 	for _, r := range p.Recipients {
 		if strings.EqualFold(r, addr) {
 			return
