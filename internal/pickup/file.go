@@ -8,6 +8,7 @@ import (
 
 	"github.com/waypost/waypost/internal/address"
 	"github.com/waypost/waypost/internal/mailtext"
+	"github.com/waypost/waypost/internal/status"
 )
 
 // File is a message read from a pickup folder: its envelope and the
@@ -66,18 +67,18 @@ envelope:
 	fields, body := splitHeader(data)
 	if len(sender)+len(receivers) > 0 {
 		if len(sender) != 1 {
-			return nil, badPickup("5.1.7", "write exactly one X-Sender: <address> line (X-Sender: <> for the null sender) before the X-Receiver lines",
+			return nil, badPickup(status.BadSenderSyntax, "write exactly one X-Sender: <address> line (X-Sender: <> for the null sender) before the X-Receiver lines",
 				"the envelope has %d X-Sender lines", len(sender))
 		}
 		from, err := envelopeAddress(sender[0], true)
 		if err != nil {
-			return nil, badPickup("5.1.7", "write X-Sender: <user@domain>, or X-Sender: <> for the null sender", "X-Sender %q: %v", strings.TrimSpace(sender[0]), err)
+			return nil, badPickup(status.BadSenderSyntax, "write X-Sender: <user@domain>, or X-Sender: <> for the null sender", "X-Sender %q: %v", strings.TrimSpace(sender[0]), err)
 		}
 		p.From = from
 		for _, v := range receivers {
 			to, err := envelopeAddress(v, false)
 			if err != nil {
-				return nil, badPickup("5.1.3", "write X-Receiver: <user@domain>, one recipient a line", "X-Receiver %q: %v", strings.TrimSpace(v), err)
+				return nil, badPickup(status.BadMailboxSyntax, "write X-Receiver: <user@domain>, one recipient a line", "X-Receiver %q: %v", strings.TrimSpace(v), err)
 			}
 			p.addRecipient(to)
 		}
@@ -88,15 +89,15 @@ envelope:
 			from, what = fieldValue(fields, "From"), "From"
 		}
 		if from == "" {
-			return nil, badPickup("5.1.7", "add a From: field, or X-Sender and X-Receiver lines at the top of the file", "the message has no sender: no X-Sender line, no Sender or From field")
+			return nil, badPickup(status.BadSenderSyntax, "add a From: field, or X-Sender and X-Receiver lines at the top of the file", "the message has no sender: no X-Sender line, no Sender or From field")
 		}
 		a, err := mail.ParseAddress(from)
 		if err != nil {
-			return nil, badPickup("5.1.7", "write one address in the "+what+" field, e.g. "+what+": Fax Gateway <fax@example.com>", "%s field %q: %v", what, logLine(from), err)
+			return nil, badPickup(status.BadSenderSyntax, "write one address in the "+what+" field, e.g. "+what+": Fax Gateway <fax@example.com>", "%s field %q: %v", what, logLine(from), err)
 		}
 		_, addr, err := address.ParseSMTP(a.Address)
 		if err != nil {
-			return nil, badPickup("5.1.7", "correct the "+what+" address", "%s address %q: %v", what, a.Address, err)
+			return nil, badPickup(status.BadSenderSyntax, "correct the "+what+" address", "%s address %q: %v", what, a.Address, err)
 		}
 		p.From = addr
 		for _, name := range []string{"To", "Cc", "Bcc"} {
@@ -106,12 +107,12 @@ envelope:
 				}
 				list, err := mail.ParseAddressList(v)
 				if err != nil {
-					return nil, badPickup("5.1.3", "correct the "+name+" field", "%s field %q: %v", name, logLine(v), err)
+					return nil, badPickup(status.BadMailboxSyntax, "correct the "+name+" field", "%s field %q: %v", name, logLine(v), err)
 				}
 				for _, a := range list {
 					_, addr, err := address.ParseSMTP(a.Address)
 					if err != nil {
-						return nil, badPickup("5.1.3", "correct the address in the "+name+" field", "%s address %q: %v", name, a.Address, err)
+						return nil, badPickup(status.BadMailboxSyntax, "correct the address in the "+name+" field", "%s address %q: %v", name, a.Address, err)
 					}
 					p.addRecipient(addr)
 				}
@@ -119,7 +120,7 @@ envelope:
 		}
 	}
 	if len(p.Recipients) == 0 {
-		return nil, badPickup("5.1.3", "add X-Receiver: <user@domain> lines at the top, or To, Cc or Bcc fields", "the message has no recipients")
+		return nil, badPickup(status.BadMailboxSyntax, "add X-Receiver: <user@domain> lines at the top, or To, Cc or Bcc fields", "the message has no recipients")
 	}
 	var out bytes.Buffer
 	for _, f := range fields {

@@ -37,6 +37,7 @@ import (
 	"github.com/waypost/waypost/internal/queue"
 	"github.com/waypost/waypost/internal/routing"
 	"github.com/waypost/waypost/internal/scheduler"
+	"github.com/waypost/waypost/internal/status"
 	"github.com/waypost/waypost/internal/tracking"
 )
 
@@ -189,7 +190,7 @@ func (f *Folders) take(sc *config.SendConnector, path, name string) (queued bool
 		return false, err
 	}
 	if int64(len(data)) > limit {
-		return false, f.badmail(sc, path, name, badPickup("5.3.4", "send smaller messages, or raise the connector's max_message_size",
+		return false, f.badmail(sc, path, name, badPickup(status.MessageTooBig, "send smaller messages, or raise the connector's max_message_size",
 			"the file is over the size limit of %d bytes", limit))
 	}
 	p, err := Parse(data)
@@ -202,7 +203,7 @@ func (f *Folders) take(sc *config.SendConnector, path, name string) (queued bool
 	}
 	eng := f.Engine.Load()
 	if hops := eng.Org().MaxHopCount; hops > 0 && p.Hops > hops {
-		return false, f.badmail(sc, path, name, badPickup("5.4.6", "look for a loop: a gateway returning the organization's own messages",
+		return false, f.badmail(sc, path, name, badPickup(status.Loop, "look for a loop: a gateway returning the organization's own messages",
 			"the message has %d Received fields (max_hop_count is %d): a mail loop", p.Hops, hops))
 	}
 	now := time.Now()
@@ -212,8 +213,8 @@ func (f *Folders) take(sc *config.SendConnector, path, name string) (queued bool
 	env := queue.Envelope{From: p.From, Arrival: now.UTC().Round(0), ReceivedBy: "pickup:" + sc.Name}
 	for _, rcpt := range p.Recipients {
 		d := eng.Route(f.Server.Name, rcpt, size, false)
-		if d.Type == "" || d.Status == "5.1.3" || d.Status == "5.1.0" {
-			return false, f.badmail(sc, path, name, badPickup(cmp.Or(d.Status, "5.1.3"), "correct the recipient",
+		if d.Type == "" || d.Status == status.BadMailboxSyntax || d.Status == status.BadAddress {
+			return false, f.badmail(sc, path, name, badPickup(cmp.Or(d.Status, status.BadMailboxSyntax), "correct the recipient",
 				"recipient <%s>: %s", rcpt, d.Reason))
 		}
 		// Like any other recipient: the scheduler routes it again, and a

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/waypost/waypost/internal/mailtext"
+	"github.com/waypost/waypost/internal/status"
 	"github.com/waypost/waypost/internal/xtext"
 )
 
@@ -68,17 +69,17 @@ func isWSP(c byte) bool { return c == ' ' || c == '\t' }
 // statusCode is rc's status code if it is one, else the generic code
 // for the kind of report (RFC 3461 section 6.3 (g): 4.0.0 or 5.0.0 when
 // nothing more precise is known).
-func statusCode(r Report, status string) string {
-	if IsStatusCode(status) {
-		return status
+func statusCode(r Report, code string) string {
+	if IsStatusCode(code) {
+		return code
 	}
 	switch {
 	case r.Success:
-		return "2.0.0"
-	case r.Delay || strings.HasPrefix(status, "4"):
-		return "4.0.0"
+		return status.OK
+	case r.Delay || strings.HasPrefix(code, "4"):
+		return status.TransientOther
 	}
-	return "5.0.0"
+	return status.PermanentOther
 }
 
 // remoteMTA is the Remote-MTA value for the host a delivery agent named:

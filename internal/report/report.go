@@ -118,10 +118,10 @@ func NDR(r Report, original io.Reader) ([]byte, error) {
 	// utf-8 ORCPT) make it a message/global-delivery-status (RFC 6533
 	// section 4.1); the returned header likewise (section 4.3).
 	var st bytes.Buffer
-	status(&st, r, false)
+	deliveryStatus(&st, r, false)
 	if !isASCII(st.Bytes()) {
 		st.Reset()
-		status(&st, r, true)
+		deliveryStatus(&st, r, true)
 		w("\r\n--%s\r\nContent-Type: message/global-delivery-status\r\nContent-Transfer-Encoding: 8bit\r\n\r\n", boundary)
 	} else {
 		w("\r\n--%s\r\nContent-Type: message/delivery-status\r\n\r\n", boundary)
@@ -233,11 +233,11 @@ func line(b *bytes.Buffer, prefix, text string) {
 	b.WriteString("\r\n")
 }
 
-// status writes the body of the message/delivery-status part (RFC 3464
+// deliveryStatus writes the body of the message/delivery-status part (RFC 3464
 // section 2), or with global set of a message/global-delivery-status part
 // (RFC 6533 section 4.1). Each field is folded to stay within RFC 5322's
 // line length.
-func status(b *bytes.Buffer, r Report, global bool) {
+func deliveryStatus(b *bytes.Buffer, r Report, global bool) {
 	field(b, "Reporting-MTA", "dns; "+r.ReportingMTA)
 	if r.EnvID != "" {
 		field(b, "Original-Envelope-Id", r.EnvID)
