@@ -24,6 +24,7 @@ import (
 	"github.com/waypost/waypost/internal/metrics"
 	"github.com/waypost/waypost/internal/pickup"
 	"github.com/waypost/waypost/internal/queue"
+	"github.com/waypost/waypost/internal/reload"
 	"github.com/waypost/waypost/internal/routing"
 	"github.com/waypost/waypost/internal/scheduler"
 	"github.com/waypost/waypost/internal/smtpd"
@@ -46,12 +47,11 @@ type Hub struct {
 	api    *api.Server
 	apiLn  net.Listener
 
-	// Operations (control.go, reload.go, metrics.go).
+	// Operations (control.go, metrics.go; reloads through internal/reload).
 	ctl      *control.Server
 	metrics  *metrics.Metrics
 	started  time.Time
-	reloadMu sync.Mutex
-	cfg      configState // guarded by reloadMu
+	reloader *reload.Reloader
 	// Watch is how often Run polls the organization file for changes
 	// (0: never; SIGHUP and `waypost reload` still work).
 	Watch   time.Duration
@@ -110,7 +110,6 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 		h.close()
 		return nil, err
 	}
-	h.initConfigState()
 	if org.HubSecretFile != "" {
 		b, err := os.ReadFile(org.HubSecretFile)
 		if err != nil {
@@ -124,6 +123,9 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 		}
 	}
 	h.sched.Track, h.sched.Metrics = h.track, h.metrics
+	h.reloader = &reload.Reloader{Server: s, Engine: &h.engine, Backend: backend, Secret: h.secret, Validate: Validate,
+		Metrics: h.metrics, Track: h.sched.TrackEvent, Wake: h.sched.Wake, Log: log}
+	h.reloader.Init()
 	if s.Relay != "" && h.secret == nil {
 		log.Warn("relay listener not started: the organization has no hub_secret_file", "relay", s.Relay)
 	}
@@ -234,7 +236,7 @@ func (h *Hub) Run(ctx context.Context) error {
 	go func() { pickups.Run(schedCtx); close(pickupDone) }()
 	go h.serveControl()
 	watchCtx, stopWatch := context.WithCancel(context.Background())
-	go h.watch(watchCtx, h.Watch)
+	go h.reloader.Watch(watchCtx, h.Watch)
 	h.log.Info("hub running", "server", h.server.Name, "listen", h.Addrs())
 	var runErr error
 	select {
@@ -338,3 +340,9 @@ func (h *headCapture) messageID() string {
 	}
 	return ""
 }
+
+// Reload re-reads the organization file and applies it when it is valid
+// (internal/reload). actor names who asked (a user, "signal SIGHUP", "file
+// change"). A refused file returns a *control.Error with CodeInvalid
+// listing every problem.
+func (h *Hub) Reload(actor string) (*control.Reload, error) { return h.reloader.Reload(actor) }
