@@ -11,6 +11,7 @@ import (
 
 	"github.com/waypost/waypost/internal/address"
 	"github.com/waypost/waypost/internal/durable"
+	"github.com/waypost/waypost/internal/status"
 )
 
 // Drop writes each message as one RFC 5322 file into a folder that a
@@ -39,9 +40,9 @@ type Drop struct {
 func (d *Drop) Deliver(ctx context.Context, m *Message) []Result {
 	name, err := d.write(m)
 	if err != nil {
-		return every(len(m.Recipients), Result{Class: Retry, Status: "4.3.0", Text: fmt.Sprintf("drop folder %s: %v", d.Dir, err)})
+		return every(len(m.Recipients), Result{Class: Retry, Status: status.SystemTransient, Text: fmt.Sprintf("drop folder %s: %v", d.Dir, err)})
 	}
-	return every(len(m.Recipients), Result{Class: Relayed, Status: "2.0.0", Text: "written to " + name})
+	return every(len(m.Recipients), Result{Class: Relayed, Status: status.OK, Text: "written to " + name})
 }
 
 // prepare creates the folder, and makes its name durable once per

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/waypost/waypost/internal/durable"
+	"github.com/waypost/waypost/internal/status"
 )
 
 // Maildir delivers to the mailboxes of this hub: one Maildir per mailbox
@@ -70,19 +71,19 @@ func (m *Maildir) Deliver(ctx context.Context, msg *Message) []Result {
 	out := make([]Result, len(msg.Recipients))
 	for i, r := range msg.Recipients {
 		if err := ctx.Err(); err != nil {
-			out[i] = Result{Class: Retry, Status: "4.3.2", Text: "delivery stopped: " + err.Error()}
+			out[i] = Result{Class: Retry, Status: status.NotAccepting, Text: "delivery stopped: " + err.Error()}
 			continue
 		}
 		name, again, err := m.deliverOne(msg, r)
 		if err != nil {
-			out[i] = Result{Class: Retry, Status: "4.3.0", Text: fmt.Sprintf("mailbox %s: %v", r.Mailbox, err)}
+			out[i] = Result{Class: Retry, Status: status.SystemTransient, Text: fmt.Sprintf("mailbox %s: %v", r.Mailbox, err)}
 			continue
 		}
 		text := "delivered to mailbox " + r.Mailbox + " as " + name
 		if again {
 			text += " (there already: delivered before a restart)"
 		}
-		out[i] = Result{Class: Delivered, Status: "2.0.0", Text: text}
+		out[i] = Result{Class: Delivered, Status: status.OK, Text: text}
 	}
 	return out
 }

@@ -16,11 +16,13 @@ import (
 	"io"
 	"mime"
 	"net/textproto"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/waypost/waypost/internal/address"
 	"github.com/waypost/waypost/internal/mailtext"
+	"github.com/waypost/waypost/internal/status"
 )
 
 // Recipient is one recipient the report is about.
@@ -321,17 +323,17 @@ func diagnostic(rc Recipient) string {
 	if len(t) >= 3 && t[0] >= '2' && t[0] <= '5' && t[1] >= '0' && t[1] <= '9' && t[2] >= '0' && t[2] <= '9' {
 		return t
 	}
-	code := "550"
+	code := status.ReplyMailboxUnavailable
 	switch {
 	case strings.HasPrefix(rc.Status, "4"):
-		code = "450"
+		code = status.ReplyMailboxBusy
 	case strings.HasPrefix(rc.Status, "2"):
-		code = "250"
+		code = status.ReplyOK
 	}
 	if t == "" {
 		t = "delivery failed"
 	}
-	return code + " " + rc.Status + " " + t
+	return strconv.Itoa(code) + " " + rc.Status + " " + t
 }
 
 // headerBlock returns the header section of a message, with its final CRLF.

@@ -201,18 +201,14 @@ func (r *resolver) expand(d *Decision, g *directory.Entry, depth int) {
 	}
 }
 
-// StatusDirectoryDown is the status of a recipient that could not be
-// resolved because the directory could not be asked (RFC 3463 4.4.3,
-// directory server failure): it waits in the queue, and RCPT answers 451.
-const StatusDirectoryDown = status.DirectoryDown
-
-// directoryDown makes d the transient outcome of a directory outage.
+// directoryDown makes d the transient outcome of a directory outage
+// (status.DirectoryDown): it waits in the queue, and RCPT answers 451.
 func directoryDown(d *Decision, err error) {
-	d.Outcome, d.Status = OutcomeUnreachable, StatusDirectoryDown
+	d.Outcome, d.Status = OutcomeUnreachable, status.DirectoryDown
 	d.Reason = "RESOLVER.ADR.DirectoryUnavailable; the directory could not be asked (" + err.Error() + "); kept queued and resolved again later"
 }
 
 // DirectoryDown reports whether d waits for the directory to come back.
 func (d *Decision) DirectoryDown() bool {
-	return d.Outcome == OutcomeUnreachable && d.Status == StatusDirectoryDown
+	return d.Outcome == OutcomeUnreachable && d.Status == status.DirectoryDown
 }

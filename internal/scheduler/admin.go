@@ -14,6 +14,7 @@ import (
 	"github.com/waypost/waypost/internal/metrics"
 	"github.com/waypost/waypost/internal/queue"
 	"github.com/waypost/waypost/internal/routing"
+	"github.com/waypost/waypost/internal/status"
 	"github.com/waypost/waypost/internal/tracking"
 )
 
@@ -497,7 +498,7 @@ func (s *Scheduler) routeNow(eng *routing.Engine, r *queue.Recipient, size int64
 // Remove-Message -WithNDR says "550 4.3.2 QUEUE.Admin; message deleted
 // by administrative action"; the class here is 5, since the message will
 // never be delivered.
-const removeStatus = "5.3.0"
+const removeStatus = status.SystemPermanent
 
 // remove deletes the picked messages: silently, or with a non-delivery
 // report to the sender for the recipients still pending (as NOTIFY

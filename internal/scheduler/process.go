@@ -14,6 +14,7 @@ import (
 	"github.com/waypost/waypost/internal/queue"
 	"github.com/waypost/waypost/internal/report"
 	"github.com/waypost/waypost/internal/routing"
+	"github.com/waypost/waypost/internal/status"
 	"github.com/waypost/waypost/internal/tracking"
 )
 
@@ -55,7 +56,7 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message, dirty bool) o
 			r.DelayNotified, changed = true, true
 			if n := strings.ToUpper(r.Notify); n == "" || strings.Contains(n, "DELAY") {
 				delayed = append(delayed, report.Recipient{Written: r.Written, Type: r.Type, Address: r.Address, ORCPT: r.ORCPT,
-					Status: orStatus(r.Last.Status, "4.4.7"), RemoteHost: r.Last.RemoteHost, RemoteText: r.Last.RemoteText, LastAttempt: r.LastAttempt})
+					Status: orStatus(r.Last.Status, status.Expired), RemoteHost: r.Last.RemoteHost, RemoteText: r.Last.RemoteText, LastAttempt: r.LastAttempt})
 			}
 		}
 		if r.State != queue.Pending || r.Held {
@@ -88,7 +89,7 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message, dirty bool) o
 		case d.Outcome == routing.OutcomeNDR:
 			j.final(m, r, queue.Failed, queue.Result{Class: queue.ClassFailed, Status: d.Status, RemoteText: ndrText(&d)})
 		case d.Outcome == routing.OutcomeExpanded:
-			j.final(m, r, queue.Expanded, queue.Result{Class: queue.ClassDelivered, Status: "2.0.0", RemoteText: "expanded"})
+			j.final(m, r, queue.Expanded, queue.Result{Class: queue.ClassDelivered, Status: status.OK, RemoteText: "expanded"})
 			have := newRecipientSet(eng, m)
 			for _, mem := range d.Members {
 				if mem.Type == "" || !have.add(mem.Type, mem.Address) {
@@ -101,12 +102,12 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message, dirty bool) o
 			folder, err := s.folder(eng, &queue.Recipient{Type: typ, Address: addr})
 			if errors.Is(err, directory.ErrUnavailable) {
 				s.attempt(r, now, expires)
-				r.Last = queue.Result{Class: queue.ClassRetry, Status: routing.StatusDirectoryDown, RemoteText: err.Error()}
+				r.Last = queue.Result{Class: queue.ClassRetry, Status: status.DirectoryDown, RemoteText: err.Error()}
 				j.note(tracking.Event{Event: tracking.Defer, ID: m.ID, Sender: m.From, Recipient: TrackedAs(r), NextHop: r.NextHop, Status: r.Last.Status, Detail: r.Last.RemoteText})
 				continue
 			}
 			if err != nil {
-				j.final(m, r, queue.Failed, queue.Result{Class: queue.ClassFailed, Status: "5.1.1", RemoteText: err.Error()})
+				j.final(m, r, queue.Failed, queue.Result{Class: queue.ClassFailed, Status: status.BadMailbox, RemoteText: err.Error()})
 				continue
 			}
 			attempt()
@@ -140,7 +141,7 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message, dirty bool) o
 			// Unreachable, or a hub that cannot be reached: wait and
 			// route again later.
 			attempt()
-			r.Last = queue.Result{Class: queue.ClassRetry, Status: orStatus(d.Status, "4.4.0"), RemoteText: deferReason(&d)}
+			r.Last = queue.Result{Class: queue.ClassRetry, Status: orStatus(d.Status, status.RoutingTransient), RemoteText: deferReason(&d)}
 			j.note(tracking.Event{Event: tracking.Defer, ID: m.ID, Sender: m.From, Recipient: TrackedAs(r), NextHop: r.NextHop, Connector: d.Connector, Status: r.Last.Status, Detail: r.Last.RemoteText})
 		}
 	}
@@ -320,7 +321,7 @@ func (j *job) note(e tracking.Event) { j.events = append(j.events, e) }
 // (Exchange's "Queue expired; Message expired"), keeping the server and
 // reply of the last attempt so that the report says what kept failing.
 func expired(last queue.Result) queue.Result {
-	res := queue.Result{Class: queue.ClassFailed, Status: "4.4.7", RemoteHost: last.RemoteHost, RemoteText: "Queue expired; Message expired"}
+	res := queue.Result{Class: queue.ClassFailed, Status: status.Expired, RemoteHost: last.RemoteHost, RemoteText: "Queue expired; Message expired"}
 	if last.RemoteText != "" {
 		res.RemoteText += "; last attempt: " + last.RemoteText
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/waypost/waypost/internal/config"
 	"github.com/waypost/waypost/internal/queue"
 	"github.com/waypost/waypost/internal/routing"
+	"github.com/waypost/waypost/internal/status"
 	"github.com/waypost/waypost/internal/tracking"
 )
 
@@ -154,7 +155,7 @@ const noConnectorText = "ROUTING.NoConnectorForAddressType; unable to route for 
 // ndrText is the diagnostic a report carries for a recipient routing
 // refuses.
 func ndrText(d *routing.Decision) string {
-	if d.Status == "5.4.4" && !strings.EqualFold(d.Type, "SMTP") {
+	if d.Status == status.Unroutable && !strings.EqualFold(d.Type, "SMTP") {
 		return noConnectorText
 	}
 	return d.Reason

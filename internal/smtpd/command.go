@@ -8,6 +8,7 @@ import (
 	"github.com/emersion/go-smtp"
 	"github.com/waypost/waypost/internal/address"
 	"github.com/waypost/waypost/internal/mailtext"
+	"github.com/waypost/waypost/internal/status"
 	"github.com/waypost/waypost/internal/xtext"
 )
 
@@ -92,7 +93,7 @@ func (g *guard) command(line []byte) ([]byte, error) {
 			// (5.5.2) rather than a bad address (5.1.3).
 			if _, _, err := address.ParseSMTP(mailbox); err != nil {
 				g.note("rcpt", mailtext.Printable(mailbox, 300))
-				g.writeReply(reply(501, 5, 1, 3, "Bad recipient address syntax: "+mailtext.Printable(err.Error(), 200)))
+				g.writeReply(reply(status.ReplyParamSyntax, status.BadMailboxSyntax, "Bad recipient address syntax: "+mailtext.Printable(err.Error(), 200)))
 				return nil, nil
 			}
 		}
@@ -144,12 +145,12 @@ func badCommand(text string) (*smtp.SMTPError, bool) {
 	case hasPrefixFold(text, "STARTTLS"):
 		return nil, false
 	case l == 0:
-		return reply(500, 5, 5, 2, "Error: bad syntax"), false
+		return reply(status.ReplySyntaxError, status.SyntaxError, "Error: bad syntax"), false
 	case l < 4 || l == 5 || l > 5 && text[4] != ' ':
-		return reply(501, 5, 5, 2, "Bad command"), false
+		return reply(status.ReplyParamSyntax, status.SyntaxError, "Bad command"), false
 	}
 	if verb := strings.ToUpper(text[:4]); !smtpVerbs[verb] {
-		return reply(500, 5, 5, 2, "Command unrecognized: "+mailtext.Printable(verb, 4)), false
+		return reply(status.ReplySyntaxError, status.SyntaxError, "Command unrecognized: "+mailtext.Printable(verb, 4)), false
 	}
 	return nil, false
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/waypost/waypost/internal/hubauth"
 	"github.com/waypost/waypost/internal/mailtext"
 	"github.com/waypost/waypost/internal/routing"
+	"github.com/waypost/waypost/internal/status"
 )
 
 // KindRelay is the kind of the hub-to-hub listener (server.relay). It is
@@ -30,7 +31,7 @@ const KindRelay = "relay"
 const ArrivalHeader = "X-Waypost-Arrival"
 
 // replyHubAuthRequired refuses MAIL on a relay listener before the proof.
-var replyHubAuthRequired = reply(530, 5, 7, 0, "Hub authentication required")
+var replyHubAuthRequired = reply(status.ReplyAuthRequired, status.AuthRequired, "Hub authentication required")
 
 // hubAuthPrefix marks Envelope.Auth of mail relayed by a proven hub.
 const hubAuthPrefix = "hub:"

@@ -21,6 +21,7 @@ import (
 	"github.com/waypost/waypost/internal/loginlimit"
 	"github.com/waypost/waypost/internal/mailtext"
 	"github.com/waypost/waypost/internal/routing"
+	"github.com/waypost/waypost/internal/status"
 )
 
 // session is one SMTP session (go-smtp's Session and AuthSession). It never
@@ -99,7 +100,7 @@ func (s *session) mail(from string, opts *smtp.MailOptions) error {
 	authUser, open := s.auth, s.tx != nil
 	s.mu.Unlock()
 	if open {
-		return reply(503, 5, 5, 1, "Nested MAIL command")
+		return reply(status.ReplyBadSequence, status.InvalidCommand, "Nested MAIL command")
 	}
 	if s.l.rc.Kind == config.KindSubmission && authUser == "" {
 		return replyAuthRequired
@@ -114,7 +115,7 @@ func (s *session) mail(from string, opts *smtp.MailOptions) error {
 	if raw != "" {
 		_, addr, err := address.ParseSMTP(raw)
 		if err != nil {
-			return reply(553, 5, 1, 7, "Bad sender address syntax: "+mailtext.Printable(err.Error(), 200))
+			return reply(status.ReplyNameNotAllowed, status.BadSenderSyntax, "Bad sender address syntax: "+mailtext.Printable(err.Error(), 200))
 		}
 		if !isASCII(addr) && !opts.UTF8 {
 			return replyNeedUTF8
@@ -157,7 +158,7 @@ func (s *session) rcpt(to string, opts *smtp.RcptOptions) error {
 	_, addr, err := address.ParseSMTP(raw)
 	if err != nil {
 		s.g.note("rcpt", mailtext.Printable(raw, 300))
-		return reply(501, 5, 1, 3, "Bad recipient address syntax: "+mailtext.Printable(err.Error(), 200))
+		return reply(status.ReplyParamSyntax, status.BadMailboxSyntax, "Bad recipient address syntax: "+mailtext.Printable(err.Error(), 200))
 	}
 	if !isASCII(addr) && !tx.utf8 {
 		return replyNeedUTF8
@@ -227,25 +228,25 @@ func rcptRefusal(d routing.Decision, addr string, anonymous bool) *smtp.SMTPErro
 		return nil
 	}
 	switch {
-	case d.Status == "5.4.4" && d.Type != "SMTP":
+	case d.Status == status.Unroutable && d.Type != "SMTP":
 		return nil
-	case d.Status == "5.3.5":
+	case d.Status == status.Misconfigured:
 		return replyRoutingConfig
-	case anonymous && d.Status == "5.1.1" && d.Type == "SMTP" && strings.ContainsAny(addr[:strings.LastIndexByte(addr, '@')], "%!@"):
+	case anonymous && d.Status == status.BadMailbox && d.Type == "SMTP" && strings.ContainsAny(addr[:strings.LastIndexByte(addr, '@')], "%!@"):
 		// Percent hack, bang path or a quoted "a@b": a relay attempt through
 		// a local domain, refused as one.
 		return replyRelayDenied
 	}
-	code := 550
+	code := status.ReplyMailboxUnavailable
 	switch d.Status {
-	case "5.1.3":
-		code = 501
-	case "5.3.4":
-		code = 552
+	case status.BadMailboxSyntax:
+		code = status.ReplyParamSyntax
+	case status.MessageTooBig:
+		code = status.ReplyExceededStorage
 	}
 	ec, ok := parseStatus(d.Status)
 	if !ok {
-		ec = smtp.EnhancedCode{5, 1, 0}
+		ec = smtp.EnhancedCode(status.Parts(status.BadAddress))
 	}
 	why := d.Reason
 	if why == "" {
@@ -275,7 +276,7 @@ func (s *session) data(r io.Reader) error {
 	tx, authUser := s.tx, s.auth
 	s.mu.Unlock()
 	if tx == nil || len(tx.rcpts) == 0 {
-		return reply(503, 5, 5, 1, "No valid recipients")
+		return reply(status.ReplyBadSequence, status.InvalidCommand, "No valid recipients")
 	}
 	start := time.Now()
 	scan := s.g.dataScan()
@@ -358,7 +359,7 @@ func (s *session) data(r io.Reader) error {
 	s.l.log.Info("accepted", "id", id, "receive_id", rid, "from", tx.from, "to", written,
 		"size", br.n+int64(len(hdr)), "remote", s.g.remote.String(), "helo", helo, "auth", authUser, "tls", st != nil,
 		"duration", time.Since(start).Round(time.Millisecond))
-	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "Ok: queued as " + mailtext.Printable(id, 100)}
+	return &smtp.SMTPError{Code: status.ReplyOK, EnhancedCode: smtp.EnhancedCode(status.Parts(status.OK)), Message: "Ok: queued as " + mailtext.Printable(id, 100)}
 }
 
 func (s *session) AuthMechanisms() []string {
