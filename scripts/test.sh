@@ -20,7 +20,7 @@ FUZZTIME="${FUZZTIME:-100000x}"
 # Mailman uses), which internal/report's tests run on every kind of report.
 # Those are in Debian's system perl and /usr/bin/python3; the tests look
 # there too when another interpreter comes first in PATH.
-need_pkgs=(slapd ldap-utils libsisimai-perl python3-flufl.bounce)
+need_pkgs=(slapd ldap-utils libsisimai-perl python3-flufl.bounce python3-dkim)
 if ((${#need_pkgs[@]})); then
 	missing=()
 	for p in "${need_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

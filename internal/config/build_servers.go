@@ -41,7 +41,7 @@ func buildServers(c *collector, org *Org, raws []rawServer) {
 			c.add(path+".name", "give each server its own name", "server %q is defined twice", r.Name)
 			continue
 		}
-		s := &Server{Name: r.Name, FQDN: r.FQDN, Relay: r.Relay, API: r.API}
+		s := &Server{Name: r.Name, FQDN: r.FQDN, Relay: r.Relay, API: r.API, DNS: buildDNS(c, path+".dns", r.DNS)}
 		if site := org.Site(r.Site); site != nil {
 			s.Site = site.Name
 		} else if r.Site == "" {
@@ -157,4 +157,22 @@ func buildReceive(c *collector, org *Org, path, who string, r *rawReceive) *Rece
 	}
 	buildReceiveLimits(c, path, who, r, rc)
 	return rc
+}
+
+// buildDNS checks the resolvers of a server: IP addresses, with a port
+// or port 53. They must be addresses: a name would need DNS to be found.
+func buildDNS(c *collector, path string, raws []string) []string {
+	var out []string
+	for i, r := range raws {
+		if ap, err := netip.ParseAddrPort(r); err == nil && ap.Port() != 0 {
+			out = append(out, ap.String())
+			continue
+		}
+		if a, err := netip.ParseAddr(r); err == nil {
+			out = append(out, netip.AddrPortFrom(a, 53).String())
+			continue
+		}
+		c.add(fmt.Sprintf("%s[%d]", path, i), `write the resolver's IP address, with a port if not 53: "127.0.0.1:53", "[::1]:5353"`, "dns: %q is not an IP address or IP:port", r)
+	}
+	return out
 }

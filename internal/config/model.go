@@ -65,6 +65,10 @@ type Server struct {
 	DataDir string // absolute
 	Relay   string // host:port of the hub-to-hub listener, "" for none
 	API     string // host:port of the HTTP API, "" for none
+	// DNS are the resolvers this hub asks, "ip:port", in order (MX records
+	// of send connectors without smart hosts); none: the system's
+	// (resolv.conf).
+	DNS     []string
 	Receive []*ReceiveConnector
 }
 
@@ -114,6 +118,14 @@ const (
 type AcceptedDomain struct {
 	Domain string // lower case
 	Type   string
+	DKIM   []DKIMKey // keys that sign mail from the domain as it leaves (RFC 6376); each signs
+}
+
+// DKIMKey is one DKIM signing key of an accepted domain (build_dkim.go);
+// CheckFiles reads the key, DKIMKeys loads it.
+type DKIMKey struct {
+	Selector string
+	KeyFile  string // absolute
 }
 
 // SendConnector routes the recipients of its address spaces out of the

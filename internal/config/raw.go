@@ -51,6 +51,7 @@ type rawServer struct {
 	DataDir string       `toml:"data_dir"`
 	Relay   string       `toml:"relay"`
 	API     string       `toml:"api"`
+	DNS     []string     `toml:"dns"`
 	Receive []rawReceive `toml:"receive"`
 }
 
@@ -89,6 +90,9 @@ type rawTLS struct {
 type rawAcceptedDomain struct {
 	Domain string `toml:"domain"`
 	Type   string `toml:"type"`
+	// DKIM is one inline table {selector, key_file} or a list of them
+	// (build_dkim.go).
+	DKIM any `toml:"dkim"`
 }
 
 type rawSendConnector struct {
