@@ -107,7 +107,10 @@ func TestSMTPSignsOnlyTheOrganizationsMail(t *testing.T) {
 	dead.Close()
 	relay := &SMTP{Hosts: []string{dead.Addr().String()}, Timeout: time.Second, DKIM: signer, Hub: &HubAuth{Server: "hub-a", Secret: []byte("s")}}
 	m := message(signedBody, smtpTo("x@first.test"))
-	m.Open = func() (io.ReadCloser, error) { t.Error("the hub relay read the content to sign it"); return nil, errors.New("no") }
+	m.Open = func() (io.ReadCloser, error) {
+		t.Error("the hub relay read the content to sign it")
+		return nil, errors.New("no")
+	}
 	relay.Deliver(context.Background(), m)
 	if len(ts.got) != 1 || ts.got[0].body != other {
 		t.Fatalf("mail from another domain changed: %+v", ts.got)
