@@ -110,6 +110,16 @@ func buildReceive(c *collector, org *Org, path, who string, r *rawReceive) *Rece
 	default:
 		c.add(path+".kind", `use kind = "smtp" (port-25 style) or kind = "submission" (AUTH required)`, "%s has unknown kind %q", who, r.Kind)
 	}
+	switch rc.SenderAuth = r.SenderAuth; rc.SenderAuth {
+	case "":
+		rc.SenderAuth = SenderAuthOff
+		if rc.Kind == KindSMTP {
+			rc.SenderAuth = SenderAuthTag
+		}
+	case SenderAuthTag, SenderAuthEnforce, SenderAuthOff:
+	default:
+		c.add(path+".sender_auth", `use sender_auth = "tag" (add Authentication-Results), "enforce" (also refuse DMARC p=reject failures) or "off"`, "%s has unknown sender_auth %q", who, r.SenderAuth)
+	}
 	if len(r.RemoteRanges) == 0 {
 		rc.RemoteRanges = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}
 	}

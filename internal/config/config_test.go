@@ -443,3 +443,33 @@ func harnessWrite(t *testing.T, path, text string) {
 		t.Fatal(err)
 	}
 }
+
+// TestSenderAuth: sender_auth defaults to tag on kind smtp and off on
+// submission; enforce and off are taken; anything else is an error on
+// its line.
+func TestSenderAuth(t *testing.T) {
+	org, err := Parse([]byte(base+`  [[server.receive]]
+  name = "Internet"
+  listen = "127.0.0.1:25"
+  [[server.receive]]
+  name = "Submission"
+  listen = "127.0.0.1:587"
+  kind = "submission"
+  [[server.receive]]
+  name = "Strict"
+  listen = "127.0.0.1:26"
+  sender_auth = "enforce"
+`), "org.toml", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, rc := range org.Server("hub1").Receive {
+		got = append(got, rc.Name+"="+rc.SenderAuth)
+	}
+	if strings.Join(got, " ") != "Internet=tag Submission=off Strict=enforce" {
+		t.Errorf("sender_auth read as %q", got)
+	}
+	errs := parseErrs(t, base+"  [[server.receive]]\n  name = \"In\"\n  listen = \"127.0.0.1:25\"\n  sender_auth = \"reject\"\n")
+	want(t, errs, 13, `unknown sender_auth "reject"`)
+}

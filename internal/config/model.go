@@ -78,6 +78,18 @@ const (
 	KindSubmission = "submission"
 )
 
+// sender_auth modes of a receive connector: the inbound SPF, DKIM and
+// DMARC checks (package senderauth). tag adds an Authentication-Results
+// field and refuses nothing (the default of kind smtp); enforce also
+// refuses what a DMARC p=reject policy rejects (550 5.7.1) and what could
+// not be checked in time (451 4.7.1); off checks nothing (the default of
+// kind submission).
+const (
+	SenderAuthTag     = "tag"
+	SenderAuthEnforce = "enforce"
+	SenderAuthOff     = "off"
+)
+
 // ReceiveConnector is an SMTP listener of a server.
 type ReceiveConnector struct {
 	Name           string
@@ -94,6 +106,7 @@ type ReceiveConnector struct {
 	MaxHopCount    int
 	TLSCert        string // absolute; "" without STARTTLS
 	TLSKey         string
+	SenderAuth     string // SenderAuthTag, SenderAuthEnforce or SenderAuthOff (RFC 7208, 6376, 7489 checks)
 
 	// Limits against abuse; 0 turns a limit off (build_receive_limits.go).
 	BareLFRanges         []netip.Prefix // clients whose bare LF line ends in DATA are made CRLF

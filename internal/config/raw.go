@@ -69,6 +69,7 @@ type rawReceive struct {
 	MaxErrors      *int     `toml:"max_errors"`
 	MaxHopCount    *int     `toml:"max_hop_count"`
 	TLS            *rawTLS  `toml:"tls"`
+	SenderAuth     string   `toml:"sender_auth"`
 
 	// Limits against abuse (build_receive_limits.go).
 	BareLFRanges         []string `toml:"bare_lf_ranges"`

@@ -14,68 +14,12 @@ import (
 
 	msgdkim "github.com/emersion/go-msgauth/dkim"
 	gosmtp "github.com/emersion/go-smtp"
-	"github.com/miekg/dns"
-
+	
 	"github.com/waypost/waypost/internal/config"
 	"github.com/waypost/waypost/internal/delivery"
 	"github.com/waypost/waypost/internal/dkim"
+	"github.com/waypost/waypost/internal/dnstest"
 )
-
-// zone is a private DNS server on a loopback UDP port (miekg/dns): the
-// records it holds by "name. TYPE", and the questions it was asked.
-type zone struct {
-	addr  string
-	mu    sync.Mutex
-	rrs   map[string][]dns.RR
-	asked []string
-}
-
-func startZone(t *testing.T, records ...string) *zone {
-	t.Helper()
-	z := &zone{rrs: map[string][]dns.RR{}}
-	for _, r := range records {
-		rr, err := dns.NewRR(r)
-		if err != nil {
-			t.Fatalf("record %q: %v", r, err)
-		}
-		key := strings.ToLower(rr.Header().Name) + " " + dns.TypeToString[rr.Header().Rrtype]
-		z.rrs[key] = append(z.rrs[key], rr)
-	}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	z.addr = pc.LocalAddr().String()
-	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
-		m := new(dns.Msg)
-		m.SetReply(req)
-		m.Authoritative = true
-		q := req.Question[0]
-		key := strings.ToLower(q.Name) + " " + dns.TypeToString[q.Qtype]
-		z.mu.Lock()
-		z.asked = append(z.asked, key)
-		m.Answer = z.rrs[key]
-		z.mu.Unlock()
-		if len(m.Answer) == 0 {
-			m.Rcode = dns.RcodeNameError
-		}
-		w.WriteMsg(m)
-	})}
-	go srv.ActivateAndServe()
-	t.Cleanup(func() { srv.Shutdown() })
-	return z
-}
-
-func (z *zone) wasAsked(key string) bool {
-	z.mu.Lock()
-	defer z.mu.Unlock()
-	for _, a := range z.asked {
-		if a == key {
-			return true
-		}
-	}
-	return false
-}
 
 // mxSink is an SMTP server on loopback that keeps what it receives.
 type mxSink struct {
@@ -152,11 +96,11 @@ func TestEdgeDNSAndDKIM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	z := startZone(t, "fabrikam.test. 60 IN MX 10 mx.fabrikam.test.", "mx.fabrikam.test. 60 IN A 127.0.0.1",
+	z := dnstest.Start(t, "fabrikam.test. 60 IN MX 10 mx.fabrikam.test.", "mx.fabrikam.test. 60 IN A 127.0.0.1",
 		strings.Replace(rec, " IN TXT ", " 60 IN TXT ", 1))
 	sink := startMXSink(t)
 	file := filepath.Join(dir, "org.toml")
-	write(t, file, strings.Replace(edgeOrg, "@DNS@", z.addr, 1))
+	write(t, file, strings.Replace(edgeOrg, "@DNS@", z.Addr, 1))
 	org, err := config.Load(file)
 	if err != nil {
 		t.Fatal(err)
@@ -179,7 +123,7 @@ func TestEdgeDNSAndDKIM(t *testing.T) {
 	if res := agent.Deliver(ctx, m); res[0].Class != delivery.Delivered {
 		t.Fatalf("%+v", res[0])
 	}
-	if !z.wasAsked("fabrikam.test. MX") {
+	if !z.Asked("fabrikam.test. MX") {
 		t.Error("the MX lookup did not go to the server's dns")
 	}
 	sink.mu.Lock()

@@ -153,6 +153,7 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 			return nil, err
 		}
 		l.SetQueueDir(q.Dir())
+		l.SetResolver(h.resolver) // the sender checks ask the server's dns
 		ln, err := net.Listen("tcp", rc.Listen)
 		if err != nil {
 			h.close()

@@ -314,7 +314,17 @@ func (s *session) data(r io.Reader) error {
 		Helo:       helo,
 		Receiver:   s.l.rc.Name,
 	}
-	id, err := s.l.q.Add(env, io.MultiReader(strings.NewReader(hdr), body))
+	var authField string // Authentication-Results, before Received (RFC 8601 section 5)
+	if s.checksSender(authUser) {
+		field, content, done, refusal := s.checkSender(tx.from, helo, body)
+		defer done()
+		if refusal != nil {
+			s.g.note("from", tx.from, "recipients", len(tx.rcpts), "receive_id", rid)
+			return refusal
+		}
+		authField, body = field, content
+	}
+	id, err := s.l.q.Add(env, io.MultiReader(strings.NewReader(authField), strings.NewReader(hdr), body))
 	switch {
 	case br.refusal != nil:
 		if err == nil {
