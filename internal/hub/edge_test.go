@@ -14,7 +14,7 @@ import (
 
 	msgdkim "github.com/emersion/go-msgauth/dkim"
 	gosmtp "github.com/emersion/go-smtp"
-	
+
 	"github.com/waypost/waypost/internal/config"
 	"github.com/waypost/waypost/internal/delivery"
 	"github.com/waypost/waypost/internal/dkim"
