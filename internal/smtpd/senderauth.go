@@ -38,7 +38,8 @@ func (s *session) checksSender(authUser string) bool {
 // 452 4.3.1 on a full file system). In enforce mode a DMARC reject
 // failure is refused with 550 5.7.1 and a check that ran out of time
 // with 451 4.7.1 (docs/operations.md "Internet edge").
-func (s *session) checkSender(from, helo string, body io.Reader) (field string, content io.Reader, close func(), refusal *smtp.SMTPError) {
+// logAttrs are the results, for the accepted or refused log line.
+func (s *session) checkSender(from, helo string, body io.Reader) (field string, content io.Reader, close func(), logAttrs []any, refusal *smtp.SMTPError) {
 	close = func() {}
 	dir := os.TempDir()
 	if s.l.queueDir != "" {
@@ -46,35 +47,37 @@ func (s *session) checkSender(from, helo string, body io.Reader) (field string, 
 	}
 	f, err := os.CreateTemp(dir, ".senderauth-*")
 	if err != nil {
-		return "", nil, close, s.spoolFailed(err)
+		return "", nil, close, nil, s.spoolFailed(err)
 	}
 	os.Remove(f.Name())
 	close = func() { f.Close() }
 	rr := &readErrReader{r: body}
 	if _, err := io.Copy(f, rr); err != nil {
 		if rr.err != nil {
-			return "", errReader{rr.err}, close, nil
+			return "", errReader{rr.err}, close, nil, nil
 		}
-		return "", nil, close, s.spoolFailed(err)
+		return "", nil, close, nil, s.spoolFailed(err)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return "", nil, close, s.spoolFailed(err)
+		return "", nil, close, nil, s.spoolFailed(err)
 	}
 	c := &senderauth.Checker{Resolver: s.l.resolver, AuthServID: s.l.fqdn}
 	v := c.Check(context.Background(), senderauth.Input{IP: net.IP(s.g.remote.Addr().Unmap().AsSlice()), Helo: helo, MailFrom: from}, f)
-	s.g.note("spf", string(v.SPF), "dmarc", string(v.DMARC), "header_from", v.From)
+	logAttrs = []any{"spf", string(v.SPF), "dmarc", string(v.DMARC), "header_from", v.From}
 	if s.l.rc.SenderAuth == config.SenderAuthEnforce {
 		switch {
 		case v.DMARC == authres.ResultFail && v.Policy == dmarc.PolicyReject:
-			return "", nil, close, reply(550, 5, 7, 1, "Refused by the DMARC policy (p=reject) of "+printable(v.From, 255)+": "+printable(v.Reason, 300))
+			s.g.note(logAttrs...)
+			return "", nil, close, nil, reply(550, 5, 7, 1, "Refused by the DMARC policy (p=reject) of "+printable(v.From, 255)+": "+printable(v.Reason, 300))
 		case v.DMARC == authres.ResultTempError && v.Policy != dmarc.PolicyNone && v.Policy != dmarc.PolicyQuarantine:
-			return "", nil, close, reply(451, 4, 7, 1, "DMARC of "+printable(v.From, 255)+" could not be checked in time, try again later: "+printable(v.Reason, 300))
+			s.g.note(logAttrs...)
+			return "", nil, close, nil, reply(451, 4, 7, 1, "DMARC of "+printable(v.From, 255)+" could not be checked in time, try again later: "+printable(v.Reason, 300))
 		}
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return "", nil, close, s.spoolFailed(err)
+		return "", nil, close, nil, s.spoolFailed(err)
 	}
-	return v.Field(s.l.fqdn), senderauth.StripForged(f, s.l.fqdn), close, nil
+	return v.Field(s.l.fqdn), senderauth.StripForged(f, s.l.fqdn), close, logAttrs, nil
 }
 
 // spoolFailed is the reply when the copy for the checks cannot be written.
