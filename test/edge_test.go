@@ -201,3 +201,21 @@ password_hash = %q
 		t.Error("the hub did not ask its own DNS server")
 	}
 }
+
+// withoutAuthResults is a queued or delivered message without the
+// Authentication-Results field that a receive connector of kind smtp
+// puts first (sender_auth tag, the default).
+func withoutAuthResults(s string) string {
+	if !strings.HasPrefix(s, "Authentication-Results: ") {
+		return s
+	}
+	i := strings.Index(s, "\r\n")
+	for i >= 0 && i+2 < len(s) && (s[i+2] == '\t' || s[i+2] == ' ') {
+		j := strings.Index(s[i+2:], "\r\n")
+		if j < 0 {
+			return s
+		}
+		i += 2 + j
+	}
+	return s[i+2:]
+}
