@@ -9,8 +9,10 @@ import (
 	"io"
 	"net"
 	"net/mail"
+	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"blitiri.com.ar/go/spf"
@@ -117,9 +119,13 @@ func (c *Checker) Check(ctx context.Context, in Input, msg io.Reader) *Verdict {
 	lookupTXT := func(name string) ([]string, error) { return r.LookupTXT(ctx, name) }
 
 	v := &Verdict{}
+	var panicked atomic.Value // a panic of a goroutine below, reported by Check's caller
 	var wg sync.WaitGroup
 	var spfDomain string
-	wg.Go(func() { v.SPF, spfDomain = c.spf(ctx, r, in) })
+	wg.Go(func() {
+		defer recoverTo(&panicked)
+		v.SPF, spfDomain = c.spf(ctx, r, in)
+	})
 
 	br := bufio.NewReaderSize(msg, 64<<10)
 	hdr, herr := readHeader(br)
@@ -129,13 +135,21 @@ func (c *Checker) Check(ctx context.Context, in Input, msg io.Reader) *Verdict {
 	var recErr error
 	if ferr == nil {
 		v.From = from
-		wg.Go(func() { rec, orgLevel, recErr = lookupDMARC(from, lookupTXT) })
+		wg.Go(func() {
+			defer recoverTo(&panicked)
+			rec, orgLevel, recErr = lookupDMARC(from, lookupTXT)
+		})
 	}
 	if herr == nil {
 		v.DKIM = verifyDKIM(io.MultiReader(bytes.NewReader(hdr), br), lookupTXT)
 	}
 	io.Copy(io.Discard, br) // the verifier need not read it all
 	wg.Wait()
+	if p := panicked.Load(); p != nil {
+		// On the caller's goroutine, where the session recovers it
+		// (smtpd's recover.go): the message is refused, not half-checked.
+		panic(p)
+	}
 	v.SPFDomain, v.SPFHelo = spfDomain, in.MailFrom == ""
 
 	switch {
@@ -313,4 +327,12 @@ func fromDomain(hdr []byte) (string, error) {
 		domain = d
 	}
 	return domain, nil
+}
+
+// recoverTo keeps the panic of a goroutine of Check, so that Check panics
+// with it on its caller's goroutine instead of ending the process.
+func recoverTo(v *atomic.Value) {
+	if p := recover(); p != nil {
+		v.CompareAndSwap(nil, fmt.Sprintf("senderauth: %v\n%s", p, debug.Stack()))
+	}
 }

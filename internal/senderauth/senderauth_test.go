@@ -2,6 +2,7 @@ package senderauth
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -101,4 +102,23 @@ func TestCheck(t *testing.T) {
 	if len(v.DKIM) != 1 || v.DKIM[0].Value != authres.ResultPass || v.SPF != authres.ResultFail || v.DMARC != authres.ResultPass {
 		t.Errorf("an aligned DKIM pass with SPF failing: %+v", v)
 	}
+}
+
+// TestPanicReachesTheCaller: a panic inside a goroutine of Check is
+// raised again on the caller's goroutine (where the SMTP session recovers
+// it), not left to end the process.
+func TestPanicReachesTheCaller(t *testing.T) {
+	z := dnstest.Start(t)
+	defer func() {
+		if p := recover(); p == nil || !strings.Contains(fmt.Sprint(p), "senderauth:") {
+			t.Errorf("recovered %v", p)
+		}
+	}()
+	// a nil IP makes blitiri's SPF return PermError, so panic through the
+	// resolver: a Resolver whose Dial panics.
+	r := z.Resolver()
+	r.Dial = func(context.Context, string, string) (net.Conn, error) { panic("resolver") }
+	c := &Checker{Resolver: r, AuthServID: "hub1.contoso.test"}
+	c.Check(context.Background(), Input{IP: net.ParseIP("127.0.0.1"), Helo: "x", MailFrom: "bob@fabrikam.test"}, strings.NewReader("From: bob@fabrikam.test\r\n\r\nhi\r\n"))
+	t.Error("Check returned")
 }
