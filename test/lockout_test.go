@@ -38,7 +38,10 @@ func apiFrom(t *testing.T, ip, url, user, pass string) *http.Response {
 // max_auth_failures_per_ip, guesses at one account from many addresses
 // lock the account for new addresses while its owner, from an address she
 // logged in from, is let in; every lockout is logged and in /metrics. A
-// user name with blanks around it is not the trimmed name.
+// user name with blanks around it is not the trimmed name. The hub has one
+// count for all its services: guesses on SMTP AUTH lock the account on the
+// API too, and the other way round; and one per mailbox: guesses at two of
+// its addresses count together.
 func TestLoginLockouts(t *testing.T) {
 	hash, err := bcrypt.GenerateFromPassword([]byte("secret"), bcrypt.MinCost)
 	if err != nil {
@@ -68,17 +71,30 @@ kind = "mailbox"
 name = "Alice"
 server = "hub1"
 addresses = ["SMTP:alice@contoso.test"]
-password_hash = %q
+password_hash = %[3]q
+[[recipient]]
+kind = "mailbox"
+name = "Bob"
+server = "hub1"
+addresses = ["SMTP:bob@contoso.test", "smtp:b.jones@contoso.test"]
+password_hash = %[3]q
+[[recipient]]
+kind = "mailbox"
+name = "Carol"
+server = "hub1"
+addresses = ["SMTP:carol@contoso.test"]
+password_hash = %[3]q
 `, api, sub, hash))
 	h := harness.Start(t, file, "hub1", sub, api)
 
-	auth := func(ip, pass string) *line {
+	authAs := func(ip, user, pass string) *line {
 		c := dialFrom(t, ip, sub)
 		c.expect("220 ")
 		c.cmd("EHLO client.contoso.test", "250 ")
-		c.send(authPlainLine("alice@contoso.test", pass) + "\r\n")
+		c.send(authPlainLine(user, pass) + "\r\n")
 		return c
 	}
+	auth := func(ip, pass string) *line { return authAs(ip, "alice@contoso.test", pass) }
 	// Alice's usual address.
 	auth("127.0.0.1", "secret").expect("235 ")
 	// Her name with a blank before it is not her name.
@@ -106,36 +122,59 @@ password_hash = %q
 		t.Errorf("the known address was let in after %v, want the 2 s delay", d)
 	}
 
-	// The API: 20 guesses from 20 addresses lock the account there too.
+	// The API shares the count: Alice's account, locked by guesses on
+	// SMTP AUTH, is locked there too for a new address; her own address
+	// (known from SMTP) waits and is let in.
 	url := "http://" + api + "/api/v1/address-types"
-	if r := apiFrom(t, "127.0.0.1", url, "alice@contoso.test", "secret"); r.StatusCode != 200 {
-		t.Fatalf("API login: %s", r.Status)
-	}
-	for i := range 20 {
-		if r := apiFrom(t, fmt.Sprintf("127.0.7.%d", i+1), url, "alice@contoso.test", "guess"); r.StatusCode != 401 {
-			t.Fatalf("guess %d: %s", i+1, r.Status)
-		}
-	}
 	r := apiFrom(t, "127.0.8.1", url, "alice@contoso.test", "secret")
 	if r.StatusCode != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
-		t.Errorf("a new address at the locked account: %s, Retry-After %q; want 429 with Retry-After", r.Status, r.Header.Get("Retry-After"))
+		t.Errorf("the API, from a new address at the account locked on SMTP: %s, Retry-After %q; want 429 with Retry-After", r.Status, r.Header.Get("Retry-After"))
 	}
+	began = time.Now()
 	if r := apiFrom(t, "127.0.0.1", url, "alice@contoso.test", "secret"); r.StatusCode != 200 {
-		t.Errorf("the known address: %s", r.Status)
+		t.Errorf("the API from Alice's known address: %s", r.Status)
+	} else if d := time.Since(began); d < 2*time.Second {
+		t.Errorf("the API let the known address in after %v, want the 2 s delay", d)
+	}
+	// And the other way round: 20 guesses on the API from 20 addresses
+	// lock Carol's account on SMTP AUTH.
+	for i := range 20 {
+		if r := apiFrom(t, fmt.Sprintf("127.0.7.%d", i+1), url, "carol@contoso.test", "guess"); r.StatusCode != 401 {
+			t.Fatalf("API guess %d: %s", i+1, r.Status)
+		}
+	}
+	authAs("127.0.8.2", "carol@contoso.test", "secret").expect("454 4.7.0 Too many failed authentication attempts for this account")
+
+	// One count per mailbox: ten guesses at bob@ and ten at b.jones@ (his
+	// alias) lock Bob's mailbox, under either name.
+	for i := range 10 {
+		user := map[bool]string{true: "bob@contoso.test", false: "b.jones@contoso.test"}[i < 5]
+		c := authAs(fmt.Sprintf("127.0.9.%d", i+1), user, "guess")
+		c.expect("535 ")
+		c.cmd(authPlainLine(user, "guess2"), "535 ")
+	}
+	authAs("127.0.10.1", "bob@contoso.test", "secret").expect("454 4.7.0 Too many failed authentication attempts for this account")
+	authAs("127.0.10.2", "b.jones@contoso.test", "secret").expect("454 4.7.0 ")
+	if r := apiFrom(t, "127.0.10.3", url, "B.Jones@contoso.test", "secret"); r.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("the API, Bob's alias from a new address: %s, want 429", r.Status)
 	}
 
 	m := scrape(t, api)
 	for k, v := range map[string]float64{
-		`waypost_login_lockouts_total{kind="address",service="smtp"}`: 11, // 127.0.3.1, 127.0.4.1, 127.0.5.1-9
-		`waypost_login_lockouts_total{kind="account",service="smtp"}`: 1,
-		`waypost_login_lockouts_total{kind="account",service="api"}`:  1,
+		// 127.0.3.1, 127.0.4.1, 127.0.5.1-9, 127.0.9.1-10
+		`waypost_login_lockouts_total{kind="address",service="smtp"}`: 21,
+		`waypost_login_lockouts_total{kind="account",service="smtp"}`: 2, // Alice, Bob
+		`waypost_login_lockouts_total{kind="account",service="api"}`:  1, // Carol
 	} {
 		if got := m[k]; got != v {
 			t.Errorf("%s = %v, want %v", k, got, v)
 		}
 	}
-	if n := strings.Count(h.Log(), "login lockout"); n != 13 {
-		t.Errorf("%d lockouts logged, want 13", n)
+	if n := strings.Count(h.Log(), "login lockout"); n != 24 {
+		t.Errorf("%d lockouts logged, want 24", n)
+	}
+	if !strings.Contains(h.Log(), "account=bob@contoso.test") {
+		t.Errorf("Bob's lockout does not name his mailbox")
 	}
 	noRace(t, h)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/waypost/waypost/internal/delivery"
 	"github.com/waypost/waypost/internal/directory"
 	"github.com/waypost/waypost/internal/durable"
+	"github.com/waypost/waypost/internal/loginlimit"
 	"github.com/waypost/waypost/internal/metrics"
 	"github.com/waypost/waypost/internal/queue"
 	"github.com/waypost/waypost/internal/routing"
@@ -44,6 +45,7 @@ type Hub struct {
 	pool   *delivery.Pool // SMTP connections kept between messages, shared by every SMTP agent
 	api    *api.Server
 	apiLn  net.Listener
+	logins *loginlimit.Limiter // failed logins, shared by SMTP AUTH, the relay login and the API (auth.go)
 
 	// Operations (control.go, reload.go, metrics.go).
 	ctl      *control.Server
@@ -105,6 +107,7 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 		h.track.Write(tracking.Event{Event: tracking.Quarantine, ID: qf.ID, Detail: qf.Reason})
 	}
 	h.metrics = metrics.New(s.Name, func() ([]metrics.QueueStat, int, error) { return h.sched.QueueStats() })
+	h.logins = h.newLoginLimiter()
 	if err := h.openControl(); err != nil {
 		h.close()
 		return nil, err
@@ -133,6 +136,7 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 			return nil, err
 		}
 		l.SetQueueDir(q.Dir()) // MAIL is refused (452 4.3.1) while its file system is nearly full
+		l.SetLoginLimiter(h.logins)
 		ln, err := net.Listen("tcp", s.Relay)
 		if err != nil {
 			h.close()
@@ -148,6 +152,9 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 			return nil, err
 		}
 		l.SetQueueDir(q.Dir())
+		if rc.MaxAuthFailuresPerIP > 0 {
+			l.SetLoginLimiter(h.logins) // else it counts nothing, with a limiter of its own
+		}
 		ln, err := net.Listen("tcp", rc.Listen)
 		if err != nil {
 			h.close()
