@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/waypost/waypost/internal/delivery"
 	"github.com/waypost/waypost/test/harness"
 )
 
@@ -177,4 +178,112 @@ password_hash = %[3]q
 		t.Errorf("Bob's lockout does not name his mailbox")
 	}
 	noRace(t, h)
+}
+
+// TestLockoutSparesRelay: the hub's one login limiter locks out an address
+// on all its services, but never stops hub-to-hub relay. hub2 relays from
+// 127.0.0.1; password guesses at hub1's API from 127.0.0.1 (a web portal on
+// hub2's machine passing on its users' mistakes) lock that address out of
+// hub1's submission connector, and hub1's relay listener still takes
+// hub2's messages.
+func TestLockoutSparesRelay(t *testing.T) {
+	hash, err := bcrypt.GenerateFromPassword([]byte("secret"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	api, relay1, sub1, relay2, sub2 := harness.Port(t), harness.Port(t), harness.Port(t), harness.Port(t), harness.Port(t)
+	harness.Write(t, filepath.Join(dir, "hub.secret"), "bG9ja291dCB0ZXN0IGh1YiBzZWNyZXQsIG5vdCBmb3IgdXNl\n")
+	file := filepath.Join(dir, "org.toml")
+	harness.Write(t, file, fmt.Sprintf(`
+[organization]
+default_domain = "contoso.test"
+hub_secret_file = "hub.secret"
+retry = { glitch_count = 15, glitch_interval = "1s", transient_count = 15, transient_interval = "1s", outbound_interval = "1s" }
+[[site]]
+name = "HQ"
+[[server]]
+name = "hub1"
+site = "HQ"
+data_dir = "data/hub1"
+api = %[1]q
+relay = %[2]q
+  [[server.receive]]
+  name = "Clients"
+  listen = %[3]q
+  kind = "submission"
+  max_auth_failures_per_ip = 2
+[[server]]
+name = "hub2"
+site = "HQ"
+data_dir = "data/hub2"
+relay = %[4]q
+  [[server.receive]]
+  name = "Clients"
+  listen = %[5]q
+  kind = "submission"
+[[accepted_domain]]
+domain = "contoso.test"
+[[recipient]]
+kind = "mailbox"
+name = "Alice"
+server = "hub1"
+addresses = ["SMTP:alice@contoso.test"]
+password_hash = %[6]q
+[[recipient]]
+kind = "mailbox"
+name = "Bob"
+server = "hub2"
+addresses = ["SMTP:bob@contoso.test"]
+password_hash = %[6]q
+`, api, relay1, sub1, relay2, sub2, hash))
+	h1 := harness.Start(t, file, "hub1", api, relay1, sub1)
+	h2 := harness.Start(t, file, "hub2", relay2, sub2)
+
+	url := "http://" + api + "/api/v1/address-types"
+	for i := range 2 {
+		if r := apiFrom(t, "127.0.0.1", url, "alice@contoso.test", "guess"); r.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("API guess %d: %s", i+1, r.Status)
+		}
+	}
+	dialFrom(t, "127.0.0.1", sub1).expect("421 4.7.0 Too many failed authentication attempts from your address")
+
+	c := dialFrom(t, "127.0.0.1", sub2)
+	c.expect("220 ")
+	c.cmd("EHLO laptop.contoso.test", "250 ")
+	c.cmd(authPlainLine("bob@contoso.test", "secret"), "235 ")
+	c.cmd("MAIL FROM:<bob@contoso.test>", "250 ")
+	c.cmd("RCPT TO:<alice@contoso.test>", "250 ")
+	c.cmd("DATA", "354 ")
+	c.send("Subject: relayed from a locked-out address\r\n\r\nhello\r\n.\r\n")
+	c.expect("250 ")
+	c.cmd("QUIT", "221 ")
+	data1 := filepath.Join(dir, "data", "hub1")
+	folder := delivery.Folder("alice@contoso.test")
+	// hub2 tries at once; 20 s is for a loaded machine under -race.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		n := 0
+		for _, m := range harness.Maildir(t, data1, folder) {
+			if strings.Contains(m, "Subject: relayed from a locked-out address") {
+				n++
+			}
+		}
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d copies of the relayed message in Alice's mailbox on hub1 after 20 s\n--- hub1\n%.6000s\n--- hub2\n%.4000s", n, h1.Log(), h2.Log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if strings.Contains(h2.Log(), "4.7.0") {
+		t.Errorf("hub2 was refused by hub1's relay listener at some point:\n%.4000s", h2.Log())
+	}
+	m := scrape(t, api)
+	if k := `waypost_login_lockouts_total{kind="address",service="api"}`; m[k] != 1 {
+		t.Errorf("%s = %v, want 1", k, m[k])
+	}
+	noRace(t, h1)
+	noRace(t, h2)
 }
