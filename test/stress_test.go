@@ -271,6 +271,7 @@ password_hash = %q
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var cut atomic.Int32 // flood connections hub1 ended
+	var firstCut atomic.Value
 	closeAll := flood(t, smtp, func(c net.Conn, r *bufio.Reader) error {
 		wg.Add(1)
 		go func() {
@@ -278,11 +279,14 @@ password_hash = %q
 			tick := time.NewTicker(2 * time.Second)
 			defer tick.Stop()
 			for cmd := "EHLO busy.fabrikam.test"; ; cmd = "NOOP" {
-				c.SetDeadline(time.Now().Add(5 * time.Second))
+				c.SetDeadline(time.Now().Add(30 * time.Second)) // a slow answer is not an end
 				_, err := c.Write([]byte(cmd + "\r\n"))
 				for err == nil {
 					var s string
 					if s, err = r.ReadString('\n'); err == nil && (len(s) < 4 || s[3] != '-') {
+						if !strings.HasPrefix(s, "250") {
+							err = fmt.Errorf("%q", s) // 421: ended by hub1
+						}
 						break
 					}
 				}
@@ -293,6 +297,7 @@ password_hash = %q
 				}
 				if err != nil {
 					cut.Add(1)
+					firstCut.CompareAndSwap(nil, cmd+": "+err.Error())
 					return
 				}
 				select {
@@ -340,7 +345,7 @@ password_hash = %q
 	took := time.Since(began)
 	// The flood was on all along: hub1's connector was (and is) full.
 	if n := cut.Load(); n > 0 {
-		t.Errorf("hub1 ended %d of the flood's connections, which kept busy: the connector was not full while the message was relayed", n)
+		t.Errorf("hub1 ended %d of the flood's connections, which kept busy (first: %v): the connector was not full while the message was relayed", n, firstCut.Load())
 	}
 	if b, _ := os.ReadFile(filepath.Join(data1, "tracking.log")); !strings.Contains(string(b), `"detail":"via relay"`) {
 		t.Errorf("hub1 did not receive the message on its relay listener:\n%s", b)
