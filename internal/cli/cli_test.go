@@ -289,3 +289,12 @@ func TestDKIMKeygen(t *testing.T) {
 		t.Errorf("bad selector: exit %d, %s", code, stderr)
 	}
 }
+
+// TestServeDNSFlag: serve --dns takes resolvers as [[server]] dns does
+// and refuses anything else as a usage error, before starting anything.
+func TestServeDNSFlag(t *testing.T) {
+	code, _, stderr := run(t, "serve", "--dns", "127.0.0.1:53,resolver.corp.test")
+	if code != 2 || !strings.Contains(stderr, `"resolver.corp.test" is not an IP address`) {
+		t.Errorf("exit %d, %s", code, stderr)
+	}
+}

@@ -169,6 +169,17 @@ func buildReceive(c *collector, org *Org, path, who string, r *rawReceive) *Rece
 	return rc
 }
 
+// ParseDNS reads a list of resolvers given outside the organization file
+// (waypost serve --dns), with the rules of [[server]] dns.
+func ParseDNS(raws []string) ([]string, error) {
+	c := &collector{file: "--dns"}
+	out := buildDNS(c, "dns", raws)
+	if len(c.errs) > 0 {
+		return nil, c.errs
+	}
+	return out, nil
+}
+
 // buildDNS checks the resolvers of a server: IP addresses, with a port
 // or port 53. They must be addresses: a name would need DNS to be found.
 func buildDNS(c *collector, path string, raws []string) []string {

@@ -26,6 +26,11 @@ func newResolver(servers []string) *net.Resolver {
 	}}
 }
 
+// UseDNS makes the hub ask servers instead of its [[server]] dns (or the
+// system's resolvers), for as long as it runs: waypost serve --dns. Call
+// it before Run.
+func (h *Hub) UseDNS(servers []string) { h.resolver = newResolver(servers) }
+
 // signerCache is the DKIM signer of the organization in force: the keys
 // are read at start and again after each reload that passed the checks
 // (config.CheckFiles read them already).

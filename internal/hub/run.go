@@ -21,6 +21,7 @@ import (
 	"github.com/waypost/waypost/internal/delivery"
 	"github.com/waypost/waypost/internal/directory"
 	"github.com/waypost/waypost/internal/durable"
+	"github.com/waypost/waypost/internal/loginlimit"
 	"github.com/waypost/waypost/internal/metrics"
 	"github.com/waypost/waypost/internal/pickup"
 	"github.com/waypost/waypost/internal/queue"
@@ -51,6 +52,7 @@ type Hub struct {
 	signers  atomic.Pointer[signerCache]
 	api      *api.Server
 	apiLn    net.Listener
+	logins   *loginlimit.Limiter // failed logins, shared by SMTP AUTH, the relay login and the API (auth.go)
 
 	// Operations (control.go, metrics.go; reloads through internal/reload).
 	ctl      *control.Server
@@ -111,6 +113,7 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 		h.track.Write(tracking.Event{Event: tracking.Quarantine, ID: qf.ID, Detail: qf.Reason})
 	}
 	h.metrics = metrics.New(s.Name, func() ([]metrics.QueueStat, int, error) { return h.sched.QueueStats() })
+	h.logins = h.newLoginLimiter()
 	if err := h.openControl(); err != nil {
 		h.close()
 		return nil, err
@@ -141,6 +144,7 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 			return nil, err
 		}
 		l.SetQueueDir(q.Dir()) // MAIL is refused (452 4.3.1) while its file system is nearly full
+		l.SetLoginLimiter(h.logins)
 		ln, err := net.Listen("tcp", s.Relay)
 		if err != nil {
 			h.close()
@@ -156,6 +160,9 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 			return nil, err
 		}
 		l.SetQueueDir(q.Dir())
+		if rc.MaxAuthFailuresPerIP > 0 {
+			l.SetLoginLimiter(h.logins) // else it counts nothing, with a limiter of its own
+		}
 		l.SetResolver(h.resolver) // the sender checks ask the server's dns
 		ln, err := net.Listen("tcp", rc.Listen)
 		if err != nil {

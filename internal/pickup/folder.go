@@ -27,6 +27,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -157,7 +158,7 @@ func (f *Folders) scan(sc *config.SendConnector) {
 			path = claim
 		}
 		orig := filepath.Join(dir, name)
-		switch queued, err := f.take(sc, path, name); {
+		switch queued, err := f.takeRecovered(sc, path, name); {
 		case err == nil:
 			delete(f.logged, orig)
 		case queued:
@@ -174,6 +175,26 @@ func (f *Folders) scan(sc *config.SendConnector) {
 			}
 		}
 	}
+}
+
+// takeRecovered is take with a panic (a bug, met while reading a hostile
+// file or further on) recovered where the pickup goroutine takes a file:
+// logged with its stack, and the file moved to badmail with status 4.3.0,
+// so that it is taken neither again at every scan nor at every start (a
+// crash loop); the hub goes on with the other files and everything else.
+func (f *Folders) takeRecovered(sc *config.SendConnector, path, name string) (queued bool, err error) {
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		f.Log.Error("panic while taking a pickup file (a bug): the file goes to badmail, the hub goes on",
+			"connector", sc.Name, "file", path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		queued, err = false, f.badmail(sc, path, name, badPickup(status.SystemTransient,
+			"report the panic and its stack in the hub's log; check with waypost track whether the message was queued before dropping the file again",
+			"the hub failed while taking the file: %v", v))
+	}()
+	return f.take(sc, path, name)
 }
 
 // take queues the claimed file path (named name by the gateway) and

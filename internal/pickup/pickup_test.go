@@ -218,3 +218,42 @@ func TestPickupFolder(t *testing.T) {
 		t.Errorf("second bad e.eml: %v", err)
 	}
 }
+
+// A panic while a file is taken (here a scheduler without its queue, a
+// bug) is recovered where the pickup goroutine takes the file: logged with
+// its stack, the file in badmail with status 4.3.0, never taken again;
+// the next file is taken once the bug is gone.
+func TestPickupPanic(t *testing.T) {
+	dir := t.TempDir()
+	f, q := openFolders(t, dir)
+	var logs strings.Builder
+	f.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	in := filepath.Join(dir, "x400-in")
+	f.Scan() // creates the folder
+	write := func(name string) {
+		if err := os.WriteFile(filepath.Join(in, name), []byte("X-Sender: <>\nX-Receiver: <alice@contoso.test>\n\nhello\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("a.eml")
+	sched := f.Queue.(*scheduler.Scheduler)
+	sched.Queue = nil
+	f.Scan() // panics in the scheduler's Add
+	sched.Queue = q
+	reason, err := os.ReadFile(filepath.Join(in, "badmail", "a.eml.reason"))
+	if err != nil || !strings.Contains(string(reason), "status: 4.3.0") || !strings.Contains(string(reason), "the hub failed while taking the file") {
+		t.Errorf("a.eml.reason: %v\n%s", err, reason)
+	}
+	if !strings.Contains(logs.String(), "panic while taking a pickup file") || !strings.Contains(logs.String(), "goroutine ") {
+		t.Errorf("the panic is not logged with its stack:\n%s", logs.String())
+	}
+	write("b.eml")
+	f.Scan()
+	if msgs, err := q.List(); err != nil || len(msgs) != 1 {
+		t.Errorf("after the panic, b.eml: %d messages queued (%v), want 1", len(msgs), err)
+	}
+	entries, _ := os.ReadDir(in)
+	if len(entries) != 1 || entries[0].Name() != "badmail" {
+		t.Errorf("the pickup folder holds %v, want badmail only", entries)
+	}
+}

@@ -391,7 +391,7 @@ func (s *session) authOffered() bool {
 func (s *session) startAuth(mech string) (sasl.Server, error) {
 	relay := s.l.isRelay()
 	switch {
-	case s.l.logins.AddrLocked(s.g.remote.Addr()):
+	case s.l.addrLocked(s.g.remote.Addr()):
 		// Locked out by failures in other sessions since this one began.
 		return nil, replyAuthLockout
 	case relay && s.g.needEHLO():
