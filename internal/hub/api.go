@@ -26,6 +26,7 @@ func (h *Hub) openAPI() error {
 	h.api = api.New(api.Config{Server: h.server.Name, Engine: h.engine.Load, Auth: Passwords{Engine: &h.engine},
 		Mailboxes: h.sched.Mailbox, Log: h.log, Logins: logins})
 	h.apiLn = ln
+	h.mountConsole(logins)
 	return nil
 }
 
