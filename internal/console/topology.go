@@ -95,9 +95,9 @@ func drawTopology(org *config.Org) string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %.0f %.0f" width="%.0f" height="%.0f" role="img" aria-labelledby="map-title" class="topology">`, w, h, w, h)
 	fmt.Fprintf(&sb, `<title id="map-title">Sites, site links and send connectors of %s</title>`, esc(org.Name))
-	sb.WriteString(`<style>.link{stroke:#5a6b7d;stroke-width:2}.cost{font:bold 13px sans-serif;fill:#1d2b3a}.costbg{fill:#fff}` +
-		`.site{fill:#f4f7fb;stroke:#2f5d8a;stroke-width:2}.hub{stroke-width:5;stroke:#8a4b2f}.name{font:bold 15px sans-serif;fill:#12263a}` +
-		`.server{font:13px sans-serif;fill:#12263a}.conn{font:12px monospace;fill:#2b5d2b}.scoped{fill:#8a2f5d}a:focus .site{stroke:#e08a00;stroke-width:4}</style>`)
+	// Presentation attributes, not a <style> element: the console's
+	// Content-Security-Policy allows no inline styles, and the SVG must
+	// draw the same when opened on its own.
 	byName := map[string]*siteBox{}
 	for _, b := range boxes {
 		byName[strings.ToLower(b.site.Name)] = b
@@ -107,33 +107,40 @@ func drawTopology(org *config.Org) string {
 		if a == nil || b == nil {
 			continue
 		}
-		fmt.Fprintf(&sb, `<g class="sitelink"><title>site link %s: %s - %s, cost %d</title><line class="link" x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f"/>`,
+		fmt.Fprintf(&sb, `<g class="sitelink"><title>site link %s: %s - %s, cost %d</title><line class="link" stroke="#5a6b7d" stroke-width="2" x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f"/>`,
 			esc(l.Name), esc(l.Sites[0]), esc(l.Sites[1]), l.Cost, a.x, a.y, b.x, b.y)
 		mx, my := (a.x+b.x)/2, (a.y+b.y)/2
 		label := fmt.Sprintf("%s · cost %d", l.Name, l.Cost)
 		lw := float64(len([]rune(label)))*7.5 + 12
-		fmt.Fprintf(&sb, `<rect class="costbg" x="%.0f" y="%.0f" width="%.0f" height="20" rx="4"/><text class="cost" x="%.0f" y="%.0f" text-anchor="middle">%s</text></g>`,
+		fmt.Fprintf(&sb, `<rect class="costbg" fill="#fff" stroke="#5a6b7d" x="%.0f" y="%.0f" width="%.0f" height="20" rx="4"/><text class="cost" font-family="sans-serif" font-size="13" font-weight="bold" fill="#1d2b3a" x="%.0f" y="%.0f" text-anchor="middle">%s</text></g>`,
 			mx-lw/2, my-14, lw, mx, my+1, esc(label))
 	}
 	for _, b := range boxes {
 		x, y := b.x-boxW/2, b.y-b.h/2
-		cls := "site"
+		cls, stroke, width := "site", "#2f5d8a", 2
 		name := b.site.Name
 		if b.site.HubSite {
-			cls += " hub"
+			cls, stroke, width = "site hub", "#8a4b2f", 5
 			name += " (hub site)"
 		}
 		href := "/console/address-types?site=" + url.QueryEscape(b.site.Name)
 		fmt.Fprintf(&sb, `<a href="%s" class="sitebox" data-site="%s"><title>site %s: open its address types</title>`, esc(href), esc(b.site.Name), esc(b.site.Name))
-		fmt.Fprintf(&sb, `<rect class="%s" x="%.0f" y="%.0f" width="%d" height="%.0f" rx="8"/>`, cls, x, y, boxW, b.h)
-		fmt.Fprintf(&sb, `<text class="name" x="%.0f" y="%.0f">%s</text>`, x+boxPad, y+boxPad+lineH-4, esc(name))
+		fmt.Fprintf(&sb, `<rect class="%s" fill="#f4f7fb" stroke="%s" stroke-width="%d" x="%.0f" y="%.0f" width="%d" height="%.0f" rx="8"/>`, cls, stroke, width, x, y, boxW, b.h)
+		fmt.Fprintf(&sb, `<text class="name" font-family="sans-serif" font-size="15" font-weight="bold" fill="#12263a" x="%.0f" y="%.0f">%s</text>`, x+boxPad, y+boxPad+lineH-4, esc(name))
 		for i, l := range b.lines {
-			fmt.Fprintf(&sb, `<text class="%s" x="%.0f" y="%.0f">%s</text>`, l.class, x+boxPad, y+boxPad+float64(lineH*(i+2))-4, esc(clip(l.text, 40)))
+			fmt.Fprintf(&sb, `<text class="%s" %s x="%.0f" y="%.0f">%s</text>`, l.class, lineStyle[l.class], x+boxPad, y+boxPad+float64(lineH*(i+2))-4, esc(clip(l.text, 40)))
 		}
 		sb.WriteString(`</a>`)
 	}
 	sb.WriteString(`</svg>`)
 	return sb.String()
+}
+
+// lineStyle draws the lines of a site's box by their class.
+var lineStyle = map[string]string{
+	"server":      `font-family="sans-serif" font-size="13" fill="#12263a"`,
+	"conn":        `font-family="monospace" font-size="12" fill="#2b5d2b"`,
+	"conn scoped": `font-family="monospace" font-size="12" font-weight="bold" fill="#8a2f5d"`,
 }
 
 func esc(s string) string { return template.HTMLEscapeString(s) }
