@@ -293,6 +293,22 @@ func TestConsole(t *testing.T) {
 		t.Errorf("Dave's POST: %d", code)
 	}
 
+	// A reload that names Dave lets him in at once; the config page shows
+	// the change.
+	text, _ := os.ReadFile(file)
+	if err := os.WriteFile(file, []byte(strings.Replace(string(text), `administrators = ["Carol"]`, `administrators = ["Carol", "Dave"]`, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Reload("tester"); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := d.get("/console/"); code != http.StatusOK {
+		t.Errorf("Dave after the reload: %d, want 200", code)
+	}
+	if _, body, _ := d.get("/console/config"); !strings.Contains(body, "console administrator &#34;Dave&#34; added") || !strings.Contains(body, "by tester") {
+		t.Errorf("config page after the reload:\n%s", body)
+	}
+
 	// Failed sign-ins count toward the API's lockout.
 	e := newBrowser(t, srv.URL)
 	for range 10 {

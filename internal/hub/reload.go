@@ -230,6 +230,7 @@ func (h *Hub) diff(old, org *config.Org) (changes, restart []string) {
 		}
 		return out
 	}
+	named("console administrator", old.Administrators, org.Administrators) // applies at once (internal/console)
 	named("site", names(len(old.Sites), func(i int) string { return old.Sites[i].Name }), names(len(org.Sites), func(i int) string { return org.Sites[i].Name }))
 	named("site link", names(len(old.SiteLinks), func(i int) string { return old.SiteLinks[i].Name }), names(len(org.SiteLinks), func(i int) string { return org.SiteLinks[i].Name }))
 	named("server", names(len(old.Servers), func(i int) string { return old.Servers[i].Name }), names(len(org.Servers), func(i int) string { return org.Servers[i].Name }))
