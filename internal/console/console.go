@@ -131,7 +131,7 @@ func New(cfg Config) *Server {
 	s.mux.Handle("GET /console/static/", http.StripPrefix("/console/static/", http.FileServerFS(static)))
 	s.mux.HandleFunc("GET /console/login", s.loginForm)
 	s.mux.HandleFunc("POST /console/login", s.login)
-	s.mux.HandleFunc("GET /console/logout", s.admin(s.logoutForm))
+	s.mux.HandleFunc("GET /console/logout", s.signedIn(s.logoutForm))
 	s.mux.HandleFunc("POST /console/logout", s.signedIn(s.logout))
 	s.mux.HandleFunc("GET /console/{$}", s.admin(s.overview))
 	s.mux.HandleFunc("GET /console/overview.json", s.admin(s.overviewJSON))

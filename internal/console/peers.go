@@ -111,7 +111,13 @@ func (s *Server) hubs(ctx context.Context, u *user) []hubState {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				defer func() { recover() }()
+				defer func() {
+					if v := recover(); v != nil {
+						s.log.Error("console: probing a hub panicked", "hub", h.Name, "panic", v)
+						h.State, h.Error = "unknown", "the probe failed; the hub's log has the details"
+						out[i] = h
+					}
+				}()
 				out[i] = probe(ctx, h)
 			}()
 			continue
