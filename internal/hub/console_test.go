@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/waypost/waypost/internal/control"
 	"github.com/waypost/waypost/internal/queue"
 	"github.com/waypost/waypost/internal/routing"
 	"github.com/waypost/waypost/internal/smtpd"
@@ -271,6 +272,23 @@ func TestConsole(t *testing.T) {
 	b.post("/console/queues/action", url.Values{"id": {id}, "action": {"remove"}, "confirm": {"yes"}, "csrf": {token}})
 	if _, err := h.sched.Describe(id); err == nil {
 		t.Error("still queued after a confirmed remove")
+	}
+
+	// Remove with a report to the sender, after the confirmation.
+	id2, err := queueAdapter{h}.Add(smtpd.Envelope{From: "alice@fabrikam.test", Receiver: "Default",
+		Recipients: []smtpd.Recipient{{Written: "erin@fabrikam.test", Decision: routing.Decision{Type: "SMTP", Address: "erin@fabrikam.test"}}}}, strings.NewReader("Subject: two\r\n\r\nbody\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, body, _ := b.post("/console/queues/action", url.Values{"id": {id2}, "action": {"remove"}, "ndr": {"yes"}, "csrf": {token}}); !strings.Contains(body, "gets a non-delivery report") {
+		t.Errorf("the confirmation of a remove with a report does not say so:\n%s", body)
+	}
+	b.post("/console/queues/action", url.Values{"id": {id2}, "action": {"remove"}, "ndr": {"yes"}, "confirm": {"yes"}, "csrf": {token}})
+	if _, body, _ := b.get("/console/tracking?q=" + id2); !strings.Contains(body, "with a non-delivery report to the sender") {
+		t.Errorf("tracking after remove with a report:\n%s", body)
+	}
+	if ql, err := h.sched.List(control.Select{Recipient: "alice@fabrikam.test", Messages: true}); err != nil || len(ql.Messages) != 1 || ql.Messages[0].From != "" {
+		t.Errorf("no report queued for the sender: %v %+v", err, ql)
 	}
 
 	// Sign-out ends the session.
