@@ -20,6 +20,10 @@ type Org struct {
 	DelayNotification time.Duration
 	HubSecretFile     string // absolute; "" when not set
 	Retry             Retry
+	// Administrators name the recipients who may use the web console
+	// (docs/operations.md, "Console"): a mailbox's name or one of its SMTP
+	// addresses, as written in the file.
+	Administrators []string
 
 	Sites           []*Site
 	SiteLinks       []*SiteLink

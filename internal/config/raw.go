@@ -22,6 +22,7 @@ type rawOrganization struct {
 	MessageExpiration string   `toml:"message_expiration"`
 	DelayNotification string   `toml:"delay_notification"`
 	HubSecretFile     string   `toml:"hub_secret_file"`
+	Administrators    []string `toml:"administrators"`
 	Retry             rawRetry `toml:"retry"`
 }
 

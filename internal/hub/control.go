@@ -101,8 +101,8 @@ func (h *Hub) handleControl(ctx context.Context, p control.Peer, op string, raw 
 }
 
 func (h *Hub) status() *control.Status {
-	digest, loaded := h.reloader.State()
+	st := h.reloader.Snapshot()
 	eng := h.engine.Load()
 	return &control.Status{Server: h.server.Name, PID: os.Getpid(), Started: h.started, File: reload.OrgFile(eng.Org()),
-		ConfigLoaded: loaded, ConfigDigest: digest, AddressTypes: reload.AddrTypes(eng)}
+		ConfigLoaded: st.Loaded, ConfigDigest: st.Digest, AddressTypes: reload.AddrTypes(eng)}
 }

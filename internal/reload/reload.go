@@ -61,14 +61,35 @@ type configState struct {
 	mtime   time.Time // of the file when last read, for the watcher
 	size    int64
 	readAt  time.Time
+	text    []byte // the bytes in force, for the console's config page
+
+	// The last reload that applied a change, for the console.
+	reloadAt        time.Time
+	reloadActor     string
+	changes         []string
+	restartRequired []string
 }
 
-// State is the digest (sha256, hex) of the file in force and when it was
-// applied, for `waypost status`.
-func (r *Reloader) State() (digest string, loaded time.Time) {
+// Snapshot is the file in force and the last reload that applied a
+// change, for `waypost status` and the console.
+type Snapshot struct {
+	Digest          string    // sha256 of the bytes in force, hex; "" for the built-in organization
+	Loaded          time.Time // when they were applied
+	Text            []byte    // the bytes in force
+	ReloadAt        time.Time // the last reload that applied a change; zero for none
+	ReloadActor     string    // who asked for it
+	Changes         []string  // what it changed, in words
+	RestartRequired []string  // what it changed that applies only after a restart
+}
+
+// Snapshot returns the file in force and the last reload that applied a
+// change.
+func (r *Reloader) Snapshot() Snapshot {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.cfg.digest, r.cfg.loaded
+	c := &r.cfg
+	return Snapshot{Digest: c.digest, Loaded: c.loaded, Text: c.text, ReloadAt: c.reloadAt, ReloadActor: c.reloadActor,
+		Changes: c.changes, RestartRequired: c.restartRequired}
 }
 
 func digestOf(b []byte) string {
@@ -140,7 +161,8 @@ func (r *Reloader) reload(actor string, data []byte) (*control.Reload, error) {
 		}
 	}
 	r.Engine.Store(eng)
-	r.cfg.digest, r.cfg.loaded, r.cfg.refused = digest, time.Now(), ""
+	r.cfg.digest, r.cfg.loaded, r.cfg.refused, r.cfg.text = digest, time.Now(), "", data
+	r.cfg.reloadAt, r.cfg.reloadActor, r.cfg.changes, r.cfg.restartRequired = r.cfg.loaded, actor, res.Changes, res.RestartRequired
 	r.Metrics.Reload("applied")
 	r.Log.Info("organization file reloaded", "file", file, "actor", actor, "changes", len(res.Changes))
 	for _, c := range res.Changes {
@@ -253,6 +275,7 @@ func (r *Reloader) diff(old, org *config.Org) (changes, restart []string) {
 		}
 		return out
 	}
+	named("console administrator", old.Administrators, org.Administrators) // applies at once (internal/console)
 	named("site", names(len(old.Sites), func(i int) string { return old.Sites[i].Name }), names(len(org.Sites), func(i int) string { return org.Sites[i].Name }))
 	named("site link", names(len(old.SiteLinks), func(i int) string { return old.SiteLinks[i].Name }), names(len(org.SiteLinks), func(i int) string { return org.SiteLinks[i].Name }))
 	named("server", names(len(old.Servers), func(i int) string { return old.Servers[i].Name }), names(len(org.Servers), func(i int) string { return org.Servers[i].Name }))
@@ -386,7 +409,7 @@ func (r *Reloader) Init() {
 		return
 	}
 	if data, err := os.ReadFile(file); err == nil {
-		r.cfg.digest = digestOf(data)
+		r.cfg.digest, r.cfg.text = digestOf(data), data
 	}
 	if fi, err := os.Stat(file); err == nil {
 		r.cfg.mtime, r.cfg.size, r.cfg.readAt = fi.ModTime(), fi.Size(), time.Now()

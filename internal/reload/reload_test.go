@@ -26,7 +26,7 @@ func TestReloadBuiltIn(t *testing.T) {
 	if _, err := r.Reload("tester"); err == nil || !strings.Contains(err.Error(), "built-in organization") || !strings.Contains(err.Error(), "--config FILE") {
 		t.Errorf("reload of the built-in organization: %v", err)
 	}
-	if digest, _ := r.State(); digest != "" {
+	if digest := r.Snapshot().Digest; digest != "" {
 		t.Errorf("digest of the built-in organization: %q", digest)
 	}
 }
