@@ -79,7 +79,7 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 		return nil, err
 	}
 	backend, _ := dirCloser.(directory.Directory)
-	h := &Hub{org: org, server: s, log: log, pool: &delivery.Pool{}, dir: dirCloser, backend: backend,
+	h := &Hub{org: org, server: s, log: log, pool: &delivery.Pool{MaxIdle: scheduler.DefaultWorkers}, dir: dirCloser, backend: backend,
 		started: time.Now(), Watch: 500 * time.Millisecond}
 	h.engine.Store(routing.New(org, dir))
 	// The scheduler's index is filled by the queue's recovery, the one
