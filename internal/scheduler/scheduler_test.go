@@ -51,11 +51,12 @@ members = ["a@contoso.test", "alice@contoso.test"]
 `
 
 type fixture struct {
-	full  atomic.Bool // the queue's disk is full
-	s     *Scheduler
-	now   time.Time
-	dir   string
-	track string
+	full   atomic.Bool  // the queue's disk is full
+	writes atomic.Int64 // the queue's file creations, writes and renames
+	s      *Scheduler
+	now    time.Time
+	dir    string
+	track  string
 }
 
 func newFixture(t testing.TB) *fixture {
@@ -117,6 +118,10 @@ func (f *fixture) add(env queue.Envelope, body io.Reader) (*queue.Message, error
 // fault fails the queue's file operations while f.full is set, as a
 // full disk does (ENOSPC); removals still work.
 func (f *fixture) fault(op, path string) error {
+	switch op {
+	case "create", "write", "rename":
+		f.writes.Add(1)
+	}
 	if f.full.Load() && op != "remove" && op != "syncdir" {
 		return syscall.ENOSPC
 	}
