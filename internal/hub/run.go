@@ -133,7 +133,7 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 			return nil, err
 		}
 		l.SetQueueDir(q.Dir()) // MAIL is refused (452 4.3.1) while its file system is nearly full
-		ln, err := net.Listen("tcp", s.Relay)
+		ln, err := listenSMTP(s.Relay)
 		if err != nil {
 			h.close()
 			return nil, fmt.Errorf("relay listener: %w", err)
@@ -148,7 +148,7 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 			return nil, err
 		}
 		l.SetQueueDir(q.Dir())
-		ln, err := net.Listen("tcp", rc.Listen)
+		ln, err := listenSMTP(rc.Listen)
 		if err != nil {
 			h.close()
 			return nil, fmt.Errorf("receive connector %q: %w", rc.Name, err)
@@ -335,4 +335,14 @@ func (h *headCapture) messageID() string {
 		}
 	}
 	return ""
+}
+
+// listenSMTP listens for SMTP sessions on addr without TCP keep-alive:
+// the SMTP server times every read itself (smtpd's guard, the receive
+// connector's command timeout), and Go's default keep-alive costs four
+// setsockopt calls on every accepted connection, most of the system calls
+// of a short session after its reads and writes (docs/performance.md).
+func listenSMTP(addr string) (net.Listener, error) {
+	lc := net.ListenConfig{KeepAlive: -1}
+	return lc.Listen(context.Background(), "tcp", addr)
 }
