@@ -16,7 +16,8 @@ import (
 // copyBuffers are the buffers the content is copied through, kept between
 // deliveries: io.Copy would allocate 32 KiB for each message, which at a
 // backlog's thousands of messages a second is most of what the garbage
-// collector and the scavenger do (docs/performance.md, "Backlog drain").
+// collector and the scavenger do (docs/performance.md, "Backlog drain and
+// queue administration").
 var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // deadlineWriter gives each write of the content its own time limit, so

@@ -346,7 +346,7 @@ func messageInfo(m *queue.Message, now time.Time, keep func(*queue.Recipient) bo
 //     a restart is what the administrator asked not to happen). The
 //     writes run adminWriters at a time, so that they share the folder
 //     fsyncs of the queue's group commit and the disk's flushes
-//     (docs/performance.md, "Queue administration at 100,000 messages").
+//     (docs/performance.md, "Backlog drain and queue administration").
 //   - memoryOnly: nothing is written. The change only makes recipients
 //     due now, and their attempt, moments later, writes the record with
 //     it (Put of the whole record from memory, process.go). A crash
