@@ -19,10 +19,12 @@ FUZZTIME="${FUZZTIME:-100000x}"
 # (with slapadd; ldap-utils for people debugging) for the LDAP directory
 # tests, which start a private slapd of their own on a loopback port; and
 # two bounce parsers, Sisimai (Perl) and flufl.bounce (Python 3, the one GNU
-# Mailman uses), which internal/report's tests run on every kind of report.
+# Mailman uses), which internal/report's tests run on every kind of report;
+# and Python's dkim package, the outside verifier of the DKIM signatures
+# (test/edge_test.go).
 # Those are in Debian's system perl and /usr/bin/python3; the tests look
 # there too when another interpreter comes first in PATH.
-need_pkgs=(slapd ldap-utils libsisimai-perl python3-flufl.bounce)
+need_pkgs=(slapd ldap-utils libsisimai-perl python3-flufl.bounce python3-dkim)
 if ((${#need_pkgs[@]})); then
 	missing=()
 	for p in "${need_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

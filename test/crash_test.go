@@ -6,8 +6,10 @@ import (
 	"net"
 	"net/smtp"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -93,6 +95,7 @@ addresses = ["SMTP:alice@contoso.test"]
 		hub = harness.Start(t, file, "hub1", listen)
 	}
 	wg.Wait()
+	releasePoison(t, file)
 
 	seq := regexp.MustCompile(`(?m)^X-Seq: (\d+)\r$`)
 	folder := delivery.Folder("alice@contoso.test")
@@ -107,7 +110,8 @@ addresses = ["SMTP:alice@contoso.test"]
 		}
 		return got
 	}
-	harness.WaitFor(t, 60*time.Second, "every acknowledged message in the mailbox", func() bool {
+	// 180 s: a loaded machine under -race, not the design.
+	harness.WaitFor(t, 180*time.Second, "every acknowledged message in the mailbox", func() bool {
 		got := counts()
 		for n, ok := range acked {
 			if ok && got[n] == 0 {
@@ -159,6 +163,22 @@ func abandon(addr string, n int) {
 		read()
 	}
 	c.Write([]byte(body(n)[:40]))
+}
+
+// releasePoison releases the poison queue of hub1, as an administrator
+// would (`waypost queue release poison`), once the kills are over. A
+// message being delivered at two consecutive kills is held there by
+// design (docs/operations.md, the poison queue); the kills of the crash
+// tests, under a second apart, make that likely on a loaded machine.
+// Released, it is delivered like any other, and must still leave one
+// copy.
+func releasePoison(t *testing.T, file string) {
+	t.Helper()
+	out, err := exec.Command(harness.Binary(t), "queue", "--config", file, "--server", "hub1", "release", "poison").CombinedOutput()
+	if err != nil {
+		t.Fatalf("waypost queue release poison: %v\n%s", err, out)
+	}
+	t.Logf("after the kills: %s", strings.TrimSpace(string(out)))
 }
 
 func count(bs []bool) int {

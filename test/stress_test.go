@@ -5,15 +5,18 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/waypost/waypost/internal/delivery"
 	"github.com/waypost/waypost/test/harness"
 )
 
@@ -203,6 +206,156 @@ func TestStressIdleFlood(t *testing.T) {
 		t.Errorf("stress not logged:\n%.3000s", log)
 	}
 	noRace(t, h)
+}
+
+// TestStressFloodRelay: hub-to-hub relay goes on while the
+// Internet-facing connector of the receiving hub is flooded. Two hubs:
+// hub1 has Alice's mailbox, the Internet-facing connector and a relay
+// listener; Bob submits on hub2, whose relay hands the message to hub1's
+// relay listener, which counts its own connections and has its own limits
+// (docs/operations.md, "Stress mode"). The flood is 1,000 connections from
+// 50 addresses that send NOOP every 2 s, so that the stress timeout does
+// not end them: hub1's connector stays full while the message goes
+// through.
+func TestStressFloodRelay(t *testing.T) {
+	raiseFileLimit(t, 4*floodAddrs*floodPerAddr)
+	dir := t.TempDir()
+	hash, err := bcrypt.GenerateFromPassword([]byte("secret"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	smtp, relay1, relay2, submission := harness.Port(t), harness.Port(t), harness.Port(t), harness.Port(t)
+	harness.Write(t, filepath.Join(dir, "hub.secret"), "c3RyZXNzIHRlc3QgaHViIHNlY3JldCwgbm90IGZvciB1c2U=\n")
+	file := filepath.Join(dir, "org.toml")
+	harness.Write(t, file, fmt.Sprintf(`
+[organization]
+default_domain = "contoso.test"
+hub_secret_file = "hub.secret"
+retry = { glitch_count = 15, glitch_interval = "1s", transient_count = 15, transient_interval = "1s", outbound_interval = "1s" }
+[[site]]
+name = "HQ"
+[[server]]
+name = "hub1"
+site = "HQ"
+data_dir = "data/hub1"
+relay = %q
+  [[server.receive]]
+  name = "Default"
+  listen = %q
+[[server]]
+name = "hub2"
+site = "HQ"
+data_dir = "data/hub2"
+relay = %q
+  [[server.receive]]
+  name = "Clients"
+  listen = %q
+  kind = "submission"
+[[accepted_domain]]
+domain = "contoso.test"
+[[recipient]]
+kind = "mailbox"
+name = "Alice"
+server = "hub1"
+addresses = ["SMTP:alice@contoso.test"]
+[[recipient]]
+kind = "mailbox"
+name = "Bob"
+server = "hub2"
+addresses = ["SMTP:bob@contoso.test"]
+password_hash = %q
+`, relay1, smtp, relay2, submission, hash))
+	h1 := harness.Start(t, file, "hub1", smtp, relay1)
+	h2 := harness.Start(t, file, "hub2", relay2, submission)
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var cut atomic.Int32 // flood connections hub1 ended
+	var firstCut atomic.Value
+	closeAll := flood(t, smtp, func(c net.Conn, r *bufio.Reader) error {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tick := time.NewTicker(2 * time.Second)
+			defer tick.Stop()
+			for cmd := "EHLO busy.fabrikam.test"; ; cmd = "NOOP" {
+				c.SetDeadline(time.Now().Add(30 * time.Second)) // a slow answer is not an end
+				_, err := c.Write([]byte(cmd + "\r\n"))
+				for err == nil {
+					var s string
+					if s, err = r.ReadString('\n'); err == nil && (len(s) < 4 || s[3] != '-') {
+						if !strings.HasPrefix(s, "250") {
+							err = fmt.Errorf("%q", s) // 421: ended by hub1
+						}
+						break
+					}
+				}
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if err != nil {
+					cut.Add(1)
+					firstCut.CompareAndSwap(nil, cmd+": "+err.Error())
+					return
+				}
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+				}
+			}
+		}()
+		return nil
+	})
+	defer func() { close(stop); closeAll(); wg.Wait() }()
+
+	began := time.Now()
+	c := dialFrom(t, "127.0.0.1", submission)
+	c.expect("220 ")
+	c.cmd("EHLO laptop.contoso.test", "250 ")
+	c.cmd(authPlainLine("bob@contoso.test", "secret"), "235 ")
+	c.cmd("MAIL FROM:<bob@contoso.test>", "250 ")
+	c.cmd("RCPT TO:<alice@contoso.test>", "250 ")
+	c.cmd("DATA", "354 ")
+	c.send("Subject: relayed during the flood\r\n\r\nhello\r\n.\r\n")
+	c.expect("250 ")
+	c.cmd("QUIT", "221 ")
+
+	data1 := filepath.Join(dir, "data", "hub1")
+	folder := delivery.Folder("alice@contoso.test")
+	delivered := func() bool {
+		for _, m := range harness.Maildir(t, data1, folder) {
+			if strings.Contains(m, "Subject: relayed during the flood") {
+				return true
+			}
+		}
+		return false
+	}
+	// hub2 tries hub1 at once; a failed try would wait glitch_interval
+	// (1 s). 30 s is for a loaded machine under -race, not the design.
+	deadline := time.Now().Add(30 * time.Second)
+	for !delivered() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the message relayed from hub2 is not in Alice's mailbox on hub1 after 30 s\n--- hub1\n%.6000s\n--- hub2\n%.4000s", h1.Log(), h2.Log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	took := time.Since(began)
+	// The flood was on all along: hub1's connector was (and is) full.
+	if n := cut.Load(); n > 0 {
+		t.Errorf("hub1 ended %d of the flood's connections, which kept busy (first: %v): the connector was not full while the message was relayed", n, firstCut.Load())
+	}
+	if b, _ := os.ReadFile(filepath.Join(data1, "tracking.log")); !strings.Contains(string(b), `"detail":"via relay"`) {
+		t.Errorf("hub1 did not receive the message on its relay listener:\n%s", b)
+	}
+	if log := h1.Log(); !strings.Contains(log, "under stress") {
+		t.Errorf("hub1's Internet-facing connector was not under stress:\n%.3000s", log)
+	}
+	t.Logf("submitted on hub2 and delivered on hub1 in %v during the flood", took)
+	noRace(t, h1)
+	noRace(t, h2)
 }
 
 // noRace fails the test if the hub (built with -race) reported a data race.

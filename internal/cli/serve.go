@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/waypost/waypost/internal/config"
 	"github.com/waypost/waypost/internal/hub"
 	"github.com/waypost/waypost/internal/queue"
 )
@@ -32,12 +33,20 @@ func runServe(env *Env, args []string) int {
 	of.register(fs, true)
 	debug := fs.Bool("debug", false, "log debug lines too")
 	logFormat := fs.String("log-format", "text", "log lines as text (key=value) or json (one object per line)")
+	dns := fs.String("dns", "", "comma-separated resolvers (IP or IP:port) to ask instead of the server's dns (and of /etc/resolv.conf)")
 	watch := fs.Duration("watch", 500*time.Millisecond, "how often to look for changes of the organization file and apply them (0: only on SIGHUP or \"waypost reload\")")
 	if code, ok := parseFlags(env, fs, args); !ok {
 		return code
 	}
 	if fs.NArg() > 0 {
 		return usageError(env, fs, "unexpected argument %q", fs.Arg(0))
+	}
+	var resolvers []string
+	if *dns != "" {
+		var err error
+		if resolvers, err = config.ParseDNS(strings.Split(*dns, ",")); err != nil {
+			return usageError(env, fs, "%v", err)
+		}
 	}
 	org, ok := of.load(env)
 	if !ok {
@@ -71,6 +80,9 @@ func runServe(env *Env, args []string) int {
 		return fail(env, "cannot start %s: %v\n(fix: %s)", server, err, startupFix(err, of.config))
 	}
 	h.Watch = *watch
+	if resolvers != nil {
+		h.UseDNS(resolvers)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() {

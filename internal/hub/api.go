@@ -7,7 +7,6 @@ import (
 	"net"
 
 	"github.com/waypost/waypost/internal/api"
-	"github.com/waypost/waypost/internal/loginlimit"
 )
 
 // openAPI binds the HTTP API of the server (server.api), in Open, so that
@@ -21,10 +20,8 @@ func (h *Hub) openAPI() error {
 	if err != nil {
 		return fmt.Errorf("api listener: %w", err)
 	}
-	logins := loginlimit.New(loginlimit.DefaultPolicy(), h.log)
-	logins.OnLockout = h.metrics.LoginLockout
 	h.api = api.New(api.Config{Server: h.server.Name, Engine: h.engine.Load, Auth: Passwords{Engine: &h.engine},
-		Mailboxes: h.sched.Mailbox, Log: h.log, Logins: logins})
+		Mailboxes: h.sched.Mailbox, Log: h.log, Logins: h.logins}) // the hub's one limiter (auth.go)
 	h.apiLn = ln
 	return nil
 }

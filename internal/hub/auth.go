@@ -7,8 +7,12 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/waypost/waypost/internal/address"
+	"github.com/waypost/waypost/internal/config"
 	"github.com/waypost/waypost/internal/directory"
+	"github.com/waypost/waypost/internal/loginlimit"
 	"github.com/waypost/waypost/internal/routing"
+	"github.com/waypost/waypost/internal/smtpd"
 )
 
 // Passwords checks a user name (any SMTP address of a mailbox) and password
@@ -45,6 +49,59 @@ func (p Passwords) Check(user, password string) (string, error) {
 		return "", err
 	}
 	return ent.PrimarySMTP(), nil
+}
+
+// Mailbox returns the primary SMTP address of the mailbox a user name
+// stands for (any of its SMTP addresses, as Check takes it), so that the
+// login limiter counts guesses per mailbox (loginlimit.Limiter.Resolve). A
+// name with blanks around it, or of no mailbox, resolves to nothing.
+func (p Passwords) Mailbox(user string) (string, bool) {
+	if user == "" || user != strings.TrimSpace(user) {
+		return "", false
+	}
+	ent := p.Engine.Load().Directory().Lookup(address.Address{Type: "SMTP", Value: user})
+	if ent == nil || ent.Kind != directory.Mailbox {
+		return "", false
+	}
+	m := ent.PrimarySMTP()
+	return m, m != ""
+}
+
+// newLoginLimiter returns the hub's one login limiter, shared by the SMTP
+// AUTH of every receive connector that counts failures, the relay login and
+// the HTTP API (docs/operations.md, "Password guessing"): failures at one
+// count at the others, per address and per mailbox. Its policy is the
+// strictest of those connectors (the smallest max_auth_failures_per_ip, the
+// longest auth_failure_window and auth_lockout); with none, loginlimit's
+// defaults.
+func (h *Hub) newLoginLimiter() *loginlimit.Limiter {
+	lim := loginlimit.New(loginPolicy(h.server), h.log)
+	lim.OnLockout = h.metrics.LoginLockout
+	lim.Resolve = Passwords{Engine: &h.engine}.Mailbox
+	return lim
+}
+
+// loginPolicy is the policy of the hub's login limiter (newLoginLimiter).
+func loginPolicy(s *config.Server) loginlimit.Policy {
+	var p loginlimit.Policy
+	found := false
+	for _, rc := range s.Receive {
+		if rc.MaxAuthFailuresPerIP <= 0 {
+			continue // counts nothing (max_auth_failures_per_ip = 0)
+		}
+		q := smtpd.LoginPolicy(rc)
+		if !found {
+			p, found = q, true
+			continue
+		}
+		p.MaxPerAddr = min(p.MaxPerAddr, q.MaxPerAddr)
+		p.Window = max(p.Window, q.Window)
+		p.Lockout = max(p.Lockout, q.Lockout)
+	}
+	if !found {
+		return loginlimit.DefaultPolicy()
+	}
+	return p
 }
 
 // HashPassword returns the bcrypt hash that `waypost passwd` prints.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -130,7 +131,7 @@ func (h *Hub) scanPickup(sc *config.SendConnector, ps *pickupState) {
 			path = claim
 		}
 		orig := filepath.Join(dir, name)
-		switch queued, err := h.takePickup(sc, path, name); {
+		switch queued, err := h.takePickupRecovered(sc, path, name); {
 		case err == nil:
 			delete(ps.logged, orig)
 		case queued:
@@ -147,6 +148,27 @@ func (h *Hub) scanPickup(sc *config.SendConnector, ps *pickupState) {
 			}
 		}
 	}
+}
+
+// takePickupRecovered is takePickup with a panic (a bug, met while
+// reading a hostile file or further on) recovered where the pickup
+// goroutine takes a file: logged with its stack, and the file moved to
+// badmail with status 4.3.0, so that it is taken neither again at every
+// scan nor at every start (a crash loop); the hub goes on with the other
+// files and everything else.
+func (h *Hub) takePickupRecovered(sc *config.SendConnector, path, name string) (queued bool, err error) {
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		h.log.Error("panic while taking a pickup file (a bug): the file goes to badmail, the hub goes on",
+			"connector", sc.Name, "file", path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		queued, err = false, h.badmail(sc, path, name, badPickup("4.3.0",
+			"report the panic and its stack in the hub's log; check with waypost track whether the message was queued before dropping the file again",
+			"the hub failed while taking the file: %v", v))
+	}()
+	return h.takePickup(sc, path, name)
 }
 
 // takePickup queues the claimed file path (named name by the gateway) and

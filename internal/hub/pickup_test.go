@@ -192,3 +192,51 @@ func TestPickupFolder(t *testing.T) {
 		t.Errorf("second bad e.eml: %v", err)
 	}
 }
+
+// A panic while a file is taken (here a scheduler without its queue, a
+// bug) is recovered where the pickup goroutine takes the file: logged with
+// its stack, the file in badmail with status 4.3.0, never taken again;
+// the next file is taken once the bug is gone.
+func TestPickupPanic(t *testing.T) {
+	dir := t.TempDir()
+	org, err := config.Parse([]byte(pickupOrg), filepath.Join(dir, "org.toml"), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	h, err := Open(org, "hub1", slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.close()
+	in := filepath.Join(dir, "x400-in")
+	ps := &pickupState{logged: map[string]bool{}, stuck: map[string]bool{}}
+	sc := h.pickupConnectors()[0]
+	h.scanPickup(sc, ps) // creates the folder
+	write := func(name string) {
+		if err := os.WriteFile(filepath.Join(in, name), []byte("X-Sender: <>\nX-Receiver: <alice@contoso.test>\n\nhello\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("a.eml")
+	q := h.sched.Queue
+	h.sched.Queue = nil
+	h.scanPickup(sc, ps) // panics in the scheduler's Add
+	h.sched.Queue = q
+	reason, err := os.ReadFile(filepath.Join(in, "badmail", "a.eml.reason"))
+	if err != nil || !strings.Contains(string(reason), "status: 4.3.0") || !strings.Contains(string(reason), "the hub failed while taking the file") {
+		t.Errorf("a.eml.reason: %v\n%s", err, reason)
+	}
+	if !strings.Contains(logs.String(), "panic while taking a pickup file") || !strings.Contains(logs.String(), "goroutine ") {
+		t.Errorf("the panic is not logged with its stack:\n%s", logs.String())
+	}
+	write("b.eml")
+	h.scanPickup(sc, ps)
+	if msgs, err := h.queue.List(); err != nil || len(msgs) != 1 {
+		t.Errorf("after the panic, b.eml: %d messages queued (%v), want 1", len(msgs), err)
+	}
+	entries, _ := os.ReadDir(in)
+	if len(entries) != 1 || entries[0].Name() != "badmail" {
+		t.Errorf("the pickup folder holds %v, want badmail only", entries)
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/waypost/waypost/internal/delivery"
 	"github.com/waypost/waypost/internal/directory"
 	"github.com/waypost/waypost/internal/durable"
+	"github.com/waypost/waypost/internal/loginlimit"
 	"github.com/waypost/waypost/internal/metrics"
 	"github.com/waypost/waypost/internal/queue"
 	"github.com/waypost/waypost/internal/routing"
@@ -42,8 +43,14 @@ type Hub struct {
 	lns    []net.Listener
 	secret []byte         // the organization's hub secret, nil without one
 	pool   *delivery.Pool // SMTP connections kept between messages, shared by every SMTP agent
-	api    *api.Server
-	apiLn  net.Listener
+	// resolver asks the server's dns resolvers ([[server]] dns); nil:
+	// the system's. signers holds the DKIM signer of the organization in
+	// force (resolver.go).
+	resolver *net.Resolver
+	signers  atomic.Pointer[signerCache]
+	api      *api.Server
+	apiLn    net.Listener
+	logins   *loginlimit.Limiter // failed logins, shared by SMTP AUTH, the relay login and the API (auth.go)
 
 	// Operations (control.go, reload.go, metrics.go).
 	ctl      *control.Server
@@ -80,7 +87,7 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 	}
 	backend, _ := dirCloser.(directory.Directory)
 	h := &Hub{org: org, server: s, log: log, pool: &delivery.Pool{MaxIdle: scheduler.DefaultWorkers}, dir: dirCloser, backend: backend,
-		started: time.Now(), Watch: 500 * time.Millisecond}
+		started: time.Now(), Watch: 500 * time.Millisecond, resolver: newResolver(s.DNS)}
 	h.engine.Store(routing.New(org, dir))
 	// The scheduler's index is filled by the queue's recovery, the one
 	// reading of the queue's records (internal/scheduler, index.go).
@@ -105,6 +112,7 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 		h.track.Write(tracking.Event{Event: tracking.Quarantine, ID: qf.ID, Detail: qf.Reason})
 	}
 	h.metrics = metrics.New(s.Name, func() ([]metrics.QueueStat, int, error) { return h.sched.QueueStats() })
+	h.logins = h.newLoginLimiter()
 	if err := h.openControl(); err != nil {
 		h.close()
 		return nil, err
@@ -133,6 +141,7 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 			return nil, err
 		}
 		l.SetQueueDir(q.Dir()) // MAIL is refused (452 4.3.1) while its file system is nearly full
+		l.SetLoginLimiter(h.logins)
 		ln, err := listenSMTP(s.Relay)
 		if err != nil {
 			h.close()
@@ -148,6 +157,10 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 			return nil, err
 		}
 		l.SetQueueDir(q.Dir())
+		if rc.MaxAuthFailuresPerIP > 0 {
+			l.SetLoginLimiter(h.logins) // else it counts nothing, with a limiter of its own
+		}
+		l.SetResolver(h.resolver) // the sender checks ask the server's dns
 		ln, err := listenSMTP(rc.Listen)
 		if err != nil {
 			h.close()
@@ -165,16 +178,21 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 }
 
 // connector returns the agent of a send connector whose delivery is built.
+// Mail leaving through a connector of kind smtp is DKIM-signed when its
+// From domain has a key (issue 17 item 1); the other kinds stay inside
+// the organization's reach or hand the message to a program, unsigned.
 func (h *Hub) connector(name string) delivery.Agent {
-	for _, sc := range h.engine.Load().Org().SendConnectors {
+	org := h.engine.Load().Org()
+	for _, sc := range org.SendConnectors {
 		if sc.Name != name {
 			continue
 		}
 		switch sc.Delivery.Kind {
 		case config.DeliverySMTP:
 			return &delivery.SMTP{Hosts: sc.Delivery.SmartHosts, Helo: h.server.FQDN, TLS: sc.Delivery.TLS,
-				Encapsulation: sc.Delivery.Encapsulation, DefaultDomain: h.engine.Load().Org().DefaultDomain, Timeout: 5 * time.Minute,
-				AuthUsername: sc.Delivery.AuthUsername, AuthPasswordFile: sc.Delivery.AuthPassword, Pool: h.pool}
+				Encapsulation: sc.Delivery.Encapsulation, DefaultDomain: org.DefaultDomain, Timeout: 5 * time.Minute,
+				AuthUsername: sc.Delivery.AuthUsername, AuthPasswordFile: sc.Delivery.AuthPassword, Pool: h.pool,
+				Resolver: h.resolver, DKIM: h.dkimSigner(org)}
 		case config.DeliveryDrop:
 			return &delivery.Drop{Dir: sc.Delivery.Directory, DefaultDomain: h.engine.Load().Org().DefaultDomain}
 		case config.DeliveryPipe:

@@ -6,7 +6,9 @@
 //   - Per client address (an IPv4 address, or the /64 of an IPv6 one):
 //     MaxPerAddr failures within Window lock the address out for Lockout
 //     (Postfix's anvil, Exchange's per-IP throttling).
-//   - Per account (the user name as written, case folded): MaxPerAccount
+//   - Per account (the mailbox the user name resolves to, with Resolve, so
+//     that every proxy address of a mailbox counts as one account; else the
+//     name as written, case folded): MaxPerAccount
 //     failures within Window, from any addresses, lock the account for
 //     Lockout, so that an attacker with many addresses gets no unlimited
 //     guesses at one mailbox. A locked account refuses logins from
@@ -14,6 +16,10 @@
 //     login from an address it logged in from before (within KnownFor) is
 //     only delayed by KnownDelay and then checked, so that a stranger
 //     cannot lock the real user out.
+//
+// A hub has one Limiter, shared by all its services (every receive
+// connector's SMTP AUTH, the relay login, the HTTP API), so that failures
+// at one count at the others (docs/operations.md, "Password guessing").
 //
 // Every lockout is logged and reported to OnLockout (the hub counts it in
 // /metrics as waypost_login_lockouts_total{service, kind}). A service asks

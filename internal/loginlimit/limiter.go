@@ -57,6 +57,15 @@ type Limiter struct {
 	OnLockout func(service, kind string)
 	// Now is the clock (tests move it); nil means time.Now.
 	Now func() time.Time
+	// Resolve, if set, returns the mailbox a login name stands for (its
+	// canonical address: the primary SMTP address), so that the per-account
+	// count is kept per mailbox and not per name: guesses at
+	// "alice@contoso.test" and "a.smith@contoso.test", two proxy addresses
+	// of one mailbox, count together. ok false: the name stands for no
+	// mailbox (or the directory cannot say), and the name as written is the
+	// account. It is called outside the limiter's lock, once per Check. Set
+	// it before use.
+	Resolve func(user string) (mailbox string, ok bool)
 
 	mu       sync.Mutex
 	addrs    map[netip.Addr]*record
@@ -122,6 +131,17 @@ func Key(a netip.Addr) netip.Addr {
 // not "alice".
 func accountKey(user string) string { return strings.ToLower(user) }
 
+// Account returns the key of the per-account count for a login name: the
+// mailbox it resolves to (Resolve), else the name as written, case folded.
+func (l *Limiter) Account(user string) string {
+	if l != nil && l.Resolve != nil {
+		if m, ok := l.Resolve(user); ok && m != "" {
+			return accountKey(m)
+		}
+	}
+	return accountKey(user)
+}
+
 // Attempt is the verdict on one login before its password is checked.
 type Attempt struct {
 	// Refused: do not check the password; tell the client to try again
@@ -153,14 +173,15 @@ func (l *Limiter) AddrLocked(addr netip.Addr) bool {
 	return r != nil && l.now().Before(r.until)
 }
 
-// Check is asked before the password of account is checked for a client
-// at addr, on service (a fixed word for logs and metrics: "smtp", "api").
-// A nil Limiter allows everything.
+// Check is asked before the password of account (a login name) is checked
+// for a client at addr, on service (a fixed word for logs and metrics:
+// "smtp", "relay", "api"). The account is counted under the mailbox the
+// name resolves to (Account). A nil Limiter allows everything.
 func (l *Limiter) Check(service, account string, addr netip.Addr) *Attempt {
-	a := &Attempt{l: l, service: service, account: accountKey(account), addr: Key(addr)}
 	if l == nil {
-		return a
+		return &Attempt{service: service, account: accountKey(account), addr: Key(addr)}
 	}
+	a := &Attempt{l: l, service: service, account: l.Account(account), addr: Key(addr)}
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()

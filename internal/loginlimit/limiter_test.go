@@ -180,3 +180,58 @@ func TestBounded(t *testing.T) {
 		t.Errorf("%d records kept after the window passed, want old ones swept", n)
 	}
 }
+
+// With Resolve, the account count is kept per mailbox: guesses at two
+// proxy addresses of one mailbox, on two services, count together, and a
+// login by one name makes its address known for the others. A name that
+// resolves to no mailbox is counted as written.
+func TestAccountAliases(t *testing.T) {
+	l, _, lo, logs := newTest(Policy{MaxPerAccount: 4, Window: time.Minute, Lockout: time.Minute})
+	mailboxes := map[string]string{
+		"alice@contoso.test":   "Alice@contoso.test",
+		"a.smith@contoso.test": "Alice@contoso.test",
+	}
+	l.Resolve = func(user string) (string, bool) {
+		m, ok := mailboxes[strings.ToLower(user)]
+		return m, ok
+	}
+	if a := l.Check("smtp", "a.smith@contoso.test", ip("192.0.2.1")); a.Refused {
+		t.Fatal("refused before any failure")
+	} else {
+		a.Result(true) // Alice's own address, by her alias
+	}
+	for i, name := range []string{"alice@contoso.test", "A.Smith@contoso.test", "alice@contoso.test", "a.smith@contoso.test"} {
+		a := l.Check([]string{"smtp", "api"}[i%2], name, ip(fmt.Sprintf("198.51.100.%d", i+1)))
+		if a.Refused {
+			t.Fatalf("guess %d (%s) refused before the account was locked", i+1, name)
+		}
+		a.Result(false)
+	}
+	if got := lo.list(); got != "api/account" {
+		t.Fatalf("lockouts %q, want api/account (the fourth guess at the mailbox)", got)
+	}
+	for _, name := range []string{"alice@contoso.test", "a.smith@contoso.test", "ALICE@contoso.test"} {
+		a := l.Check("api", name, ip("203.0.113.9"))
+		if !a.Refused || a.Locked != KindAccount {
+			t.Errorf("%s from a new address: refused %v (%q), want an account lockout", name, a.Refused, a.Locked)
+		}
+		a.Result(false)
+	}
+	if a := l.Check("smtp", "alice@contoso.test", ip("192.0.2.1")); a.Refused || a.Delay == 0 {
+		t.Errorf("Alice's known address (known by her alias): refused %v, delay %v; want a delay", a.Refused, a.Delay)
+	}
+	if !strings.Contains(logs.String(), "account=alice@contoso.test") {
+		t.Errorf("the lockout does not name the mailbox:\n%s", logs.String())
+	}
+	// A name of no mailbox is its own account.
+	for i := range 3 {
+		a := l.Check("smtp", "nobody@contoso.test", ip(fmt.Sprintf("198.51.100.%d", 50+i)))
+		if a.Refused {
+			t.Fatalf("nobody@: guess %d refused", i+1)
+		}
+		a.Result(false)
+	}
+	if got := l.Account("Nobody@contoso.test"); got != "nobody@contoso.test" {
+		t.Errorf("Account of an unresolved name = %q, want it as written, case folded", got)
+	}
+}

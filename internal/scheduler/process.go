@@ -224,8 +224,15 @@ func (j *job) deliver(ctx context.Context, m *queue.Message, agent delivery.Agen
 // not at all); otherwise its record is written from memory, when changed.
 // A disk that refuses the write leaves the state in memory, to be written
 // again later (diskfull.go): the deliveries are not made again.
+//
+// The tracking events of the attempts are written first: a crash after
+// the queue's record and before the tracking log would leave a delivery
+// that the history never shows; in this order, a crash in between makes
+// the attempt again (a Maildir delivery finds its copy) and tracks it
+// twice, never not at all.
 func (j *job) commit(m *queue.Message, changed bool) outcome {
 	s := j.s
+	j.flush()      // the attempts were made: the tracking log says so, whatever the queue's record
 	later := false // try again in storageRetry, not at once
 	if m.Done() {
 		err := j.success(m)
@@ -238,7 +245,6 @@ func (j *job) commit(m *queue.Message, changed bool) outcome {
 			}
 		}
 		if err == nil {
-			j.flush()
 			return outcome{removed: true}
 		}
 		s.storageFailure("queueing the reports of a finished message or removing it; it stays queued until they are", m.ID, err)
@@ -247,11 +253,9 @@ func (j *job) commit(m *queue.Message, changed bool) outcome {
 		s.Log.Error("queueing a success notification", "id", m.ID, "err", err)
 	}
 	if !changed {
-		j.flush()
 		return outcome{}
 	}
 	err := s.Queue.Put(m)
-	j.flush() // the attempts were made: the tracking log says so, written or not
 	if errors.Is(err, queue.ErrNotFound) {
 		return outcome{removed: true} // removed by an administrator meanwhile
 	}

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"os"
@@ -51,8 +52,9 @@ members = ["a@contoso.test", "alice@contoso.test"]
 `
 
 type fixture struct {
-	full   atomic.Bool  // the queue's disk is full
-	writes atomic.Int64 // the queue's file creations, writes and renames
+	full   atomic.Bool                           // the queue's disk is full
+	writes atomic.Int64                          // the queue's file creations, writes and renames
+	onOp   atomic.Pointer[func(op, path string)] // sees the queue's file operations
 	s      *Scheduler
 	now    time.Time
 	dir    string
@@ -121,6 +123,9 @@ func (f *fixture) fault(op, path string) error {
 	switch op {
 	case "create", "write", "rename":
 		f.writes.Add(1)
+	}
+	if fn := f.onOp.Load(); fn != nil {
+		(*fn)(op, path)
 	}
 	if f.full.Load() && op != "remove" && op != "syncdir" {
 		return syscall.ENOSPC
@@ -288,5 +293,67 @@ func TestOneWriteAfterTheAttempt(t *testing.T) {
 	got, _ := f.s.Queue.Get(m.ID)
 	if r := got.Recipients[0]; r.Attempts != 1 || r.Last.Status != "4.4.1" || !r.NextAttempt.After(f.now) {
 		t.Errorf("after the first attempt: %+v", r)
+	}
+}
+
+// The tracking events of an attempt are written before the queue's record
+// of it (the record rewritten, or the message removed): a crash in
+// between must leave an event twice, not a delivery the history never
+// shows.
+func TestTrackedBeforeRecorded(t *testing.T) {
+	f := newFixture(t)
+	f.s.Connector = func(string) delivery.Agent {
+		return agentFunc(func(_ context.Context, m *delivery.Message) []delivery.Result {
+			return []delivery.Result{{Class: delivery.Retry, Status: "4.4.1", Text: "no answer"}}
+		})
+	}
+	delivered, err := f.add(queue.Envelope{From: "bob@fabrikam.test", Recipients: []queue.Recipient{
+		{Written: "alice@contoso.test", Type: "SMTP", Address: "alice@contoso.test"}}}, strings.NewReader("Subject: hi\r\n\r\nhello\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deferred, err := f.add(queue.Envelope{From: "alice@contoso.test", Recipients: []queue.Recipient{
+		{Written: "carol@fabrikam.test", Type: "SMTP", Address: "carol@fabrikam.test"}}}, strings.NewReader("Subject: hi\r\n\r\nhello\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	tracked := map[string]string{} // message ID -> its events in the tracking log at its first queue write
+	hook := func(op, path string) {
+		if op != "remove" && op != "create" && op != "rename" {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, id := range []string{delivered.ID, deferred.ID} {
+			if _, ok := tracked[id]; ok || !strings.Contains(path, id) {
+				continue
+			}
+			b, _ := os.ReadFile(f.track)
+			var evs []string
+			for _, line := range strings.Split(string(b), "\n") {
+				if strings.Contains(line, id) {
+					var e tracking.Event
+					if json.Unmarshal([]byte(line), &e) == nil {
+						evs = append(evs, e.Event)
+					}
+				}
+			}
+			tracked[id] = strings.Join(evs, " ")
+		}
+	}
+	f.onOp.Store(&hook)
+	f.s.RunOnce(context.Background())
+	f.onOp.Store(nil)
+	mu.Lock()
+	defer mu.Unlock()
+	for id, want := range map[string]string{delivered.ID: tracking.Deliver, deferred.ID: tracking.Defer} {
+		got, ok := tracked[id]
+		switch {
+		case !ok:
+			t.Errorf("%s: no queue write seen after its attempt", id)
+		case !strings.Contains(" "+got+" ", " "+want+" "):
+			t.Errorf("%s: the tracking log held %q when the queue recorded the attempt, want %s in it", id, got, want)
+		}
 	}
 }

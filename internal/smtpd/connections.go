@@ -30,7 +30,7 @@ func clientKey(a netip.Addr) netip.Addr { return loginlimit.Key(a) }
 // make room (stress.go). An admitted guard is counted until forget.
 func (l *Listener) admit(g *guard) (*smtp.SMTPError, string) {
 	key := clientKey(g.remote.Addr())
-	if l.logins.AddrLocked(key) {
+	if l.addrLocked(key) {
 		return replyAuthLockout, "locked out after failed AUTH"
 	}
 	now := time.Now()

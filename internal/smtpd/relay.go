@@ -82,6 +82,23 @@ func NewRelay(org *config.Org, server string, secret []byte, eng func() *routing
 // isRelay reports whether the listener is a hub-to-hub one.
 func (l *Listener) isRelay() bool { return l.rc.Kind == KindRelay }
 
+// addrLocked reports whether a client at a is refused, at connect and at
+// AUTH, because its address is locked out after failed logins. The relay
+// listener refuses no one for that, and takes a valid proof from a
+// locked-out address: the hub's login limiter is shared by all its
+// services (docs/operations.md, "Password guessing"), so an address may be
+// locked by failures elsewhere (a web portal on a hub's machine passing on
+// its users' mistyped passwords to the API, users behind the same NAT as a
+// hub), and hub-to-hub relay must go on whatever the other services
+// suffer; a proof (an HMAC of a fresh challenge under the hub secret,
+// package hubauth) is not found by guessing, so nothing is gained by
+// refusing it. A failed proof still counts against its address (and the
+// server name given) like any failed login, and so locks the address out
+// of the other services.
+func (l *Listener) addrLocked(a netip.Addr) bool {
+	return !l.isRelay() && l.logins.AddrLocked(a)
+}
+
 // hubAuth is the server side of hubauth.Mechanism on a relay listener: a
 // fresh challenge, then a response that only a holder of the secret can
 // give for it.
@@ -119,6 +136,7 @@ func (h *hubServer) Next(resp []byte) ([]byte, bool, error) {
 		s.g.note("reason", "not a server of the organization")
 		return nil, true, s.authFailed(client, att)
 	}
+	att.Result(true)
 	s.mu.Lock()
 	s.auth = hubAuthPrefix + peer.Name
 	s.mu.Unlock()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/waypost/waypost/internal/config"
 	"github.com/waypost/waypost/internal/hubauth"
+	"github.com/waypost/waypost/internal/loginlimit"
 	"github.com/waypost/waypost/internal/routing"
 )
 
@@ -120,4 +121,36 @@ func TestRelayHopCount(t *testing.T) {
 	c.transaction("carol@fabrikam.test", "alice@contoso.test")
 	c.send(strings.Repeat("Received: from x by y; Thu, 1 Jan 2026 00:00:00 +0000\r\n", 31) + "\r\nbody\r\n.\r\n")
 	c.expect("554 5.4.6")
+}
+
+// The hub's login limiter is shared by all its services: an address locked
+// out by failed logins elsewhere (here two failed AUTH on submission) is
+// refused by the other listeners, but not by the relay listener, which
+// takes a valid proof from it; a failed proof there still counts against
+// the address.
+func TestRelayLockedAddress(t *testing.T) {
+	lim := loginlimit.New(loginlimit.Policy{MaxPerAddr: 2, MaxPerAccount: 20, Window: time.Minute, Lockout: time.Minute}, slog.New(slog.DiscardHandler))
+	shared := func(l *Listener) { l.SetLoginLimiter(lim) }
+	relay := serve(t, func(org *config.Org, eng func() *routing.Engine, q Queue, log *slog.Logger) (*Listener, error) {
+		return NewRelay(org, "hub-hq", testSecret, eng, q, log)
+	}, shared)
+	sub := start(t, "Clients", nil, shared)
+
+	c := sub.helloFrom("127.0.0.1")
+	c.cmd(authPlain("alice@contoso.test", "guess1"), "535 5.7.8 ")
+	c.cmd(authPlain("alice@contoso.test", "guess2"), "535 5.7.8 ")
+	if !lim.AddrLocked(mustAddr("127.0.0.1")) {
+		t.Fatal("two failures did not lock 127.0.0.1 out")
+	}
+	sub.dialRaw().expect("421 4.7.0 Too many failed authentication attempts from your address")
+
+	r := relay.hello() // from 127.0.0.1, locked out: still greeted
+	r.prove("hub-hq", []byte("other secret"), "535 5.7.8")
+	r.prove("hub-hq", testSecret, "235 ")
+	r.transaction("carol@fabrikam.test", "alice@contoso.test")
+	r.send("Subject: relayed from a locked-out address\r\n\r\nbody\r\n.\r\n")
+	r.expect("250 ")
+	if n := len(relay.q.all()); n != 1 {
+		t.Errorf("%d messages queued by the relay listener, want 1", n)
+	}
 }

@@ -11,12 +11,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/waypost/waypost/internal/dnstest"
 )
 
 var (
@@ -80,6 +84,11 @@ func Start(t testing.TB, config, server string, ready ...string) *Hub {
 func StartFlags(t testing.TB, config, server string, flags []string, ready ...string) *Hub {
 	t.Helper()
 	h := &Hub{t: t, log: &syncWriter{w: &bytes.Buffer{}}, done: make(chan struct{})}
+	if !slices.Contains(flags, "--dns") && !namesDNS(t, config) {
+		// No test asks the system's resolver (loopback only): a hub whose
+		// file names no dns asks a private server that knows no name.
+		flags = append(slices.Clip(flags), "--dns", dnstest.Start(t).Addr)
+	}
 	h.cmd = exec.Command(Binary(t), append([]string{"serve", "--config", config, "--server", server}, flags...)...)
 	h.cmd.Stderr = h.log
 	if err := h.cmd.Start(); err != nil {
@@ -107,6 +116,22 @@ func StartFlags(t testing.TB, config, server string, flags []string, ready ...st
 		}
 	}
 	return h
+}
+
+// dnsKey finds a dns key in an organization file.
+var dnsKey = regexp.MustCompile(`(?m)^\s*dns\s*=`)
+
+// namesDNS reports whether the organization file names resolvers.
+func namesDNS(t testing.TB, config string) bool {
+	t.Helper()
+	if config == "" {
+		return false // the built-in organization
+	}
+	b, err := os.ReadFile(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dnsKey.Match(b)
 }
 
 // Log returns what the hub has written to stderr so far.
