@@ -19,6 +19,7 @@ type Org struct {
 	MessageExpiration time.Duration
 	DelayNotification time.Duration
 	HubSecretFile     string // absolute; "" when not set
+	IMAPHost          string // host:port of the organization's IMAP server (Dovecot), for client autoconfiguration; "" when not set
 	Retry             Retry
 
 	Sites           []*Site
@@ -66,6 +67,22 @@ type Server struct {
 	Relay   string // host:port of the hub-to-hub listener, "" for none
 	API     string // host:port of the HTTP API, "" for none
 	Receive []*ReceiveConnector
+	// MailboxDelivery is how the mailboxes of this server are delivered:
+	// Maildir folders in the data folder (the default) or LMTP to a mail
+	// store such as Dovecot (RFC 2033).
+	MailboxDelivery MailboxDelivery
+}
+
+// Mailbox delivery kinds.
+const (
+	MailboxMaildir = "maildir"
+	MailboxLMTP    = "lmtp"
+)
+
+// MailboxDelivery is a server's mailbox_delivery.
+type MailboxDelivery struct {
+	Kind    string // MailboxMaildir or MailboxLMTP
+	Address string // for LMTP: host:port, or "unix:" and a socket path
 }
 
 // Receive connector kinds.

@@ -22,6 +22,7 @@ type rawOrganization struct {
 	MessageExpiration string   `toml:"message_expiration"`
 	DelayNotification string   `toml:"delay_notification"`
 	HubSecretFile     string   `toml:"hub_secret_file"`
+	IMAPHost          string   `toml:"imap_host"`
 	Retry             rawRetry `toml:"retry"`
 }
 
@@ -52,6 +53,13 @@ type rawServer struct {
 	Relay   string       `toml:"relay"`
 	API     string       `toml:"api"`
 	Receive []rawReceive `toml:"receive"`
+
+	MailboxDelivery *rawMailboxDelivery `toml:"mailbox_delivery"`
+}
+
+type rawMailboxDelivery struct {
+	Kind    string `toml:"kind"`
+	Address string `toml:"address"`
 }
 
 type rawReceive struct {
