@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of Waypost: vet, the race-enabled test suite (unit,
 # property and integration tests), and each fuzz target for a few seconds.
-# On a fresh Debian machine it first installs what the tests need.
+# On a fresh Debian machine it first installs what the tests need, from
+# Debian's packages: that step alone needs root. Once they are installed,
+# any user can run it. Each stage prints a "== stage" line as it starts.
 #
 #   scripts/test.sh            everything
 #   FUZZTIME=30s scripts/test.sh   longer fuzzing (a duration, or a count such as 200000x)
@@ -26,6 +28,11 @@ if ((${#need_pkgs[@]})); then
 	for p in "${need_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 	if ((${#missing[@]})); then
 		echo "== installing ${missing[*]}"
+		if ((EUID != 0)); then
+			echo "scripts/test.sh: the tests need Debian's ${missing[*]}; installing them needs root." >&2
+			echo "Run once as root: apt-get install ${missing[*]}   (then this script runs as any user)" >&2
+			exit 1
+		fi
 		# slapd: no system database; the tests configure their own.
 		echo "slapd slapd/no_configuration boolean true" | debconf-set-selections 2>/dev/null || true
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"

@@ -24,7 +24,8 @@ the user who ran it.
   show ID                         envelope, each recipient's state, and the message's history
   retry [QUEUE|ID...] [filters]   attempt now, backoff reset (no target: every queue)
   hold (QUEUE|ID...|filters|--all)     never attempt, until released (kept across restarts)
-  release (QUEUE|ID...|filters|--all)  make held recipients due now
+  release (QUEUE|ID...|filters|--all)  make held recipients due now; a message in the poison
+                                  queue (it crashed the hub twice) leaves it, due now
   remove ID... [--ndr]            delete messages: silently, or failing what is pending with
                                   a non-delivery report to the sender (5.3.0 QUEUE.Admin)
   reroute [QUEUE|ID...] [filters] route again with the configuration in force; recipients whose
@@ -32,7 +33,9 @@ the user who ran it.
   dump ID                         the raw message, as queued
 
 A QUEUE is a next hop as "list" shows it: mailbox:SERVER, connector:NAME@SERVER,
-hub:SERVER, unreachable, submission. Filters pick recipients; a message matches when one
+hub:SERVER, unreachable, submission; or poison, the messages that were being processed
+during two consecutive crashes of the hub (never attempted nor expired until released
+or removed). Filters pick recipients; a message matches when one
 of its recipients does.`
 
 func runQueue(env *Env, args []string) int {
@@ -45,7 +48,7 @@ func runQueue(env *Env, args []string) int {
 	fs.StringVar(&sel.Domain, "domain", "", "filter: recipient domain is this")
 	fs.StringVar(&sel.Type, "type", "", "filter: recipient address type (SMTP, FAX, X400...)")
 	fs.StringVar(&sel.NextHop, "next-hop", "", "filter: the recipient's queue (next hop)")
-	fs.StringVar(&sel.State, "state", "", "filter: ready, retry or held")
+	fs.StringVar(&sel.State, "state", "", "filter: ready, retry, held or poison")
 	fs.StringVar(&sel.OlderThan, "older-than", "", "filter: messages that arrived longer ago than this (30m, 2h)")
 	fs.BoolVar(&sel.Messages, "messages", false, "list: one line per message instead of per queue")
 	fs.BoolVar(&sel.All, "all", false, "hold, release: every queued message")
@@ -231,6 +234,9 @@ func printQueues(w io.Writer, res *control.QueueList) {
 		if q.NextRetry.IsZero() && q.Held > 0 {
 			next = "held"
 		}
+		if q.Kind == "poison" {
+			next = "never (release or remove)"
+		}
 		last := "-"
 		if q.LastError != "" || q.LastStatus != "" {
 			last = cut(strings.TrimSpace(q.LastStatus+" "+q.LastError), 100)
@@ -295,6 +301,10 @@ func printDetail(w io.Writer, d *control.MessageDetail) {
 	}
 	if d.EnvID != "" || d.Ret != "" {
 		fmt.Fprintf(w, "DSN:         ENVID=%s RET=%s\n", orDash(d.EnvID), orDash(d.Ret))
+	}
+	if d.Poison != "" {
+		fmt.Fprintf(w, "Poison:      %s\n", d.Poison)
+		fmt.Fprintf(w, "             (\"waypost queue release %s\" to attempt it again, or remove it)\n", d.ID)
 	}
 	fmt.Fprintln(w, "Recipients:")
 	for _, r := range d.Recipients {

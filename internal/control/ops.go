@@ -42,13 +42,14 @@ type Select struct {
 
 // States a recipient is listed in. Only pending recipients are listed;
 // "held" is one that an administrator held, "retry" one with a failed
-// attempt behind it, "ready" one due now or never tried.
-var States = []string{"ready", "retry", "held"}
+// attempt behind it, "ready" one due now or never tried, "poison" one of a
+// message in the poison queue (crashed the hub twice; held until released).
+var States = []string{"ready", "retry", "held", "poison"}
 
 // Queue is one queue of a hub: the pending recipients with one next hop.
 type Queue struct {
-	Queue      string    `json:"queue"`               // next hop: mailbox:SERVER, connector:NAME@SERVER, hub:SERVER, unreachable, submission
-	Kind       string    `json:"kind"`                // mailbox, connector, hub, unreachable, submission
+	Queue      string    `json:"queue"`               // next hop: mailbox:SERVER, connector:NAME@SERVER, hub:SERVER, unreachable, submission; or poison
+	Kind       string    `json:"kind"`                // mailbox, connector, hub, unreachable, submission, poison
 	Delivery   string    `json:"delivery,omitempty"`  // for a connector: smtp, drop, pipe, webhook
 	Messages   int       `json:"messages"`            // messages with a recipient here
 	Recipients int       `json:"recipients"`          // pending recipients here
@@ -83,6 +84,8 @@ type Message struct {
 	Auth       string      `json:"auth,omitempty"`
 	EnvID      string      `json:"envid,omitempty"`
 	Ret        string      `json:"ret,omitempty"`
+	Poison     string      `json:"poison,omitempty"`  // why it is in the poison queue, "" when it is not
+	Crashes    int         `json:"crashes,omitempty"` // consecutive crashes while it was being processed
 	Recipients []Recipient `json:"recipients"`
 }
 

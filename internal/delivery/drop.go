@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	"github.com/waypost/waypost/internal/address"
 	"github.com/waypost/waypost/internal/durable"
@@ -19,11 +20,19 @@ import (
 // recipients are written IMCEA-encapsulated at DefaultDomain, the form
 // gateways read. The file is written under a temporary name, synced,
 // renamed to ID.eml and the folder synced, so a gateway never sees half a
-// message and a delivered file survives a crash. An I/O error is a retry;
-// a drop never fails permanently.
+// message and a delivered file survives a crash, a power cut included (the
+// folder, when Deliver creates it, is made durable by an fsync of the
+// folder holding it, and that folder is synced once per process). An I/O
+// error is a retry; a drop never fails permanently.
+//
+// The file's name is the queue ID, so a message delivered again after a
+// crash replaces its own file, if the gateway has not collected it yet,
+// and leaves no second copy.
 type Drop struct {
 	Dir           string
 	DefaultDomain string
+	FS            durable.FS // nil for the real file system
+	ready         atomic.Bool
 }
 
 // Deliver implements Agent.
@@ -35,8 +44,31 @@ func (d *Drop) Deliver(ctx context.Context, m *Message) []Result {
 	return every(len(m.Recipients), Result{Class: Delivered, Status: "2.0.0", Text: "written to " + name})
 }
 
+// prepare creates the folder, and makes its name durable once per
+// process (an earlier process may have died between its mkdir and the
+// fsync): docs/architecture.md, "Power cuts".
+func (d *Drop) prepare(fsys durable.FS) error {
+	if d.ready.Load() {
+		if _, err := os.Stat(d.Dir); err == nil {
+			return nil
+		}
+	}
+	if err := durable.MkdirAll(fsys, d.Dir, 0o750); err != nil {
+		return err
+	}
+	if err := fsys.SyncDir(filepath.Dir(filepath.Clean(d.Dir))); err != nil {
+		return err
+	}
+	d.ready.Store(true)
+	return nil
+}
+
 func (d *Drop) write(m *Message) (string, error) {
-	if err := os.MkdirAll(d.Dir, 0o750); err != nil {
+	fsys := d.FS
+	if fsys == nil {
+		fsys = durable.OS
+	}
+	if err := d.prepare(fsys); err != nil {
 		return "", err
 	}
 	var head strings.Builder
@@ -53,14 +85,14 @@ func (d *Drop) write(m *Message) (string, error) {
 		return "", fmt.Errorf("reading the queued message: %w", err)
 	}
 	defer body.Close()
-	f, err := os.CreateTemp(d.Dir, ".tmp-"+safeName(m.ID)+"-*")
+	f, err := durable.CreateTemp(fsys, d.Dir, ".tmp-"+safeName(m.ID)+"-")
 	if err != nil {
 		return "", err
 	}
 	tmp := f.Name()
 	fail := func(err error) (string, error) {
 		f.Close()
-		os.Remove(tmp)
+		fsys.Remove(tmp)
 		return "", err
 	}
 	if _, err := io.WriteString(f, head.String()); err != nil {
@@ -73,15 +105,15 @@ func (d *Drop) write(m *Message) (string, error) {
 		return fail(err)
 	}
 	if err := f.Close(); err != nil {
-		os.Remove(tmp)
+		fsys.Remove(tmp)
 		return "", err
 	}
 	name := filepath.Join(d.Dir, safeName(m.ID)+".eml")
-	if err := os.Rename(tmp, name); err != nil {
-		os.Remove(tmp)
+	if err := fsys.Rename(tmp, name); err != nil {
+		fsys.Remove(tmp)
 		return "", err
 	}
-	return name, durable.SyncDir(d.Dir)
+	return name, fsys.SyncDir(d.Dir)
 }
 
 // safeName keeps a queue id usable as a file name.

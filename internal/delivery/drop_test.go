@@ -37,3 +37,19 @@ func TestDropFailureIsRetry(t *testing.T) {
 		t.Errorf("%+v", res[0])
 	}
 }
+
+// A message delivered again after a crash replaces its own file, named
+// after the queue ID: one copy.
+func TestDropDeliversOnce(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "fax-out")
+	d := &Drop{Dir: dir, DefaultDomain: "contoso.test"}
+	m := message("Subject: fax\r\n\r\npage 1\r\n", Recipient{Type: "FAX", Address: "+1 555 0100"})
+	for range 2 {
+		if res := d.Deliver(context.Background(), m); res[0].Class != Delivered {
+			t.Fatalf("%+v", res)
+		}
+	}
+	if files, _ := os.ReadDir(dir); len(files) != 1 || files[0].Name() != "q1.eml" {
+		t.Errorf("files %v, want q1.eml only", files)
+	}
+}

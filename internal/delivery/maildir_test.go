@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func message(body string, rcpts ...Recipient) *Message {
@@ -73,7 +74,9 @@ func TestMaildirConcurrentNamesAreUnique(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if res := m.Deliver(context.Background(), message("x\r\n", r)); res[0].Class != Delivered {
+			msg := message("x\r\n", r)
+			msg.ID = "q" + strconv.Itoa(i)
+			if res := m.Deliver(context.Background(), msg); res[0].Class != Delivered {
 				t.Error(res[0])
 			}
 		}()
@@ -82,5 +85,63 @@ func TestMaildirConcurrentNamesAreUnique(t *testing.T) {
 	files, _ := os.ReadDir(filepath.Join(m.Dir("a"), "new"))
 	if len(files) != 50 {
 		t.Errorf("%d messages stored, want 50", len(files))
+	}
+}
+
+// A message delivered again (after a crash, before the queue recorded the
+// first delivery) leaves one copy per recipient: found in new/, or in
+// cur/ where a client moved it; another recipient in the same mailbox
+// gets its own copy.
+func TestMaildirDeliversOnce(t *testing.T) {
+	m := &Maildir{Root: t.TempDir(), Hostname: "hub1.contoso.test"}
+	alice := Recipient{Type: "SMTP", Address: "alice@contoso.test", Mailbox: "Alice", Folder: "alice"}
+	msg := message("Subject: once\r\n\r\nbody\r\n", alice)
+	msg.ID, msg.Arrival = "18f0c1a2b3c4d5e6-0123456789ab", processStart.Add(-time.Hour)
+	count := func() (names []string) {
+		for _, sub := range []string{"new", "cur"} {
+			entries, _ := os.ReadDir(filepath.Join(m.Dir("alice"), sub))
+			for _, e := range entries {
+				names = append(names, sub+"/"+e.Name())
+			}
+		}
+		return names
+	}
+	for i := range 2 {
+		if res := m.Deliver(context.Background(), msg); res[0].Class != Delivered {
+			t.Fatalf("delivery %d: %+v", i+1, res[0])
+		} else if i == 1 && !strings.Contains(res[0].Text, "there already") {
+			t.Errorf("the second delivery says %q", res[0].Text)
+		}
+	}
+	names := count()
+	if len(names) != 1 {
+		t.Fatalf("after two deliveries: %v, want one file", names)
+	}
+	// The name is a Maildir unique name: time.unique.host, no '/' or ':'.
+	name := strings.TrimPrefix(names[0], "new/")
+	if parts := strings.SplitN(name, ".", 3); len(parts) != 3 || parts[0] != strconv.FormatInt(msg.Arrival.Unix(), 10) ||
+		!strings.HasPrefix(parts[1], "W"+msg.ID+"_") || strings.ContainsAny(name, "/:") {
+		t.Errorf("name %q is not time.W<queue ID>_<hash>.host", name)
+	}
+
+	// A client reads it: new/NAME becomes cur/NAME,W=40:2,S (Dovecot may
+	// add the W= field).
+	if err := os.Rename(filepath.Join(m.Dir("alice"), "new", name), filepath.Join(m.Dir("alice"), "cur", name+",W=40:2,S")); err != nil {
+		t.Fatal(err)
+	}
+	m = &Maildir{Root: m.Root, Hostname: m.Hostname} // a new process
+	if res := m.Deliver(context.Background(), msg); res[0].Class != Delivered {
+		t.Fatalf("delivery after the client read it: %+v", res[0])
+	}
+	if names := count(); len(names) != 1 {
+		t.Errorf("after a delivery again: %v, want cur/ only", names)
+	}
+
+	alias := alice
+	alias.Address = "a.smith@contoso.test"
+	msg.Recipients = []Recipient{alias}
+	m.Deliver(context.Background(), msg)
+	if names := count(); len(names) != 2 {
+		t.Errorf("a second recipient in the mailbox: %v, want two files", names)
 	}
 }

@@ -68,8 +68,8 @@ func TestContactDeliversToItsTarget(t *testing.T) {
 	defer h.close()
 	h.sched.Now, h.sched.Rand = time.Now, func() float64 { return 0.5 } // as Run sets them
 	for _, to := range []string{"legalfax@contoso.test", "legal@contoso.test", "a.alias@contoso.test"} {
-		if _, err := h.queue.Add(queue.Envelope{From: "bob@fabrikam.test", Recipients: []queue.Recipient{{Written: to, Type: "SMTP", Address: to}}},
-			strings.NewReader("Subject: to "+to+"\r\n\r\nx\r\n")); err != nil {
+		if _, err := h.sched.Add(queue.Envelope{From: "bob@fabrikam.test", Recipients: []queue.Recipient{{Written: to, Type: "SMTP", Address: to}}},
+			strings.NewReader("Subject: to "+to+"\r\n\r\nx\r\n"), nil); err != nil {
 			t.Fatal(err)
 		}
 	}

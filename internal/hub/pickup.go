@@ -195,16 +195,18 @@ func (h *Hub) takePickup(sc *config.SendConnector, path, name string) (queued bo
 		// report to the sender.
 		env.Recipients = append(env.Recipients, queue.Recipient{Written: rcpt, Type: d.Type, Address: d.Address})
 	}
-	m, err := h.sched.Add(env, io.MultiReader(strings.NewReader(received), bytes.NewReader(p.Content)))
+	// RECEIVE is written once the message is durable and before the
+	// scheduler can deliver it.
+	m, err := h.sched.Add(env, io.MultiReader(strings.NewReader(received), bytes.NewReader(p.Content)), func(m *queue.Message) {
+		for _, r := range env.Recipients {
+			h.track.Write(tracking.Event{Event: tracking.Receive, ID: m.ID, MessageID: p.MessageID, Sender: p.From,
+				Recipient: scheduler.TrackedAs(&r), Connector: sc.Name, Detail: "via pickup " + sc.Name})
+		}
+	})
 	if err != nil {
 		return false, fmt.Errorf("queueing: %w", err)
 	}
-	for _, r := range env.Recipients {
-		h.track.Write(tracking.Event{Event: tracking.Receive, ID: m.ID, MessageID: p.MessageID, Sender: p.From,
-			Recipient: scheduler.TrackedAs(&r), Connector: sc.Name, Detail: "via pickup " + sc.Name})
-	}
 	h.log.Info("picked up", "id", m.ID, "connector", sc.Name, "file", name, "from", p.From, "to", p.Recipients, "size", m.Size)
-	h.sched.Wake()
 	// Queued: only now may the file go.
 	if err := os.Remove(path); err != nil {
 		return true, fmt.Errorf("queued as %s, but: %w", m.ID, err)

@@ -34,7 +34,7 @@ func (h *Hub) showMessage(id string) (*control.MessageDetail, error) {
 
 // dumpMessage answers queue.dump: the content file, raw.
 func (h *Hub) dumpMessage(id string) (*control.Reply, error) {
-	f, err := h.queue.Open(id)
+	f, err := h.sched.OpenContent(id)
 	if errors.Is(err, queue.ErrNotFound) {
 		return nil, control.Errorf(control.CodeNotFound, "%s is not in the queue", id)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/waypost/waypost/internal/control"
 	"github.com/waypost/waypost/internal/delivery"
 	"github.com/waypost/waypost/internal/directory"
+	"github.com/waypost/waypost/internal/durable"
 	"github.com/waypost/waypost/internal/metrics"
 	"github.com/waypost/waypost/internal/queue"
 	"github.com/waypost/waypost/internal/routing"
@@ -68,7 +69,9 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 	if _, err := Validate(org); err != nil { // what `waypost check` and every reload check too
 		return nil, err
 	}
-	if err := os.MkdirAll(s.DataDir, 0o700); err != nil {
+	// Durable: a new data folder must not vanish in a power cut with the
+	// queue in it (docs/architecture.md, "Power cuts").
+	if err := durable.MkdirAll(durable.OS, s.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data_dir of %s: %w", s.Name, err)
 	}
 	dir, dirCloser, err := OpenDirectory(org, s, log)
@@ -79,12 +82,18 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 	h := &Hub{org: org, server: s, log: log, pool: &delivery.Pool{}, dir: dirCloser, backend: backend,
 		started: time.Now(), Watch: 500 * time.Millisecond}
 	h.engine.Store(routing.New(org, dir))
-	q, rec, err := queue.Open(filepath.Join(s.DataDir, "queue"))
+	// The scheduler's index is filled by the queue's recovery, the one
+	// reading of the queue's records (internal/scheduler, index.go).
+	h.sched = &scheduler.Scheduler{Server: s.Name, Engine: &h.engine, Log: log,
+		Mailbox:   &delivery.Maildir{Root: filepath.Join(s.DataDir, "mailboxes"), Hostname: s.FQDN},
+		Connector: h.connector, Relay: h.relay}
+	q, rec, err := queue.OpenWith(filepath.Join(s.DataDir, "queue"), queue.Options{Scan: h.sched.Load})
 	if err != nil {
 		h.close()
 		return nil, err
 	}
 	h.queue = q
+	h.sched.Queue = q
 	h.track, err = tracking.Open(filepath.Join(s.DataDir, "tracking.log"), s.Name)
 	if err != nil {
 		h.close() // the queue and the directory backend
@@ -113,9 +122,7 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 			return nil, fmt.Errorf("hub secret %s is empty; run \"waypost secret > %s\"", org.HubSecretFile, org.HubSecretFile)
 		}
 	}
-	h.sched = &scheduler.Scheduler{Server: s.Name, Engine: &h.engine, Queue: q, Track: h.track, Log: log,
-		Mailbox:   &delivery.Maildir{Root: filepath.Join(s.DataDir, "mailboxes"), Hostname: s.FQDN},
-		Connector: h.connector, Relay: h.relay, Metrics: h.metrics}
+	h.sched.Track, h.sched.Metrics = h.track, h.metrics
 	if s.Relay != "" && h.secret == nil {
 		log.Warn("relay listener not started: the organization has no hub_secret_file", "relay", s.Relay)
 	}
@@ -244,6 +251,7 @@ func (h *Hub) Run(ctx context.Context) error {
 	wg.Wait()
 	stopSched()
 	<-schedDone
+	h.sched.Close()
 	<-pickupDone
 	h.close()
 	return runErr
@@ -280,7 +288,15 @@ func (a queueAdapter) Add(env smtpd.Envelope, body io.Reader) (string, error) {
 		qe.Recipients = append(qe.Recipients, queue.Recipient{Written: r.Written, Type: r.Decision.Type, Address: r.Decision.Address, ORCPT: r.ORCPT, Notify: r.Notify})
 	}
 	head := &headCapture{}
-	m, err := a.h.sched.Add(qe, io.TeeReader(body, head))
+	// RECEIVE is written once the message is durable and before the
+	// scheduler can deliver it: every delivered message's history starts
+	// with it.
+	m, err := a.h.sched.Add(qe, io.TeeReader(body, head), func(m *queue.Message) {
+		msgID := head.messageID()
+		for _, r := range qe.Recipients {
+			a.h.track.Write(tracking.Event{Event: tracking.Receive, ID: m.ID, MessageID: msgID, Sender: qe.From, Recipient: scheduler.TrackedAs(&r), Detail: "via " + env.Receiver})
+		}
+	})
 	if err != nil {
 		return "", err
 	}
@@ -289,10 +305,6 @@ func (a queueAdapter) Add(env smtpd.Envelope, body io.Reader) (string, error) {
 		for range qe.Recipients {
 			a.h.metrics.Relay("in", peer, "accepted")
 		}
-	}
-	msgID := head.messageID()
-	for _, r := range qe.Recipients {
-		a.h.track.Write(tracking.Event{Event: tracking.Receive, ID: m.ID, MessageID: msgID, Sender: qe.From, Recipient: scheduler.TrackedAs(&r), Detail: "via " + env.Receiver})
 	}
 	return m.ID, nil
 }

@@ -18,11 +18,13 @@ var (
 	queueTotal = prometheus.NewDesc("waypost_queue_length",
 		"Messages in the whole queue, whatever their state.", nil, nil)
 	queueUp = prometheus.NewDesc("waypost_queue_read_error",
-		"1 when the queue could not be read whole at this scrape (see the hub's log), else 0.", nil, nil)
+		"1 when the queue could not be read whole at this scrape (see the hub's log), else 0; the queue is read from memory, so 0 unless the hub's log says otherwise.", nil, nil)
 )
 
-// queueCollector reads the queue when Prometheus scrapes, so the gauges
-// are never stale and nothing has to keep them up to date.
+// queueCollector asks its source when Prometheus scrapes: the hub's
+// scheduler answers from its in-memory index and the per-queue counts it
+// keeps as messages change (no disk, no scan of the records), so the
+// gauges are never stale.
 type queueCollector struct {
 	source QueueSource
 	now    func() time.Time

@@ -13,6 +13,7 @@
 //	DIR/meta/ID.json      the record as Update last wrote it, if it has
 //	DIR/quarantine/       messages whose record is not valid
 //	DIR/msg/tmp-*         files being written (also in meta/)
+//	DIR/inflight/N        the message worker N is processing (inflight.go)
 //
 // The queue file is the message: it exists from the moment Add commits
 // until Remove. It is never changed once written: the content (exactly
@@ -40,8 +41,10 @@
 // its file) and no other. One new file and one name per message, and
 // one folder fsync per group of messages that finish together. Any failure of a write, fsync or rename
 // returns an error wrapping ErrStorage after removing what was written.
-// Update writes the record to meta/ the same way (temp, fsync, rename,
-// folder fsync), so a record is always the old one or the new one.
+// Update and Put write the record to meta/ the same way (temp, fsync,
+// rename, folder fsync), so a record is always the old one or the new one;
+// Put writes it from memory, reading nothing (the scheduler keeps every
+// record in memory from the one reading at Open: Options.Scan).
 // Remove deletes the queue file first, then the record.
 //
 // A crash may duplicate a message (the client never saw the reply and sends

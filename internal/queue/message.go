@@ -1,6 +1,9 @@
 package queue
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // State is where a recipient stands. Every state but Pending is final.
 type State string
@@ -42,7 +45,7 @@ type Recipient struct {
 	Notify        string    `json:"notify,omitempty"`         // "", "NEVER" or a comma list of SUCCESS,FAILURE,DELAY
 	NextHop       string    `json:"next_hop,omitempty"`       // queue name from routing, recomputed at each attempt
 	State         State     `json:"state"`                    // Pending when added
-	Attempts      int       `json:"attempts,omitempty"`       // attempts started (recorded before network I/O)
+	Attempts      int       `json:"attempts,omitempty"`       // attempts made (recorded with their result)
 	NextAttempt   time.Time `json:"next_attempt,omitzero"`    // zero: as soon as possible
 	LastAttempt   time.Time `json:"last_attempt,omitzero"`    // start of the last attempt
 	Last          Result    `json:"last,omitzero"`            // result of the last attempt
@@ -67,6 +70,23 @@ type Message struct {
 	ID string `json:"id"`
 	Envelope
 	Size int64 `json:"size"` // bytes of content
+
+	// Crashes counts the consecutive crashes (of the process, or a panic
+	// of its worker) while the message was being processed; an attempt
+	// that ends normally sets it back to 0.
+	Crashes int `json:"crashes,omitempty"`
+	// Poison, when not "", says why the message is in the poison queue
+	// (Exchange's poison message queue, PoisonThreshold 2): never
+	// attempted nor expired until an administrator releases or removes it.
+	Poison string `json:"poison,omitempty"`
+}
+
+// Clone returns a copy of m that shares nothing with it that a change
+// of state touches (the recipients are copied).
+func (m *Message) Clone() *Message {
+	c := *m
+	c.Recipients = slices.Clone(m.Recipients)
+	return &c
 }
 
 // Done reports whether every recipient is final: the message may be

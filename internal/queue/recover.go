@@ -31,6 +31,7 @@ func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
 // the package documentation.
 func (s *Store) recover() (*Recovery, error) {
 	rec := &Recovery{}
+	s.reads.listings.Add(1)
 	msgs, err := os.ReadDir(s.msgDir)
 	if err != nil {
 		return nil, fmt.Errorf("queue: recovery: listing %s: %w", s.msgDir, err)
@@ -108,10 +109,13 @@ func (s *Store) recoverMessage(rec *Recovery, id string, hasMeta bool) error {
 	if err != nil {
 		return fmt.Errorf("queue: recovery: %w", err)
 	}
-	_, err = s.readRecord(id, f)
+	m, err := s.readRecord(id, f)
 	f.Close()
 	if err == nil {
 		rec.Resumed++
+		if s.scan != nil {
+			s.scan(m)
+		}
 		return nil
 	}
 	if !errors.Is(err, ErrCorrupt) {

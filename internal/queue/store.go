@@ -11,6 +11,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/waypost/waypost/internal/durable"
 )
 
 // Store is an open queue folder. See the package documentation for the
@@ -36,6 +38,9 @@ type Store struct {
 	metas sync.Map
 
 	dirSyncs dirSyncs // group commit of folder fsyncs (dirsync.go)
+
+	scan  func(*Message) // called by recovery for each valid message (OpenWith)
+	reads readCounts
 }
 
 // Open opens the queue in dir, creating dir and its msg, meta and
@@ -47,6 +52,10 @@ func Open(dir string) (*Store, *Recovery, error) {
 }
 
 func open(dir string, fsys fsys) (*Store, *Recovery, error) {
+	return openWith(dir, fsys, nil)
+}
+
+func openWith(dir string, fsys fsys, scan func(*Message)) (*Store, *Recovery, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, nil, fmt.Errorf("queue: folder %q: %w", dir, err)
@@ -59,22 +68,19 @@ func open(dir string, fsys fsys) (*Store, *Recovery, error) {
 		fs:         fsys,
 		now:        time.Now,
 		seed:       maphash.MakeSeed(),
+		scan:       scan,
 	}
-	// Make the folders themselves durable before anything goes in them
-	// (the parent only when dir is new: it may not be readable).
-	syncs := []string{abs}
-	if _, err := os.Stat(abs); err != nil {
-		syncs = append(syncs, filepath.Dir(abs))
-	}
-	for _, d := range []string{abs, s.msgDir, s.metaDir, s.quarantine} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return nil, nil, storageErr("creating folder", d, err)
+	// Make the folders themselves durable before anything goes in them:
+	// MkdirAll fsyncs the folder holding each one it creates (the parent
+	// of dir only when dir is new: it may not be readable), and dir is
+	// synced again in case an earlier process died before it did.
+	for _, d := range []string{s.msgDir, s.metaDir, s.quarantine} {
+		if err := durable.MkdirAll(folderFS(fsys), d, 0o700); err != nil {
+			return nil, nil, fmt.Errorf("queue: %w: %w", ErrStorage, err) // err names the folder
 		}
 	}
-	for _, d := range syncs {
-		if err := s.fs.SyncDir(d); err != nil {
-			return nil, nil, storageErr("syncing folder", d, err)
-		}
+	if err := s.fs.SyncDir(abs); err != nil {
+		return nil, nil, storageErr("syncing folder", abs, err)
 	}
 	if s.lock, err = lockDir(abs); err != nil {
 		return nil, nil, err
@@ -233,6 +239,7 @@ func (s *Store) parseQueueFile(id, p string, f io.ReaderAt, size int64) (*Messag
 		content -= int64(trailerLen)
 	}
 
+	s.reads.decodes.Add(1)
 	var m *Message
 	meta := s.metaPath(id)
 	data, err := []byte(nil), fs.ErrNotExist
@@ -290,6 +297,7 @@ func (s *Store) List() ([]*Message, error) {
 
 // listIDs returns the IDs that have a queue file, sorted.
 func (s *Store) listIDs() ([]string, error) {
+	s.reads.listings.Add(1)
 	entries, err := os.ReadDir(s.msgDir)
 	if err != nil {
 		return nil, fmt.Errorf("queue: listing %s: %w", s.msgDir, err)

@@ -3,6 +3,7 @@ package queue
 import (
 	"bytes"
 	"fmt"
+	"os"
 )
 
 // Update rewrites the metadata of message id: it reads the record, calls
@@ -11,9 +12,8 @@ import (
 // it is and nothing is written. f must not change ID or Size, nor leave no
 // recipients. Updates and Removes of one ID are serialized.
 //
-// Record an attempt (Attempts, LastAttempt, NextAttempt) by Update before
-// the network I/O of that attempt, so that a crash during delivery cannot
-// cause a hot retry loop.
+// A scheduler that keeps every record in memory writes with Put instead,
+// which reads nothing.
 //
 // A disk failure returns an error wrapping ErrStorage; the old record is
 // then still in place, except when only the final folder fsync failed: the
@@ -48,6 +48,35 @@ func (s *Store) Update(id string, f func(m *Message) error) error {
 	}
 	s.metas.Store(id, true) // before the file can exist
 	_, _, err = s.writeFile(s.metaDir, id+metaExt, bytes.NewReader(data).WriteTo)
+	return err
+}
+
+// Put writes m as the record of its message, from memory: nothing is
+// read first (the caller holds the latest state, as a scheduler with an
+// in-memory index does). The write is atomic and durable as Update's: the
+// record is the old one or m, and a disk failure returns an error wrapping
+// ErrStorage with the old record still in place (but for a failed folder
+// fsync, as Update). The message must be in the queue: Put of a message
+// removed meanwhile fails with ErrNotFound and writes nothing.
+func (s *Store) Put(m *Message) error {
+	if !validID(m.ID) {
+		return fmt.Errorf("queue: %q is not a queue ID: %w", m.ID, ErrNotFound)
+	}
+	if len(m.Recipients) == 0 {
+		return fmt.Errorf("queue: writing %s with no recipients", m.ID)
+	}
+	data, err := encodeRecord(m)
+	if err != nil {
+		return err
+	}
+	mu := s.idLock(m.ID)
+	mu.Lock()
+	defer mu.Unlock()
+	if _, err := os.Lstat(s.msgPath(m.ID)); isNotExist(err) {
+		return fmt.Errorf("queue: writing the record of %s: %w", m.ID, ErrNotFound)
+	}
+	s.metas.Store(m.ID, true) // before the file can exist
+	_, _, err = s.writeFile(s.metaDir, m.ID+metaExt, bytes.NewReader(data).WriteTo)
 	return err
 }
 

@@ -31,11 +31,13 @@ func queueName(r *queue.Recipient) string {
 	return r.NextHop
 }
 
-// recipientState is how a recipient is listed.
-func recipientState(r *queue.Recipient) string {
+// recipientState is how a recipient of m is listed.
+func recipientState(m *queue.Message, r *queue.Recipient) string {
 	switch {
 	case r.State != queue.Pending:
 		return string(r.State)
+	case m.Poison != "":
+		return poisonQueue
 	case r.Held:
 		return "held"
 	case r.Attempts > 0:
@@ -55,10 +57,10 @@ func aggregate(msgs []*queue.Message, sel *selector, now time.Time) []control.Qu
 		}
 		for i := range m.Recipients {
 			r := &m.Recipients[i]
-			if r.State != queue.Pending || sel != nil && !sel.rcpt(r) {
+			if r.State != queue.Pending || sel != nil && !sel.rcpt(m, r) {
 				continue
 			}
-			name := queueName(r)
+			name := groupName(m, r)
 			q := byName[name]
 			if q == nil {
 				q = &control.Queue{Queue: name, Kind: queueKind(name), Oldest: m.Arrival}
@@ -69,29 +71,77 @@ func aggregate(msgs []*queue.Message, sel *selector, now time.Time) []control.Qu
 				q.Messages++
 			}
 			q.Recipients++
-			if m.Arrival.Before(q.Oldest) {
-				q.Oldest = m.Arrival
-			}
 			if r.Held {
 				q.Held++
-			} else if q.NextRetry.IsZero() || r.NextAttempt.Before(q.NextRetry) {
-				q.NextRetry = r.NextAttempt
-				if q.NextRetry.IsZero() {
-					q.NextRetry = now // due now
-				}
 			}
-			if r.Attempts > 0 && r.Last.Class == queue.ClassRetry && !r.LastAttempt.Before(q.LastTry) {
-				q.LastTry, q.LastStatus, q.LastError = r.LastAttempt, r.Last.Status, lastError(r.Last)
-			}
+			account(q, m, r, now)
 		}
 	}
 	out := make([]control.Queue, 0, len(byName))
 	for _, q := range byName {
-		q.OldestAge = control.Seconds(now.Sub(q.Oldest).Seconds())
 		out = append(out, *q)
+	}
+	return finish(out, now)
+}
+
+// account adds what a pending recipient r of m tells of its queue q
+// besides the counts: the oldest arrival, the next retry, the last error.
+func account(q *control.Queue, m *queue.Message, r *queue.Recipient, now time.Time) {
+	if m.Arrival.Before(q.Oldest) {
+		q.Oldest = m.Arrival
+	}
+	if !r.Held && m.Poison == "" && (q.NextRetry.IsZero() || r.NextAttempt.Before(q.NextRetry)) {
+		q.NextRetry = r.NextAttempt
+		if q.NextRetry.IsZero() {
+			q.NextRetry = now // due now
+		}
+	}
+	if r.Attempts > 0 && r.Last.Class == queue.ClassRetry && !r.LastAttempt.Before(q.LastTry) {
+		q.LastTry, q.LastStatus, q.LastError = r.LastAttempt, r.Last.Status, lastError(r.Last)
+	}
+}
+
+// finish sorts queues by name and sets their ages.
+func finish(out []control.Queue, now time.Time) []control.Queue {
+	for i := range out {
+		out[i].OldestAge = control.Seconds(now.Sub(out[i].Oldest).Seconds())
 	}
 	slices.SortFunc(out, func(a, b control.Queue) int { return cmp.Compare(a.Queue, b.Queue) })
 	return out
+}
+
+// summary is aggregate of the whole index, from its queues (index.go):
+// the counts are kept as messages change; the rest is read from the
+// messages of each queue, and kept until the index changes (an idle
+// backlog of any length is listed without going through it).
+func (s *Scheduler) summary(now time.Time) []control.Queue {
+	dueNow := time.Unix(0, 0) // stands for now in the kept summary
+	s.mu.Lock()
+	s.initIndex()
+	if !s.sum.valid || s.sum.version != s.version {
+		qs := make([]control.Queue, 0, len(s.groups))
+		for name, g := range s.groups {
+			q := control.Queue{Queue: name, Kind: queueKind(name), Messages: len(g.members), Recipients: g.recipients, Held: g.held,
+				Oldest: g.oldestArrival()}
+			for e := range g.members {
+				for i := range e.m.Recipients {
+					if r := &e.m.Recipients[i]; r.State == queue.Pending && groupName(e.m, r) == name {
+						account(&q, e.m, r, dueNow)
+					}
+				}
+			}
+			qs = append(qs, q)
+		}
+		s.sum.queues, s.sum.version, s.sum.valid = qs, s.version, true
+	}
+	out := slices.Clone(s.sum.queues)
+	s.mu.Unlock()
+	for i := range out {
+		if out[i].NextRetry.Equal(dueNow) {
+			out[i].NextRetry = now
+		}
+	}
+	return finish(out, now)
 }
 
 // queueKind is the kind of a queue, from its name.
@@ -152,9 +202,9 @@ func (s *selector) message(m *queue.Message) bool {
 		(s.before.IsZero() || m.Arrival.Before(s.before))
 }
 
-func (s *selector) rcpt(r *queue.Recipient) bool {
-	if s.queue != "" && queueName(r) != s.queue || s.typ != "" && r.Type != s.typ ||
-		s.state != "" && recipientState(r) != s.state {
+func (s *selector) rcpt(m *queue.Message, r *queue.Recipient) bool {
+	if s.queue != "" && groupName(m, r) != s.queue || s.typ != "" && r.Type != s.typ ||
+		s.state != "" && recipientState(m, r) != s.state {
 		return false
 	}
 	if s.recipient != "" && !strings.Contains(strings.ToLower(r.Address), s.recipient) && !strings.Contains(strings.ToLower(r.Written), s.recipient) {
@@ -173,36 +223,67 @@ func (s *selector) rcpt(r *queue.Recipient) bool {
 }
 
 // missingIDs fails when an ID asked for is not in the queue.
-func missingIDs(sel control.Select, msgs []*queue.Message) error {
+func (s *Scheduler) missingIDs(sel control.Select) error {
 	var missing []string
+	s.mu.Lock()
+	s.initIndex()
 	for _, id := range sel.IDs {
-		if !slices.ContainsFunc(msgs, func(m *queue.Message) bool { return m.ID == strings.ToLower(id) }) {
+		if s.entries[strings.ToLower(id)] == nil {
 			missing = append(missing, id)
 		}
 	}
+	s.mu.Unlock()
 	if len(missing) > 0 {
 		return control.Errorf(control.CodeNotFound, "not in the queue: %s (delivered or removed meanwhile? \"waypost track --id ID\" tells)", strings.Join(missing, ", "))
 	}
 	return nil
 }
 
-// listQueue answers queue.list.
+// snapshot returns the records of the index that sel picks, by ID. The
+// records are shared, not copied: the index replaces a record, it never
+// changes one in place.
+func (s *Scheduler) snapshot(sel *selector) []*queue.Message {
+	s.mu.Lock()
+	s.initIndex()
+	var out []*queue.Message
+	if sel.ids != nil {
+		for id := range sel.ids {
+			if e := s.entries[id]; e != nil && sel.message(e.m) {
+				out = append(out, e.m)
+			}
+		}
+	} else {
+		out = make([]*queue.Message, 0, len(s.entries))
+		for _, e := range s.entries {
+			if sel.message(e.m) {
+				out = append(out, e.m)
+			}
+		}
+	}
+	s.mu.Unlock()
+	slices.SortFunc(out, func(a, b *queue.Message) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}
+
+// List answers queue.list from the index: the summary of every queue
+// (from the counts kept as things change, when nothing is filtered), or
+// the queues or messages that args picks.
 func (s *Scheduler) List(args control.Select) (*control.QueueList, error) {
 	now := time.Now()
 	sel, err := compileSelect(args, now)
 	if err != nil {
 		return nil, err
 	}
-	msgs, lerr := s.Queue.List()
-	if lerr != nil {
-		s.Log.Warn("queue list: records left out", "err", lerr)
-	}
-	if err := missingIDs(args, msgs); err != nil {
+	if err := s.missingIDs(args); err != nil {
 		return nil, err
 	}
 	out := &control.QueueList{Server: s.Server, Now: now.UTC()}
 	if !args.Messages {
-		out.Queues = aggregate(msgs, sel, now)
+		if sel.empty {
+			out.Queues = s.summary(now)
+		} else {
+			out.Queues = aggregate(s.snapshot(sel), sel, now)
+		}
 		eng := s.Engine.Load()
 		for i := range out.Queues {
 			q := &out.Queues[i]
@@ -218,11 +299,8 @@ func (s *Scheduler) List(args control.Select) (*control.QueueList, error) {
 		return out, nil
 	}
 	out.Messages = []control.Message{}
-	for _, m := range msgs {
-		if !sel.message(m) {
-			continue
-		}
-		cm := messageInfo(m, now, func(r *queue.Recipient) bool { return r.State == queue.Pending && sel.rcpt(r) })
+	for _, m := range s.snapshot(sel) {
+		cm := messageInfo(m, now, func(r *queue.Recipient) bool { return r.State == queue.Pending && sel.rcpt(m, r) })
 		if len(cm.Recipients) > 0 {
 			out.Messages = append(out.Messages, cm)
 		}
@@ -233,16 +311,16 @@ func (s *Scheduler) List(args control.Select) (*control.QueueList, error) {
 // messageInfo describes m with the recipients that keep picks.
 func messageInfo(m *queue.Message, now time.Time, keep func(*queue.Recipient) bool) control.Message {
 	cm := control.Message{ID: m.ID, From: m.From, Arrival: m.Arrival, Age: control.Seconds(now.Sub(m.Arrival).Seconds()), Size: m.Size,
-		ReceivedBy: m.ReceivedBy, Auth: m.Auth, EnvID: m.EnvID, Ret: m.Ret, Recipients: []control.Recipient{}}
+		ReceivedBy: m.ReceivedBy, Auth: m.Auth, EnvID: m.EnvID, Ret: m.Ret, Poison: m.Poison, Crashes: m.Crashes, Recipients: []control.Recipient{}}
 	for i := range m.Recipients {
 		r := &m.Recipients[i]
 		if !keep(r) {
 			continue
 		}
-		cr := control.Recipient{Written: r.Written, Type: r.Type, Address: r.Address, State: recipientState(r), NextHop: r.NextHop,
+		cr := control.Recipient{Written: r.Written, Type: r.Type, Address: r.Address, State: recipientState(m, r), NextHop: r.NextHop,
 			Notify: r.Notify, Attempts: r.Attempts, LastAttempt: r.LastAttempt, LastClass: r.Last.Class, LastStatus: r.Last.Status,
 			RemoteHost: r.Last.RemoteHost, LastError: r.Last.RemoteText}
-		if r.State == queue.Pending && !r.Held {
+		if r.State == queue.Pending && !r.Held && m.Poison == "" {
 			cr.NextAttempt = r.NextAttempt
 			if cr.NextAttempt.IsZero() {
 				cr.NextAttempt = now
@@ -254,66 +332,81 @@ func messageInfo(m *queue.Message, now time.Time, keep func(*queue.Recipient) bo
 }
 
 // act applies an action to the recipients sel picks: change returns
-// whether it changed r (and may add to skipped). Each message is one
-// durable Update; its tracking events are written with actor once it is
-// on disk.
+// whether it changed r (and may add to skipped). Each message is claimed
+// (a message being delivered at that moment is left alone and said so),
+// changed in memory and written with one durable Put; its tracking events
+// are written with actor once it is on disk. Releasing a poison message
+// takes it out of the poison queue: every pending recipient is due now.
 func (s *Scheduler) act(action string, args control.Select, actor string, change func(m *queue.Message, r *queue.Recipient, a *control.Action) (bool, string)) (*control.Action, error) {
 	now := time.Now()
 	sel, err := compileSelect(args, now)
 	if err != nil {
 		return nil, err
 	}
-	msgs, lerr := s.Queue.List()
-	if lerr != nil {
-		s.Log.Warn("queue "+action+": records left out", "err", lerr)
-	}
-	if err := missingIDs(args, msgs); err != nil {
+	if err := s.missingIDs(args); err != nil {
 		return nil, err
 	}
 	a := &control.Action{Action: action, Messages: []string{}}
-	held := 0
-	for _, lm := range msgs {
-		if !sel.message(lm) {
+	held, busy, poison := 0, 0, 0
+	for _, lm := range s.snapshot(sel) {
+		e, free := s.claim(lm.ID)
+		if e == nil {
+			if !free {
+				busy++
+			}
+			continue // removed meanwhile, or being delivered
+		}
+		old := e.m
+		m := old.Clone()
+		released := action == "release" && m.Poison != ""
+		if m.Poison != "" && action != "release" && action != "hold" {
+			poison++
+			s.unclaim(e)
 			continue
+		}
+		if released {
+			m.Poison, m.Crashes = "", 0
 		}
 		var events []tracking.Event
 		n, heldHere := 0, 0
 		movesBefore := len(a.Moves)
-		err := s.Queue.Update(lm.ID, func(m *queue.Message) error {
-			for i := range m.Recipients {
-				r := &m.Recipients[i]
-				if r.State != queue.Pending || !sel.rcpt(r) {
-					continue
-				}
-				ok, detail := change(m, r, a)
-				if !ok {
-					if r.Held {
-						heldHere++
-					}
-					continue
-				}
-				n++
-				events = append(events, tracking.Event{Event: strings.ToUpper(action), ID: m.ID, Sender: m.From, Recipient: TrackedAs(r),
-					NextHop: r.NextHop, Detail: detail, Actor: actor})
+		for i := range m.Recipients {
+			r := &m.Recipients[i]
+			if r.State != queue.Pending || !sel.rcpt(old, &old.Recipients[i]) {
+				continue
 			}
-			if n == 0 {
-				return errNothingDue // nothing to write
+			ok, detail := false, ""
+			if released {
+				r.Held, r.NextAttempt = false, time.Time{}
+				ok, detail = true, "released from the poison queue, due now"
+			} else {
+				ok, detail = change(m, r, a)
 			}
-			return nil
-		})
-		if err != nil {
-			a.Moves = a.Moves[:movesBefore] // not written
-		}
-		switch {
-		case errors.Is(err, errNothingDue):
-			held += heldHere
-			continue
-		case errors.Is(err, queue.ErrNotFound):
-			continue // delivered meanwhile
-		case err != nil:
-			return a, fmt.Errorf("%s %s: %w", action, lm.ID, err)
+			if !ok {
+				if r.Held {
+					heldHere++
+				}
+				continue
+			}
+			n++
+			events = append(events, tracking.Event{Event: strings.ToUpper(action), ID: m.ID, Sender: m.From, Recipient: TrackedAs(r),
+				NextHop: r.NextHop, Detail: detail, Actor: actor})
 		}
 		held += heldHere
+		if n == 0 {
+			s.unclaim(e)
+			continue
+		}
+		err := s.Queue.Put(m)
+		if err != nil {
+			s.unclaim(e)
+			a.Moves = a.Moves[:movesBefore] // not written
+			if errors.Is(err, queue.ErrNotFound) {
+				continue // delivered meanwhile
+			}
+			return a, fmt.Errorf("%s %s: %w", action, lm.ID, err)
+		}
+		s.settle(e, outcome{m: m})
 		a.Messages = append(a.Messages, lm.ID)
 		a.Recipients += n
 		for _, e := range events {
@@ -323,10 +416,16 @@ func (s *Scheduler) act(action string, args control.Select, actor string, change
 	if held > 0 && action != "hold" && action != "release" {
 		a.Skipped = append(a.Skipped, fmt.Sprintf("%d held recipient(s) left alone: \"waypost queue release\" them first", held))
 	}
+	if poison > 0 {
+		a.Skipped = append(a.Skipped, fmt.Sprintf("%d poison message(s) left alone: \"waypost queue release ID\" takes one out of the poison queue", poison))
+	}
+	if busy > 0 {
+		a.Skipped = append(a.Skipped, fmt.Sprintf("%d message(s) being delivered at this moment left alone: run the command again when the delivery is over", busy))
+	}
 	if a.Recipients > 0 {
 		s.Metrics.Admin(action)
 		s.Log.Info("queue "+action, "actor", actor, "messages", len(a.Messages), "recipients", a.Recipients)
-		s.Wake()
+		s.poke()
 	}
 	return a, nil
 }
@@ -409,11 +508,7 @@ func (s *Scheduler) Remove(ctx context.Context, args control.Select, actor strin
 	if len(args.IDs) == 0 {
 		return nil, control.Errorf(control.CodeBadRequest, "name the messages to remove by queue ID (\"waypost queue list --messages\" shows them)")
 	}
-	msgs, lerr := s.Queue.List()
-	if lerr != nil {
-		s.Log.Warn("queue remove: records left out", "err", lerr)
-	}
-	if err := missingIDs(args, msgs); err != nil {
+	if err := s.missingIDs(args); err != nil {
 		return nil, err
 	}
 	a := &control.Action{Action: "remove", Messages: []string{}}
@@ -438,14 +533,11 @@ func (s *Scheduler) Remove(ctx context.Context, args control.Select, actor strin
 }
 
 func (s *Scheduler) removeOne(ctx context.Context, id string, ndr bool, actor string) (int, error) {
-	if err := s.claimWait(ctx, id, 30*time.Second); err != nil {
-		return 0, err
-	}
-	defer s.unclaim(id)
-	m, err := s.Queue.Get(id)
+	e, err := s.claimWait(ctx, id, 30*time.Second)
 	if err != nil {
 		return 0, err
 	}
+	m := e.m.Clone()
 	pending := 0
 	for _, r := range m.Recipients {
 		if r.State == queue.Pending {
@@ -458,32 +550,28 @@ func (s *Scheduler) removeOne(ctx context.Context, id string, ndr bool, actor st
 	}
 	ev := tracking.Event{Event: tracking.Remove, ID: id, Sender: m.From, Detail: fmt.Sprintf("%s; %d recipient(s) pending", how, pending), Actor: actor}
 	if !ndr {
-		if err := s.Queue.Remove(id); err != nil {
+		if err := s.Queue.Remove(id); err != nil && !errors.Is(err, queue.ErrNotFound) {
+			s.unclaim(e)
 			return 0, err
 		}
+		s.settle(e, outcome{removed: true})
 		s.TrackEvent(ev)
 		return pending, nil
 	}
-	// Fail what is pending (durably, with FAIL events), then let the
-	// scheduler's own path queue the report and remove the message: a
-	// crash in between leaves a message whose recipients are all final,
-	// which the next pass reports and removes.
+	// Fail what is pending, then the scheduler's own path queues the
+	// report and removes the message; should that fail, the message stays
+	// with every recipient final, and the scheduler tries again.
 	j := &job{s: s, arrival: m.Arrival}
-	err = j.update(id, func(m *queue.Message) error {
-		for i := range m.Recipients {
-			if r := &m.Recipients[i]; r.State == queue.Pending {
-				r.Held = false
-				j.final(m, r, queue.Failed, queue.Result{Class: queue.ClassFailed, Status: removeStatus,
-					RemoteText: adminRemoval})
-			}
+	for i := range m.Recipients {
+		if r := &m.Recipients[i]; r.State == queue.Pending {
+			r.Held = false
+			j.final(m, r, queue.Failed, queue.Result{Class: queue.ClassFailed, Status: removeStatus, RemoteText: adminRemoval})
 		}
-		return nil
-	})
-	if err != nil {
-		return 0, err
 	}
+	m.Poison = ""
 	s.TrackEvent(ev)
-	return pending, s.removeIfDone(id)
+	s.settle(e, j.commit(m, true))
+	return pending, nil
 }
 
 // adminRemoval is the diagnostic of recipients failed by `queue remove
@@ -503,29 +591,47 @@ func NeedSelection(op string, sel control.Select) error {
 }
 
 // Describe answers queue.show without the history: the message and
-// every recipient.
+// every recipient, from the index.
 func (s *Scheduler) Describe(id string) (*control.Message, error) {
-	m, err := s.Queue.Get(id)
-	if errors.Is(err, queue.ErrNotFound) {
+	m := s.record(id)
+	if m == nil {
 		return nil, control.Errorf(control.CodeNotFound, "%s is not in the queue (delivered or removed? \"waypost track --id %s\" tells)", id, id)
-	}
-	if err != nil {
-		return nil, err
 	}
 	cm := messageInfo(m, time.Now(), func(*queue.Recipient) bool { return true })
 	return &cm, nil
 }
 
-// QueueStats is what the metrics collector reports of the queues.
+// OpenContent opens the content of queued message id (queue.dump),
+// without reading its record.
+func (s *Scheduler) OpenContent(id string) (*queue.Content, error) {
+	m := s.record(id)
+	if m == nil {
+		return nil, control.Errorf(control.CodeNotFound, "%s is not in the queue", id)
+	}
+	return s.Queue.OpenMessage(m)
+}
+
+// record returns the record of id in the index, nil when it is not there.
+func (s *Scheduler) record(id string) *queue.Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.initIndex()
+	if e := s.entries[strings.ToLower(id)]; e != nil {
+		return e.m
+	}
+	return nil
+}
+
+// QueueStats is what the metrics collector reports of the queues, from
+// the counts the index keeps (no scan, no disk; the oldest arrival is
+// found again only when the oldest message of a queue has left it).
 func (s *Scheduler) QueueStats() ([]metrics.QueueStat, int, error) {
-	msgs, err := s.Queue.List()
-	if err != nil {
-		s.Log.Warn("metrics: reading the queue", "err", err)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.initIndex()
+	out := make([]metrics.QueueStat, 0, len(s.groups))
+	for name, g := range s.groups {
+		out = append(out, metrics.QueueStat{Queue: name, Messages: len(g.members), Recipients: g.recipients, Held: g.held, Oldest: g.oldestArrival()})
 	}
-	qs := aggregate(msgs, nil, time.Now())
-	out := make([]metrics.QueueStat, 0, len(qs))
-	for _, q := range qs {
-		out = append(out, metrics.QueueStat{Queue: q.Queue, Messages: q.Messages, Recipients: q.Recipients, Held: q.Held, Oldest: q.Oldest})
-	}
-	return out, len(msgs), err
+	return out, len(s.entries), nil
 }

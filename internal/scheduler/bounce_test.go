@@ -12,7 +12,7 @@ import (
 
 func TestNonDeliveryReportReachesTheSender(t *testing.T) {
 	f := newFixture(t)
-	_, err := f.s.Queue.Add(queue.Envelope{From: "alice@contoso.test", Arrival: f.now, EnvID: "e-42", Recipients: []queue.Recipient{
+	_, err := f.add(queue.Envelope{From: "alice@contoso.test", Arrival: f.now, EnvID: "e-42", Recipients: []queue.Recipient{
 		{Written: "nobody@contoso.test", Type: "SMTP", Address: "nobody@contoso.test", ORCPT: "rfc822;nobody@contoso.test"},
 		{Written: "[FAX:+1 555 0100]", Type: "FAX", Address: "+1 555 0100"},
 		{Written: "quiet@contoso.test", Type: "SMTP", Address: "quiet@contoso.test", Notify: "NEVER"},
@@ -49,7 +49,7 @@ func TestNonDeliveryReportReachesTheSender(t *testing.T) {
 
 func TestNoReportForTheNullSender(t *testing.T) {
 	f := newFixture(t)
-	_, err := f.s.Queue.Add(queue.Envelope{From: "", Arrival: f.now, Recipients: []queue.Recipient{
+	_, err := f.add(queue.Envelope{From: "", Arrival: f.now, Recipients: []queue.Recipient{
 		{Written: "nobody@contoso.test", Type: "SMTP", Address: "nobody@contoso.test"},
 	}}, strings.NewReader("Subject: a bounce\r\n\r\nx\r\n"))
 	if err != nil {
@@ -67,7 +67,7 @@ func TestNoReportForTheNullSender(t *testing.T) {
 // removal) is reported and removed by the next pass.
 func TestFinishedMessageLeftBehindIsRemoved(t *testing.T) {
 	f := newFixture(t)
-	_, err := f.s.Queue.Add(queue.Envelope{From: "alice@contoso.test", Arrival: f.now, Recipients: []queue.Recipient{
+	_, err := f.add(queue.Envelope{From: "alice@contoso.test", Arrival: f.now, Recipients: []queue.Recipient{
 		{Written: "x@contoso.test", Type: "SMTP", Address: "x@contoso.test", State: queue.Failed, Last: queue.Result{Class: queue.ClassFailed, Status: "5.1.1"}},
 	}}, strings.NewReader("Subject: s\r\n\r\nb\r\n"))
 	if err != nil {
@@ -88,7 +88,7 @@ func TestFinishedMessageLeftBehindIsRemoved(t *testing.T) {
 // once; NOTIFY=FAILURE alone asks for none.
 func TestDelayNotificationOnce(t *testing.T) {
 	f := newFixture(t)
-	m, err := f.s.Queue.Add(queue.Envelope{From: "alice@contoso.test", Arrival: f.now, Recipients: []queue.Recipient{
+	m, err := f.add(queue.Envelope{From: "alice@contoso.test", Arrival: f.now, Recipients: []queue.Recipient{
 		{Written: "carol@fabrikam.test", Type: "SMTP", Address: "carol@fabrikam.test"},
 		{Written: "dave@fabrikam.test", Type: "SMTP", Address: "dave@fabrikam.test", Notify: "FAILURE"},
 	}}, strings.NewReader("Subject: slow\r\n\r\nbody\r\n"))
@@ -123,7 +123,7 @@ func TestDelayNotificationOnce(t *testing.T) {
 // get none.
 func TestSuccessNotification(t *testing.T) {
 	f := newFixture(t)
-	_, err := f.s.Queue.Add(queue.Envelope{From: "alice@contoso.test", Arrival: f.now, Recipients: []queue.Recipient{
+	_, err := f.add(queue.Envelope{From: "alice@contoso.test", Arrival: f.now, Recipients: []queue.Recipient{
 		{Written: "a@contoso.test", Type: "SMTP", Address: "a@contoso.test", Notify: "SUCCESS,FAILURE"},
 	}}, strings.NewReader("Subject: minutes\r\n\r\nbody\r\n"))
 	if err != nil {

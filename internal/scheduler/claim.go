@@ -5,40 +5,60 @@ import (
 	"time"
 
 	"github.com/waypost/waypost/internal/control"
+	"github.com/waypost/waypost/internal/queue"
 )
 
-// claim marks message id as being worked on, by the scheduler's pass or by
-// an administrator's removal, so that the two never overlap: a message is
-// not removed while its delivery is under way, nor delivered while it is
-// being removed. It reports false when id is claimed already.
-func (s *Scheduler) claim(id string) bool {
+// claim marks message id as being worked on, by a worker or by an
+// administrator's action, so that the two never overlap: a message is not
+// changed or removed while its delivery is under way, nor delivered while
+// it is being changed or removed. It returns the entry, or nil and false
+// when id is claimed already; nil and true when it is not in the queue.
+func (s *Scheduler) claim(id string) (e *entry, free bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.inFlight[id] {
-		return false
+	s.initIndex()
+	e = s.entries[id]
+	if e == nil {
+		return nil, true
 	}
-	if s.inFlight == nil {
-		s.inFlight = map[string]bool{}
+	if e.busy {
+		return nil, false
 	}
-	s.inFlight[id] = true
-	return true
+	e.busy = true
+	s.schedule(e) // out of the heap
+	return e, true
 }
 
-func (s *Scheduler) unclaim(id string) { s.release(id) }
+// unclaim ends a claim that changed nothing.
+func (s *Scheduler) unclaim(e *entry) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e.busy = false
+	if s.entries[e.m.ID] == e {
+		s.schedule(e)
+	}
+}
 
 // claimWait claims id, waiting up to wait for a delivery under way to
-// finish. It fails with control.CodeBusy when the delivery takes longer.
-func (s *Scheduler) claimWait(ctx context.Context, id string, wait time.Duration) error {
+// finish. It fails with control.CodeBusy when the delivery takes longer,
+// and with queue.ErrNotFound when id is not (or no longer) queued.
+func (s *Scheduler) claimWait(ctx context.Context, id string, wait time.Duration) (*entry, error) {
 	deadline := time.Now().Add(wait)
-	for !s.claim(id) {
+	for {
+		e, free := s.claim(id)
+		if e != nil {
+			return e, nil
+		}
+		if free {
+			return nil, queue.ErrNotFound
+		}
 		if time.Now().After(deadline) {
-			return control.Errorf(control.CodeBusy, "a delivery of %s is under way and has not finished after %s; try again when it has", id, wait)
+			return nil, control.Errorf(control.CodeBusy, "a delivery of %s is under way and has not finished after %s; try again when it has", id, wait)
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	return nil
 }

@@ -68,7 +68,7 @@ func TestConnectorRetryThenSuccess(t *testing.T) {
 		}
 		return nil
 	}
-	m, err := f.s.Queue.Add(queue.Envelope{From: "alice@contoso.test", Arrival: f.now, Recipients: []queue.Recipient{
+	m, err := f.add(queue.Envelope{From: "alice@contoso.test", Arrival: f.now, Recipients: []queue.Recipient{
 		{Written: "carol@fabrikam.test", Type: "SMTP", Address: "carol@fabrikam.test"},
 		{Written: "never@fabrikam.test", Type: "SMTP", Address: "never@fabrikam.test"},
 	}}, strings.NewReader("Subject: hi\r\n\r\nhello\r\n"))
@@ -121,7 +121,7 @@ func TestStalledDeliveryDoesNotHoldTheQueue(t *testing.T) {
 	f.s.Connector = func(name string) delivery.Agent { return agent }
 	add := func(to string) {
 		t.Helper()
-		if _, err := f.s.Queue.Add(queue.Envelope{From: "bob@fabrikam.test", Arrival: f.now, Recipients: []queue.Recipient{
+		if _, err := f.add(queue.Envelope{From: "bob@fabrikam.test", Arrival: f.now, Recipients: []queue.Recipient{
 			{Written: to, Type: "SMTP", Address: to}}}, strings.NewReader("Subject: hi\r\n\r\nhello\r\n")); err != nil {
 			t.Fatal(err)
 		}

@@ -81,13 +81,12 @@ func (s *Scheduler) notify(m *queue.Message, r report.Report, what string) error
 		return err
 	}
 	nm, err := s.Add(queue.Envelope{From: "", ReceivedBy: "dsn", Arrival: s.now(),
-		Recipients: []queue.Recipient{{Written: m.From, Type: "SMTP", Address: m.From, Notify: "NEVER"}}}, bytes.NewReader(msg))
+		Recipients: []queue.Recipient{{Written: m.From, Type: "SMTP", Address: m.From, Notify: "NEVER"}}}, bytes.NewReader(msg), nil)
 	if err != nil {
 		return err
 	}
 	s.TrackEvent(tracking.Event{Event: tracking.DSN, ID: m.ID, Sender: m.From, Recipient: m.From, Detail: fmt.Sprintf("%s %s for %d recipients", what, nm.ID, len(r.Recipients))})
 	s.Metrics.Report(reportKind(&r))
-	s.Wake()
 	return nil
 }
 

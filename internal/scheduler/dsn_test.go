@@ -66,7 +66,7 @@ func TestSuccessThroughSmartHost(t *testing.T) {
 			}
 			return nil
 		}
-		_, err = f.s.Queue.Add(queue.Envelope{From: "alice@contoso.test", Arrival: f.now, Recipients: []queue.Recipient{
+		_, err = f.add(queue.Envelope{From: "alice@contoso.test", Arrival: f.now, Recipients: []queue.Recipient{
 			{Written: "carol@fabrikam.test", Type: "SMTP", Address: "carol@fabrikam.test", Notify: "SUCCESS", ORCPT: "rfc822;carol@fabrikam.test"},
 		}}, strings.NewReader("Subject: plans\r\n\r\nbody\r\n"))
 		if err != nil {

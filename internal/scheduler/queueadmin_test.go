@@ -31,7 +31,7 @@ func queueTo(t *testing.T, f *fixture, rcpts ...string) string {
 	for _, r := range rcpts {
 		env.Recipients = append(env.Recipients, queue.Recipient{Written: r, Type: "SMTP", Address: r})
 	}
-	m, err := f.s.Queue.Add(env, strings.NewReader("Subject: queued\r\n\r\nbody\r\n"))
+	m, err := f.add(env, strings.NewReader("Subject: queued\r\n\r\nbody\r\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +183,7 @@ func TestRemove(t *testing.T) {
 		t.Errorf("remove of an unknown ID: %v", err)
 	}
 	// A delivery under way: removal waits for it.
-	f.s.claim(silent)
+	claimed, _ := f.s.claim(silent)
 	done := make(chan error, 1)
 	go func() {
 		_, err := h.Remove(context.Background(), control.Select{IDs: []string{silent}}, "tester")
@@ -193,7 +193,7 @@ func TestRemove(t *testing.T) {
 	if _, err := f.s.Queue.Get(silent); err != nil {
 		t.Fatal("removed while a delivery was under way")
 	}
-	f.s.unclaim(silent)
+	f.s.unclaim(claimed)
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
@@ -273,10 +273,10 @@ func TestSelect(t *testing.T) {
 		if !tc.msg {
 			continue
 		}
-		if got := s.rcpt(smtp); got != tc.smtp {
+		if got := s.rcpt(m, smtp); got != tc.smtp {
 			t.Errorf("%+v: SMTP recipient %v, want %v", tc.sel, got, tc.smtp)
 		}
-		if got := s.rcpt(fax); got != tc.fax {
+		if got := s.rcpt(m, fax); got != tc.fax {
 			t.Errorf("%+v: FAX recipient %v, want %v", tc.sel, got, tc.fax)
 		}
 	}

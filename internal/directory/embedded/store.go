@@ -17,6 +17,7 @@ import (
 
 	"github.com/waypost/waypost/internal/address"
 	"github.com/waypost/waypost/internal/directory"
+	"github.com/waypost/waypost/internal/durable"
 )
 
 // FileName is the store's file in a hub's data folder.
@@ -63,15 +64,20 @@ type Options struct {
 	Wait time.Duration
 }
 
+// folderFS makes the store's folder and the name of a new file durable;
+// tests record what it does.
+var folderFS = durable.OS
+
 // Open opens (creating when missing) the store at path.
 func Open(path string, opt Options) (*Store, error) {
 	if opt.Wait == 0 {
 		opt.Wait = 2 * time.Second
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	if err := durable.MkdirAll(folderFS, filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("embedded directory: %w", err)
 	}
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) && opt.ReadOnly {
+	_, statErr := os.Stat(path)
+	if errors.Is(statErr, os.ErrNotExist) && opt.ReadOnly {
 		// A read-only open cannot create the file: create it first.
 		s, err := Open(path, Options{Wait: opt.Wait})
 		if err != nil {
@@ -92,6 +98,15 @@ func Open(path string, opt Options) (*Store, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("embedded directory %s: %w", path, err)
+	}
+	if errors.Is(statErr, os.ErrNotExist) && !opt.ReadOnly {
+		// bbolt fsyncs the file it creates but not its name: without an
+		// fsync of the folder a power cut may lose the whole directory
+		// (docs/architecture.md, "Power cuts").
+		if err := folderFS.SyncDir(filepath.Dir(path)); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("embedded directory %s: %w", path, err)
+		}
 	}
 	s := &Store{db: db, path: path, readOnly: opt.ReadOnly}
 	if opt.ReadOnly {

@@ -1,0 +1,67 @@
+package queue
+
+// hookFS is the file system of OpenWith with Options.Fault: every
+// operation asks fault first.
+type hookFS struct {
+	fsys
+	fault func(op, path string) error
+}
+
+func (h *hookFS) CreateTemp(dir string) (file, error) {
+	if err := h.fault("create", dir); err != nil {
+		return nil, err
+	}
+	f, err := h.fsys.CreateTemp(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &hookFile{file: f, fault: h.fault}, nil
+}
+
+func (h *hookFS) Rename(oldpath, newpath string) error {
+	if err := h.fault("rename", newpath); err != nil {
+		return err
+	}
+	return h.fsys.Rename(oldpath, newpath)
+}
+
+func (h *hookFS) Remove(name string) error {
+	if err := h.fault("remove", name); err != nil {
+		return err
+	}
+	return h.fsys.Remove(name)
+}
+
+func (h *hookFS) SyncDir(dir string) error {
+	if err := h.fault("syncdir", dir); err != nil {
+		return err
+	}
+	return h.fsys.SyncDir(dir)
+}
+
+type hookFile struct {
+	file
+	fault func(op, path string) error
+}
+
+func (f *hookFile) Write(p []byte) (int, error) {
+	if err := f.fault("write", f.Name()); err != nil {
+		return 0, err
+	}
+	return f.file.Write(p)
+}
+
+func (f *hookFile) Sync() error {
+	if err := f.fault("sync", f.Name()); err != nil {
+		return err
+	}
+	return f.file.Sync()
+}
+
+func (f *hookFile) Close() error {
+	if err := f.fault("close", f.Name()); err != nil {
+		f.file.Close()
+		return err
+	}
+	return f.file.Close()
+}
