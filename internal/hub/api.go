@@ -24,7 +24,7 @@ func (h *Hub) openAPI() error {
 	logins := loginlimit.New(loginlimit.DefaultPolicy(), h.log)
 	logins.OnLockout = h.metrics.LoginLockout
 	h.api = api.New(api.Config{Server: h.server.Name, Engine: h.engine.Load, Auth: Passwords{Engine: &h.engine},
-		Mailboxes: h.sched.Mailbox, Log: h.log, Logins: logins})
+		Mailboxes: h.maildir, Log: h.log, Logins: logins})
 	h.apiLn = ln
 	return nil
 }

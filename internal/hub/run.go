@@ -42,8 +42,11 @@ type Hub struct {
 	lns    []net.Listener
 	secret []byte         // the organization's hub secret, nil without one
 	pool   *delivery.Pool // SMTP connections kept between messages, shared by every SMTP agent
-	api    *api.Server
-	apiLn  net.Listener
+	// maildir holds the mailboxes of this server (the API reads them;
+	// Dovecot's LMTP writes the same folders, packaging/dovecot/).
+	maildir *delivery.Maildir
+	api     *api.Server
+	apiLn   net.Listener
 
 	// Operations (control.go, reload.go, metrics.go).
 	ctl      *control.Server
@@ -84,8 +87,9 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 	h.engine.Store(routing.New(org, dir))
 	// The scheduler's index is filled by the queue's recovery, the one
 	// reading of the queue's records (internal/scheduler, index.go).
+	h.maildir = &delivery.Maildir{Root: filepath.Join(s.DataDir, "mailboxes"), Hostname: s.FQDN}
 	h.sched = &scheduler.Scheduler{Server: s.Name, Engine: &h.engine, Log: log,
-		Mailbox:   &delivery.Maildir{Root: filepath.Join(s.DataDir, "mailboxes"), Hostname: s.FQDN},
+		Mailbox:   h.mailboxAgent(),
 		Connector: h.connector, Relay: h.relay}
 	q, rec, err := queue.OpenWith(filepath.Join(s.DataDir, "queue"), queue.Options{Scan: h.sched.Load})
 	if err != nil {
