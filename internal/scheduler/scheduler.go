@@ -25,9 +25,9 @@ import (
 // start-up scan, queue.Options.Scan) before Run; call Run (or RunOnce)
 // from one goroutine; it processes up to Workers messages at a time.
 type Scheduler struct {
-	Server  string
-	Engine  *atomic.Pointer[routing.Engine]
-	Queue   *queue.Store
+	Server string
+	Engine *atomic.Pointer[routing.Engine]
+	Queue  *queue.Store
 	// Mailbox delivers to the mailboxes of this server: a Maildir, or
 	// LMTP to a mail store ([[server]] mailbox_delivery).
 	Mailbox delivery.Agent
