@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
 	"io"
 	"net"
@@ -209,8 +210,25 @@ plugin {
 }
 `})
 	text, _ := os.ReadFile(file)
-	harness.Write(t, file, strings.Replace(string(text), "127.0.0.1:1", d.LMTP, 1))
+	text = []byte(strings.Replace(string(text), "127.0.0.1:1", d.LMTP, 1))
+	harness.Write(t, file, strings.Replace(string(text), "imap.contoso.test:993", d.IMAP, 1))
 	h := acct.StartHub(t, file, "hub1", smtpAddr, apiAddr)
+
+	// A mail client asks the hub where the IMAP server is: this Dovecot.
+	resp, err := http.Get("http://" + apiAddr + "/.well-known/autoconfig/mail/config-v1.1.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var auto struct {
+		Host string `xml:"emailProvider>incomingServer>hostname"`
+		Port string `xml:"emailProvider>incomingServer>port"`
+	}
+	err = xml.NewDecoder(resp.Body).Decode(&auto)
+	resp.Body.Close()
+	imapAddr := net.JoinHostPort(auto.Host, auto.Port)
+	if err != nil || imapAddr != d.IMAP {
+		t.Fatalf("autoconfig: %v, IMAP server %s, want %s", err, imapAddr, d.IMAP)
+	}
 
 	// SMTP in, LMTP to Dovecot, IMAP out; the login is a proxy address.
 	send := func(from string, to []string, subject, body string) {
@@ -226,7 +244,7 @@ plugin {
 	if !strings.Contains(got, "Subject: first") || !strings.Contains(got, "Received: ") {
 		t.Errorf("the message over IMAP:\n%s", got)
 	}
-	if _, st := inbox(t, d.IMAP, "alice@contoso.test", "not the password"); !strings.HasPrefix(st, "LOGIN NO") {
+	if _, st := inbox(t, imapAddr, "alice@contoso.test", "not the password"); !strings.HasPrefix(st, "LOGIN NO") {
 		t.Errorf("IMAP LOGIN with a wrong password: %q, want NO", st)
 	}
 	if _, st := inbox(t, d.IMAP, "nobody@contoso.test", "pw"); !strings.HasPrefix(st, "LOGIN NO") {
