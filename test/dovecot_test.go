@@ -354,3 +354,25 @@ func TestDovecotMaildir(t *testing.T) {
 		t.Errorf("the API's message list after Dovecot read it: %d %s", resp.StatusCode, body)
 	}
 }
+
+// TestDovecotLMTPSocket: LMTP over the fragment's unix socket, which only
+// the hub's user may use.
+func TestDovecotLMTPSocket(t *testing.T) {
+	harness.FindDovecot(t)
+	acct := harness.MailAccount(t)
+	dir := acct.TempDir(t)
+	smtpAddr, apiAddr := harness.Port(t), harness.Port(t)
+	file := dovecotOrg(t, dir, smtpAddr, apiAddr, `{ kind = "lmtp", address = "unix:@SOCKET@" }`)
+	d := harness.StartDovecot(t, harness.DovecotConfig{Account: acct, Config: file, Server: "hub1"})
+	text, _ := os.ReadFile(file)
+	harness.Write(t, file, strings.Replace(string(text), "@SOCKET@", d.Socket, 1))
+	if fi, err := os.Stat(d.Socket); err != nil || fi.Mode()&os.ModeSocket == 0 || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the LMTP socket %s: %v %v", d.Socket, fi.Mode(), err)
+	}
+	h := acct.StartHub(t, file, "hub1", smtpAddr, apiAddr)
+	msg := "From: <dave@fabrikam.test>\r\nSubject: by socket\r\n\r\nover the unix socket\r\n"
+	if err := smtp.SendMail(smtpAddr, nil, "dave@fabrikam.test", []string{"bob@contoso.test"}, []byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	waitInbox(t, d, h, "bob@contoso.test", "over the unix socket")
+}

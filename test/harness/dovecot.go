@@ -28,9 +28,12 @@ type Dovecot struct {
 	conf string
 	IMAP string // 127.0.0.1:port
 	LMTP string // 127.0.0.1:port
-	cmd  *exec.Cmd
-	done chan struct{}
-	out  *syncWriter
+	// Socket is the path of the LMTP unix socket (the fragment's
+	// unix_listener, mode 0600, the account's).
+	Socket string
+	cmd    *exec.Cmd
+	done   chan struct{}
+	out    *syncWriter
 }
 
 // DovecotConfig is what a test's Dovecot serves.
@@ -178,7 +181,18 @@ func fragment(t testing.TB, c DovecotConfig) string {
 // StartDovecot starts a private Dovecot serving the mailboxes of c.Server.
 func StartDovecot(t testing.TB, c DovecotConfig) *Dovecot {
 	t.Helper()
-	d := &Dovecot{t: t, bin: FindDovecot(t), dir: t.TempDir(), IMAP: Port(t), LMTP: Port(t)}
+	bin := FindDovecot(t)
+	// Not t.TempDir, whose parent folder is the tester's only: the hub,
+	// running as the account, must reach the LMTP socket in base_dir.
+	dir, err := os.MkdirTemp("", "waypost-dovecot-base-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d := &Dovecot{t: t, bin: bin, dir: dir, IMAP: Port(t), LMTP: Port(t), Socket: filepath.Join(dir, "run", "lmtp")}
 	for _, sub := range []string{"run", "state"} {
 		if err := os.Mkdir(filepath.Join(d.dir, sub), 0o755); err != nil {
 			t.Fatal(err)
