@@ -204,8 +204,17 @@ func StartDovecot(t testing.TB, c DovecotConfig) *Dovecot {
 	users := ""
 	if !c.Account.asRoot {
 		// Dovecot started by an ordinary user runs every process as
-		// that user.
-		users = fmt.Sprintf("default_internal_user = %s\ndefault_login_user = %s\n", c.Account.Name, c.Account.Name)
+		// that user, and cannot chroot.
+		users = fmt.Sprintf(`default_internal_user = %[1]s
+default_login_user = %[1]s
+default_internal_group = %[2]s
+service anvil {
+  chroot =
+}
+service imap-login {
+  chroot =
+}
+`, c.Account.Name, c.Account.Group)
 	}
 	d.conf = filepath.Join(d.dir, "dovecot.conf")
 	Write(t, d.conf, fmt.Sprintf(`# A private Dovecot for one Waypost test.
