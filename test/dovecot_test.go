@@ -309,7 +309,8 @@ func waypostCmd(t *testing.T, file string, args ...string) string {
 
 // TestDovecotMaildir: with the default mailbox_delivery (Maildir), Dovecot
 // serves the Maildirs Waypost writes, with no second copy; the HTTP API
-// still finds a message after Dovecot moved it to cur/.
+// still finds a message after Dovecot moved it to cur/, and a message the
+// API deletes is gone for IMAP.
 func TestDovecotMaildir(t *testing.T) {
 	harness.FindDovecot(t)
 	acct := harness.MailAccount(t)
@@ -350,8 +351,26 @@ func TestDovecotMaildir(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "in the Maildir") {
-		t.Errorf("the API's message list after Dovecot read it: %d %s", resp.StatusCode, body)
+	var list struct {
+		Messages []struct{ ID, Subject string }
+	}
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &list) != nil || len(list.Messages) != 1 || list.Messages[0].Subject != "in the Maildir" {
+		t.Fatalf("the API's message list after Dovecot read it: %d %s", resp.StatusCode, body)
+	}
+
+	// Deleted through the API (waypost client), gone for IMAP too.
+	req, _ = http.NewRequest("DELETE", "http://"+apiAddr+"/api/v1/mailbox/messages/"+list.Messages[0].ID, nil)
+	req.SetBasicAuth("alice@contoso.test", "pw")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("DELETE: %d", resp.StatusCode)
+	}
+	if msgs, st := inbox(t, d.IMAP, "alice@contoso.test", "pw"); st != "" || len(msgs) != 0 {
+		t.Errorf("IMAP after the API deleted the message: %q, %d messages", st, len(msgs))
 	}
 }
 
