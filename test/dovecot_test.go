@@ -395,3 +395,47 @@ func TestDovecotLMTPSocket(t *testing.T) {
 	}
 	waitInbox(t, d, h, "bob@contoso.test", "over the unix socket")
 }
+
+// TestDovecotLDAP: with the recipients in a real slapd, Dovecot logs
+// people in by LDAP bind through waypost checkpassword (Bob by his SMTP
+// proxy address, the only address he has) and LMTP delivers to them.
+func TestDovecotLDAP(t *testing.T) {
+	harness.FindDovecot(t)
+	ldap := harness.StartSlapd(t, ldapPeople("hub1", "hub1"))
+	acct := harness.MailAccount(t)
+	dir := acct.TempDir(t)
+	smtpAddr := harness.Port(t)
+	file := filepath.Join(dir, "org.toml")
+	org := func(lmtp string) string {
+		return fmt.Sprintf(`
+[organization]
+default_domain = "contoso.test"
+retry = { glitch_count = 15, glitch_interval = "1s" }
+[[site]]
+name = "HQ"
+[[server]]
+name = "hub1"
+site = "HQ"
+mailbox_delivery = { kind = "lmtp", address = %q }
+  [[server.receive]]
+  name = "Default"
+  listen = %q
+  kind = "smtp"
+[[accepted_domain]]
+domain = "contoso.test"
+`, lmtp, smtpAddr) + ldapSection(t, ldap, dir)
+	}
+	harness.Write(t, file, org("127.0.0.1:1"))
+	d := harness.StartDovecot(t, harness.DovecotConfig{Account: acct, Config: file, Server: "hub1"})
+	harness.Write(t, file, org(d.LMTP))
+	h := acct.StartHub(t, file, "hub1", smtpAddr)
+	msg := "From: <dave@fabrikam.test>\r\nSubject: to the team\r\n\r\nfrom the directory\r\n"
+	if err := smtp.SendMail(smtpAddr, nil, "dave@fabrikam.test", []string{"team@contoso.test"}, []byte(msg)); err != nil {
+		t.Fatalf("SMTP: %v\n%s", err, h.Log())
+	}
+	waitInbox(t, d, h, "bob@contoso.test", "from the directory")
+	waitInbox(t, d, h, "alice@contoso.test", "from the directory")
+	if _, st := inbox(t, d.IMAP, "bob@contoso.test", "not pw"); !strings.HasPrefix(st, "LOGIN NO") {
+		t.Errorf("IMAP LOGIN with a wrong LDAP password: %q, want NO", st)
+	}
+}
