@@ -131,3 +131,32 @@ func TestCheckpasswordLockoutPersists(t *testing.T) {
 		t.Errorf("the known address after a delay: exit %d: %s", code, errOut)
 	}
 }
+
+// With the embedded directory ([directory] backend = "embedded"), a
+// mailbox added with "waypost directory add" logs in by its secondary
+// address and is found by a userdb lookup.
+func TestCheckpasswordEmbedded(t *testing.T) {
+	org := cpOrg(t)
+	text, err := os.ReadFile(org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(org, append(text, "[directory]\nbackend = \"embedded\"\n"...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hash, _ := bcrypt.GenerateFromPassword([]byte("finn pw"), bcrypt.MinCost)
+	if code, out, errOut := run(t, "directory", "--config", org, "--server", "hub1", "add", "--kind", "mailbox", "--name", "Finn",
+		"--home", "hub1", "--address", "SMTP:finn@contoso.test", "--address", "smtp:f@contoso.test", "--password-hash", string(hash)); code != 0 {
+		t.Fatalf("directory add: exit %d %s %s", code, out, errOut)
+	}
+	code, vars, errOut := cpRun(t, org, "hub1", "f@contoso.test\x00finn pw\x00", nil)
+	if code != 0 || len(vars) == 0 || vars[0] != "USER=finn@contoso.test" {
+		t.Fatalf("login: exit %d %q %s", code, vars, errOut)
+	}
+	if code, _, _ := cpRun(t, org, "hub1", "finn@contoso.test\x00alice pw\x00", nil); code != cpBadPassword {
+		t.Errorf("another's password: exit %d, want 1", code)
+	}
+	if code, vars, errOut := cpRun(t, org, "hub1", "F@contoso.test\x00\x00", map[string]string{"AUTHORIZED": "1"}); code != 0 || vars[0] != "USER=finn@contoso.test" {
+		t.Errorf("userdb lookup: exit %d %q %s", code, vars, errOut)
+	}
+}
