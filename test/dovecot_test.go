@@ -83,7 +83,7 @@ func dialIMAP(t *testing.T, addr string) *imapConn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	c.SetDeadline(time.Now().Add(30 * time.Second))
+	c.SetDeadline(time.Now().Add(90 * time.Second))
 	ic := &imapConn{t: t, c: c, r: bufio.NewReader(c)}
 	if line := ic.line(); !strings.HasPrefix(line, "* OK") {
 		t.Fatalf("IMAP greeting %q", line)
