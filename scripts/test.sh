@@ -19,14 +19,16 @@ FUZZTIME="${FUZZTIME:-100000x}"
 # (with slapadd; ldap-utils for people debugging) for the LDAP directory
 # tests, which start a private slapd of their own on a loopback port; and
 # two bounce parsers, Sisimai (Perl) and flufl.bounce (Python 3, the one GNU
-# Mailman uses), which internal/report's tests run on every kind of report.
+# Mailman uses), which internal/report's tests run on every kind of report;
+# and Python's dkim package, the outside verifier of the DKIM signatures
+# (test/edge_test.go).
 # Those are in Debian's system perl and /usr/bin/python3; the tests look
 # there too when another interpreter comes first in PATH. Dovecot's IMAP and
 # LMTP servers for the mail client tests (test/dovecot_test.go), which start
 # a private Dovecot of their own with packaging/dovecot/waypost.conf; the
 # package starts no service where there is no init system, and the tests
 # need none.
-need_pkgs=(slapd ldap-utils libsisimai-perl python3-flufl.bounce dovecot-imapd dovecot-lmtpd)
+need_pkgs=(slapd ldap-utils libsisimai-perl python3-flufl.bounce python3-dkim dovecot-imapd dovecot-lmtpd)
 if ((${#need_pkgs[@]})); then
 	missing=()
 	for p in "${need_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

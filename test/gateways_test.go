@@ -222,6 +222,9 @@ func TestDropFolderGateway(t *testing.T) {
 			return len(files) > 0
 		})
 		got := readFile(t, files[0])
+		if head, rest, ok := strings.Cut(got, ">\r\nAuthentication-Results: "); ok {
+			got = head + ">\r\n" + withoutAuthResults("Authentication-Results: "+rest)
+		}
 		want := "X-Sender: <alice@contoso.test>\r\nX-Receiver: <" + rcpt + ">\r\nReceived: "
 		if !strings.HasPrefix(got, want) || !strings.Contains(got, "Subject: drop test\r\n") {
 			t.Errorf("%s: the file starts\n%.300s\nwant the envelope lines\n%s", dir, got, want)

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/waypost/waypost/internal/dkim"
 )
 
 // run runs a waypost command in-process and returns its exit code and output.
@@ -297,5 +299,32 @@ func TestCheckMailClientKeys(t *testing.T) {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errOut)
 		}
+	}
+}
+
+// TestDKIMKeygen: keygen writes a key of mode 0600 that config accepts
+// and prints a record whose key is that key's; it never overwrites.
+func TestDKIMKeygen(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "corp.test.s2026.pem")
+	code, stdout, stderr := run(t, "dkim", "keygen", "--domain", "corp.test", "--selector", "s2026", "--algorithm", "ed25519", "--out", out)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	k, err := dkim.LoadKey(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := dkim.Record("corp.test", "s2026", k)
+	if strings.TrimSpace(stdout) != want || !strings.HasPrefix(want, `s2026._domainkey.corp.test. IN TXT "v=DKIM1; k=ed25519; p=`) {
+		t.Errorf("printed %q, want %q", stdout, want)
+	}
+	if fi, _ := os.Stat(out); fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v", fi.Mode().Perm())
+	}
+	if code, _, stderr := run(t, "dkim", "keygen", "--domain", "corp.test", "--selector", "s2026", "--out", out); code != 1 || !strings.Contains(stderr, "exists") {
+		t.Errorf("overwrite: exit %d, %s", code, stderr)
+	}
+	if code, _, stderr := run(t, "dkim", "keygen", "--domain", "corp.test", "--selector", "bad_one", "--out", out+"2"); code != 2 || !strings.Contains(stderr, "selector") {
+		t.Errorf("bad selector: exit %d, %s", code, stderr)
 	}
 }

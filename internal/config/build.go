@@ -174,7 +174,7 @@ func buildAcceptedDomains(c *collector, org *Org, raws []rawAcceptedDomain) {
 			c.add(path+".domain", "list each accepted domain once", "accepted domain %s is listed twice", d)
 			continue
 		}
-		ad := &AcceptedDomain{Domain: d, Type: typ}
+		ad := &AcceptedDomain{Domain: d, Type: typ, DKIM: buildDKIM(c, org, path+".dkim", d, r.DKIM)}
 		org.AcceptedDomains = append(org.AcceptedDomains, ad)
 		org.domains[d] = ad
 	}

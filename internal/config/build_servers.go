@@ -42,7 +42,7 @@ func buildServers(c *collector, org *Org, raws []rawServer) {
 			c.add(path+".name", "give each server its own name", "server %q is defined twice", r.Name)
 			continue
 		}
-		s := &Server{Name: r.Name, FQDN: r.FQDN, Relay: r.Relay, API: r.API}
+		s := &Server{Name: r.Name, FQDN: r.FQDN, Relay: r.Relay, API: r.API, DNS: buildDNS(c, path+".dns", r.DNS)}
 		if site := org.Site(r.Site); site != nil {
 			s.Site = site.Name
 		} else if r.Site == "" {
@@ -111,6 +111,16 @@ func buildReceive(c *collector, org *Org, path, who string, r *rawReceive) *Rece
 	case KindSMTP, KindSubmission:
 	default:
 		c.add(path+".kind", `use kind = "smtp" (port-25 style) or kind = "submission" (AUTH required)`, "%s has unknown kind %q", who, r.Kind)
+	}
+	switch rc.SenderAuth = r.SenderAuth; rc.SenderAuth {
+	case "":
+		rc.SenderAuth = SenderAuthOff
+		if rc.Kind == KindSMTP {
+			rc.SenderAuth = SenderAuthTag
+		}
+	case SenderAuthTag, SenderAuthEnforce, SenderAuthOff:
+	default:
+		c.add(path+".sender_auth", `use sender_auth = "tag" (add Authentication-Results), "enforce" (also refuse DMARC p=reject failures) or "off"`, "%s has unknown sender_auth %q", who, r.SenderAuth)
 	}
 	if len(r.RemoteRanges) == 0 {
 		rc.RemoteRanges = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}
@@ -192,4 +202,22 @@ func buildMailboxDelivery(c *collector, org *Org, path, server string, r *rawMai
 		c.add(path+".kind", `use kind = "maildir" (the default) or kind = "lmtp"`, "server %q: mailbox_delivery has unknown kind %q", server, r.Kind)
 	}
 	return md
+}
+
+// buildDNS checks the resolvers of a server: IP addresses, with a port
+// or port 53. They must be addresses: a name would need DNS to be found.
+func buildDNS(c *collector, path string, raws []string) []string {
+	var out []string
+	for i, r := range raws {
+		if ap, err := netip.ParseAddrPort(r); err == nil && ap.Port() != 0 {
+			out = append(out, ap.String())
+			continue
+		}
+		if a, err := netip.ParseAddr(r); err == nil {
+			out = append(out, netip.AddrPortFrom(a, 53).String())
+			continue
+		}
+		c.add(fmt.Sprintf("%s[%d]", path, i), `write the resolver's IP address, with a port if not 53: "127.0.0.1:53", "[::1]:5353"`, "dns: %q is not an IP address or IP:port", r)
+	}
+	return out
 }

@@ -1,12 +1,18 @@
 package config
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/waypost/waypost/internal/dkim"
 )
 
 func TestExampleLoads(t *testing.T) {
@@ -335,4 +341,135 @@ func TestByteOrderMark(t *testing.T) {
 	if _, err := Parse(append([]byte("\xef\xbb\xbf"), base...), "org.toml", t.TempDir()); err != nil {
 		t.Fatalf("a file starting with a byte-order mark is refused: %v", err)
 	}
+}
+
+// TestDNSResolvers: dns lists IP addresses, port 53 when none is given;
+// a host name or a bad port is an error on its line.
+func TestDNSResolvers(t *testing.T) {
+	org, err := Parse([]byte(base+`dns = ["127.0.0.1:5353", "::1", "10.0.0.1"]`+"\n"), "org.toml", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := org.Server("hub1").DNS; strings.Join(got, " ") != "127.0.0.1:5353 [::1]:53 10.0.0.1:53" {
+		t.Errorf("dns read as %q", got)
+	}
+	errs := parseErrs(t, base+"dns = [\"127.0.0.1:5353\",\n  \"ns1.contoso.test\",\n  \"127.0.0.1:99999\"]\n")
+	want(t, errs, 11, `"ns1.contoso.test" is not an IP address`)
+	want(t, errs, 12, `"127.0.0.1:99999" is not an IP address`)
+}
+
+// TestDKIMKeys: dkim is one table or a list (rotation); key files are
+// relative to the organization file; waypost check (CheckFiles) names
+// the line of an unreadable key, a weak RSA key and a bad selector.
+func TestDKIMKeys(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "dkim"), 0o700)
+	for _, n := range []string{"a", "b"} {
+		k, err := dkim.Generate("ed25519")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := dkim.WriteKey(filepath.Join(dir, "dkim", n+".pem"), k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	weak, _ := rsa.GenerateKey(rand.Reader, 1024)
+	harnessWrite(t, filepath.Join(dir, "dkim", "weak.pem"), string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(weak)})))
+	good := base + `[[accepted_domain]]
+domain = "corp.test"
+dkim = { selector = "s2026", key_file = "dkim/a.pem" }
+[[accepted_domain]]
+domain = "fabrikam.test"
+dkim = [{ selector = "old", key_file = "dkim/a.pem" }, { selector = "new", key_file = "dkim/b.pem" }]
+`
+	path := filepath.Join(dir, "org.toml")
+	harnessWrite(t, path, good)
+	org, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckFiles(org); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := DKIMKeys(org)
+	if err != nil || len(keys) != 3 || keys[0].Domain != "corp.test" || keys[2].Selector != "new" {
+		t.Fatalf("keys %+v, %v", keys, err)
+	}
+	if k := org.AcceptedDomain("fabrikam.test").DKIM[1]; k.KeyFile != filepath.Join(dir, "dkim", "b.pem") {
+		t.Errorf("key file read as %s", k.KeyFile)
+	}
+
+	errs := parseErrs(t, base+`[[accepted_domain]]
+domain = "corp.test"
+dkim = { selector = "s_1", key_file = "dkim/a.pem" }
+[[accepted_domain]]
+domain = "b.test"
+dkim = { selector = "s1" }
+[[accepted_domain]]
+domain = "d.test"
+dkim = "s1"
+`)
+	want(t, errs, 12, `selector "s_1" has '_'`)
+	want(t, errs, 15, `dkim of b.test has no key_file`)
+	want(t, errs, 18, `dkim of d.test is a string`)
+
+	harnessWrite(t, path, base+`[[accepted_domain]]
+domain = "corp.test"
+dkim = { selector = "s1", key_file = "dkim/missing.pem" }
+[[accepted_domain]]
+domain = "b.test"
+dkim = [{ selector = "s1", key_file = "dkim/a.pem" },
+  { selector = "s2", key_file = "dkim/weak.pem" }]
+`)
+	if org, err = Load(path); err != nil {
+		t.Fatal(err)
+	}
+	err = CheckFiles(org)
+	var ferrs Errors
+	if !errors.As(err, &ferrs) || len(ferrs) != 2 {
+		t.Fatalf("want 2 file errors, got %v", err)
+	}
+	if ferrs[0].Line != 12 || !strings.Contains(ferrs[0].Msg, "missing.pem") || !strings.Contains(ferrs[0].Fix, "waypost dkim keygen --domain corp.test --selector s1") {
+		t.Errorf("missing key: %v", ferrs[0])
+	}
+	if ferrs[1].Line != 16 || !strings.Contains(ferrs[1].Msg, "1024 bits") {
+		t.Errorf("weak key: %v", ferrs[1])
+	}
+}
+
+func harnessWrite(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSenderAuth: sender_auth defaults to tag on kind smtp and off on
+// submission; enforce and off are taken; anything else is an error on
+// its line.
+func TestSenderAuth(t *testing.T) {
+	org, err := Parse([]byte(base+`  [[server.receive]]
+  name = "Internet"
+  listen = "127.0.0.1:25"
+  [[server.receive]]
+  name = "Submission"
+  listen = "127.0.0.1:587"
+  kind = "submission"
+  [[server.receive]]
+  name = "Strict"
+  listen = "127.0.0.1:26"
+  sender_auth = "enforce"
+`), "org.toml", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, rc := range org.Server("hub1").Receive {
+		got = append(got, rc.Name+"="+rc.SenderAuth)
+	}
+	if strings.Join(got, " ") != "Internet=tag Submission=off Strict=enforce" {
+		t.Errorf("sender_auth read as %q", got)
+	}
+	errs := parseErrs(t, base+"  [[server.receive]]\n  name = \"In\"\n  listen = \"127.0.0.1:25\"\n  sender_auth = \"reject\"\n")
+	want(t, errs, 13, `unknown sender_auth "reject"`)
 }

@@ -43,6 +43,7 @@ func CheckFiles(org *Org) error {
 		}
 	}
 	checkDirectoryFiles(c, org)
+	checkDKIMFiles(c, org)
 	for i, sc := range org.SendConnectors {
 		d := sc.Delivery
 		path := fmt.Sprintf("send_connector[%d].delivery", i)

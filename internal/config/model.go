@@ -66,6 +66,10 @@ type Server struct {
 	DataDir string // absolute
 	Relay   string // host:port of the hub-to-hub listener, "" for none
 	API     string // host:port of the HTTP API, "" for none
+	// DNS are the resolvers this hub asks, "ip:port", in order (MX records
+	// of send connectors without smart hosts); none: the system's
+	// (resolv.conf).
+	DNS     []string
 	Receive []*ReceiveConnector
 	// MailboxDelivery is how the mailboxes of this server are delivered:
 	// Maildir folders in the data folder (the default) or LMTP to a mail
@@ -91,6 +95,18 @@ const (
 	KindSubmission = "submission"
 )
 
+// sender_auth modes of a receive connector: the inbound SPF, DKIM and
+// DMARC checks (package senderauth). tag adds an Authentication-Results
+// field and refuses nothing (the default of kind smtp); enforce also
+// refuses what a DMARC p=reject policy rejects (550 5.7.1) and what could
+// not be checked in time (451 4.7.1); off checks nothing (the default of
+// kind submission).
+const (
+	SenderAuthTag     = "tag"
+	SenderAuthEnforce = "enforce"
+	SenderAuthOff     = "off"
+)
+
 // ReceiveConnector is an SMTP listener of a server.
 type ReceiveConnector struct {
 	Name           string
@@ -107,6 +123,7 @@ type ReceiveConnector struct {
 	MaxHopCount    int
 	TLSCert        string // absolute; "" without STARTTLS
 	TLSKey         string
+	SenderAuth     string // SenderAuthTag, SenderAuthEnforce or SenderAuthOff (RFC 7208, 6376, 7489 checks)
 
 	// Limits against abuse; 0 turns a limit off (build_receive_limits.go).
 	BareLFRanges         []netip.Prefix // clients whose bare LF line ends in DATA are made CRLF
@@ -131,6 +148,14 @@ const (
 type AcceptedDomain struct {
 	Domain string // lower case
 	Type   string
+	DKIM   []DKIMKey // keys that sign mail from the domain as it leaves (RFC 6376); each signs
+}
+
+// DKIMKey is one DKIM signing key of an accepted domain (build_dkim.go);
+// CheckFiles reads the key, DKIMKeys loads it.
+type DKIMKey struct {
+	Selector string
+	KeyFile  string // absolute
 }
 
 // SendConnector routes the recipients of its address spaces out of the

@@ -87,6 +87,12 @@ func (pos positions) set(path string, line int) {
 	}
 }
 
+// has reports whether path itself was written in the file.
+func (pos positions) has(path string) bool {
+	_, ok := pos[path]
+	return ok
+}
+
 // line returns the line of path, or of its nearest enclosing path that has one.
 func (pos positions) line(path string) int {
 	for path != "" {

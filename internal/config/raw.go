@@ -52,6 +52,7 @@ type rawServer struct {
 	DataDir string       `toml:"data_dir"`
 	Relay   string       `toml:"relay"`
 	API     string       `toml:"api"`
+	DNS     []string     `toml:"dns"`
 	Receive []rawReceive `toml:"receive"`
 
 	MailboxDelivery *rawMailboxDelivery `toml:"mailbox_delivery"`
@@ -76,6 +77,7 @@ type rawReceive struct {
 	MaxErrors      *int     `toml:"max_errors"`
 	MaxHopCount    *int     `toml:"max_hop_count"`
 	TLS            *rawTLS  `toml:"tls"`
+	SenderAuth     string   `toml:"sender_auth"`
 
 	// Limits against abuse (build_receive_limits.go).
 	BareLFRanges         []string `toml:"bare_lf_ranges"`
@@ -97,6 +99,9 @@ type rawTLS struct {
 type rawAcceptedDomain struct {
 	Domain string `toml:"domain"`
 	Type   string `toml:"type"`
+	// DKIM is one inline table {selector, key_file} or a list of them
+	// (build_dkim.go).
+	DKIM any `toml:"dkim"`
 }
 
 type rawSendConnector struct {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/waypost/waypost/internal/address"
+	"github.com/waypost/waypost/internal/dkim"
 )
 
 // SMTP delivers over SMTP to the smart hosts of a send connector, tried in
@@ -42,6 +43,11 @@ import (
 // refused login (535) is a retry 4.7.0 too, quoting the reply, not a
 // failure: the password is an administrator's to fix, and the mail should
 // wait for it rather than bounce.
+//
+// DKIM (RFC 6376): with DKIM set, a message whose From domain has a key
+// is signed once per attempt, before it is split by domain or batch, and
+// every transaction sends the same signature fields before the content
+// (dkim.go). The hub relay never signs.
 //
 // DSN (RFC 3461): when the next hop offers DSN, RET and ENVID go with MAIL
 // and NOTIFY and ORCPT (rfc822 and utf-8 types) with RCPT; a recipient
@@ -98,6 +104,9 @@ type SMTP struct {
 	FinalTimeout time.Duration
 	// Log receives the stack of a recovered panic; nil: slog.Default().
 	Log *slog.Logger
+	// DKIM signs messages whose From domain has a key (dkim.go); nil: no
+	// signing. The hub relay never signs, whatever this holds.
+	DKIM *dkim.Signer
 }
 
 // HubAuth is how a hub proves the organization's hub secret to a peer's
@@ -119,6 +128,13 @@ func (a *SMTP) Deliver(ctx context.Context, m *Message) (res []Result) {
 			res = every(len(m.Recipients), Result{Class: Retry, Status: "4.3.0", Text: err.Error()})
 		}
 	}()
+	if a.DKIM != nil && a.Hub == nil {
+		signed, fail := a.sign(m)
+		if fail != nil {
+			return every(len(m.Recipients), *fail)
+		}
+		m = signed
+	}
 	if len(a.Hosts) == 0 {
 		return a.deliverMX(ctx, m)
 	}

@@ -188,6 +188,7 @@ func (h *Hub) diff(old, org *config.Org) (changes, restart []string) {
 	field("relay", was.Relay, me.Relay)
 	field("api", was.API, me.API)
 	field("mailbox_delivery", was.MailboxDelivery.Kind+" "+was.MailboxDelivery.Address, me.MailboxDelivery.Kind+" "+me.MailboxDelivery.Address)
+	field("dns", strings.Join(was.DNS, " "), strings.Join(me.DNS, " "))
 	if !slices.EqualFunc(was.Receive, me.Receive, sameReceive) {
 		restart = append(restart, "receive connectors of "+me.Name+" (listen addresses and settings)")
 	}
@@ -233,6 +234,11 @@ func (h *Hub) diff(old, org *config.Org) (changes, restart []string) {
 			if o.Name == sc.Name && connectorKey(o) != connectorKey(sc) {
 				changes = append(changes, fmt.Sprintf("send connector %q changed", sc.Name))
 			}
+		}
+	}
+	for _, ad := range org.AcceptedDomains {
+		if o := old.AcceptedDomain(ad.Domain); o != nil && !slices.Equal(o.DKIM, ad.DKIM) {
+			changes = append(changes, fmt.Sprintf("DKIM keys of %s changed", ad.Domain))
 		}
 	}
 	for _, l := range org.SiteLinks {

@@ -45,8 +45,13 @@ type Hub struct {
 	// maildir holds the mailboxes of this server (the API reads them;
 	// Dovecot's LMTP writes the same folders, packaging/dovecot/).
 	maildir *delivery.Maildir
-	api     *api.Server
-	apiLn   net.Listener
+	// resolver asks the server's dns resolvers ([[server]] dns); nil:
+	// the system's. signers holds the DKIM signer of the organization in
+	// force (resolver.go).
+	resolver *net.Resolver
+	signers  atomic.Pointer[signerCache]
+	api      *api.Server
+	apiLn    net.Listener
 
 	// Operations (control.go, reload.go, metrics.go).
 	ctl      *control.Server
@@ -83,7 +88,7 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 	}
 	backend, _ := dirCloser.(directory.Directory)
 	h := &Hub{org: org, server: s, log: log, pool: &delivery.Pool{}, dir: dirCloser, backend: backend,
-		started: time.Now(), Watch: 500 * time.Millisecond}
+		started: time.Now(), Watch: 500 * time.Millisecond, resolver: newResolver(s.DNS)}
 	h.engine.Store(routing.New(org, dir))
 	// The scheduler's index is filled by the queue's recovery, the one
 	// reading of the queue's records (internal/scheduler, index.go).
@@ -152,6 +157,7 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 			return nil, err
 		}
 		l.SetQueueDir(q.Dir())
+		l.SetResolver(h.resolver) // the sender checks ask the server's dns
 		ln, err := net.Listen("tcp", rc.Listen)
 		if err != nil {
 			h.close()
@@ -169,16 +175,21 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 }
 
 // connector returns the agent of a send connector whose delivery is built.
+// Mail leaving through a connector of kind smtp is DKIM-signed when its
+// From domain has a key (issue 17 item 1); the other kinds stay inside
+// the organization's reach or hand the message to a program, unsigned.
 func (h *Hub) connector(name string) delivery.Agent {
-	for _, sc := range h.engine.Load().Org().SendConnectors {
+	org := h.engine.Load().Org()
+	for _, sc := range org.SendConnectors {
 		if sc.Name != name {
 			continue
 		}
 		switch sc.Delivery.Kind {
 		case config.DeliverySMTP:
 			return &delivery.SMTP{Hosts: sc.Delivery.SmartHosts, Helo: h.server.FQDN, TLS: sc.Delivery.TLS,
-				Encapsulation: sc.Delivery.Encapsulation, DefaultDomain: h.engine.Load().Org().DefaultDomain, Timeout: 5 * time.Minute,
-				AuthUsername: sc.Delivery.AuthUsername, AuthPasswordFile: sc.Delivery.AuthPassword, Pool: h.pool}
+				Encapsulation: sc.Delivery.Encapsulation, DefaultDomain: org.DefaultDomain, Timeout: 5 * time.Minute,
+				AuthUsername: sc.Delivery.AuthUsername, AuthPasswordFile: sc.Delivery.AuthPassword, Pool: h.pool,
+				Resolver: h.resolver, DKIM: h.dkimSigner(org)}
 		case config.DeliveryDrop:
 			return &delivery.Drop{Dir: sc.Delivery.Directory, DefaultDomain: h.engine.Load().Org().DefaultDomain}
 		case config.DeliveryPipe:

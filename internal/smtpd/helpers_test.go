@@ -19,6 +19,7 @@ import (
 
 	"github.com/waypost/waypost/internal/config"
 	"github.com/waypost/waypost/internal/directory"
+	"github.com/waypost/waypost/internal/dnstest"
 	"github.com/waypost/waypost/internal/routing"
 	"github.com/waypost/waypost/internal/testcert"
 )
@@ -214,6 +215,9 @@ func serve(t *testing.T, build func(*config.Org, func() *routing.Engine, Queue, 
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The sender checks of kind smtp ask a private DNS server that knows
+	// no name (senderauth_test.go gives them one that does).
+	h.l.SetResolver(dnstest.Start(t).Resolver())
 	for _, o := range opts {
 		o(h.l)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -314,7 +315,18 @@ func (s *session) data(r io.Reader) error {
 		Helo:       helo,
 		Receiver:   s.l.rc.Name,
 	}
-	id, err := s.l.q.Add(env, io.MultiReader(strings.NewReader(hdr), body))
+	var authField string // Authentication-Results, before Received (RFC 8601 section 5)
+	var authLog []any
+	if s.checksSender(authUser) {
+		field, content, done, attrs, refusal := s.checkSender(tx.from, helo, body)
+		defer done()
+		if refusal != nil {
+			s.g.note("from", tx.from, "recipients", len(tx.rcpts), "receive_id", rid)
+			return refusal
+		}
+		authField, body, authLog = field, content, attrs
+	}
+	id, err := s.l.q.Add(env, io.MultiReader(strings.NewReader(authField), strings.NewReader(hdr), body))
 	switch {
 	case br.refusal != nil:
 		if err == nil {
@@ -356,7 +368,7 @@ func (s *session) data(r io.Reader) error {
 	}
 	s.l.log.Info("accepted", "id", id, "receive_id", rid, "from", tx.from, "to", written,
 		"size", br.n+int64(len(hdr)), "remote", s.g.remote.String(), "helo", helo, "auth", authUser, "tls", st != nil,
-		"duration", time.Since(start).Round(time.Millisecond))
+		"duration", time.Since(start).Round(time.Millisecond), slog.Group("sender_auth", authLog...))
 	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "Ok: queued as " + printable(id, 100)}
 }
 

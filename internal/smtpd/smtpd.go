@@ -79,7 +79,9 @@ type Listener struct {
 	fqdn   string
 	tls    *tls.Config // nil without STARTTLS
 	secret []byte      // the hub secret, on a relay listener (KindRelay)
-	srv    *smtp.Server
+	// resolver asks the server's dns for the sender checks; nil: the system's.
+	resolver *net.Resolver
+	srv      *smtp.Server
 
 	// trustLoopback lets loopback clients AUTH without TLS; tests turn it
 	// off to stand for a remote client.

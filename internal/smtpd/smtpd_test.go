@@ -109,7 +109,10 @@ func TestAcceptLocal(t *testing.T) {
 	if r.Written != "alice@contoso.test" || r.Decision.Outcome != routing.OutcomeMailbox || r.Decision.Mailbox != "Alice Example" || r.Decision.Server != "hub-hq" {
 		t.Errorf("recipient %+v", r)
 	}
-	received := regexp.MustCompile(`^Received: from client\.fabrikam\.test \(\[127\.0\.0\.1\]\)\r\n` +
+	// The default connector is of kind smtp: sender_auth tag puts the
+	// Authentication-Results field first.
+	received := regexp.MustCompile(`^Authentication-Results: hub-hq\.contoso\.test;\r\n\tspf=none smtp\.mailfrom=fabrikam\.test;\r\n\tdkim=none;\r\n\tdmarc=permerror\r\n` +
+		`Received: from client\.fabrikam\.test \(\[127\.0\.0\.1\]\)\r\n` +
 		`\tby hub-hq\.contoso\.test with UTF8SMTP id [0-9a-v]{16}\r\n` + // net/smtp sends SMTPUTF8
 		`\tfor <alice@contoso\.test>;\r\n` +
 		`\t[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d [+-]\d{4}\r\n`)
