@@ -60,8 +60,16 @@ func buildOrganization(c *collector, org *Org, r *rawOrganization) {
 	}
 	org.MessageExpiration = durationOr(c, "organization.message_expiration", r.MessageExpiration, DefaultMessageExpiration, 5*time.Second, 90*24*time.Hour)
 	org.DelayNotification = durationOr(c, "organization.delay_notification", r.DelayNotification, DefaultDelayNotification, time.Second, 30*24*time.Hour)
+	org.Administrators = r.Administrators
 	if r.HubSecretFile != "" {
 		org.HubSecretFile = abs(org.Dir, r.HubSecretFile)
+	}
+	if r.IMAPHost != "" {
+		if err := checkHostPort(r.IMAPHost); err != nil {
+			c.add("organization.imap_host", `write the IMAP server's host:port, e.g. imap_host = "imap.contoso.test:993"`, "imap_host: %v", err)
+		} else {
+			org.IMAPHost = r.IMAPHost
+		}
 	}
 	rt := &r.Retry
 	org.Retry = Retry{
@@ -180,6 +188,7 @@ func checkOrganization(c *collector, org *Org) {
 			c.add("organization.default_domain", fmt.Sprintf("add [[accepted_domain]] domain = %q type = \"authoritative\"", org.DefaultDomain), "default_domain %s is not an authoritative accepted domain", org.DefaultDomain)
 		}
 	}
+	checkAdministrators(c, org)
 	if len(org.Servers) > 1 && org.HubSecretFile == "" {
 		c.add("organization", `run "waypost secret > hub.secret" and add hub_secret_file = "hub.secret" to [organization]`, "an organization with %d servers needs hub_secret_file, so hubs can prove they belong to it", len(org.Servers))
 	}

@@ -39,6 +39,13 @@ type configState struct {
 	mtime   time.Time // of the file when last read, for the watcher
 	size    int64
 	readAt  time.Time
+	text    []byte // the bytes in force, for the console's config page
+
+	// The last reload that applied a change, for the console.
+	reloadAt        time.Time
+	reloadActor     string
+	changes         []string
+	restartRequired []string
 }
 
 func digestOf(b []byte) string {
@@ -110,7 +117,8 @@ func (h *Hub) reload(actor string, data []byte) (*control.Reload, error) {
 		}
 	}
 	h.engine.Store(eng)
-	h.cfg.digest, h.cfg.loaded, h.cfg.refused = digest, time.Now(), ""
+	h.cfg.digest, h.cfg.loaded, h.cfg.refused, h.cfg.text = digest, time.Now(), "", data
+	h.cfg.reloadAt, h.cfg.reloadActor, h.cfg.changes, h.cfg.restartRequired = h.cfg.loaded, actor, res.Changes, res.RestartRequired
 	h.metrics.Reload("applied")
 	h.log.Info("organization file reloaded", "file", file, "actor", actor, "changes", len(res.Changes))
 	for _, c := range res.Changes {
@@ -187,6 +195,7 @@ func (h *Hub) diff(old, org *config.Org) (changes, restart []string) {
 	field("data_dir", was.DataDir, me.DataDir)
 	field("relay", was.Relay, me.Relay)
 	field("api", was.API, me.API)
+	field("mailbox_delivery", was.MailboxDelivery.Kind+" "+was.MailboxDelivery.Address, me.MailboxDelivery.Kind+" "+me.MailboxDelivery.Address)
 	field("dns", strings.Join(was.DNS, " "), strings.Join(me.DNS, " "))
 	if !slices.EqualFunc(was.Receive, me.Receive, sameReceive) {
 		restart = append(restart, "receive connectors of "+me.Name+" (listen addresses and settings)")
@@ -223,6 +232,7 @@ func (h *Hub) diff(old, org *config.Org) (changes, restart []string) {
 		}
 		return out
 	}
+	named("console administrator", old.Administrators, org.Administrators) // applies at once (internal/console)
 	named("site", names(len(old.Sites), func(i int) string { return old.Sites[i].Name }), names(len(org.Sites), func(i int) string { return org.Sites[i].Name }))
 	named("site link", names(len(old.SiteLinks), func(i int) string { return old.SiteLinks[i].Name }), names(len(org.SiteLinks), func(i int) string { return org.SiteLinks[i].Name }))
 	named("server", names(len(old.Servers), func(i int) string { return old.Servers[i].Name }), names(len(org.Servers), func(i int) string { return org.Servers[i].Name }))
@@ -356,7 +366,7 @@ func (h *Hub) initConfigState() {
 		return
 	}
 	if data, err := os.ReadFile(file); err == nil {
-		h.cfg.digest = digestOf(data)
+		h.cfg.digest, h.cfg.text = digestOf(data), data
 	}
 	if fi, err := os.Stat(file); err == nil {
 		h.cfg.mtime, h.cfg.size, h.cfg.readAt = fi.ModTime(), fi.Size(), time.Now()

@@ -43,6 +43,9 @@ type Hub struct {
 	lns    []net.Listener
 	secret []byte         // the organization's hub secret, nil without one
 	pool   *delivery.Pool // SMTP connections kept between messages, shared by every SMTP agent
+	// maildir holds the mailboxes of this server (the API reads them;
+	// Dovecot's LMTP writes the same folders, packaging/dovecot/).
+	maildir *delivery.Maildir
 	// resolver asks the server's dns resolvers ([[server]] dns); nil:
 	// the system's. signers holds the DKIM signer of the organization in
 	// force (resolver.go).
@@ -91,8 +94,9 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 	h.engine.Store(routing.New(org, dir))
 	// The scheduler's index is filled by the queue's recovery, the one
 	// reading of the queue's records (internal/scheduler, index.go).
+	h.maildir = &delivery.Maildir{Root: filepath.Join(s.DataDir, "mailboxes"), Hostname: s.FQDN}
 	h.sched = &scheduler.Scheduler{Server: s.Name, Engine: &h.engine, Log: log,
-		Mailbox:   &delivery.Maildir{Root: filepath.Join(s.DataDir, "mailboxes"), Hostname: s.FQDN},
+		Mailbox:   h.mailboxAgent(),
 		Connector: h.connector, Relay: h.relay}
 	q, rec, err := queue.OpenWith(filepath.Join(s.DataDir, "queue"), queue.Options{Scan: h.sched.Load})
 	if err != nil {

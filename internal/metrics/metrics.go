@@ -36,6 +36,8 @@ type Metrics struct {
 	relays       *prometheus.CounterVec
 	reloads      *prometheus.CounterVec
 	adminActions *prometheus.CounterVec
+
+	recentIn, recentOut window // received, delivered in the last hour (recent.go)
 }
 
 // QueueStat is one queue as the collector reports it.
@@ -99,6 +101,7 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 func (m *Metrics) Received(connector string) {
 	if m != nil {
 		m.received.WithLabelValues(connector).Inc()
+		m.recentIn.add(time.Now(), 1)
 	}
 }
 
@@ -117,6 +120,9 @@ func (m *Metrics) Delivery(connector, outcome, status string, sinceArrival time.
 		return
 	}
 	m.deliveries.WithLabelValues(connector, outcome, Class(status)).Inc()
+	if outcome == Delivered {
+		m.recentOut.add(time.Now(), 1)
+	}
 	if outcome != Deferred {
 		m.latency.WithLabelValues(outcome).Observe(max(sinceArrival, 0).Seconds())
 	}

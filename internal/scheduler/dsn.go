@@ -18,19 +18,15 @@ import (
 // and "" when the next hop took NOTIFY on and reports itself: another hub,
 // or an SMTP host that offers DSN (RFC 3461 section 5.2.1: no "relayed"
 // notification then).
-func successAction(agent delivery.Agent, mailbox *delivery.Maildir, res delivery.Result) string {
+func successAction(agent, mailbox delivery.Agent, res delivery.Result) string {
 	if res.NotifyPassed {
 		return ""
 	}
-	switch a := agent.(type) {
-	case *delivery.Maildir:
-		if a == mailbox {
-			return "delivered"
-		}
-	case *delivery.SMTP:
-		if a.Hub != nil {
-			return ""
-		}
+	if agent == mailbox {
+		return "delivered" // a Maildir here, or the LMTP mail store: final delivery either way
+	}
+	if a, ok := agent.(*delivery.SMTP); ok && a.Hub != nil {
+		return ""
 	}
 	return "relayed"
 }

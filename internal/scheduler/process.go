@@ -200,7 +200,7 @@ func (j *job) deliver(ctx context.Context, m *queue.Message, agent delivery.Agen
 		switch res.Class {
 		case delivery.Delivered:
 			j.final(m, r, queue.Delivered, qr)
-			if agent != delivery.Agent(j.s.Mailbox) {
+			if agent != j.s.Mailbox {
 				j.events[len(j.events)-1].Event = tracking.Send // handed to another server
 			}
 			if a := successAction(agent, j.s.Mailbox, res); a != "" && strings.Contains(strings.ToUpper(r.Notify), "SUCCESS") {

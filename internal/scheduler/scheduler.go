@@ -25,10 +25,12 @@ import (
 // start-up scan, queue.Options.Scan) before Run; call Run (or RunOnce)
 // from one goroutine; it processes up to Workers messages at a time.
 type Scheduler struct {
-	Server  string
-	Engine  *atomic.Pointer[routing.Engine]
-	Queue   *queue.Store
-	Mailbox *delivery.Maildir
+	Server string
+	Engine *atomic.Pointer[routing.Engine]
+	Queue  *queue.Store
+	// Mailbox delivers to the mailboxes of this server: a Maildir, or
+	// LMTP to a mail store ([[server]] mailbox_delivery).
+	Mailbox delivery.Agent
 	// Connector returns the agent of a send connector, or nil when there
 	// is no such connector.
 	Connector func(name string) delivery.Agent
