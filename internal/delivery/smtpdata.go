@@ -9,8 +9,16 @@ import (
 	"io"
 	"net"
 	"net/textproto"
+	"sync"
 	"time"
 )
+
+// copyBuffers are the buffers the content is copied through, kept between
+// deliveries: io.Copy would allocate 32 KiB for each message, which at a
+// backlog's thousands of messages a second is most of what the garbage
+// collector and the scavenger do (docs/performance.md, "Backlog drain and
+// queue administration").
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // deadlineWriter gives each write of the content its own time limit, so
 // that a stalled server cannot hold a delivery forever (RFC 5321 section
@@ -66,7 +74,10 @@ func (c *client) writeContent(r io.Reader, header func(io.Writer) error) error {
 	if err := header(w); err != nil {
 		return err
 	}
-	if _, err := io.Copy(w, r); err != nil {
+	buf := copyBuffers.Get().(*[]byte)
+	_, err := io.CopyBuffer(w, r, *buf)
+	copyBuffers.Put(buf)
+	if err != nil {
 		return err
 	}
 	c.raw.SetWriteDeadline(time.Now().Add(c.timeout))

@@ -89,7 +89,7 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 		return nil, err
 	}
 	backend, _ := dirCloser.(directory.Directory)
-	h := &Hub{org: org, server: s, log: log, pool: &delivery.Pool{}, dir: dirCloser, backend: backend,
+	h := &Hub{org: org, server: s, log: log, pool: &delivery.Pool{MaxIdle: scheduler.DefaultWorkers}, dir: dirCloser, backend: backend,
 		started: time.Now(), Watch: 500 * time.Millisecond, resolver: newResolver(s.DNS)}
 	h.engine.Store(routing.New(org, dir))
 	// The scheduler's index is filled by the queue's recovery, the one
@@ -146,7 +146,7 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 		}
 		l.SetQueueDir(q.Dir()) // MAIL is refused (452 4.3.1) while its file system is nearly full
 		l.SetLoginLimiter(h.logins)
-		ln, err := net.Listen("tcp", s.Relay)
+		ln, err := listenSMTP(s.Relay)
 		if err != nil {
 			h.close()
 			return nil, fmt.Errorf("relay listener: %w", err)
@@ -165,7 +165,7 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 			l.SetLoginLimiter(h.logins) // else it counts nothing, with a limiter of its own
 		}
 		l.SetResolver(h.resolver) // the sender checks ask the server's dns
-		ln, err := net.Listen("tcp", rc.Listen)
+		ln, err := listenSMTP(rc.Listen)
 		if err != nil {
 			h.close()
 			return nil, fmt.Errorf("receive connector %q: %w", rc.Name, err)
@@ -357,4 +357,14 @@ func (h *headCapture) messageID() string {
 		}
 	}
 	return ""
+}
+
+// listenSMTP listens for SMTP sessions on addr without TCP keep-alive:
+// the SMTP server times every read itself (smtpd's guard, the receive
+// connector's command timeout), and Go's default keep-alive costs four
+// setsockopt calls on every accepted connection, most of the system calls
+// of a short session after its reads and writes (docs/performance.md).
+func listenSMTP(addr string) (net.Listener, error) {
+	lc := net.ListenConfig{KeepAlive: -1}
+	return lc.Listen(context.Background(), "tcp", addr)
 }
