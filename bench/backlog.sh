@@ -6,13 +6,18 @@
 # 1. With nothing listening on the send connector's target, smtp-source
 #    queues MSGS messages of SIZE bytes (default 100000 x 2 KiB); every
 #    first attempt fails (connection refused) and the messages wait.
+#    Every retry interval is RETRY (default 1h, as for a partner down for
+#    the day): with the default schedule (4 x 1m, then 5m) a backlog that
+#    took minutes to queue is being retried while it is measured, and the
+#    "idle" hub is busy failing thousands of attempts a second.
 # 2. After SETTLE seconds, the idle hub's CPU over IDLE seconds, from
 #    /proc/PID/stat (user and system, as a share of one core).
 # 3. The time of one GET /metrics and of `waypost queue list`.
 # 4. smtp-sink comes up on the target and `waypost queue retry` makes
 #    every message due (as an operator would once the partner is back);
 #    the drain rate is MSGS / time from the retry until the sink has them
-#    all. The time `queue retry` took is printed too.
+#    all, and the hub's CPU over the drain per message (user and system,
+#    from /proc/PID/stat). The time `queue retry` took is printed too.
 #
 #   bench/backlog.sh                 # 100000 messages
 #   MSGS=20000 IDLE=10 bench/backlog.sh
@@ -34,6 +39,8 @@ API_PORT=${API_PORT:-2580}
 SETTLE=${SETTLE:-10}
 IDLE=${IDLE:-30}
 STALL=${STALL:-120}
+RETRY=${RETRY:-1h}
+[[ $RETRY =~ ^[0-9]+(s|m|h)$ ]] || fail "RETRY must be a duration such as 1h or 90s, not '$RETRY'"
 for v in MSGS SIZE SESSIONS SUT_PORT SINK_PORT API_PORT SETTLE IDLE STALL; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || fail "$v must be a non-negative integer, not '${!v}'"
 done
@@ -67,7 +74,7 @@ seconds() {
 
 say "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 build_waypost "$WORK"
-start_waypost "$WORK" "$SUT_PORT" "$SINK_PORT" "$API_PORT"
+HUB_RETRY=$RETRY start_waypost "$WORK" "$SUT_PORT" "$SINK_PORT" "$API_PORT"
 queue() { "$WORK/waypost" queue --config "$HUB_CONFIG" --server hub "$@"; }
 
 # 1. the backlog
@@ -96,6 +103,7 @@ cat "$WORK/last.out" >&2
 
 # 4. the target comes back
 start_sink "$SINK_PORT" "$WORK/sink.count"
+read -r u0 s0 <<<"$(proc_cpu "$HUB_PID")"
 t0=$EPOCHREALTIME
 (
 	rc=0
@@ -104,11 +112,14 @@ t0=$EPOCHREALTIME
 ) &
 RETRY_PID=$!
 wait_count "$WORK/sink.count" "$MSGS" "$STALL" || fail "the backlog did not drain (see $WORK/hub/hub.log; KEEP=1 keeps it)"
+read -r u1 s1 <<<"$(proc_cpu "$HUB_PID")"
 wait "$RETRY_PID" || true
 read -r retry_rc retry_time <"$WORK/retry.done"
 ((retry_rc == 0)) || say "waypost queue retry failed (status $retry_rc): $(tail -2 "$WORK/retry.out")"
 drain=$(awk -v n="$MSGS" -v a="$t0" -v b="$COUNT_END" 'BEGIN { printf "%.1f", n / (b - a) }')
+drain_cpu=$(awk -v n="$MSGS" -v hz="$CLK_TCK" -v u="$((u1 - u0))" -v s="$((s1 - s0))" \
+	'BEGIN { printf "%.0f us/msg (user %.0f, system %.0f)", (u + s) * 1e6 / hz / n, u * 1e6 / hz / n, s * 1e6 / hz / n }')
 retry_s=$(awk -v a="$t0" -v b="$retry_time" 'BEGIN { printf "%.3f", b - a }')
 
-printf 'waypost backlog: %d msgs x %d B: accept %s msg/s; idle hub %s over %ds; GET /metrics %s s; queue list %s s; queue retry %s s; drain %s msg/s\n' \
-	"$MSGS" "$SIZE" "$accept" "$idle" "$IDLE" "$metrics" "$list" "$retry_s" "$drain"
+printf 'waypost backlog: %d msgs x %d B: accept %s msg/s; idle hub %s over %ds; GET /metrics %s s; queue list %s s; queue retry %s s; drain %s msg/s, hub CPU %s\n' \
+	"$MSGS" "$SIZE" "$accept" "$idle" "$IDLE" "$metrics" "$list" "$retry_s" "$drain" "$drain_cpu"

@@ -105,7 +105,8 @@ CLK_TCK=$(getconf CLK_TCK)
 # start_waypost WORK PORT SINK_PORT [API_PORT]: a hub in WORK/hub with one
 # receive connector on PORT that relays for 127.0.0.0/8 and one send
 # connector to the sink on SINK_PORT; with API_PORT, the HTTP API (and
-# /metrics) there. Sets HUB_PID and HUB_CONFIG.
+# /metrics) there; HUB_RETRY, when set (a duration such as 1h), is every
+# interval of the retry schedule. Sets HUB_PID and HUB_CONFIG.
 start_waypost() {
 	local work=$1 port=$2 sink=$3 api=${4:-}
 	mkdir -p "$work/hub"
@@ -113,6 +114,7 @@ start_waypost() {
 	cat >"$HUB_CONFIG" <<TOML
 [organization]
 default_domain = "bench.test"
+${HUB_RETRY:+retry = { glitch_interval = \"$HUB_RETRY\", transient_interval = \"$HUB_RETRY\", outbound_interval = \"$HUB_RETRY\" \}}
 [[site]]
 name = "Bench"
 [[server]]
@@ -126,6 +128,7 @@ ${api:+api = \"$BENCH_ADDR:$api\"}
   relay_ranges = ["127.0.0.0/8"]
   max_recipients = 1000
   max_connections_per_ip = 0        # one load generator opens every session
+  sender_auth = "off"               # as the Postfix baseline: no SPF/DKIM/DMARC (their cost: docs/performance.md)
 [[accepted_domain]]
 domain = "bench.test"
 [[send_connector]]

@@ -25,8 +25,12 @@ FUZZTIME="${FUZZTIME:-100000x}"
 # Those are in Debian's system perl and /usr/bin/python3; the tests look
 # there too when another interpreter comes first in PATH. Chromium for the
 # web console's browser test (test/console_test.go, driven with chromedp),
-# which fails rather than skips when CI is set.
-need_pkgs=(slapd ldap-utils libsisimai-perl python3-flufl.bounce python3-dkim chromium)
+# which fails rather than skips when CI is set. Dovecot's IMAP and LMTP
+# servers for the mail client tests (test/dovecot_test.go), which start a
+# private Dovecot of their own with packaging/dovecot/waypost.conf; the
+# package starts no service where there is no init system, and the tests
+# need none.
+need_pkgs=(slapd ldap-utils libsisimai-perl python3-flufl.bounce python3-dkim chromium dovecot-imapd dovecot-lmtpd)
 if ((${#need_pkgs[@]})); then
 	missing=()
 	for p in "${need_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

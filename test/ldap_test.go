@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/smtp"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -293,4 +294,63 @@ func TestLDAPSeedScenario(t *testing.T) {
 	s.waitFor("Alice's message in Bob's Maildir", func() bool { return len(harness.Maildir(t, s.data("hub-branch"), bob)) == 1 })
 	s.submit("hub-branch", "bob@contoso.test", "team@contoso.test", "hello team")
 	s.waitFor("Bob's message to the team in Alice's Maildir", func() bool { return len(harness.Maildir(t, s.data("hub-hq1"), alice)) == 2 })
+}
+
+// TestCheckpasswordLDAP: waypost checkpassword, as Dovecot runs it,
+// checks passwords by LDAP bind: the mail attribute and an SMTP proxy
+// address log in, a wrong password is refused (1), and with slapd down
+// the answer is a temporary failure (111), not a refusal.
+func TestCheckpasswordLDAP(t *testing.T) {
+	ldap := harness.StartSlapd(t, ldapPeople("hub1", "hub1"))
+	dir := t.TempDir()
+	file := filepath.Join(dir, "org.toml")
+	harness.Write(t, file, `
+[organization]
+default_domain = "contoso.test"
+[[site]]
+name = "HQ"
+[[server]]
+name = "hub1"
+site = "HQ"
+[[accepted_domain]]
+domain = "contoso.test"
+`+ldapSection(t, ldap, dir))
+	login := func(user, password string) (int, string) {
+		t.Helper()
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(w, "%s\x00%s\x00", user, password)
+		w.Close()
+		cmd := exec.Command(harness.Binary(t), "checkpassword", "--config", file, "--server", "hub1")
+		cmd.ExtraFiles = []*os.File{r} // file descriptor 3
+		var out, errOut strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		err = cmd.Run()
+		r.Close()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return code, out.String() + errOut.String()
+	}
+	for _, tc := range []struct{ user, home string }{
+		{"alice@contoso.test", "alice@contoso.test"},
+		{"Bob@Contoso.test", "bob@contoso.test"},
+	} {
+		code, out := login(tc.user, "pw")
+		if code != 0 || !strings.Contains(out, "USER="+tc.home+"\n") || !strings.Contains(out, filepath.Join("mailboxes", tc.home)) {
+			t.Errorf("login of %s: exit %d\n%s", tc.user, code, out)
+		}
+	}
+	if code, out := login("alice@contoso.test", "wrong"); code != 1 {
+		t.Errorf("wrong password: exit %d, want 1\n%s", code, out)
+	}
+	ldap.Stop()
+	if code, out := login("alice@contoso.test", "pw"); code != 111 {
+		t.Errorf("slapd down: exit %d, want 111\n%s", code, out)
+	}
 }

@@ -92,6 +92,10 @@ func New(cfg Config) *Server {
 	s.mux.HandleFunc("GET /api/v1/mailbox/messages", s.authed(s.listMessages))
 	s.mux.HandleFunc("GET /api/v1/mailbox/messages/{id}", s.authed(s.fetchMessage))
 	s.mux.HandleFunc("DELETE /api/v1/mailbox/messages/{id}", s.authed(s.deleteMessage))
+	for _, p := range AutoconfigPaths {
+		s.mux.HandleFunc("GET "+p, s.autoconfig)
+	}
+	s.mux.HandleFunc("POST "+AutodiscoverPath, s.autodiscover)
 	return s
 }
 

@@ -69,7 +69,7 @@ func usage(w io.Writer) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+		fmt.Fprintf(w, "  %-13s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintln(w, "\nRun \"waypost <command> --help\" for a command's flags, \"waypost --version\" for the version.")
 	fmt.Fprintln(w, "Exit codes: 0 success, 1 failure (the command ran and something failed), 2 usage error;")

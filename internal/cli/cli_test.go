@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -260,6 +261,44 @@ func TestBuiltInOrganizationRoutesOutward(t *testing.T) {
 	}
 	if d.Outcome != "connector" || d.Connector != "Outbound" {
 		t.Errorf("mail to another domain in the built-in organization: %s", out)
+	}
+}
+
+// waypost check reports the mail client keys ([organization] imap_host,
+// [[server]] mailbox_delivery) with their lines and a fix, and passes
+// good values.
+func TestCheckMailClientKeys(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "hub.secret"), []byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"), 0o600)
+	head := "[organization]\ndefault_domain = \"x.test\"\nhub_secret_file = \"hub.secret\"\n%s[[accepted_domain]]\ndomain = \"x.test\"\n[[site]]\nname = \"A\"\n"
+	good := filepath.Join(dir, "good.toml")
+	os.WriteFile(good, []byte(fmt.Sprintf(head, "imap_host = \"imap.x.test:993\"\n")+
+		"[[server]]\nname = \"a1\"\nsite = \"A\"\nmailbox_delivery = { kind = \"lmtp\", address = \"127.0.0.1:24\" }\n"+
+		"[[server]]\nname = \"a2\"\nsite = \"A\"\nmailbox_delivery = { kind = \"lmtp\", address = \"unix:/run/dovecot/lmtp\" }\n"+
+		"[[server]]\nname = \"a3\"\nsite = \"A\"\nmailbox_delivery = { kind = \"maildir\" }\n"), 0o644)
+	if code, out, errOut := run(t, "check", "--config", good); code != 0 || !strings.Contains(out, "ok") {
+		t.Fatalf("good values: exit %d %s %s", code, out, errOut)
+	}
+	bad := filepath.Join(dir, "bad.toml")
+	os.WriteFile(bad, []byte(fmt.Sprintf(head, "imap_host = \"imap.x.test\"\n")+
+		"[[server]]\nname = \"a1\"\nsite = \"A\"\nmailbox_delivery = { kind = \"lmtp\" }\n"+
+		"[[server]]\nname = \"a2\"\nsite = \"A\"\nmailbox_delivery = { kind = \"pop3\" }\n"+
+		"[[server]]\nname = \"a3\"\nsite = \"A\"\nmailbox_delivery = { kind = \"lmtp\", address = \"localhost\", port = 24 }\n"), 0o644)
+	code, _, errOut := run(t, "check", "--config", bad)
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	for _, want := range []string{
+		bad + `:4: imap_host: "imap.x.test" is not host:port (fix: write the IMAP server's host:port`,
+		bad + `:12: server "a1": mailbox_delivery kind "lmtp" has no address (fix: add address = "127.0.0.1:24"`,
+		bad + `:16: server "a2": mailbox_delivery has unknown kind "pop3" (fix: use kind = "maildir" (the default) or kind = "lmtp")`,
+		bad + `:20: unknown key "port" in [server.mailbox_delivery]`,
+		bad + `:20: server "a3": mailbox_delivery address: "localhost" is not host:port`,
+		"5 errors",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
 	}
 }
 

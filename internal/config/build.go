@@ -64,6 +64,13 @@ func buildOrganization(c *collector, org *Org, r *rawOrganization) {
 	if r.HubSecretFile != "" {
 		org.HubSecretFile = abs(org.Dir, r.HubSecretFile)
 	}
+	if r.IMAPHost != "" {
+		if err := checkHostPort(r.IMAPHost); err != nil {
+			c.add("organization.imap_host", `write the IMAP server's host:port, e.g. imap_host = "imap.contoso.test:993"`, "imap_host: %v", err)
+		} else {
+			org.IMAPHost = r.IMAPHost
+		}
+	}
 	rt := &r.Retry
 	org.Retry = Retry{
 		GlitchCount:       intOr(rt.GlitchCount, DefaultRetry.GlitchCount),

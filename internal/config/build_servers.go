@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"strings"
 )
 
 var serverName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
@@ -66,6 +67,7 @@ func buildServers(c *collector, org *Org, raws []rawServer) {
 			c.add(path+".data_dir", "give each server its own data_dir", "server %q uses the data_dir of server %q", r.Name, prev)
 		}
 		dataDirs[s.DataDir] = r.Name
+		s.MailboxDelivery = buildMailboxDelivery(c, org, path+".mailbox_delivery", r.Name, r.MailboxDelivery)
 		claim(path+".relay", r.Relay, fmt.Sprintf("relay of server %q", r.Name))
 		claim(path+".api", r.API, fmt.Sprintf("api of server %q", r.Name))
 		names := map[string]bool{}
@@ -178,6 +180,39 @@ func ParseDNS(raws []string) ([]string, error) {
 		return nil, c.errs
 	}
 	return out, nil
+}
+
+// buildMailboxDelivery checks a server's mailbox_delivery: kind "maildir"
+// (the default) or "lmtp" with the address of an LMTP server (RFC 2033),
+// host:port or "unix:" and an absolute socket path.
+func buildMailboxDelivery(c *collector, org *Org, path, server string, r *rawMailboxDelivery) MailboxDelivery {
+	if r == nil {
+		return MailboxDelivery{Kind: MailboxMaildir}
+	}
+	md := MailboxDelivery{Kind: r.Kind, Address: r.Address}
+	switch r.Kind {
+	case "", MailboxMaildir:
+		md.Kind = MailboxMaildir
+		if r.Address != "" {
+			c.add(path+".address", `remove address, or write kind = "lmtp"`, "server %q: mailbox_delivery kind \"maildir\" takes no address", server)
+		}
+	case MailboxLMTP:
+		switch sock, isUnix := strings.CutPrefix(r.Address, "unix:"); {
+		case r.Address == "":
+			c.add(path, `add address = "127.0.0.1:24" or address = "unix:/run/dovecot/lmtp"`, "server %q: mailbox_delivery kind \"lmtp\" has no address", server)
+		case isUnix && sock == "":
+			c.add(path+".address", `write "unix:" and the socket's path, e.g. "unix:/run/dovecot/lmtp"`, "server %q: mailbox_delivery address %q has no socket path", server, r.Address)
+		case isUnix:
+			md.Address = "unix:" + abs(org.Dir, sock)
+		default:
+			if err := checkHostPort(r.Address); err != nil {
+				c.add(path+".address", `write host:port, e.g. "127.0.0.1:24", or "unix:/run/dovecot/lmtp"`, "server %q: mailbox_delivery address: %v", server, err)
+			}
+		}
+	default:
+		c.add(path+".kind", `use kind = "maildir" (the default) or kind = "lmtp"`, "server %q: mailbox_delivery has unknown kind %q", server, r.Kind)
+	}
+	return md
 }
 
 // buildDNS checks the resolvers of a server: IP addresses, with a port

@@ -19,6 +19,7 @@ type Org struct {
 	MessageExpiration time.Duration
 	DelayNotification time.Duration
 	HubSecretFile     string // absolute; "" when not set
+	IMAPHost          string // host:port of the organization's IMAP server (Dovecot), for client autoconfiguration; "" when not set
 	Retry             Retry
 	// Administrators name the recipients who may use the web console
 	// (docs/operations.md, "Console"): a mailbox's name or one of its SMTP
@@ -74,6 +75,22 @@ type Server struct {
 	// (resolv.conf).
 	DNS     []string
 	Receive []*ReceiveConnector
+	// MailboxDelivery is how the mailboxes of this server are delivered:
+	// Maildir folders in the data folder (the default) or LMTP to a mail
+	// store such as Dovecot (RFC 2033).
+	MailboxDelivery MailboxDelivery
+}
+
+// Mailbox delivery kinds.
+const (
+	MailboxMaildir = "maildir"
+	MailboxLMTP    = "lmtp"
+)
+
+// MailboxDelivery is a server's mailbox_delivery.
+type MailboxDelivery struct {
+	Kind    string // MailboxMaildir or MailboxLMTP
+	Address string // for LMTP: host:port, or "unix:" and a socket path
 }
 
 // Receive connector kinds.

@@ -23,6 +23,7 @@ type rawOrganization struct {
 	DelayNotification string   `toml:"delay_notification"`
 	HubSecretFile     string   `toml:"hub_secret_file"`
 	Administrators    []string `toml:"administrators"`
+	IMAPHost          string   `toml:"imap_host"`
 	Retry             rawRetry `toml:"retry"`
 }
 
@@ -54,6 +55,13 @@ type rawServer struct {
 	API     string       `toml:"api"`
 	DNS     []string     `toml:"dns"`
 	Receive []rawReceive `toml:"receive"`
+
+	MailboxDelivery *rawMailboxDelivery `toml:"mailbox_delivery"`
+}
+
+type rawMailboxDelivery struct {
+	Kind    string `toml:"kind"`
+	Address string `toml:"address"`
 }
 
 type rawReceive struct {

@@ -17,7 +17,7 @@ import (
 // (after the reply to the final dot, or after RSET) is put back.
 type Pool struct {
 	IdleTime time.Duration // how long an idle connection is kept (default 2s)
-	MaxIdle  int           // idle connections kept per key (default 8)
+	MaxIdle  int           // idle connections kept per key (default DefaultPoolMaxIdle)
 	MaxAge   time.Duration // a connection older than this is not reused (default 5m)
 
 	mu     sync.Mutex
@@ -25,10 +25,16 @@ type Pool struct {
 	closed bool
 }
 
-// Pool defaults.
+// Pool defaults. MaxIdle must be at least the number of deliveries to one
+// destination that can run at once (a hub's scheduler workers): with
+// fewer, the connections given back together beyond MaxIdle are ended
+// with QUIT and the next messages dial new ones, so that a backlog spends
+// its time connecting (docs/performance.md, "Queue engine at 100,000
+// queued messages"). A hub sets it to its worker count; the default is
+// the scheduler's default worker count.
 const (
 	DefaultPoolIdleTime = 2 * time.Second
-	DefaultPoolMaxIdle  = 8
+	DefaultPoolMaxIdle  = 16
 	DefaultPoolMaxAge   = 5 * time.Minute
 )
 

@@ -161,3 +161,42 @@ func TestPoolKeyedBySettings(t *testing.T) {
 		t.Errorf("%d connections, want 2 (one per setting)", accepted)
 	}
 }
+
+// The pool keeps, by default, as many idle connections per destination as
+// a hub's scheduler runs deliveries at once (scheduler.DefaultWorkers is
+// 16): sessions given back together all stay, none is ended only for the
+// next message to dial again.
+func TestPoolKeepsAConnectionPerWorker(t *testing.T) {
+	const workers = 16
+	ts := startTestServer(t, "", false)
+	pool := &Pool{IdleTime: 5 * time.Second}
+	defer pool.Close()
+	a := &SMTP{Hosts: []string{ts.addr}, Timeout: 5 * time.Second, Pool: pool}
+	conns := make([]*conn, workers)
+	for i := range conns {
+		cn, fail := a.dial(context.Background(), ts.addr)
+		if fail != nil {
+			t.Fatalf("dial %d: %+v", i, fail)
+		}
+		conns[i] = cn
+	}
+	for _, cn := range conns {
+		pool.put(cn)
+	}
+	if n := pool.Idle(); n != workers {
+		t.Fatalf("%d idle connections kept after %d were given back together, want %d", n, workers, workers)
+	}
+	// The next round of deliveries takes them: no new connection.
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			if res := a.Deliver(context.Background(), message(fmt.Sprintf("%d\r\n", w), smtpTo("carol@fabrikam.test"))); res[0].Class != Relayed {
+				t.Errorf("worker %d: %+v", w, res[0])
+			}
+		})
+	}
+	wg.Wait()
+	if accepted, _, got := ts.counts(); accepted != workers || got != workers {
+		t.Errorf("%d connections for %d messages, want %d (the kept ones)", accepted, got, workers)
+	}
+}

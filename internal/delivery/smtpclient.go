@@ -32,6 +32,7 @@ type client struct {
 	ext     map[string]string // EHLO keywords, upper case, and their parameters
 	peer    string            // the name the server gives itself in its EHLO (or HELO) reply
 	tls     bool
+	lmtp    bool         // an LMTP session (RFC 2033): LHLO, one reply per recipient after the content
 	log     *slog.Logger // for a recovered panic; nil: slog.Default()
 }
 
@@ -102,13 +103,19 @@ func (c *client) greet() error {
 
 // hello sends EHLO and keeps the extensions offered; a server that refuses
 // EHLO (5xx) gets HELO and is taken to offer none (RFC 5321 section 3.2).
+// An LMTP session sends LHLO instead, and has no HELO to fall back on (RFC
+// 2033 section 4.1).
 func (c *client) hello(name string) error {
 	c.ext = map[string]string{}
-	r, err := c.cmd("EHLO " + name)
+	verb := "EHLO "
+	if c.lmtp {
+		verb = "LHLO "
+	}
+	r, err := c.cmd(verb + name)
 	if err != nil {
 		return err
 	}
-	if r.Code/100 == 5 {
+	if r.Code/100 == 5 && !c.lmtp {
 		if r, err = c.cmd("HELO " + name); err != nil {
 			return err
 		}

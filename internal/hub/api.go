@@ -21,7 +21,7 @@ func (h *Hub) openAPI() error {
 		return fmt.Errorf("api listener: %w", err)
 	}
 	h.api = api.New(api.Config{Server: h.server.Name, Engine: h.engine.Load, Auth: Passwords{Engine: &h.engine},
-		Mailboxes: h.sched.Mailbox, Log: h.log, Logins: h.logins}) // the hub's one limiter (auth.go)
+		Mailboxes: h.maildir, Log: h.log, Logins: h.logins}) // the hub's one limiter (auth.go)
 	h.apiLn = ln
 	h.mountConsole(h.logins)
 	return nil

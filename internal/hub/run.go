@@ -45,6 +45,9 @@ type Hub struct {
 	lns    []net.Listener
 	secret []byte         // the organization's hub secret, nil without one
 	pool   *delivery.Pool // SMTP connections kept between messages, shared by every SMTP agent
+	// maildir holds the mailboxes of this server (the API reads them;
+	// Dovecot's LMTP writes the same folders, packaging/dovecot/).
+	maildir *delivery.Maildir
 	// resolver asks the server's dns resolvers ([[server]] dns); nil:
 	// the system's. signers holds the DKIM signer of the organization in
 	// force (resolver.go).
@@ -87,13 +90,14 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 		return nil, err
 	}
 	backend, _ := dirCloser.(directory.Directory)
-	h := &Hub{org: org, server: s, log: log, pool: &delivery.Pool{}, dir: dirCloser, backend: backend,
+	h := &Hub{org: org, server: s, log: log, pool: &delivery.Pool{MaxIdle: scheduler.DefaultWorkers}, dir: dirCloser, backend: backend,
 		started: time.Now(), Watch: 500 * time.Millisecond, resolver: newResolver(s.DNS)}
 	h.engine.Store(routing.New(org, dir))
 	// The scheduler's index is filled by the queue's recovery, the one
 	// reading of the queue's records (internal/scheduler, index.go).
+	h.maildir = &delivery.Maildir{Root: filepath.Join(s.DataDir, "mailboxes"), Hostname: s.FQDN}
 	h.sched = &scheduler.Scheduler{Server: s.Name, Engine: &h.engine, Log: log,
-		Mailbox:   &delivery.Maildir{Root: filepath.Join(s.DataDir, "mailboxes"), Hostname: s.FQDN},
+		Mailbox:   h.mailboxAgent(),
 		Connector: h.connector, Relay: h.relay}
 	q, rec, err := queue.OpenWith(filepath.Join(s.DataDir, "queue"), queue.Options{Scan: h.sched.Load})
 	if err != nil {
@@ -145,7 +149,7 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 		}
 		l.SetQueueDir(q.Dir()) // MAIL is refused (452 4.3.1) while its file system is nearly full
 		l.SetLoginLimiter(h.logins)
-		ln, err := net.Listen("tcp", s.Relay)
+		ln, err := listenSMTP(s.Relay)
 		if err != nil {
 			h.close()
 			return nil, fmt.Errorf("relay listener: %w", err)
@@ -164,7 +168,7 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 			l.SetLoginLimiter(h.logins) // else it counts nothing, with a limiter of its own
 		}
 		l.SetResolver(h.resolver) // the sender checks ask the server's dns
-		ln, err := net.Listen("tcp", rc.Listen)
+		ln, err := listenSMTP(rc.Listen)
 		if err != nil {
 			h.close()
 			return nil, fmt.Errorf("receive connector %q: %w", rc.Name, err)
@@ -364,3 +368,13 @@ func (h *headCapture) messageID() string {
 // change"). A refused file returns a *control.Error with CodeInvalid
 // listing every problem.
 func (h *Hub) Reload(actor string) (*control.Reload, error) { return h.reloader.Reload(actor) }
+
+// listenSMTP listens for SMTP sessions on addr without TCP keep-alive:
+// the SMTP server times every read itself (smtpd's guard, the receive
+// connector's command timeout), and Go's default keep-alive costs four
+// setsockopt calls on every accepted connection, most of the system calls
+// of a short session after its reads and writes (docs/performance.md).
+func listenSMTP(addr string) (net.Listener, error) {
+	lc := net.ListenConfig{KeepAlive: -1}
+	return lc.Listen(context.Background(), "tcp", addr)
+}

@@ -239,6 +239,7 @@ func (r *Reloader) diff(old, org *config.Org) (changes, restart []string) {
 	field("data_dir", was.DataDir, me.DataDir)
 	field("relay", was.Relay, me.Relay)
 	field("api", was.API, me.API)
+	field("mailbox_delivery", was.MailboxDelivery.Kind+" "+was.MailboxDelivery.Address, me.MailboxDelivery.Kind+" "+me.MailboxDelivery.Address)
 	field("dns", strings.Join(was.DNS, " "), strings.Join(me.DNS, " "))
 	if !slices.EqualFunc(was.Receive, me.Receive, sameReceive) {
 		restart = append(restart, "receive connectors of "+me.Name+" (listen addresses and settings)")

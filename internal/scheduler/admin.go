@@ -20,9 +20,11 @@ import (
 
 // Queue administration (`waypost queue`, docs/operations.md "Queue administration"):
 // the queues of a hub are its pending recipients grouped by next hop, as
-// the scheduler last routed them; every action is an Update of the
-// message's record (so it is durable and CRC-checked like any other
-// change) and is written to the tracking log with the actor.
+// the scheduler last routed them; hold, release and reroute are written
+// to the message's record before they count (durable and CRC-checked like
+// any other change), retry lives in memory until the attempt it makes due
+// writes it (act), and every action is written to the tracking log with
+// the actor.
 
 // queueName is the queue a pending recipient waits in.
 func queueName(r *queue.Recipient) string {
@@ -335,12 +337,28 @@ func messageInfo(m *queue.Message, now time.Time, keep func(*queue.Recipient) bo
 }
 
 // act applies an action to the recipients sel picks: change returns
-// whether it changed r (and may add to skipped). Each message is claimed
-// (a message being delivered at that moment is left alone and said so),
-// changed in memory and written with one durable Put; its tracking events
-// are written with actor once it is on disk. Releasing a poison message
-// takes it out of the poison queue: every pending recipient is due now.
-func (s *Scheduler) act(action string, args control.Select, actor string, change func(m *queue.Message, r *queue.Recipient, a *control.Action) (bool, string)) (*control.Action, error) {
+// whether it changed r (and may add moves to a). Each message is claimed
+// (a message being delivered at that moment is left alone and said so)
+// and changed in memory; its tracking events are written with actor once
+// the change is in force. Releasing a poison message takes it out of the
+// poison queue: every pending recipient is due now.
+//
+// How a change is made durable depends on the action (durable):
+//   - write: each changed record is written with Put before its claim
+//     ends (a hold must survive a crash: a held message delivered after
+//     a restart is what the administrator asked not to happen). The
+//     writes run adminWriters at a time, so that they share the folder
+//     fsyncs of the queue's group commit and the disk's flushes
+//     (docs/performance.md, "Backlog drain and queue administration").
+//   - memoryOnly: nothing is written. The change only makes recipients
+//     due now, and their attempt, moments later, writes the record with
+//     it (Put of the whole record from memory, process.go). A crash
+//     before that attempt brings back the record as it was, with its
+//     earlier next-attempt time: the retry is lost, which is harmless (the
+//     message is attempted on its old schedule), and the record on disk is
+//     always a valid one. So a retry of the whole queue costs no disk
+//     write at all.
+func (s *Scheduler) act(action string, args control.Select, actor string, how durability, change func(m *queue.Message, r *queue.Recipient, a *control.Action) (bool, string)) (*control.Action, error) {
 	now := time.Now()
 	sel, err := compileSelect(args, now)
 	if err != nil {
@@ -351,7 +369,14 @@ func (s *Scheduler) act(action string, args control.Select, actor string, change
 	}
 	a := &control.Action{Action: action, Messages: []string{}}
 	held, busy, poison := 0, 0, 0
+	w := &adminWrites{s: s, a: a, action: action}
+	if how == write {
+		w.start()
+	}
 	for _, lm := range s.snapshot(sel) {
+		if w.failed() {
+			break
+		}
 		e, free := s.claim(lm.ID)
 		if e == nil {
 			if !free {
@@ -370,9 +395,8 @@ func (s *Scheduler) act(action string, args control.Select, actor string, change
 		if released {
 			m.Poison, m.Crashes = "", 0
 		}
-		var events []tracking.Event
-		n, heldHere := 0, 0
-		movesBefore := len(a.Moves)
+		c := change1{e: e, m: m, moves: &control.Action{}}
+		heldHere := 0
 		for i := range m.Recipients {
 			r := &m.Recipients[i]
 			if r.State != queue.Pending || !sel.rcpt(old, &old.Recipients[i]) {
@@ -383,7 +407,7 @@ func (s *Scheduler) act(action string, args control.Select, actor string, change
 				r.Held, r.NextAttempt = false, time.Time{}
 				ok, detail = true, "released from the poison queue, due now"
 			} else {
-				ok, detail = change(m, r, a)
+				ok, detail = change(m, r, c.moves)
 			}
 			if !ok {
 				if r.Held {
@@ -391,31 +415,24 @@ func (s *Scheduler) act(action string, args control.Select, actor string, change
 				}
 				continue
 			}
-			n++
-			events = append(events, tracking.Event{Event: strings.ToUpper(action), ID: m.ID, Sender: m.From, Recipient: TrackedAs(r),
+			c.n++
+			c.events = append(c.events, tracking.Event{Event: strings.ToUpper(action), ID: m.ID, Sender: m.From, Recipient: TrackedAs(r),
 				NextHop: r.NextHop, Detail: detail, Actor: actor})
 		}
 		held += heldHere
-		if n == 0 {
+		if c.n == 0 {
 			s.unclaim(e)
 			continue
 		}
-		err := s.Queue.Put(m)
-		if err != nil {
-			s.unclaim(e)
-			a.Moves = a.Moves[:movesBefore] // not written
-			if errors.Is(err, queue.ErrNotFound) {
-				continue // delivered meanwhile
-			}
-			return a, fmt.Errorf("%s %s: %w", action, lm.ID, err)
+		if how == write {
+			w.queue <- c
+			continue
 		}
-		s.settle(e, outcome{m: m})
-		a.Messages = append(a.Messages, lm.ID)
-		a.Recipients += n
-		for _, e := range events {
-			s.TrackEvent(e)
-		}
+		s.amend(e, m)
+		w.done(c)
 	}
+	err = w.wait()
+	slices.Sort(a.Messages)
 	if held > 0 && action != "hold" && action != "release" {
 		a.Skipped = append(a.Skipped, fmt.Sprintf("%d held recipient(s) left alone: \"waypost queue release\" them first", held))
 	}
@@ -430,13 +447,14 @@ func (s *Scheduler) act(action string, args control.Select, actor string, change
 		s.Log.Info("queue "+action, "actor", actor, "messages", len(a.Messages), "recipients", a.Recipients)
 		s.poke()
 	}
-	return a, nil
+	return a, err
 }
 
 // retry makes the picked recipients due now and resets their backoff, so
 // that a failure after it waits the first interval of the schedule again.
+// It is not written to disk: the attempts it makes due write it (act).
 func (s *Scheduler) Retry(args control.Select, actor string) (*control.Action, error) {
-	return s.act("retry", args, actor, func(m *queue.Message, r *queue.Recipient, a *control.Action) (bool, string) {
+	return s.act("retry", args, actor, memoryOnly, func(m *queue.Message, r *queue.Recipient, a *control.Action) (bool, string) {
 		if r.Held {
 			return false, ""
 		}
@@ -448,7 +466,7 @@ func (s *Scheduler) Retry(args control.Select, actor string) (*control.Action, e
 // hold keeps the picked recipients from being attempted until released;
 // the mark is in the record, so it survives a restart.
 func (s *Scheduler) Hold(args control.Select, actor string) (*control.Action, error) {
-	return s.act("hold", args, actor, func(m *queue.Message, r *queue.Recipient, a *control.Action) (bool, string) {
+	return s.act("hold", args, actor, write, func(m *queue.Message, r *queue.Recipient, a *control.Action) (bool, string) {
 		if r.Held {
 			return false, ""
 		}
@@ -459,7 +477,7 @@ func (s *Scheduler) Hold(args control.Select, actor string) (*control.Action, er
 
 // release makes held recipients due now.
 func (s *Scheduler) Release(args control.Select, actor string) (*control.Action, error) {
-	return s.act("release", args, actor, func(m *queue.Message, r *queue.Recipient, a *control.Action) (bool, string) {
+	return s.act("release", args, actor, write, func(m *queue.Message, r *queue.Recipient, a *control.Action) (bool, string) {
 		if !r.Held {
 			return false, ""
 		}
@@ -473,7 +491,7 @@ func (s *Scheduler) Release(args control.Select, actor string) (*control.Action,
 // backoff), and the scheduler moves them on its next pass.
 func (s *Scheduler) Reroute(args control.Select, actor string) (*control.Action, error) {
 	eng := s.Engine.Load()
-	return s.act("reroute", args, actor, func(m *queue.Message, r *queue.Recipient, a *control.Action) (bool, string) {
+	return s.act("reroute", args, actor, write, func(m *queue.Message, r *queue.Recipient, a *control.Action) (bool, string) {
 		if r.Held {
 			return false, ""
 		}

@@ -39,6 +39,19 @@ func (s *Scheduler) unclaim(e *entry) {
 	}
 }
 
+// amend ends a claim with m as e's record, changed in memory only (a
+// retry, act): e stays as dirty as it was, since a record that a full
+// disk kept from being written is still to be written, and the next
+// attempt writes m whole.
+func (s *Scheduler) amend(e *entry, m *queue.Message) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e.busy = false
+	if s.entries[e.m.ID] == e {
+		s.index(m)
+	}
+}
+
 // claimWait claims id, waiting up to wait for a delivery under way to
 // finish. It fails with control.CodeBusy when the delivery takes longer,
 // and with queue.ErrNotFound when id is not (or no longer) queued.

@@ -25,10 +25,12 @@ import (
 // start-up scan, queue.Options.Scan) before Run; call Run (or RunOnce)
 // from one goroutine; it processes up to Workers messages at a time.
 type Scheduler struct {
-	Server  string
-	Engine  *atomic.Pointer[routing.Engine]
-	Queue   *queue.Store
-	Mailbox *delivery.Maildir
+	Server string
+	Engine *atomic.Pointer[routing.Engine]
+	Queue  *queue.Store
+	// Mailbox delivers to the mailboxes of this server: a Maildir, or
+	// LMTP to a mail store ([[server]] mailbox_delivery).
+	Mailbox delivery.Agent
 	// Connector returns the agent of a send connector, or nil when there
 	// is no such connector.
 	Connector func(name string) delivery.Agent
@@ -40,7 +42,7 @@ type Scheduler struct {
 	Log     *slog.Logger
 	Now     func() time.Time
 	Rand    func() float64 // jitter source for retries
-	Workers int            // messages processed at once (default 16)
+	Workers int            // messages processed at once (default DefaultWorkers)
 
 	Metrics *metrics.Metrics // nil: none
 
@@ -63,6 +65,20 @@ type Scheduler struct {
 		version uint64
 		valid   bool
 	}
+}
+
+// DefaultWorkers is how many messages a scheduler processes at once when
+// Workers is not set. The SMTP connection pool of a hub keeps as many idle
+// connections per destination (delivery.Pool.MaxIdle), so that every
+// worker finds one.
+const DefaultWorkers = 16
+
+// workerCount is the number of messages processed at once.
+func (s *Scheduler) workerCount() int {
+	if s.Workers > 0 {
+		return s.Workers
+	}
+	return DefaultWorkers
 }
 
 // PoisonThreshold is how many consecutive crashes while a message is
@@ -246,10 +262,7 @@ func (s *Scheduler) dispatch(ctx context.Context) (next time.Time, ok bool) {
 // died, and the RECEIVE events it may not have written (recover.go).
 func (s *Scheduler) start() {
 	s.startOnce.Do(func() {
-		n := s.Workers
-		if n <= 0 {
-			n = 16
-		}
+		n := s.workerCount()
 		s.slots = make(chan int, n)
 		for i := range n {
 			s.slots <- i

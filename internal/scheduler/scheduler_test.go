@@ -52,12 +52,13 @@ members = ["a@contoso.test", "alice@contoso.test"]
 `
 
 type fixture struct {
-	full  atomic.Bool                           // the queue's disk is full
-	onOp  atomic.Pointer[func(op, path string)] // sees the queue's file operations
-	s     *Scheduler
-	now   time.Time
-	dir   string
-	track string
+	full   atomic.Bool                           // the queue's disk is full
+	writes atomic.Int64                          // the queue's file creations, writes and renames
+	onOp   atomic.Pointer[func(op, path string)] // sees the queue's file operations
+	s      *Scheduler
+	now    time.Time
+	dir    string
+	track  string
 }
 
 func newFixture(t testing.TB) *fixture {
@@ -119,6 +120,10 @@ func (f *fixture) add(env queue.Envelope, body io.Reader) (*queue.Message, error
 // fault fails the queue's file operations while f.full is set, as a
 // full disk does (ENOSPC); removals still work.
 func (f *fixture) fault(op, path string) error {
+	switch op {
+	case "create", "write", "rename":
+		f.writes.Add(1)
+	}
 	if fn := f.onOp.Load(); fn != nil {
 		(*fn)(op, path)
 	}

@@ -83,6 +83,12 @@ func Start(t testing.TB, config, server string, ready ...string) *Hub {
 // StartFlags is Start with more flags for `waypost serve`.
 func StartFlags(t testing.TB, config, server string, flags []string, ready ...string) *Hub {
 	t.Helper()
+	return startHub(t, config, server, flags, nil, ready...)
+}
+
+// startHub is StartFlags, as the user of cred when it is not nil.
+func startHub(t testing.TB, config, server string, flags []string, cred *syscall.Credential, ready ...string) *Hub {
+	t.Helper()
 	h := &Hub{t: t, log: &syncWriter{w: &bytes.Buffer{}}, done: make(chan struct{})}
 	if !slices.Contains(flags, "--dns") && !namesDNS(t, config) {
 		// No test asks the system's resolver (loopback only): a hub whose
@@ -91,6 +97,9 @@ func StartFlags(t testing.TB, config, server string, flags []string, ready ...st
 	}
 	h.cmd = exec.Command(Binary(t), append([]string{"serve", "--config", config, "--server", server}, flags...)...)
 	h.cmd.Stderr = h.log
+	if cred != nil {
+		h.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	}
 	if err := h.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
