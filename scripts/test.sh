@@ -64,7 +64,9 @@ echo "== staticcheck"
 go tool staticcheck ./...
 
 echo "== go test -race"
-go test -race -count=1 ./...
+# The integration tests (test/) run real hubs, Dovecot, slapd and Chromium one
+# after another: more than go test's default 10 minutes on a loaded machine.
+go test -race -count=1 -timeout 30m ./...
 
 echo "== fuzz targets, $FUZZTIME each"
 for pkg in $(go list ./...); do

@@ -219,3 +219,44 @@ func withoutAuthResults(s string) string {
 	}
 	return s[i+2:]
 }
+
+// TestServeDNSFlag: `waypost serve --dns` (which the harness uses to keep
+// every hub off the system's resolvers) reaches the sender checks of the
+// receive connectors as well as the SMTP agents: with no dns in the file,
+// a message from a domain whose SPF record names this address passes.
+func TestServeDNSFlag(t *testing.T) {
+	zone := dnstest.Start(t, `fabrikam.test. 60 IN TXT "v=spf1 ip4:127.0.0.1 -all"`)
+	dir := t.TempDir()
+	listen := harness.Port(t)
+	file := filepath.Join(dir, "org.toml")
+	harness.Write(t, file, fmt.Sprintf(`
+[organization]
+default_domain = "contoso.test"
+[[site]]
+name = "HQ"
+[[server]]
+name = "hub1"
+site = "HQ"
+fqdn = "hub1.contoso.test"
+  [[server.receive]]
+  name = "Internet"
+  listen = %q
+[[accepted_domain]]
+domain = "contoso.test"
+[[recipient]]
+kind = "mailbox"
+name = "Alice"
+server = "hub1"
+addresses = ["SMTP:alice@contoso.test"]
+`, listen))
+	harness.StartFlags(t, file, "hub1", []string{"--dns", zone.Addr}, listen)
+	msg := "From: Bob <bob@fabrikam.test>\r\nTo: alice@contoso.test\r\nSubject: hello\r\n\r\nHi.\r\n"
+	if err := smtp.SendMail(listen, nil, "bob@fabrikam.test", []string{"alice@contoso.test"}, []byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "data", "hub1")
+	harness.WaitFor(t, 20*time.Second, "the message in alice's Maildir", func() bool { return len(harness.Maildir(t, data, delivery.Folder("alice@contoso.test"))) == 1 })
+	if box := harness.Maildir(t, data, delivery.Folder("alice@contoso.test"))[0]; !strings.Contains(box, "spf=pass smtp.mailfrom=fabrikam.test") {
+		t.Errorf("SPF was not checked against the --dns server:\n%s", box)
+	}
+}

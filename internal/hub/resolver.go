@@ -28,8 +28,14 @@ func newResolver(servers []string) *net.Resolver {
 
 // UseDNS makes the hub ask servers instead of its [[server]] dns (or the
 // system's resolvers), for as long as it runs: waypost serve --dns. Call
-// it before Run.
-func (h *Hub) UseDNS(servers []string) { h.resolver = newResolver(servers) }
+// it before Run: the SMTP agents made from then on and the receive
+// connectors' sender checks (opened by Open already) ask them.
+func (h *Hub) UseDNS(servers []string) {
+	h.resolver = newResolver(servers)
+	for _, l := range h.recv {
+		l.SetResolver(h.resolver)
+	}
+}
 
 // signerCache is the DKIM signer of the organization in force: the keys
 // are read at start and again after each reload that passed the checks
