@@ -97,7 +97,7 @@ func (s *Server) authed(h handler) http.HandlerFunc {
 		}
 		if c == nil {
 			att.Result(false)
-			delay := s.cfg.Throttle.failed(host, s.cfg.Now())
+			delay := s.cfg.Throttle.Failed(host, s.cfg.Now())
 			s.log.Info("api: login failed", "user", user, "remote", host, "delay", delay)
 			if !sleep(r.Context(), delay) {
 				return
@@ -219,9 +219,10 @@ type failures struct {
 // throttleMaxAddrs bounds the addresses remembered.
 const throttleMaxAddrs = 10000
 
-// failed records a failed login from host and returns how long to wait
-// before answering it.
-func (t *Throttle) failed(host string, now time.Time) time.Duration {
+// Failed records a failed login from host and returns how long to wait
+// before answering it. The API and the web console share one Throttle
+// (Server.Throttle), so that a guesser gains nothing by switching.
+func (t *Throttle) Failed(host string, now time.Time) time.Duration {
 	free, step, max, window := t.Free, t.Step, t.Max, t.Window
 	if free <= 0 {
 		free = 3

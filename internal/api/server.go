@@ -99,6 +99,10 @@ func New(cfg Config) *Server {
 	return s
 }
 
+// Throttle is the API's throttle of failed logins, for the web console
+// on the same listener to share.
+func (s *Server) Throttle() *Throttle { return s.cfg.Throttle }
+
 // Handle adds a handler on the same listener, for a pattern outside
 // /api/v1/ (such as "GET /metrics"). The handler does its own
 // authentication, if any.

@@ -71,6 +71,7 @@ type Config struct {
 	Engine      func() *routing.Engine // the engine in force; changes with reloads
 	Auth        Checker
 	Logins      *loginlimit.Limiter // the API's limiter: one lockout for both
+	Throttle    Throttle            // the API's slow-down of failed logins from one address; nil: none
 	Queue       Queue
 	Show        func(id string) (*control.MessageDetail, error) // queue.show: a message and its history
 	TrackingLog string                                          // path of this hub's tracking log
@@ -80,6 +81,13 @@ type Config struct {
 	Now         func() time.Time // nil: time.Now
 	Idle        time.Duration    // a session ends after this long idle; 0: 8 hours
 	PeerTimeout time.Duration    // how long the overview waits for another hub; 0: 1 second
+}
+
+// Throttle slows down failed sign-ins from one address: Failed records one
+// and returns how long to wait before answering it (api.Throttle, shared
+// with the API).
+type Throttle interface {
+	Failed(host string, now time.Time) time.Duration
 }
 
 // Server is the console of one hub, an http.Handler for /console/.
@@ -323,7 +331,16 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		att.Result(false)
-		s.log.Info("console: sign-in failed", "user", user, "remote", r.RemoteAddr)
+		var delay time.Duration
+		if s.cfg.Throttle != nil {
+			delay = s.cfg.Throttle.Failed(remoteAddr(r).String(), s.cfg.Now()) // the API's key: the bare address
+		}
+		s.log.Info("console: sign-in failed", "user", user, "remote", r.RemoteAddr, "delay", delay)
+		select {
+		case <-time.After(delay):
+		case <-r.Context().Done():
+			return
+		}
 		s.showLogin(w, r, http.StatusUnauthorized, next, user, "Wrong user name or password.")
 		return
 	}

@@ -21,6 +21,7 @@ func (h *Hub) mountConsole(logins *loginlimit.Limiter) {
 		Engine:      h.engine.Load,
 		Auth:        Passwords{Engine: &h.engine},
 		Logins:      logins,
+		Throttle:    h.api.Throttle(),
 		Queue:       h.sched,
 		Show:        h.showMessage,
 		TrackingLog: filepath.Join(h.server.DataDir, "tracking.log"),

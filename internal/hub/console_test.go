@@ -327,10 +327,18 @@ func TestConsole(t *testing.T) {
 		t.Errorf("config page after the reload:\n%s", body)
 	}
 
-	// Failed sign-ins count toward the API's lockout.
+	// Failed sign-ins count toward the API's lockout, and are slowed down
+	// as the API's are (one throttle: the first 3 at once, then 250 ms
+	// more each): the last of these waited at least 6 x 250 ms.
 	e := newBrowser(t, srv.URL)
+	var last time.Duration
 	for range 10 {
+		start := time.Now()
 		e.signIn("carol@contoso.test", "guess")
+		last = time.Since(start)
+	}
+	if last < 1500*time.Millisecond {
+		t.Errorf("the 10th failed sign-in from one address was answered after %v, want the API's throttle (2 s)", last)
 	}
 	req, _ := http.NewRequest("GET", srv.URL+"/api/v1/address-types", nil)
 	req.SetBasicAuth("carol@contoso.test", "carol's password")
