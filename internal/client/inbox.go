@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/waypost/waypost/internal/durable"
+	"github.com/waypost/waypost/internal/mailtext"
 )
 
 // localHeader marks a report the client wrote itself.
@@ -101,7 +102,7 @@ func (p *Profile) Show(id string) ([]byte, error) {
 
 func decodeHeader(dec *mime.WordDecoder, s string) string {
 	if d, err := dec.DecodeHeader(s); err == nil {
-		return oneLine(d)
+		return mailtext.OneLine(d)
 	}
-	return oneLine(s)
+	return mailtext.OneLine(s)
 }

@@ -2,8 +2,6 @@ package client
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"mime"
 	"mime/quotedprintable"
@@ -13,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/waypost/waypost/internal/address"
+	"github.com/waypost/waypost/internal/mailtext"
 )
 
 // Draft is a message the user writes.
@@ -48,7 +47,7 @@ func headerAddress(r Recipient, domain string) string {
 func compose(from mail.Address, rcpts []Recipient, d Draft, domain string, date time.Time) ([]byte, string) {
 	var b bytes.Buffer
 	h := func(k, v string) { fmt.Fprintf(&b, "%s: %s\r\n", k, v) }
-	id := "<" + randomHex(12) + "." + date.UTC().Format("20060102150405") + "@" + domain + ">"
+	id := "<" + mailtext.RandomHex(12) + "." + date.UTC().Format("20060102150405") + "@" + domain + ">"
 	h("From", from.String())
 	for _, field := range []string{"to", "cc"} {
 		var list []string
@@ -61,7 +60,7 @@ func compose(from mail.Address, rcpts []Recipient, d Draft, domain string, date 
 			h(strings.ToUpper(field[:1])+field[1:], strings.Join(list, ",\r\n "))
 		}
 	}
-	h("Subject", mime.QEncoding.Encode("utf-8", oneLine(d.Subject)))
+	h("Subject", mime.QEncoding.Encode("utf-8", mailtext.OneLine(d.Subject)))
 	h("Date", date.Format(time.RFC1123Z))
 	h("Message-ID", id)
 	h("MIME-Version", "1.0")
@@ -101,20 +100,4 @@ func plain(text string) bool {
 		}
 	}
 	return utf8.ValidString(text)
-}
-
-// oneLine keeps header text to one line.
-func oneLine(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/waypost/waypost/internal/mailtext"
 )
 
 // Item is a message in the outbox (or, once every recipient is sent or
@@ -41,7 +43,7 @@ func (it *Item) Done() bool { return it.Count(Pending)+it.Count(Held) == 0 }
 
 // newID is a sortable, unique name for a profile file.
 func newID(now time.Time) string {
-	return now.UTC().Format("20060102T150405.000000000") + "-" + randomHex(4)
+	return now.UTC().Format("20060102T150405.000000000") + "-" + mailtext.RandomHex(4)
 }
 
 // validID reports whether id can name a file of the profile: letters,

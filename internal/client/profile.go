@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/waypost/waypost/internal/dirlock"
 	"github.com/waypost/waypost/internal/durable"
 )
 
@@ -135,7 +136,7 @@ func (p *Profile) Close() error {
 }
 
 func (p *Profile) takeLock() error {
-	f, err := lockDir(p.Dir)
+	f, err := dirlock.Lock(p.Dir)
 	if err != nil {
 		return err
 	}

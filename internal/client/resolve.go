@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/waypost/waypost/internal/address"
+	"github.com/waypost/waypost/internal/status"
 )
 
 // Recipient states in the outbox.
@@ -79,7 +80,7 @@ func (r *Recipient) decide(types *TypesCache, haveTypes, confirmed bool) {
 	case r.Entry != "" || r.Type == "SMTP" || haveTypes && types.Has(r.Type):
 		r.State, r.Reason, r.Status = Pending, "", ""
 	case confirmed:
-		r.State, r.Status, r.Host = Refused, "5.4.4", ""
+		r.State, r.Status, r.Host = Refused, status.Unroutable, ""
 		r.Reason = fmt.Sprintf("none of your e-mail accounts can send to %s addresses: the hub says site %s may send to %s (address types version %s)",
 			r.Type, types.Site, strings.Join(types.Types, ", "), types.Version)
 	default:

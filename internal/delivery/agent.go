@@ -21,12 +21,21 @@ import (
 // Class is what became of one recipient.
 type Class string
 
-// Classes of a Result.
+// Classes of a Result. The class alone says what the scheduler records:
+// the recipient's state, its tracking event (DELIVER or SEND) and the
+// action of a success notification (RFC 3464 section 2.3.3), so that no
+// caller needs to know which agent it called.
 const (
-	Delivered Class = "delivered" // in its final place (a mailbox, a drop folder, a program that accepted it)
-	Relayed   Class = "relayed"   // handed to a system that gives no further reports (RFC 3461 "relayed")
-	Retry     Class = "retry"     // a transient failure: try again later
-	Failed    Class = "failed"    // a permanent failure: report it
+	// Delivered: in its final place on this hub (a mailbox). Tracked as
+	// DELIVER; a success notification says "delivered".
+	Delivered Class = "delivered"
+	// Relayed: handed on to another system (an SMTP host, another hub, a
+	// drop folder, a program, a web service). Tracked as SEND; a success
+	// notification says "relayed" (RFC 3461 section 5.2.2), unless
+	// NotifyPassed.
+	Relayed Class = "relayed"
+	Retry   Class = "retry"  // a transient failure: try again later
+	Failed  Class = "failed" // a permanent failure: report it
 )
 
 // Result is the outcome for one recipient.
@@ -36,10 +45,10 @@ type Result struct {
 	Text       string // what happened, for logs and reports
 	RemoteHost string // the server that answered, if any
 	RemoteText string // its reply, exactly as received, if any
-	// NotifyPassed: the next hop offered DSN and took this recipient's
-	// NOTIFY (RFC 3461 section 5.2.1), so from now on it reports; this
-	// hub sends no "relayed" success notification (that is for a next hop
-	// without DSN, section 5.2.2).
+	// NotifyPassed, with Relayed: the next hop reports on this recipient
+	// from now on, so this hub sends no success notification: an SMTP
+	// host that offered DSN and took the recipient's NOTIFY (RFC 3461
+	// section 5.2.1), or another hub of the organization.
 	NotifyPassed bool
 }
 

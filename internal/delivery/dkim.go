@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/waypost/waypost/internal/dkim"
+	"github.com/waypost/waypost/internal/status"
 )
 
 // sign returns m with the DKIM-Signature fields of its author's domain
@@ -24,14 +25,14 @@ func (a *SMTP) sign(m *Message) (*Message, *Result) {
 	}
 	r, err := m.Open()
 	if err != nil {
-		return nil, &Result{Class: Retry, Status: "4.3.0", Text: "reading the queued message to sign it: " + err.Error()}
+		return nil, &Result{Class: Retry, Status: status.SystemTransient, Text: "reading the queued message to sign it: " + err.Error()}
 	}
 	fields, err := a.DKIM.Sign(r)
 	r.Close()
 	var re *dkim.ReadError
 	switch {
 	case errors.As(err, &re):
-		return nil, &Result{Class: Retry, Status: "4.3.0", Text: err.Error()}
+		return nil, &Result{Class: Retry, Status: status.SystemTransient, Text: err.Error()}
 	case err != nil:
 		log.Warn("message sent without a DKIM signature", "id", m.ID, "error", err)
 		return m, nil

@@ -11,6 +11,7 @@ import (
 
 	"github.com/waypost/waypost/internal/address"
 	"github.com/waypost/waypost/internal/durable"
+	"github.com/waypost/waypost/internal/status"
 )
 
 // Drop writes each message as one RFC 5322 file into a folder that a
@@ -39,9 +40,9 @@ type Drop struct {
 func (d *Drop) Deliver(ctx context.Context, m *Message) []Result {
 	name, err := d.write(m)
 	if err != nil {
-		return every(len(m.Recipients), Result{Class: Retry, Status: "4.3.0", Text: fmt.Sprintf("drop folder %s: %v", d.Dir, err)})
+		return every(len(m.Recipients), Result{Class: Retry, Status: status.SystemTransient, Text: fmt.Sprintf("drop folder %s: %v", d.Dir, err)})
 	}
-	return every(len(m.Recipients), Result{Class: Delivered, Status: "2.0.0", Text: "written to " + name})
+	return every(len(m.Recipients), Result{Class: Relayed, Status: status.OK, Text: "written to " + name})
 }
 
 // prepare creates the folder, and makes its name durable once per
@@ -85,43 +86,21 @@ func (d *Drop) write(m *Message) (string, error) {
 		return "", fmt.Errorf("reading the queued message: %w", err)
 	}
 	defer body.Close()
-	f, err := durable.CreateTemp(fsys, d.Dir, ".tmp-"+safeName(m.ID)+"-")
+	f, err := durable.CreateTemp(fsys, d.Dir, ".tmp-"+durable.SafeName(m.ID)+"-")
 	if err != nil {
 		return "", err
 	}
-	tmp := f.Name()
-	fail := func(err error) (string, error) {
-		f.Close()
-		fsys.Remove(tmp)
-		return "", err
-	}
 	if _, err := io.WriteString(f, head.String()); err != nil {
-		return fail(err)
+		durable.Abort(fsys, f)
+		return "", err
 	}
 	if _, err := io.Copy(f, body); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		fsys.Remove(tmp)
+		durable.Abort(fsys, f)
 		return "", err
 	}
-	name := filepath.Join(d.Dir, safeName(m.ID)+".eml")
-	if err := fsys.Rename(tmp, name); err != nil {
-		fsys.Remove(tmp)
+	name := filepath.Join(d.Dir, durable.SafeName(m.ID)+".eml")
+	if err := durable.Commit(fsys, f, name); err != nil {
 		return "", err
 	}
-	return name, fsys.SyncDir(d.Dir)
-}
-
-// safeName keeps a queue id usable as a file name.
-func safeName(id string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '/' || r == '\\' || r < 0x20 {
-			return '_'
-		}
-		return r
-	}, id)
+	return name, nil
 }

@@ -15,7 +15,7 @@ func TestDropWritesOneFilePerMessage(t *testing.T) {
 		Recipient{Type: "FAX", Address: "+1 555 0100"},
 		Recipient{Type: "SMTP", Address: "archive@contoso.test"})
 	res := d.Deliver(context.Background(), m)
-	if res[0].Class != Delivered || res[1].Class != Delivered {
+	if res[0].Class != Relayed || res[1].Class != Relayed {
 		t.Fatalf("%+v", res)
 	}
 	files, _ := os.ReadDir(dir)
@@ -45,7 +45,7 @@ func TestDropDeliversOnce(t *testing.T) {
 	d := &Drop{Dir: dir, DefaultDomain: "contoso.test"}
 	m := message("Subject: fax\r\n\r\npage 1\r\n", Recipient{Type: "FAX", Address: "+1 555 0100"})
 	for range 2 {
-		if res := d.Deliver(context.Background(), m); res[0].Class != Delivered {
+		if res := d.Deliver(context.Background(), m); res[0].Class != Relayed {
 			t.Fatalf("%+v", res)
 		}
 	}

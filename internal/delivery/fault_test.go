@@ -107,7 +107,7 @@ func TestSMTPFaultAtEveryStep(t *testing.T) {
 							t.Errorf("the peer took %d messages, want 1", taken)
 						}
 						for _, r := range res {
-							if r.Class != Delivered {
+							if r.Class != Relayed {
 								t.Errorf("a fault at QUIT, after the message was taken: %+v", r)
 							}
 						}

@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/waypost/waypost/internal/status"
 )
 
 // LMTP hands the mailboxes of this hub to a local mail store (Dovecot's
@@ -46,7 +48,7 @@ func (a *LMTP) Deliver(ctx context.Context, m *Message) (res []Result) {
 	defer func() {
 		if v := recover(); v != nil {
 			err := panicError(a.Log, "delivering message "+m.ID+" over LMTP", v)
-			res = every(len(m.Recipients), Result{Class: Retry, Status: "4.3.0", Text: err.Error()})
+			res = every(len(m.Recipients), Result{Class: Retry, Status: status.SystemTransient, Text: err.Error()})
 		}
 	}()
 	limit := a.MaxRecipients
@@ -92,7 +94,7 @@ func (a *LMTP) deliverBatch(ctx context.Context, m *Message) []Result {
 			err = errors.New("the address has a line break or an angle bracket")
 		}
 		if err != nil {
-			res[i] = Result{Class: Failed, Status: "5.1.3", Text: err.Error()}
+			res[i] = Result{Class: Failed, Status: status.BadMailboxSyntax, Text: err.Error()}
 			continue
 		}
 		idx, rcpts = append(idx, i), append(rcpts, "RCPT TO:<"+to+">")
@@ -102,7 +104,7 @@ func (a *LMTP) deliverBatch(ctx context.Context, m *Message) []Result {
 	}
 	body, bodyErr := m.Open()
 	if bodyErr != nil {
-		return fillResult(res, Result{Class: Retry, Status: "4.3.0", Text: "reading the queued message: " + bodyErr.Error()})
+		return fillResult(res, Result{Class: Retry, Status: status.SystemTransient, Text: "reading the queued message: " + bodyErr.Error()})
 	}
 	defer body.Close()
 	cn, fail := a.open(ctx)
@@ -130,7 +132,7 @@ func (a *LMTP) deliverBatch(ctx context.Context, m *Message) []Result {
 		env, err = cn.c.begin(mail, rcpts, true)
 	}
 	if env.mail != nil {
-		r := reply(host, env.mail, "4.4.2")
+		r := reply(host, env.mail, status.BadConnection)
 		ok := err == nil && !closing(env.mail)
 		if ok && env.reset {
 			ok = cn.c.reset() == nil
@@ -141,7 +143,7 @@ func (a *LMTP) deliverBatch(ctx context.Context, m *Message) []Result {
 	var accepted []int // indexes in m of the recipients the server took
 	for j, i := range idx {
 		if e := env.rcpt[j]; e != nil {
-			res[i] = reply(host, e, "4.4.2")
+			res[i] = reply(host, e, status.BadConnection)
 			continue
 		}
 		accepted = append(accepted, i)
@@ -156,7 +158,7 @@ func (a *LMTP) deliverBatch(ctx context.Context, m *Message) []Result {
 	}
 	if env.data != nil {
 		for _, i := range accepted {
-			res[i] = reply(host, env.data, "4.4.2")
+			res[i] = reply(host, env.data, status.BadConnection)
 		}
 		a.finish(cn, cn.c.reset() == nil)
 		return res
@@ -175,11 +177,11 @@ func (a *LMTP) deliverBatch(ctx context.Context, m *Message) []Result {
 			return fillRetry(res, host, fmt.Errorf("reading the reply for %s after the end of data: %w", m.Recipients[i].Address, err))
 		}
 		if r.Code/100 == 2 {
-			res[i] = Result{Class: Delivered, Status: "2.0.0", Text: "delivered over LMTP to " + host,
+			res[i] = Result{Class: Delivered, Status: status.OK, Text: "delivered over LMTP to " + host,
 				RemoteHost: host, RemoteText: fmt.Sprintf("%d %s", r.Code, r.Text())}
 			continue
 		}
-		res[i] = reply(host, r, "4.4.2")
+		res[i] = reply(host, r, status.BadConnection)
 	}
 	a.finish(cn, true)
 	return res
@@ -220,7 +222,7 @@ func (a *LMTP) helo() string {
 func (a *LMTP) dial(ctx context.Context) (*conn, *Result) {
 	c, err := a.connect(ctx)
 	if err != nil {
-		r := &Result{Class: Retry, Status: "4.4.1", Text: "LMTP server " + a.Address + ": " + err.Error(), RemoteHost: a.Address}
+		r := &Result{Class: Retry, Status: status.NoAnswer, Text: "LMTP server " + a.Address + ": " + err.Error(), RemoteHost: a.Address}
 		var se *smtpReply
 		if errors.As(err, &se) {
 			r.RemoteText = se.Error()

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/waypost/waypost/internal/durable"
+	"github.com/waypost/waypost/internal/status"
 )
 
 // Maildir delivers to the mailboxes of this hub: one Maildir per mailbox
@@ -70,19 +71,19 @@ func (m *Maildir) Deliver(ctx context.Context, msg *Message) []Result {
 	out := make([]Result, len(msg.Recipients))
 	for i, r := range msg.Recipients {
 		if err := ctx.Err(); err != nil {
-			out[i] = Result{Class: Retry, Status: "4.3.2", Text: "delivery stopped: " + err.Error()}
+			out[i] = Result{Class: Retry, Status: status.NotAccepting, Text: "delivery stopped: " + err.Error()}
 			continue
 		}
 		name, again, err := m.deliverOne(msg, r)
 		if err != nil {
-			out[i] = Result{Class: Retry, Status: "4.3.0", Text: fmt.Sprintf("mailbox %s: %v", r.Mailbox, err)}
+			out[i] = Result{Class: Retry, Status: status.SystemTransient, Text: fmt.Sprintf("mailbox %s: %v", r.Mailbox, err)}
 			continue
 		}
 		text := "delivered to mailbox " + r.Mailbox + " as " + name
 		if again {
 			text += " (there already: delivered before a restart)"
 		}
-		out[i] = Result{Class: Delivered, Status: "2.0.0", Text: text}
+		out[i] = Result{Class: Delivered, Status: status.OK, Text: text}
 	}
 	return out
 }
@@ -122,31 +123,17 @@ func (m *Maildir) deliverOne(msg *Message, r Recipient) (name string, again bool
 	if err != nil {
 		return "", false, err
 	}
-	fail := func(err error) (string, bool, error) {
-		f.Close()
-		fsys.Remove(tmp)
-		return "", false, err
-	}
 	if _, err := io.WriteString(f, head); err != nil {
-		return fail(err)
+		durable.Abort(fsys, f)
+		return "", false, err
 	}
 	n, err := io.Copy(f, body)
 	if err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		fsys.Remove(tmp)
+		durable.Abort(fsys, f)
 		return "", false, err
 	}
 	name = fmt.Sprintf("%s,S=%d", base, int64(len(head))+n)
-	if err := fsys.Rename(tmp, filepath.Join(dir, "new", name)); err != nil {
-		fsys.Remove(tmp)
-		return "", false, err
-	}
-	if err := fsys.SyncDir(filepath.Join(dir, "new")); err != nil {
+	if err := durable.Commit(fsys, f, filepath.Join(dir, "new", name)); err != nil {
 		return "", false, err
 	}
 	return name, false, nil

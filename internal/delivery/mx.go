@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+
+	"github.com/waypost/waypost/internal/status"
 )
 
 // deliverMX delivers m, for a send connector without smart hosts, to the
@@ -25,7 +27,7 @@ func (a *SMTP) deliverMX(ctx context.Context, m *Message) []Result {
 	for i, r := range m.Recipients {
 		d, err := a.domainOf(r)
 		if err != nil {
-			res[i] = Result{Class: Failed, Status: "5.1.3", Text: err.Error()}
+			res[i] = Result{Class: Failed, Status: status.BadMailboxSyntax, Text: err.Error()}
 			continue
 		}
 		if groups[d] == nil {
@@ -66,7 +68,7 @@ func (a *SMTP) deliverDomain(ctx context.Context, m *Message, d string, idx []in
 		if v := recover(); v != nil {
 			err := panicError(a.Log, "delivering message "+m.ID+" to the exchangers of "+d, v)
 			for _, i := range idx {
-				res[i] = Result{Class: Retry, Status: "4.3.0", Text: err.Error()}
+				res[i] = Result{Class: Retry, Status: status.SystemTransient, Text: err.Error()}
 			}
 		}
 	}()
@@ -118,7 +120,7 @@ func (a *SMTP) exchangers(ctx context.Context, domain string) ([]string, *Result
 	if lit, ok := strings.CutPrefix(domain, "["); ok {
 		ip, err := netip.ParseAddr(strings.TrimPrefix(strings.TrimSuffix(lit, "]"), "ipv6:"))
 		if err != nil {
-			return nil, &Result{Class: Failed, Status: "5.1.3", Text: fmt.Sprintf("bad address literal %s", domain)}
+			return nil, &Result{Class: Failed, Status: status.BadMailboxSyntax, Text: fmt.Sprintf("bad address literal %s", domain)}
 		}
 		return []string{net.JoinHostPort(ip.String(), port)}, nil
 	}
@@ -139,7 +141,7 @@ func (a *SMTP) exchangers(ctx context.Context, domain string) ([]string, *Result
 	}
 	switch {
 	case len(mxs) > 0 && len(hosts) == 0:
-		return nil, &Result{Class: Failed, Status: "5.1.10", Text: domain + " does not accept mail (null MX)"}
+		return nil, &Result{Class: Failed, Status: status.NullMX, Text: domain + " does not accept mail (null MX)"}
 	case len(hosts) > 0:
 		return hosts, nil // a malformed record among good ones is left out
 	case err != nil && !notFound(err):
@@ -148,7 +150,7 @@ func (a *SMTP) exchangers(ctx context.Context, domain string) ([]string, *Result
 	// No MX records: the domain itself, if it has an address.
 	if _, err := r.LookupNetIP(ctx, "ip", fqdn); err != nil {
 		if notFound(err) {
-			return nil, &Result{Class: Failed, Status: "5.1.2", Text: domain + " does not exist: no MX and no address in DNS"}
+			return nil, &Result{Class: Failed, Status: status.BadSystem, Text: domain + " does not exist: no MX and no address in DNS"}
 		}
 		return nil, dnsRetry(domain, "address", err)
 	}
@@ -163,5 +165,5 @@ func notFound(err error) bool {
 }
 
 func dnsRetry(domain, what string, err error) *Result {
-	return &Result{Class: Retry, Status: "4.4.3", Text: fmt.Sprintf("DNS lookup of the %s records of %s failed: %v", what, domain, err)}
+	return &Result{Class: Retry, Status: status.DirectoryDown, Text: fmt.Sprintf("DNS lookup of the %s records of %s failed: %v", what, domain, err)}
 }

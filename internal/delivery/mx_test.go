@@ -155,14 +155,14 @@ func TestMXPreferenceOrder(t *testing.T) {
 	a := mxAgent(d, ts)
 
 	res := a.Deliver(context.Background(), message("x\r\n", smtpTo("carol@first.test")))
-	if res[0].Class != Delivered || res[0].RemoteHost != net.JoinHostPort("mx10.first.test.", ts.port) {
+	if res[0].Class != Relayed || res[0].RemoteHost != net.JoinHostPort("mx10.first.test.", ts.port) {
 		t.Fatalf("%+v", res[0])
 	}
 	if d.wasAsked("A mx20.first.test.") {
 		t.Error("the preference 20 host was looked up though preference 10 took the message")
 	}
 	res = a.Deliver(context.Background(), message("x\r\n", smtpTo("dave@second.test")))
-	if res[0].Class != Delivered || res[0].RemoteHost != net.JoinHostPort("mx20.second.test.", ts.port) {
+	if res[0].Class != Relayed || res[0].RemoteHost != net.JoinHostPort("mx20.second.test.", ts.port) {
 		t.Fatalf("after an unreachable preference 10: %+v", res[0])
 	}
 	if !d.wasAsked("A gone.second.test.") {
@@ -196,7 +196,7 @@ func TestMXImplicit(t *testing.T) {
 	ts := startTestServer(t, "", false)
 	d.addA("plain.test.")
 	res := mxAgent(d, ts).Deliver(context.Background(), message("x\r\n", smtpTo("erin@plain.test")))
-	if res[0].Class != Delivered || res[0].RemoteHost != net.JoinHostPort("plain.test.", ts.port) {
+	if res[0].Class != Relayed || res[0].RemoteHost != net.JoinHostPort("plain.test.", ts.port) {
 		t.Fatalf("%+v", res[0])
 	}
 }
@@ -239,7 +239,7 @@ func TestMXGroupsByDomain(t *testing.T) {
 	d.addA("mx.one.test.", "two.test.")
 	res := mxAgent(d, ts).Deliver(context.Background(), message("x\r\n",
 		smtpTo("a@one.test"), smtpTo("b@TWO.test"), smtpTo("c@One.Test"), smtpTo("bad@two.test")))
-	for i, w := range []Class{Delivered, Delivered, Delivered, Failed} {
+	for i, w := range []Class{Relayed, Relayed, Relayed, Failed} {
 		if res[i].Class != w {
 			t.Errorf("recipient %d: %+v, want %s", i, res[i], w)
 		}

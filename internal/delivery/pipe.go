@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"strings"
 	"time"
+
+	"github.com/waypost/waypost/internal/status"
 )
 
 // Pipe runs a program once per recipient with the message on its standard
@@ -38,7 +40,7 @@ func (p *Pipe) Deliver(ctx context.Context, m *Message) []Result {
 
 func (p *Pipe) run(ctx context.Context, m *Message, r Recipient) Result {
 	if len(p.Command) == 0 {
-		return Result{Class: Failed, Status: "5.3.5", Text: "pipe connector has no command"}
+		return Result{Class: Failed, Status: status.Misconfigured, Text: "pipe connector has no command"}
 	}
 	recipient := r.Address
 	if !strings.EqualFold(r.Type, "SMTP") {
@@ -51,7 +53,7 @@ func (p *Pipe) run(ctx context.Context, m *Message, r Recipient) Result {
 		if strings.IndexByte(argv[i], 0) >= 0 {
 			// No program can be given a NUL (an IMCEA "+00"): a permanent
 			// failure, not a retry until expiry.
-			return Result{Class: Failed, Status: "5.1.3", Text: fmt.Sprintf("the address %q holds a NUL character, which cannot be passed to %s", r.Address, p.Command[0])}
+			return Result{Class: Failed, Status: status.BadMailboxSyntax, Text: fmt.Sprintf("the address %q holds a NUL character, which cannot be passed to %s", r.Address, p.Command[0])}
 		}
 	}
 	timeout := p.Timeout
@@ -62,7 +64,7 @@ func (p *Pipe) run(ctx context.Context, m *Message, r Recipient) Result {
 	defer cancel()
 	body, err := m.Open()
 	if err != nil {
-		return Result{Class: Retry, Status: "4.3.0", Text: "reading the queued message: " + err.Error()}
+		return Result{Class: Retry, Status: status.SystemTransient, Text: "reading the queued message: " + err.Error()}
 	}
 	defer body.Close()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
@@ -76,20 +78,20 @@ func (p *Pipe) run(ctx context.Context, m *Message, r Recipient) Result {
 	var exit *exec.ExitError
 	switch {
 	case ctx.Err() == context.DeadlineExceeded:
-		return Result{Class: Retry, Status: "4.4.7", Text: fmt.Sprintf("%s did not finish within %s", argv[0], timeout), RemoteHost: argv[0], RemoteText: text}
+		return Result{Class: Retry, Status: status.Expired, Text: fmt.Sprintf("%s did not finish within %s", argv[0], timeout), RemoteHost: argv[0], RemoteText: text}
 	case err == nil:
-		return Result{Class: Delivered, Status: "2.0.0", Text: "accepted by " + argv[0], RemoteHost: argv[0]}
+		return Result{Class: Relayed, Status: status.OK, Text: "accepted by " + argv[0], RemoteHost: argv[0]}
 	case errors.As(err, &exit) && exit.ExitCode() == 75:
-		return Result{Class: Retry, Status: "4.3.0", Text: argv[0] + " asked to try again later (exit 75)", RemoteHost: argv[0], RemoteText: text}
+		return Result{Class: Retry, Status: status.SystemTransient, Text: argv[0] + " asked to try again later (exit 75)", RemoteHost: argv[0], RemoteText: text}
 	case errors.As(err, &exit):
 		if text == "" {
 			text = fmt.Sprintf("exit status %d", exit.ExitCode())
 		}
-		return Result{Class: Failed, Status: "5.3.0", Text: fmt.Sprintf("%s failed (exit %d)", argv[0], exit.ExitCode()), RemoteHost: argv[0], RemoteText: text}
+		return Result{Class: Failed, Status: status.SystemPermanent, Text: fmt.Sprintf("%s failed (exit %d)", argv[0], exit.ExitCode()), RemoteHost: argv[0], RemoteText: text}
 	}
 	// The program could not be started: a configuration problem, retried
 	// so that fixing it delivers the mail.
-	return Result{Class: Retry, Status: "4.3.5", Text: "cannot run " + argv[0] + ": " + err.Error(), RemoteHost: argv[0]}
+	return Result{Class: Retry, Status: status.MisconfiguredTransient, Text: "cannot run " + argv[0] + ": " + err.Error(), RemoteHost: argv[0]}
 }
 
 // limited writes at most n bytes to w and drops the rest.

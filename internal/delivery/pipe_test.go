@@ -39,7 +39,7 @@ esac`)
 	want := []struct {
 		class Class
 		text  string
-	}{{Delivered, ""}, {Retry, "modem busy"}, {Failed, "no such number"}, {Retry, ""}}
+	}{{Relayed, ""}, {Retry, "modem busy"}, {Failed, "no such number"}, {Retry, ""}}
 	for i, w := range want {
 		if res[i].Class != w.class || !strings.Contains(res[i].RemoteText, w.text) {
 			t.Errorf("recipient %d: %+v, want %s with %q", i, res[i], w.class, w.text)
@@ -68,7 +68,7 @@ func TestPipeHostileAddresses(t *testing.T) {
 		"--help",
 	}
 	for _, h := range hostile {
-		if res := p.Deliver(context.Background(), message("x\r\n", Recipient{Type: "FAX", Address: h})); res[0].Class != Delivered {
+		if res := p.Deliver(context.Background(), message("x\r\n", Recipient{Type: "FAX", Address: h})); res[0].Class != Relayed {
 			t.Fatalf("%q: %+v", h, res[0])
 		}
 	}

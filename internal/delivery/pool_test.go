@@ -24,7 +24,7 @@ func TestPoolOneConnectionManyMessages(t *testing.T) {
 		a := &SMTP{Hosts: []string{ts.addr}, Helo: "hub1.contoso.test", Timeout: 5 * time.Second, Pool: pool}
 		for i := range n {
 			res := a.Deliver(context.Background(), message(fmt.Sprintf("Subject: %d\r\n\r\nx\r\n", i), smtpTo("carol@fabrikam.test")))
-			if res[0].Class != Delivered {
+			if res[0].Class != Relayed {
 				t.Fatalf("message %d: %+v", i, res[0])
 			}
 		}
@@ -49,7 +49,7 @@ func TestPoolReuseAfterRefusedRecipients(t *testing.T) {
 	if res := a.Deliver(context.Background(), message("x\r\n", smtpTo("bad@fabrikam.test"))); res[0].Class != Failed {
 		t.Fatalf("%+v", res[0])
 	}
-	if res := a.Deliver(context.Background(), message("y\r\n", smtpTo("carol@fabrikam.test"))); res[0].Class != Delivered {
+	if res := a.Deliver(context.Background(), message("y\r\n", smtpTo("carol@fabrikam.test"))); res[0].Class != Relayed {
 		t.Fatalf("%+v", res[0])
 	}
 	if accepted, _, got := ts.counts(); accepted != 1 || got != 1 {
@@ -64,7 +64,7 @@ func TestPoolDeadConnectionReplaced(t *testing.T) {
 	pool := &Pool{IdleTime: 5 * time.Second}
 	defer pool.Close()
 	a := &SMTP{Hosts: []string{ts.addr}, Timeout: 5 * time.Second, Pool: pool}
-	if res := a.Deliver(context.Background(), message("1\r\n", smtpTo("carol@fabrikam.test"))); res[0].Class != Delivered {
+	if res := a.Deliver(context.Background(), message("1\r\n", smtpTo("carol@fabrikam.test"))); res[0].Class != Relayed {
 		t.Fatalf("%+v", res[0])
 	}
 	if pool.Idle() != 1 {
@@ -72,7 +72,7 @@ func TestPoolDeadConnectionReplaced(t *testing.T) {
 	}
 	ts.dropAll()
 	res := a.Deliver(context.Background(), message("2\r\n", smtpTo("carol@fabrikam.test")))
-	if res[0].Class != Delivered {
+	if res[0].Class != Relayed {
 		t.Fatalf("after the server dropped the kept connection: %+v", res[0])
 	}
 	if accepted, _, got := ts.counts(); accepted != 2 || got != 2 {
@@ -124,7 +124,7 @@ func TestPoolConcurrentWorkers(t *testing.T) {
 			a := &SMTP{Hosts: []string{ts.addr}, Timeout: 5 * time.Second, Pool: pool}
 			for i := range each {
 				res := a.Deliver(context.Background(), message(fmt.Sprintf("%d-%d\r\n", w, i), smtpTo("carol@fabrikam.test")))
-				if res[0].Class != Delivered {
+				if res[0].Class != Relayed {
 					errs <- fmt.Sprintf("worker %d message %d: %+v", w, i, res[0])
 				}
 			}
@@ -190,7 +190,7 @@ func TestPoolKeepsAConnectionPerWorker(t *testing.T) {
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
-			if res := a.Deliver(context.Background(), message(fmt.Sprintf("%d\r\n", w), smtpTo("carol@fabrikam.test"))); res[0].Class != Delivered {
+			if res := a.Deliver(context.Background(), message(fmt.Sprintf("%d\r\n", w), smtpTo("carol@fabrikam.test"))); res[0].Class != Relayed {
 				t.Errorf("worker %d: %+v", w, res[0])
 			}
 		})

@@ -110,7 +110,7 @@ func TestDropPowerCut(t *testing.T) {
 		body := "Subject: fax " + id + "\r\n\r\npage 1\r\n"
 		msg := message(body, Recipient{Type: "FAX", Address: "+1 555 0100"})
 		msg.ID = id
-		if res := d.Deliver(context.Background(), msg); res[0].Class != Delivered {
+		if res := d.Deliver(context.Background(), msg); res[0].Class != Relayed {
 			t.Fatalf("%s: %+v", id, res[0])
 		}
 		rec.Note(deliveredNote(filepath.Join("gateways", "fax-out", id+".eml"),

@@ -14,6 +14,7 @@ import (
 
 	"github.com/waypost/waypost/internal/address"
 	"github.com/waypost/waypost/internal/dkim"
+	"github.com/waypost/waypost/internal/status"
 )
 
 // SMTP delivers over SMTP to the smart hosts of a send connector, tried in
@@ -53,7 +54,8 @@ import (
 // and NOTIFY and ORCPT (rfc822 and utf-8 types) with RCPT; a recipient
 // whose NOTIFY went on is marked NotifyPassed, so that this hub sends no
 // "relayed" success notification: the next hop reports (section 5.2.1;
-// "relayed" is for a next hop without DSN, section 5.2.2).
+// "relayed" is for a next hop without DSN, section 5.2.2). Every
+// recipient taken by another hub is marked so: that hub reports.
 //
 // With Hub set it is the hub-to-hub relay agent: the hubauth challenge and
 // response that proves the hub secret, ORCPTs of other types in a header
@@ -125,7 +127,7 @@ func (a *SMTP) Deliver(ctx context.Context, m *Message) (res []Result) {
 	defer func() {
 		if v := recover(); v != nil {
 			err := panicError(a.Log, "delivering message "+m.ID+" over SMTP", v)
-			res = every(len(m.Recipients), Result{Class: Retry, Status: "4.3.0", Text: err.Error()})
+			res = every(len(m.Recipients), Result{Class: Retry, Status: status.SystemTransient, Text: err.Error()})
 		}
 	}()
 	if a.DKIM != nil && a.Hub == nil {
@@ -216,7 +218,7 @@ func (a *SMTP) try(ctx context.Context, host string, m *Message) (res []Result, 
 	for i, r := range m.Recipients {
 		to, err := a.encode(r, host)
 		if err != nil {
-			res[i] = Result{Class: Failed, Status: "5.1.3", Text: err.Error()}
+			res[i] = Result{Class: Failed, Status: status.BadMailboxSyntax, Text: err.Error()}
 			continue
 		}
 		idx, tos, opts = append(idx, i), append(tos, to), append(opts, rcptOptions(r))
@@ -240,7 +242,7 @@ func (a *SMTP) try(ctx context.Context, host string, m *Message) (res []Result, 
 		env, err = begin()
 	}
 	if env.mail != nil {
-		r := reply(host, env.mail, "4.4.2")
+		r := reply(host, env.mail, status.BadConnection)
 		ok := err == nil && !closing(env.mail) // a refused MAIL opens no transaction
 		if ok && env.reset {
 			ok = cn.c.reset() == nil
@@ -253,7 +255,7 @@ func (a *SMTP) try(ctx context.Context, host string, m *Message) (res []Result, 
 	var orcpts []string       // ORCPTs the RCPT command cannot carry, for the next hub
 	for j, i := range idx {
 		if e := env.rcpt[j]; e != nil {
-			res[i] = reply(host, e, "4.4.2")
+			res[i] = reply(host, e, status.BadConnection)
 			continue
 		}
 		passed[i] = dsn && len(opts[j].notify) > 0
@@ -273,7 +275,7 @@ func (a *SMTP) try(ctx context.Context, host string, m *Message) (res []Result, 
 	var data string
 	switch {
 	case bodyErr != nil:
-		err = &smtpReply{Code: 451, Status: [3]int{4, 3, 0}, Lines: []string{"4.3.0 reading the queued message: " + bodyErr.Error()}}
+		err = &smtpReply{Code: status.ReplyLocalError, Status: status.Parts(status.SystemTransient), Lines: []string{status.SystemTransient + " reading the queued message: " + bodyErr.Error()}}
 	case env.data != nil:
 		err = env.data
 	default:
@@ -284,9 +286,9 @@ func (a *SMTP) try(ctx context.Context, host string, m *Message) (res []Result, 
 			continue
 		}
 		if err != nil {
-			res[i] = reply(host, err, "4.4.2")
+			res[i] = reply(host, err, status.BadConnection)
 		} else {
-			res[i] = Result{Class: Delivered, Status: "2.0.0", Text: "sent to " + host, RemoteHost: host, RemoteText: data, NotifyPassed: passed[i]}
+			res[i] = Result{Class: Relayed, Status: status.OK, Text: "sent to " + host, RemoteHost: host, RemoteText: data, NotifyPassed: passed[i] || a.Hub != nil}
 		}
 	}
 	switch {
@@ -316,7 +318,7 @@ func (a *SMTP) finish(cn *conn, ok bool) {
 func fillRetry(res []Result, host string, err error) []Result {
 	for i := range res {
 		if res[i].Class == "" {
-			res[i] = Result{Class: Retry, Status: "4.4.2", Text: err.Error(), RemoteHost: host}
+			res[i] = Result{Class: Retry, Status: status.BadConnection, Text: err.Error(), RemoteHost: host}
 		}
 	}
 	return res
@@ -333,7 +335,7 @@ func isReply(err error) bool {
 // connection (RFC 5321 section 3.8).
 func closing(err error) bool {
 	var r *smtpReply
-	return errors.As(err, &r) && r.Code == 421
+	return errors.As(err, &r) && r.Code == status.ReplyNotAvailable
 }
 
 func (a *SMTP) helo() string {

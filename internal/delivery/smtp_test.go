@@ -89,7 +89,7 @@ func TestSMTPPerRecipientResults(t *testing.T) {
 	want := []struct {
 		class  Class
 		status string
-	}{{Delivered, "2.0.0"}, {Failed, "5.1.1"}, {Retry, "4.2.1"}, {Delivered, "2.0.0"}}
+	}{{Relayed, "2.0.0"}, {Failed, "5.1.1"}, {Retry, "4.2.1"}, {Relayed, "2.0.0"}}
 	for i, w := range want {
 		if res[i].Class != w.class || res[i].Status != w.status || res[i].RemoteHost != s.addr {
 			t.Errorf("recipient %d: %+v, want %s %s", i, res[i], w.class, w.status)
@@ -117,7 +117,7 @@ func TestSMTPNextHostAfterConnectionFailure(t *testing.T) {
 	dead.Close()
 	a := &SMTP{Hosts: []string{deadAddr, s.addr}, Timeout: 5 * time.Second, Encapsulation: "rfc3192"}
 	res := a.Deliver(context.Background(), message("x\r\n", Recipient{Type: "FAX", Address: "+15550100"}))
-	if res[0].Class != Delivered || res[0].RemoteHost != s.addr {
+	if res[0].Class != Relayed || res[0].RemoteHost != s.addr {
 		t.Fatalf("%+v", res[0])
 	}
 	if to := s.got[0].to[0]; to != "FAX=+15550100@127.0.0.1" {

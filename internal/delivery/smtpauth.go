@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/emersion/go-sasl"
+	"github.com/waypost/waypost/internal/mailtext"
+	"github.com/waypost/waypost/internal/status"
 )
 
 // authSmartHost logs in to a smart host with a user name and password
@@ -19,7 +21,7 @@ import (
 // bouncing.
 func (a *SMTP) authSmartHost(c *client, host string) *Result {
 	retry := func(text, remote string) *Result {
-		return &Result{Class: Retry, Status: "4.7.0", Text: text, RemoteHost: host, RemoteText: remote}
+		return &Result{Class: Retry, Status: status.SecurityTransient, Text: text, RemoteHost: host, RemoteText: remote}
 	}
 	if err := clearAuthRefused(host, c.tls, c.raw.RemoteAddr()); err != nil {
 		return retry(err.Error(), "")
@@ -48,7 +50,7 @@ func (a *SMTP) authSmartHost(c *client, host string) *Result {
 			return retry(fmt.Sprintf("AUTH %s with %s: %v", mech, host, err), "")
 		}
 		return retry(fmt.Sprintf("%s refused the AUTH %s login as %q: check auth.username and auth.password_file of the send connector", host, mech, a.AuthUsername),
-			reply(host, err, "4.7.0").RemoteText)
+			reply(host, err, status.SecurityTransient).RemoteText)
 	}
 	return nil
 }
@@ -79,7 +81,7 @@ func (l *loginClient) Next(challenge []byte) ([]byte, error) {
 	case 2:
 		return []byte(l.password), nil
 	}
-	return nil, fmt.Errorf("a third LOGIN challenge %q, after the user name and the password", printableLine(string(challenge)))
+	return nil, fmt.Errorf("a third LOGIN challenge %q, after the user name and the password", mailtext.PrintableASCII(string(challenge), 80))
 }
 
 // clearAuthRefused says why a password may not go to host: without TLS it

@@ -29,7 +29,7 @@ func TestSMTPAuthPlainOverLoopback(t *testing.T) {
 	a := &SMTP{Hosts: []string{ts.addr}, TLS: "none", Timeout: 5 * time.Second, Pool: pool,
 		AuthUsername: "relay", AuthPasswordFile: passwordFile(t, "s3cret pass\n")}
 	for i := range 2 {
-		if res := a.Deliver(context.Background(), message("x\r\n", smtpTo("carol@fabrikam.test"))); res[0].Class != Delivered {
+		if res := a.Deliver(context.Background(), message("x\r\n", smtpTo("carol@fabrikam.test"))); res[0].Class != Relayed {
 			t.Fatalf("message %d: %+v", i, res[0])
 		}
 	}

@@ -33,7 +33,7 @@ func TestSMTPAuthMechanismChoice(t *testing.T) {
 			peer := startFaultPeer(t, func(p *faultPeer) { p.mechs = tc.offered })
 			a := &SMTP{Hosts: []string{peer.addr}, TLS: "none", Timeout: 5 * time.Second,
 				AuthUsername: "relay", AuthPasswordFile: passwordFile(t, "s3cret\n")}
-			if r := a.Deliver(context.Background(), message("x\r\n", smtpTo("carol@fabrikam.test")))[0]; r.Class != Delivered {
+			if r := a.Deliver(context.Background(), message("x\r\n", smtpTo("carol@fabrikam.test")))[0]; r.Class != Relayed {
 				t.Fatalf("%+v", r)
 			}
 			lines, taken := peer.snapshot()

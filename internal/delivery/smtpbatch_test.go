@@ -27,7 +27,7 @@ func TestSMTPRecipientBatches(t *testing.T) {
 			t.Fatalf("%d results for 250 recipients", len(res))
 		}
 		for i, r := range res {
-			if r.Class != Delivered {
+			if r.Class != Relayed {
 				t.Errorf("recipient %d: %+v", i, r)
 			}
 		}

@@ -18,7 +18,7 @@ func TestSMTPPipelinesEnvelope(t *testing.T) {
 	want := []struct {
 		class  Class
 		status string
-	}{{Delivered, "2.0.0"}, {Failed, "5.1.1"}, {Delivered, "2.0.0"}}
+	}{{Relayed, "2.0.0"}, {Failed, "5.1.1"}, {Relayed, "2.0.0"}}
 	for i, w := range want {
 		if res[i].Class != w.class || res[i].Status != w.status {
 			t.Errorf("recipient %d: %+v, want %s %s", i, res[i], w.class, w.status)
@@ -64,7 +64,7 @@ func TestSMTPPipeliningAllRefused(t *testing.T) {
 	if pool.Idle() != 1 {
 		t.Errorf("the pool keeps %d connections, want 1", pool.Idle())
 	}
-	if r := a.Deliver(context.Background(), message("y\r\n", smtpTo("carol@fabrikam.test")))[0]; r.Class != Delivered {
+	if r := a.Deliver(context.Background(), message("y\r\n", smtpTo("carol@fabrikam.test")))[0]; r.Class != Relayed {
 		t.Fatalf("the next message: %+v", r)
 	}
 	accepts, _, lines, messages := s.snapshot()
@@ -91,7 +91,7 @@ func TestSMTPWithoutPipelining(t *testing.T) {
 	}
 	res := a.Deliver(context.Background(), message("y\r\n",
 		smtpTo("carol@fabrikam.test"), smtpTo("bad2@fabrikam.test"), smtpTo("dave@fabrikam.test")))
-	if res[0].Class != Delivered || res[1].Class != Failed || res[2].Class != Delivered {
+	if res[0].Class != Relayed || res[1].Class != Failed || res[2].Class != Relayed {
 		t.Errorf("%+v", res)
 	}
 	pool.Close()
@@ -123,7 +123,7 @@ func TestSMTPStartTLSOneConnection(t *testing.T) {
 		if mode == "required" {
 			a.TLSConfig = clientTLS
 		}
-		if r := a.Deliver(context.Background(), message("x\r\n", smtpTo("carol@fabrikam.test")))[0]; r.Class != Delivered {
+		if r := a.Deliver(context.Background(), message("x\r\n", smtpTo("carol@fabrikam.test")))[0]; r.Class != Relayed {
 			t.Fatalf("tls %q: %+v", mode, r)
 		}
 		accepts, _, lines, messages := s.snapshot()
@@ -147,7 +147,7 @@ func TestSMTPDotStuffingAndEnd(t *testing.T) {
 	s := startRawServer(t, nil)
 	a := &SMTP{Hosts: []string{s.addr}, Timeout: 5 * time.Second}
 	body := "Subject: dots\r\n\r\n.one\r\n..two\r\n.\r\nbare\nlf\n.after\r\nno end"
-	if r := a.Deliver(context.Background(), message(body, smtpTo("carol@fabrikam.test")))[0]; r.Class != Delivered {
+	if r := a.Deliver(context.Background(), message(body, smtpTo("carol@fabrikam.test")))[0]; r.Class != Relayed {
 		t.Fatalf("%+v", r)
 	}
 	_, _, _, messages := s.snapshot()
@@ -187,7 +187,7 @@ func TestSMTPLoopsBackToItself(t *testing.T) {
 	}
 
 	a.Helo = "hub2.contoso.test"
-	if r := a.Deliver(context.Background(), message("x\r\n", smtpTo("carol@fabrikam.test")))[0]; r.Class != Delivered {
+	if r := a.Deliver(context.Background(), message("x\r\n", smtpTo("carol@fabrikam.test")))[0]; r.Class != Relayed {
 		t.Errorf("delivery from another server: %+v", r)
 	}
 }
@@ -202,7 +202,7 @@ func TestSMTPExtraReplyNotPooled(t *testing.T) {
 	a := &SMTP{Hosts: []string{s.addr}, Helo: "hub1.contoso.test", Timeout: 5 * time.Second, Pool: pool}
 	for i := range 2 {
 		res := a.Deliver(context.Background(), message("x\r\n", smtpTo("carol@fabrikam.test"), smtpTo("bad@fabrikam.test")))
-		if res[0].Class != Delivered || res[1].Class != Failed || res[1].Status != "5.1.1" {
+		if res[0].Class != Relayed || res[1].Class != Failed || res[1].Status != "5.1.1" {
 			t.Errorf("message %d: %+v", i, res)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/waypost/waypost/internal/hubauth"
+	"github.com/waypost/waypost/internal/status"
 )
 
 // open returns a session with host that is ready for MAIL: a kept one
@@ -31,7 +32,7 @@ func (a *SMTP) dial(ctx context.Context, host string) (*conn, *Result) {
 			Text: fmt.Sprintf("mail for %s loops back to this server: %v; check the send connector's smart hosts, the domain's MX records or the peer's relay address", host, err)}
 	}
 	if err != nil {
-		r := &Result{Class: Retry, Status: "4.4.1", Text: err.Error(), RemoteHost: host}
+		r := &Result{Class: Retry, Status: status.NoAnswer, Text: err.Error(), RemoteHost: host}
 		var se *smtpReply
 		if errors.As(err, &se) {
 			r.RemoteText = se.Error()
@@ -109,7 +110,7 @@ func (a *SMTP) connect(ctx context.Context, host string) (*client, error) {
 // meanwhile.
 var errLoop = errors.New("the server greets with this server's own name")
 
-const loopStatus = "4.4.6"
+const loopStatus = status.LoopTransient
 
 // tlsConfig is the configuration of STARTTLS with host: TLSConfig when
 // set, else one that verifies the certificate only when TLS is required.
@@ -129,7 +130,7 @@ func (a *SMTP) login(c *client, host string) *Result {
 	switch {
 	case a.Hub != nil:
 		if err := c.auth(&hubauth.Client{Secret: a.Hub.Secret, Server: a.Hub.Server}); err != nil {
-			r := reply(host, err, "4.7.0")
+			r := reply(host, err, status.SecurityTransient)
 			r.Class = Retry // a peer that refuses our proof may have another secret for now
 			return &r
 		}

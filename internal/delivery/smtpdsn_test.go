@@ -23,7 +23,7 @@ func TestSMTPPassesDSNParameters(t *testing.T) {
 		m.EnvID, m.Ret = "env-7", "HDRS"
 		res := a.Deliver(context.Background(), m)
 		for i, want := range []bool{dsn, false, false} {
-			if res[i].Class != Delivered || res[i].NotifyPassed != want {
+			if res[i].Class != Relayed || res[i].NotifyPassed != want {
 				t.Errorf("dsn=%v recipient %d: %+v, want NotifyPassed %v", dsn, i, res[i], want)
 			}
 		}

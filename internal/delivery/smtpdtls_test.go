@@ -105,7 +105,7 @@ func TestSMTPToSmtpdWithStartTLS(t *testing.T) {
 	a := &SMTP{Hosts: []string{ln.Addr().String()}, Helo: "hub-a.contoso.test", TLS: "required", TLSConfig: clientTLS, Timeout: 5 * time.Second}
 	res := a.Deliver(context.Background(), message("Subject: x\r\n\r\nhi\r\n",
 		smtpTo("bob@contoso.test"), smtpTo("nobody@contoso.test"), smtpTo("carol@contoso.test")))
-	if res[0].Class != Delivered || res[1].Class != Failed || res[2].Class != Delivered {
+	if res[0].Class != Relayed || res[1].Class != Failed || res[2].Class != Relayed {
 		t.Fatalf("%+v", res)
 	}
 	accepted, _, _ := counted.ts.counts()

@@ -6,9 +6,10 @@ package delivery
 // RFC 6533 for utf-8 ORCPTs), each only when the server offers it.
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/waypost/waypost/internal/xtext"
 )
 
 // rcptParams are the DSN parameters of one recipient.
@@ -86,7 +87,7 @@ func mailLine(c *client, m *Message, utf8 bool) string {
 			b.WriteString(" RET=" + m.Ret)
 		}
 		if m.EnvID != "" && printable(m.EnvID) {
-			b.WriteString(" ENVID=" + xtext(m.EnvID))
+			b.WriteString(" ENVID=" + xtext.Encode(m.EnvID))
 		}
 	}
 	return b.String()
@@ -107,54 +108,12 @@ func rcptLine(c *client, to string, o rcptParams) string {
 	}
 	switch o.orcptType {
 	case "RFC822":
-		b.WriteString(" ORCPT=RFC822;" + xtext(o.orcpt))
+		b.WriteString(" ORCPT=RFC822;" + xtext.Encode(o.orcpt))
 	case "UTF-8":
 		if c.has("SMTPUTF8") {
-			b.WriteString(" ORCPT=UTF-8;" + utf8AddrUnitext(o.orcpt))
+			b.WriteString(" ORCPT=UTF-8;" + xtext.EncodeUTF8Unitext(o.orcpt))
 		} else {
-			b.WriteString(" ORCPT=UTF-8;" + utf8AddrXtext(o.orcpt))
-		}
-	}
-	return b.String()
-}
-
-// xtext encodes s as RFC 3461 section 4 xtext: "+", "=", space and
-// anything outside printable ASCII as "+" and two upper-case hex digits.
-func xtext(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if r >= '!' && r <= '~' && r != '+' && r != '=' {
-			b.WriteRune(r)
-		} else {
-			fmt.Fprintf(&b, "+%02X", r)
-		}
-	}
-	return b.String()
-}
-
-// utf8AddrXtext encodes s as RFC 6533 section 3 utf-8-addr-xtext: what
-// xtext writes as "+XX" is "\x{XX}", and so is "\", in ASCII.
-func utf8AddrXtext(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if r >= '!' && r <= '~' && r != '+' && r != '=' && r != '\\' {
-			b.WriteRune(r)
-		} else {
-			fmt.Fprintf(&b, `\x{%02X}`, r)
-		}
-	}
-	return b.String()
-}
-
-// utf8AddrUnitext encodes s as RFC 6533 section 3 utf-8-addr-unitext:
-// non-ASCII as it is, ASCII as in utf8AddrXtext.
-func utf8AddrUnitext(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if r > 0x7f || r >= '!' && r <= '~' && r != '+' && r != '=' && r != '\\' {
-			b.WriteRune(r)
-		} else {
-			fmt.Fprintf(&b, `\x{%02X}`, r)
+			b.WriteString(" ORCPT=UTF-8;" + xtext.EncodeUTF8Addr(o.orcpt))
 		}
 	}
 	return b.String()

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/waypost/waypost/internal/mailtext"
 )
 
 // smtpReply is a reply of the server. It is also the error of a command
@@ -70,10 +72,10 @@ func readReply(br *bufio.Reader) (*smtpReply, error) {
 		}
 		code, last, text, ok := parseReplyLine(line)
 		if !ok {
-			return nil, fmt.Errorf("malformed reply line %q", printableLine(line))
+			return nil, fmt.Errorf("malformed reply line %q", mailtext.PrintableASCII(line, 80))
 		}
 		if len(r.Lines) > 0 && code != r.Code {
-			return nil, fmt.Errorf("reply line %q in a reply of code %d", printableLine(line), r.Code)
+			return nil, fmt.Errorf("reply line %q in a reply of code %d", mailtext.PrintableASCII(line, 80), r.Code)
 		}
 		if len(r.Lines) == maxReplyLines {
 			return nil, fmt.Errorf("a reply of more than %d lines", maxReplyLines)
@@ -150,18 +152,3 @@ func enhancedCode(text string) [3]int {
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
-
-// printableLine is line cut short and with anything unprintable as "?",
-// for an error message.
-func printableLine(line string) string {
-	if len(line) > 80 {
-		line = line[:80]
-	}
-	b := []byte(line)
-	for i, c := range b {
-		if c < ' ' || c > '~' {
-			b[i] = '?'
-		}
-	}
-	return string(b)
-}

@@ -13,6 +13,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/waypost/waypost/internal/status"
 )
 
 // Webhook posts each message to an HTTP endpoint (an SMS service, a
@@ -54,7 +56,7 @@ func (w *Webhook) Deliver(ctx context.Context, m *Message) []Result {
 func (w *Webhook) post(ctx context.Context, m *Message) Result {
 	body, err := m.Open()
 	if err != nil {
-		return Result{Class: Retry, Status: "4.3.0", Text: "reading the queued message: " + err.Error()}
+		return Result{Class: Retry, Status: status.SystemTransient, Text: "reading the queued message: " + err.Error()}
 	}
 	defer body.Close()
 	env := WebhookEnvelope{ID: m.ID, From: m.From, Arrival: m.Arrival}
@@ -66,11 +68,11 @@ func (w *Webhook) post(ctx context.Context, m *Message) Result {
 	src := &readErrors{r: body}
 	payload, size, contentType, err := w.encode(env, src, m.Size)
 	if err != nil {
-		return Result{Class: Failed, Status: "5.3.0", Text: err.Error()}
+		return Result{Class: Failed, Status: status.SystemPermanent, Text: err.Error()}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, payload)
 	if err != nil {
-		return Result{Class: Failed, Status: "5.3.5", Text: "webhook url: " + err.Error()}
+		return Result{Class: Failed, Status: status.Misconfigured, Text: "webhook url: " + err.Error()}
 	}
 	req.ContentLength = size // -1: unknown, sent chunked
 	req.Header.Set("Content-Type", contentType)
@@ -78,7 +80,7 @@ func (w *Webhook) post(ctx context.Context, m *Message) Result {
 	if w.TokenFile != "" {
 		tok, err := os.ReadFile(w.TokenFile)
 		if err != nil {
-			return Result{Class: Retry, Status: "4.3.5", Text: "webhook token: " + err.Error()}
+			return Result{Class: Retry, Status: status.MisconfiguredTransient, Text: "webhook token: " + err.Error()}
 		}
 		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
 	}
@@ -96,10 +98,10 @@ func (w *Webhook) post(ctx context.Context, m *Message) Result {
 		if resp != nil {
 			resp.Body.Close()
 		}
-		return Result{Class: Retry, Status: "4.3.0", Text: "reading the queued message: " + src.err.Error()}
+		return Result{Class: Retry, Status: status.SystemTransient, Text: "reading the queued message: " + src.err.Error()}
 	}
 	if err != nil {
-		return Result{Class: Retry, Status: "4.4.1", Text: "webhook: " + err.Error(), RemoteHost: host}
+		return Result{Class: Retry, Status: status.NoAnswer, Text: "webhook: " + err.Error(), RemoteHost: host}
 	}
 	defer resp.Body.Close()
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
@@ -111,11 +113,11 @@ func (w *Webhook) post(ctx context.Context, m *Message) Result {
 	}
 	switch {
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
-		return Result{Class: Delivered, Status: "2.0.0", Text: "accepted by " + w.URL, RemoteHost: host, RemoteText: text}
+		return Result{Class: Relayed, Status: status.OK, Text: "accepted by " + w.URL, RemoteHost: host, RemoteText: text}
 	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout:
-		return Result{Class: Retry, Status: "4.4.2", Text: "webhook answered " + resp.Status, RemoteHost: host, RemoteText: text}
+		return Result{Class: Retry, Status: status.BadConnection, Text: "webhook answered " + resp.Status, RemoteHost: host, RemoteText: text}
 	}
-	return Result{Class: Failed, Status: "5.3.0", Text: "webhook refused the message", RemoteHost: host, RemoteText: text}
+	return Result{Class: Failed, Status: status.SystemPermanent, Text: "webhook refused the message", RemoteHost: host, RemoteText: text}
 }
 
 // encode returns the request body for env and the message content, its

@@ -43,7 +43,7 @@ func TestWebhookStatuses(t *testing.T) {
 	os.WriteFile(tok, []byte("s3cret\n"), 0o600)
 	w := &Webhook{URL: srv.URL, TokenFile: tok, Timeout: 5 * time.Second}
 	m := message("Subject: sms\r\n\r\ncall me\r\n", Recipient{Type: "sms", Address: "+1 555 0101"})
-	want := []Class{Delivered, Retry, Delivered, Failed}
+	want := []Class{Relayed, Retry, Relayed, Failed}
 	for i, c := range want {
 		res := w.Deliver(context.Background(), m)
 		if res[0].Class != c {
@@ -138,7 +138,7 @@ func TestWebhookStreamsTheMessage(t *testing.T) {
 		m.Open = func() (io.ReadCloser, error) { return content, nil }
 		res := (&Webhook{URL: srv.URL, Format: format, Timeout: time.Minute}).Deliver(context.Background(), m)
 		srv.Close()
-		if res[0].Class != Delivered {
+		if res[0].Class != Relayed {
 			t.Fatalf("%s: %+v", format, res[0])
 		}
 		if early >= size/2 {

@@ -23,6 +23,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 )
 
 // WriteFile writes data to path atomically with permissions perm, and makes
@@ -38,30 +39,58 @@ func WriteFileFS(fsys FS, path string, data []byte, perm os.FileMode) error {
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	tmp := f.Name()
-	fail := func(err error) error {
-		f.Close()
-		fsys.Remove(tmp)
+	if err := f.Chmod(perm); err != nil {
+		Abort(fsys, f)
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	if err := f.Chmod(perm); err != nil {
-		return fail(err)
-	}
 	if _, err := f.Write(data); err != nil {
-		return fail(err)
+		Abort(fsys, f)
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
+	if err := Commit(fsys, f, path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// Commit finishes a file written under a temporary name in the folder of
+// path: it fsyncs and closes f, renames it to path and fsyncs the folder,
+// so that after a crash path holds the old file or the whole new one.
+// Every writer outside the queue ends with it (WriteFile, the drop folder,
+// Maildir). On failure the temporary file is removed.
+func Commit(fsys FS, f File, path string) error {
+	tmp := f.Name()
 	if err := f.Sync(); err != nil {
-		return fail(err)
+		Abort(fsys, f)
+		return err
 	}
 	if err := f.Close(); err != nil {
 		fsys.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", path, err)
+		return err
 	}
 	if err := fsys.Rename(tmp, path); err != nil {
 		fsys.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", path, err)
+		return err
 	}
-	return fsys.SyncDir(dir)
+	return fsys.SyncDir(filepath.Dir(path))
+}
+
+// Abort closes f and removes it: for a temporary file that will not be
+// committed.
+func Abort(fsys FS, f File) {
+	f.Close()
+	fsys.Remove(f.Name())
+}
+
+// SafeName keeps s usable as one file name: "/", "\" and control
+// characters become "_".
+func SafeName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '/' || r == '\\' || r < 0x20 {
+			return '_'
+		}
+		return r
+	}, s)
 }
 
 // CreateTemp creates a new file named prefix followed by random digits in

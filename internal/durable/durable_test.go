@@ -36,3 +36,37 @@ func TestWriteFile(t *testing.T) {
 		t.Error("SyncDir of a missing folder: no error")
 	}
 }
+
+// Commit puts a streamed file in place and leaves no temporary file; a
+// failed Commit (its target folder is gone) removes the temporary file too.
+func TestCommit(t *testing.T) {
+	dir := t.TempDir()
+	f, err := CreateTemp(OS, dir, ".tmp-x-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte("whole"))
+	if err := Commit(OS, f, filepath.Join(dir, "x")); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "x")); err != nil || string(b) != "whole" {
+		t.Fatalf("after Commit: %q, %v", b, err)
+	}
+	f, err = CreateTemp(OS, dir, ".tmp-y-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Commit(OS, f, filepath.Join(dir, "missing", "y")); err == nil {
+		t.Fatal("Commit into a missing folder succeeded")
+	}
+	names, _ := os.ReadDir(dir)
+	if len(names) != 1 || names[0].Name() != "x" {
+		t.Fatalf("left in the folder: %v", names)
+	}
+}
+
+func TestSafeName(t *testing.T) {
+	if got := SafeName("a/b\\c\r\nd.test"); got != "a_b_c__d.test" {
+		t.Errorf("SafeName = %q", got)
+	}
+}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/waypost/waypost/internal/console"
 	"github.com/waypost/waypost/internal/loginlimit"
+	"github.com/waypost/waypost/internal/reload"
 )
 
 // mountConsole serves the web console (internal/console) under /console/
@@ -34,8 +35,7 @@ func (h *Hub) mountConsole(logins *loginlimit.Limiter) {
 
 // consoleStatus is the file in force and the last reload, for the console.
 func (h *Hub) consoleStatus() console.Status {
-	h.reloadMu.Lock()
-	defer h.reloadMu.Unlock()
-	return console.Status{File: orgFile(h.engine.Load().Org()), Text: h.cfg.text, Digest: h.cfg.digest, Loaded: h.cfg.loaded,
-		Started: h.started, ReloadAt: h.cfg.reloadAt, ReloadActor: h.cfg.reloadActor, Changes: h.cfg.changes, RestartRequired: h.cfg.restartRequired}
+	st := h.reloader.Snapshot()
+	return console.Status{File: reload.OrgFile(h.engine.Load().Org()), Text: st.Text, Digest: st.Digest, Loaded: st.Loaded,
+		Started: h.started, ReloadAt: st.ReloadAt, ReloadActor: st.ReloadActor, Changes: st.Changes, RestartRequired: st.RestartRequired}
 }

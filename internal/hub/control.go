@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/waypost/waypost/internal/control"
+	"github.com/waypost/waypost/internal/reload"
 	"github.com/waypost/waypost/internal/scheduler"
 )
 
@@ -100,10 +101,8 @@ func (h *Hub) handleControl(ctx context.Context, p control.Peer, op string, raw 
 }
 
 func (h *Hub) status() *control.Status {
-	h.reloadMu.Lock()
-	st := h.cfg
-	h.reloadMu.Unlock()
+	st := h.reloader.Snapshot()
 	eng := h.engine.Load()
-	return &control.Status{Server: h.server.Name, PID: os.Getpid(), Started: h.started, File: orgFile(eng.Org()),
-		ConfigLoaded: st.loaded, ConfigDigest: st.digest, AddressTypes: addrTypes(eng)}
+	return &control.Status{Server: h.server.Name, PID: os.Getpid(), Started: h.started, File: reload.OrgFile(eng.Org()),
+		ConfigLoaded: st.Loaded, ConfigDigest: st.Digest, AddressTypes: reload.AddrTypes(eng)}
 }

@@ -23,7 +23,9 @@ import (
 	"github.com/waypost/waypost/internal/durable"
 	"github.com/waypost/waypost/internal/loginlimit"
 	"github.com/waypost/waypost/internal/metrics"
+	"github.com/waypost/waypost/internal/pickup"
 	"github.com/waypost/waypost/internal/queue"
+	"github.com/waypost/waypost/internal/reload"
 	"github.com/waypost/waypost/internal/routing"
 	"github.com/waypost/waypost/internal/scheduler"
 	"github.com/waypost/waypost/internal/smtpd"
@@ -55,12 +57,11 @@ type Hub struct {
 	apiLn    net.Listener
 	logins   *loginlimit.Limiter // failed logins, shared by SMTP AUTH, the relay login and the API (auth.go)
 
-	// Operations (control.go, reload.go, metrics.go).
+	// Operations (control.go, metrics.go; reloads through internal/reload).
 	ctl      *control.Server
 	metrics  *metrics.Metrics
 	started  time.Time
-	reloadMu sync.Mutex
-	cfg      configState // guarded by reloadMu
+	reloader *reload.Reloader
 	// Watch is how often Run polls the organization file for changes
 	// (0: never; SIGHUP and `waypost reload` still work).
 	Watch   time.Duration
@@ -121,7 +122,6 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 		h.close()
 		return nil, err
 	}
-	h.initConfigState()
 	if org.HubSecretFile != "" {
 		b, err := os.ReadFile(org.HubSecretFile)
 		if err != nil {
@@ -135,6 +135,9 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 		}
 	}
 	h.sched.Track, h.sched.Metrics = h.track, h.metrics
+	h.reloader = &reload.Reloader{Server: s, Engine: &h.engine, Backend: backend, Secret: h.secret, Validate: Validate,
+		Metrics: h.metrics, Track: h.sched.TrackEvent, Wake: h.sched.Wake, Log: log}
+	h.reloader.Init()
 	if s.Relay != "" && h.secret == nil {
 		log.Warn("relay listener not started: the organization has no hub_secret_file", "relay", s.Relay)
 	}
@@ -251,10 +254,11 @@ func (h *Hub) Run(ctx context.Context) error {
 	schedDone := make(chan struct{})
 	go func() { h.sched.Run(schedCtx); close(schedDone) }()
 	pickupDone := make(chan struct{})
-	go func() { h.runPickups(schedCtx); close(pickupDone) }() // pickup.go
+	pickups := &pickup.Folders{Server: h.server, Engine: &h.engine, Queue: h.sched, Track: h.track, Log: h.log}
+	go func() { pickups.Run(schedCtx); close(pickupDone) }()
 	go h.serveControl()
 	watchCtx, stopWatch := context.WithCancel(context.Background())
-	go h.watch(watchCtx, h.Watch)
+	go h.reloader.Watch(watchCtx, h.Watch)
 	h.log.Info("hub running", "server", h.server.Name, "listen", h.Addrs())
 	var runErr error
 	select {
@@ -358,6 +362,12 @@ func (h *headCapture) messageID() string {
 	}
 	return ""
 }
+
+// Reload re-reads the organization file and applies it when it is valid
+// (internal/reload). actor names who asked (a user, "signal SIGHUP", "file
+// change"). A refused file returns a *control.Error with CodeInvalid
+// listing every problem.
+func (h *Hub) Reload(actor string) (*control.Reload, error) { return h.reloader.Reload(actor) }
 
 // listenSMTP listens for SMTP sessions on addr without TCP keep-alive:
 // the SMTP server times every read itself (smtpd's guard, the receive

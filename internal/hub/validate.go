@@ -63,10 +63,3 @@ func Validate(org *config.Org) (*routing.Engine, error) {
 	}
 	return routing.New(org, dir), nil
 }
-
-func orStatus(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/waypost/waypost/internal/dirlock"
 	"github.com/waypost/waypost/internal/durable"
 )
 
@@ -82,8 +83,11 @@ func openWith(dir string, fsys fsys, scan func(*Message)) (*Store, *Recovery, er
 	if err := s.fs.SyncDir(abs); err != nil {
 		return nil, nil, storageErr("syncing folder", abs, err)
 	}
-	if s.lock, err = lockDir(abs); err != nil {
-		return nil, nil, err
+	if s.lock, err = dirlock.TryLock(abs); err != nil {
+		if errors.Is(err, dirlock.ErrLocked) {
+			return nil, nil, fmt.Errorf("queue: %s: %w", abs, ErrLocked)
+		}
+		return nil, nil, fmt.Errorf("queue: %w: %w", ErrStorage, err) // err names the lock file
 	}
 	rec, err := s.recover()
 	if err != nil {

@@ -2,10 +2,13 @@ package report
 
 import (
 	"bytes"
-	"fmt"
 	"net"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/waypost/waypost/internal/mailtext"
+	"github.com/waypost/waypost/internal/status"
+	"github.com/waypost/waypost/internal/xtext"
 )
 
 // This file holds what the writer needs to keep its status fields within
@@ -20,7 +23,7 @@ import (
 // to the value when it is unfolded.
 func field(b *bytes.Buffer, name, value string) {
 	b.WriteString(name + ":")
-	fold(b, len(name)+1, " "+strings.TrimSpace(oneLine(value)))
+	fold(b, len(name)+1, " "+strings.TrimSpace(mailtext.OneLine(value)))
 	b.WriteString("\r\n")
 }
 
@@ -66,17 +69,17 @@ func isWSP(c byte) bool { return c == ' ' || c == '\t' }
 // statusCode is rc's status code if it is one, else the generic code
 // for the kind of report (RFC 3461 section 6.3 (g): 4.0.0 or 5.0.0 when
 // nothing more precise is known).
-func statusCode(r Report, status string) string {
-	if IsStatusCode(status) {
-		return status
+func statusCode(r Report, code string) string {
+	if IsStatusCode(code) {
+		return code
 	}
 	switch {
 	case r.Success:
-		return "2.0.0"
-	case r.Delay || strings.HasPrefix(status, "4"):
-		return "4.0.0"
+		return status.OK
+	case r.Delay || strings.HasPrefix(code, "4"):
+		return status.TransientOther
 	}
-	return "5.0.0"
+	return status.PermanentOther
 }
 
 // remoteMTA is the Remote-MTA value for the host a delivery agent named:
@@ -138,7 +141,7 @@ func addressField(typ, addr string, original, global bool) string {
 		addr = encodeUnitext(addr, global)
 	case original:
 		if _, ok := decodeXtext(addr); ok {
-			addr = encodeXtext(addr)
+			addr = xtext.Encode(addr)
 		}
 	}
 	return strings.ToLower(typ) + ";" + addr
@@ -148,15 +151,10 @@ func addressField(typ, addr string, original, global bool) string {
 // status part for every character utf-8-addr-xtext does not allow (RFC
 // 6533 section 3: controls, space, "+", "=" and all of non-ASCII).
 func encodeUnitext(s string, global bool) string {
-	var b strings.Builder
-	for _, r := range s {
-		if r == '\\' || !global && (r <= ' ' || r == '+' || r == '=' || r >= 0x7f) {
-			fmt.Fprintf(&b, `\x{%02X}`, r)
-			continue
-		}
-		b.WriteRune(r)
+	if !global {
+		return xtext.EncodeUTF8Addr(s)
 	}
-	return b.String()
+	return strings.ReplaceAll(s, `\`, `\x{5C}`)
 }
 
 // isASCII reports whether b holds no byte above 0x7f.

@@ -13,6 +13,8 @@ import (
 	"net/mail"
 	"net/textproto"
 	"strings"
+
+	"github.com/waypost/waypost/internal/mailtext"
 )
 
 // This file reads reports back: Parse finds the multipart/report (RFC
@@ -247,7 +249,7 @@ func mediaType(h textproto.MIMEHeader) (string, map[string]string, error) {
 	}
 	mt, params, err := mime.ParseMediaType(ct)
 	if err != nil && !errors.Is(err, mime.ErrInvalidMediaParameter) {
-		return "", nil, fmt.Errorf("Content-Type %q: %v", oneLine(ct), err)
+		return "", nil, fmt.Errorf("Content-Type %q: %v", mailtext.OneLine(ct), err)
 	}
 	return mt, params, nil
 }
@@ -279,7 +281,7 @@ func decodeBody(h textproto.MIMEHeader, body []byte) ([]byte, error) {
 		}
 		return b[:n], nil
 	}
-	return nil, fmt.Errorf("unknown Content-Transfer-Encoding %q", oneLine(cte))
+	return nil, fmt.Errorf("unknown Content-Transfer-Encoding %q", mailtext.OneLine(cte))
 }
 
 // toUTF8 turns text in charset into UTF-8: UTF-8 and US-ASCII as they

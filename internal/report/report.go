@@ -12,16 +12,17 @@ package report
 import (
 	"bufio"
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"mime"
 	"net/textproto"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/waypost/waypost/internal/address"
+	"github.com/waypost/waypost/internal/mailtext"
+	"github.com/waypost/waypost/internal/status"
 )
 
 // Recipient is one recipient the report is about.
@@ -86,7 +87,7 @@ func NDR(r Report, original io.Reader) ([]byte, error) {
 	if d, err := parseDate(hdr.Get("Date")); err == nil {
 		sent = d
 	}
-	boundary := "waypost-" + randomHex(12)
+	boundary := "waypost-" + mailtext.RandomHex(12)
 	var b bytes.Buffer
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 
@@ -103,7 +104,7 @@ func NDR(r Report, original io.Reader) ([]byte, error) {
 	fold(&b, len("Subject:"), " "+mime.QEncoding.Encode("utf-8", prefix+subject))
 	b.WriteString("\r\n")
 	w("Date: %s\r\n", r.Date.Format(time.RFC1123Z))
-	w("Message-ID: <%s@%s>\r\n", randomHex(16), r.ReportingMTA)
+	w("Message-ID: <%s@%s>\r\n", mailtext.RandomHex(16), r.ReportingMTA)
 	if id := hdr.Get("Message-Id"); id != "" {
 		w("In-Reply-To: %s\r\nReferences: %s\r\n", id, id)
 	}
@@ -119,10 +120,10 @@ func NDR(r Report, original io.Reader) ([]byte, error) {
 	// utf-8 ORCPT) make it a message/global-delivery-status (RFC 6533
 	// section 4.1); the returned header likewise (section 4.3).
 	var st bytes.Buffer
-	status(&st, r, false)
+	deliveryStatus(&st, r, false)
 	if !isASCII(st.Bytes()) {
 		st.Reset()
-		status(&st, r, true)
+		deliveryStatus(&st, r, true)
 		w("\r\n--%s\r\nContent-Type: message/global-delivery-status\r\nContent-Transfer-Encoding: 8bit\r\n\r\n", boundary)
 	} else {
 		w("\r\n--%s\r\nContent-Type: message/delivery-status\r\n\r\n", boundary)
@@ -159,7 +160,7 @@ func human(b *bytes.Buffer, r Report, subject string, sent time.Time, full bool)
 		for _, rc := range r.Recipients {
 			line(b, "  ", rc.Written)
 			if rc.Action == "relayed" {
-				w("      Handed on to %s, which sends no further notifications.\r\n", oneLine(orDash(rc.RemoteHost)))
+				w("      Handed on to %s, which sends no further notifications.\r\n", mailtext.OneLine(orDash(rc.RemoteHost)))
 			}
 			w("\r\n")
 		}
@@ -194,7 +195,7 @@ func human(b *bytes.Buffer, r Report, subject string, sent time.Time, full bool)
 	for _, rc := range r.Recipients {
 		line(b, "", finalRecipient(rc, imceaDomain(r)))
 		if rc.RemoteHost != "" {
-			w("Remote server: %s\r\n", oneLine(rc.RemoteHost))
+			w("Remote server: %s\r\n", mailtext.OneLine(rc.RemoteHost))
 		}
 		w("Enhanced status code: %s\r\n", rc.Status)
 		line(b, "#", diagnostic(rc)+" ##")
@@ -211,7 +212,7 @@ func human(b *bytes.Buffer, r Report, subject string, sent time.Time, full bool)
 // starting with indent.
 func paragraph(b *bytes.Buffer, indent, text string) {
 	cur := ""
-	for _, word := range strings.Fields(oneLine(text)) {
+	for _, word := range strings.Fields(mailtext.OneLine(text)) {
 		if cur != "" && len(indent)+len(cur)+1+len(word) > 78 {
 			line(b, indent, cur)
 			cur = ""
@@ -230,15 +231,15 @@ func paragraph(b *bytes.Buffer, indent, text string) {
 // that no text from elsewhere makes it longer than RFC 5322 allows.
 func line(b *bytes.Buffer, prefix, text string) {
 	b.WriteString(prefix)
-	fold(b, len(prefix), oneLine(text))
+	fold(b, len(prefix), mailtext.OneLine(text))
 	b.WriteString("\r\n")
 }
 
-// status writes the body of the message/delivery-status part (RFC 3464
+// deliveryStatus writes the body of the message/delivery-status part (RFC 3464
 // section 2), or with global set of a message/global-delivery-status part
 // (RFC 6533 section 4.1). Each field is folded to stay within RFC 5322's
 // line length.
-func status(b *bytes.Buffer, r Report, global bool) {
+func deliveryStatus(b *bytes.Buffer, r Report, global bool) {
 	field(b, "Reporting-MTA", "dns; "+r.ReportingMTA)
 	if r.EnvID != "" {
 		field(b, "Original-Envelope-Id", r.EnvID)
@@ -263,7 +264,7 @@ func status(b *bytes.Buffer, r Report, global bool) {
 		}
 		field(b, "Status", rc.Status)
 		if rc.RemoteHost != "" {
-			field(b, "Remote-MTA", remoteMTA(oneLine(rc.RemoteHost)))
+			field(b, "Remote-MTA", remoteMTA(mailtext.OneLine(rc.RemoteHost)))
 		}
 		if !r.Success || rc.RemoteText != "" {
 			field(b, "Diagnostic-Code", "smtp; "+diagnostic(rc))
@@ -322,17 +323,17 @@ func diagnostic(rc Recipient) string {
 	if len(t) >= 3 && t[0] >= '2' && t[0] <= '5' && t[1] >= '0' && t[1] <= '9' && t[2] >= '0' && t[2] <= '9' {
 		return t
 	}
-	code := "550"
+	code := status.ReplyMailboxUnavailable
 	switch {
 	case strings.HasPrefix(rc.Status, "4"):
-		code = "450"
+		code = status.ReplyMailboxBusy
 	case strings.HasPrefix(rc.Status, "2"):
-		code = "250"
+		code = status.ReplyOK
 	}
 	if t == "" {
 		t = "delivery failed"
 	}
-	return code + " " + rc.Status + " " + t
+	return strconv.Itoa(code) + " " + rc.Status + " " + t
 }
 
 // headerBlock returns the header section of a message, with its final CRLF.
@@ -361,23 +362,6 @@ func parseDate(s string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("no date")
-}
-
-// oneLine keeps header and report lines to one line: CR, LF and other
-// controls become spaces, so no text from a message can add fields.
-func oneLine(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 func orDash(s string) string {

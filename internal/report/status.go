@@ -7,6 +7,8 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+
+	"github.com/waypost/waypost/internal/xtext"
 )
 
 // This file reads the body of a message/delivery-status part (RFC 3464
@@ -352,7 +354,7 @@ func parseAddress(f rawField, original bool) (Address, error) {
 	a := Address{Type: t, Raw: raw, Value: raw}
 	switch {
 	case t == "utf-8":
-		a.Value = decodeUnitext(raw)
+		a.Value = xtext.DecodeUnitext(raw)
 	case original:
 		if v, ok := decodeXtext(raw); ok {
 			a.Value = v

@@ -6,6 +6,7 @@ import (
 
 	"github.com/waypost/waypost/internal/address"
 	"github.com/waypost/waypost/internal/directory"
+	"github.com/waypost/waypost/internal/status"
 )
 
 // maxDepth bounds contact chains and nested groups.
@@ -17,7 +18,7 @@ const maxDepth = 32
 func (e *Engine) Route(server, recipient string, size int64, explain bool) Decision {
 	o, ok := e.originOf(server)
 	if !ok {
-		return Decision{Recipient: recipient, Outcome: OutcomeNDR, Status: "5.3.5", Reason: fmt.Sprintf("unknown routing server %q", server)}
+		return Decision{Recipient: recipient, Outcome: OutcomeNDR, Status: status.Misconfigured, Reason: fmt.Sprintf("unknown routing server %q", server)}
 	}
 	return e.routeString(o, recipient, size, explain)
 }
@@ -26,7 +27,7 @@ func (e *Engine) Route(server, recipient string, size int64, explain bool) Decis
 func (e *Engine) RouteAddress(server string, a address.Address, size int64, explain bool) Decision {
 	o, ok := e.originOf(server)
 	if !ok {
-		return Decision{Recipient: a.String(), Type: a.Type, Address: a.Value, Outcome: OutcomeNDR, Status: "5.3.5", Reason: fmt.Sprintf("unknown routing server %q", server)}
+		return Decision{Recipient: a.String(), Type: a.Type, Address: a.Value, Outcome: OutcomeNDR, Status: status.Misconfigured, Reason: fmt.Sprintf("unknown routing server %q", server)}
 	}
 	r := resolver{e: e, o: o, size: size, explain: explain}
 	return r.route(a.String(), a, 0)
@@ -50,9 +51,9 @@ func (e *Engine) ParseRecipient(s string) (address.Address, error) {
 func (e *Engine) routeString(o origin, recipient string, size int64, explain bool) Decision {
 	a, err := e.ParseRecipient(recipient)
 	if err != nil {
-		d := Decision{Recipient: recipient, Outcome: OutcomeNDR, Status: "5.1.3", Reason: "bad address syntax: " + err.Error()}
+		d := Decision{Recipient: recipient, Outcome: OutcomeNDR, Status: status.BadMailboxSyntax, Reason: "bad address syntax: " + err.Error()}
 		if errors.Is(err, address.ErrRefusedEncapsulation) {
-			d.Status, d.Reason = "5.1.0", "RESOLVER.ADR.Encapsulated; "+err.Error()
+			d.Status, d.Reason = status.BadAddress, "RESOLVER.ADR.Encapsulated; "+err.Error()
 		}
 		return d
 	}
@@ -73,7 +74,7 @@ type resolver struct {
 func (r *resolver) route(written string, a address.Address, depth int) Decision {
 	d := Decision{Recipient: written, Type: a.Type, Address: a.Value}
 	if depth > maxDepth {
-		d.Outcome, d.Status, d.Reason = OutcomeNDR, "5.4.6", "RESOLVER.FWD.Loop; contacts or groups nest deeper than 32 levels"
+		d.Outcome, d.Status, d.Reason = OutcomeNDR, status.Loop, "RESOLVER.FWD.Loop; contacts or groups nest deeper than 32 levels"
 		return d
 	}
 	ent, err := r.e.dir.Find(a)
@@ -86,22 +87,22 @@ func (r *resolver) route(written string, a address.Address, depth int) Decision 
 		return d
 	}
 	if a.Type == "SMTP" && r.e.org.IsAuthoritative(a.Domain()) {
-		d.Outcome, d.Status, d.Reason = OutcomeNDR, "5.1.1", "RESOLVER.ADR.RecipNotFound; not found"
+		d.Outcome, d.Status, d.Reason = OutcomeNDR, status.BadMailbox, "RESOLVER.ADR.RecipNotFound; not found"
 		return d
 	}
 	if a.Type == "EX" {
-		d.Outcome, d.Status, d.Reason = OutcomeNDR, "5.1.1", "RESOLVER.ADR.ExRecipNotFound; not found"
+		d.Outcome, d.Status, d.Reason = OutcomeNDR, status.BadMailbox, "RESOLVER.ADR.ExRecipNotFound; not found"
 		return d
 	}
 	if r.e.selectConnector(r.o, a, r.size, r.explain, &d) {
 		return d
 	}
 	if a.Type == "SMTP" {
-		d.Outcome, d.Status = OutcomeUnreachable, "4.4.7"
+		d.Outcome, d.Status = OutcomeUnreachable, status.Expired
 		d.Reason = "no connector for " + a.Domain() + " in scope for " + r.o.name() + "; kept in the unreachable queue until it expires"
 		return d
 	}
-	d.Outcome, d.Status = OutcomeNDR, "5.4.4"
+	d.Outcome, d.Status = OutcomeNDR, status.Unroutable
 	d.Reason = fmt.Sprintf("no connector for address type %s in scope for %s", a.Type, r.o.name())
 	return d
 }
@@ -120,12 +121,12 @@ func (r *resolver) entry(d *Decision, ent *directory.Entry, depth int) {
 		d.Mailbox, d.Server = ent.Name, ent.Server
 		home := r.e.org.Server(ent.Server)
 		if home == nil {
-			d.Outcome, d.Status, d.Reason = OutcomeNDR, "5.1.1", fmt.Sprintf("RESOLVER.ADR.RecipNotFound; mailbox %q has no valid home server", ent.Name)
+			d.Outcome, d.Status, d.Reason = OutcomeNDR, status.BadMailbox, fmt.Sprintf("RESOLVER.ADR.RecipNotFound; mailbox %q has no valid home server", ent.Name)
 			return
 		}
 		p, ok := r.e.topo.Path(r.o.site, home.Site)
 		if !ok {
-			d.Outcome, d.Status = OutcomeUnreachable, "4.4.7"
+			d.Outcome, d.Status = OutcomeUnreachable, status.Expired
 			d.Reason = fmt.Sprintf("no site path from %s to %s, the site of %s", r.o.site, home.Site, home.Name)
 			return
 		}
@@ -133,7 +134,7 @@ func (r *resolver) entry(d *Decision, ent *directory.Entry, depth int) {
 	case directory.Contact:
 		d.Contact = ent.Name
 		if ent.Target == nil {
-			d.Outcome, d.Status, d.Reason = OutcomeNDR, "5.2.0", fmt.Sprintf("RESOLVER.CON.NoTarget; contact %q has no target address", ent.Name)
+			d.Outcome, d.Status, d.Reason = OutcomeNDR, status.MailboxOther, fmt.Sprintf("RESOLVER.CON.NoTarget; contact %q has no target address", ent.Name)
 			return
 		}
 		d.Target = ent.Target.String()
@@ -142,7 +143,7 @@ func (r *resolver) entry(d *Decision, ent *directory.Entry, depth int) {
 		}
 		id := ent.Ident()
 		if r.chain[id] {
-			d.Outcome, d.Status, d.Reason = OutcomeNDR, "5.4.6", fmt.Sprintf("RESOLVER.FWD.Loop; contact %q leads back to itself", ent.Name)
+			d.Outcome, d.Status, d.Reason = OutcomeNDR, status.Loop, fmt.Sprintf("RESOLVER.FWD.Loop; contact %q leads back to itself", ent.Name)
 			return
 		}
 		r.chain[id] = true
@@ -169,7 +170,7 @@ func (r *resolver) expand(d *Decision, g *directory.Entry, depth int) {
 	for _, m := range g.Members {
 		a, err := r.e.ParseRecipient(m)
 		if err != nil {
-			d.Members = append(d.Members, Decision{Recipient: m, Outcome: OutcomeNDR, Status: "5.1.3", Reason: "bad member address: " + err.Error()})
+			d.Members = append(d.Members, Decision{Recipient: m, Outcome: OutcomeNDR, Status: status.BadMailboxSyntax, Reason: "bad member address: " + err.Error()})
 			continue
 		}
 		ent, err := r.e.dir.Find(a)
@@ -189,7 +190,7 @@ func (r *resolver) expand(d *Decision, g *directory.Entry, depth int) {
 			r.reached[id] = true
 			if ent.Kind == directory.Group {
 				if depth+1 > maxDepth {
-					d.Members = append(d.Members, Decision{Recipient: m, Type: a.Type, Address: a.Value, Outcome: OutcomeNDR, Status: "5.4.6", Reason: "RESOLVER.FWD.Loop; groups nest deeper than 32 levels"})
+					d.Members = append(d.Members, Decision{Recipient: m, Type: a.Type, Address: a.Value, Outcome: OutcomeNDR, Status: status.Loop, Reason: "RESOLVER.FWD.Loop; groups nest deeper than 32 levels"})
 					continue
 				}
 				r.expand(d, ent, depth+1)
@@ -200,18 +201,14 @@ func (r *resolver) expand(d *Decision, g *directory.Entry, depth int) {
 	}
 }
 
-// StatusDirectoryDown is the status of a recipient that could not be
-// resolved because the directory could not be asked (RFC 3463 4.4.3,
-// directory server failure): it waits in the queue, and RCPT answers 451.
-const StatusDirectoryDown = "4.4.3"
-
-// directoryDown makes d the transient outcome of a directory outage.
+// directoryDown makes d the transient outcome of a directory outage
+// (status.DirectoryDown): it waits in the queue, and RCPT answers 451.
 func directoryDown(d *Decision, err error) {
-	d.Outcome, d.Status = OutcomeUnreachable, StatusDirectoryDown
+	d.Outcome, d.Status = OutcomeUnreachable, status.DirectoryDown
 	d.Reason = "RESOLVER.ADR.DirectoryUnavailable; the directory could not be asked (" + err.Error() + "); kept queued and resolved again later"
 }
 
 // DirectoryDown reports whether d waits for the directory to come back.
 func (d *Decision) DirectoryDown() bool {
-	return d.Outcome == OutcomeUnreachable && d.Status == StatusDirectoryDown
+	return d.Outcome == OutcomeUnreachable && d.Status == status.DirectoryDown
 }

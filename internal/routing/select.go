@@ -6,6 +6,7 @@ import (
 
 	"github.com/waypost/waypost/internal/address"
 	"github.com/waypost/waypost/internal/addrspace"
+	"github.com/waypost/waypost/internal/status"
 	"github.com/waypost/waypost/internal/topology"
 )
 
@@ -326,6 +327,6 @@ func nameLess(a, b string) bool {
 // tooBig records NDR 5.3.4: connectors match, but the message is over the
 // size limit of every one of them.
 func tooBig(d *Decision, a address.Address) {
-	d.Outcome, d.Status = OutcomeNDR, "5.3.4"
+	d.Outcome, d.Status = OutcomeNDR, status.MessageTooBig
 	d.Reason = "message size exceeds the limit of every connector for " + a.Type + ":" + a.Value
 }

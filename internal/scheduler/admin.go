@@ -14,6 +14,7 @@ import (
 	"github.com/waypost/waypost/internal/metrics"
 	"github.com/waypost/waypost/internal/queue"
 	"github.com/waypost/waypost/internal/routing"
+	"github.com/waypost/waypost/internal/status"
 	"github.com/waypost/waypost/internal/tracking"
 )
 
@@ -146,10 +147,13 @@ func (s *Scheduler) summary(now time.Time) []control.Queue {
 	return finish(out, now)
 }
 
-// queueKind is the kind of a queue, from its name.
+// queueKind is the kind of a queue, from its name: a next hop's kind, or
+// "submission" or "poison".
 func queueKind(name string) string {
-	kind, _, _ := strings.Cut(name, ":")
-	return kind
+	if hop, err := routing.ParseNextHop(name); err == nil {
+		return string(hop.Kind)
+	}
+	return name
 }
 
 func lastError(r queue.Result) string {
@@ -289,10 +293,9 @@ func (s *Scheduler) List(args control.Select) (*control.QueueList, error) {
 		eng := s.Engine.Load()
 		for i := range out.Queues {
 			q := &out.Queues[i]
-			if q.Kind == "connector" {
-				name, _, _ := strings.Cut(strings.TrimPrefix(q.Queue, "connector:"), "@")
+			if hop, err := routing.ParseNextHop(q.Queue); err == nil && hop.Kind == routing.HopConnector {
 				for _, sc := range eng.Org().SendConnectors {
-					if sc.Name == name {
+					if sc.Name == hop.Name {
 						q.Delivery = sc.Delivery.Kind
 					}
 				}
@@ -492,7 +495,7 @@ func (s *Scheduler) Reroute(args control.Select, actor string) (*control.Action,
 		if r.Held {
 			return false, ""
 		}
-		to := s.hopOf(eng, r, m.Size)
+		to := s.routeNow(eng, r, m.Size)
 		if to == r.NextHop || r.NextHop == "" {
 			return false, "" // unchanged, or not routed yet (its first pass routes it)
 		}
@@ -502,13 +505,10 @@ func (s *Scheduler) Reroute(args control.Select, actor string) (*control.Action,
 	})
 }
 
-// hopOf is the next hop the scheduler would give r now (see process).
-func (s *Scheduler) hopOf(eng *routing.Engine, r *queue.Recipient, size int64) string {
+// routeNow is the next hop the scheduler would give r now (see process).
+func (s *Scheduler) routeNow(eng *routing.Engine, r *queue.Recipient, size int64) string {
 	d := eng.RouteAddress(s.Server, address.Address{Type: r.Type, Value: r.Address}, size, false)
-	if remoteHub(&d, s.Server) {
-		return "hub:" + NextHub(eng.Org(), &d, s.Server)
-	}
-	return nextHop(&d)
+	return s.hopOf(eng, &d).String()
 }
 
 // removeStatus is the status of recipients removed with a report: a
@@ -516,7 +516,7 @@ func (s *Scheduler) hopOf(eng *routing.Engine, r *queue.Recipient, size int64) s
 // Remove-Message -WithNDR says "550 4.3.2 QUEUE.Admin; message deleted
 // by administrative action"; the class here is 5, since the message will
 // never be delivered.
-const removeStatus = "5.3.0"
+const removeStatus = status.SystemPermanent
 
 // remove deletes the picked messages: silently, or with a non-delivery
 // report to the sender for the recipients still pending (as NOTIFY

@@ -11,24 +11,20 @@ import (
 	"github.com/waypost/waypost/internal/tracking"
 )
 
-// successAction is the RFC 3461 action of a delivery by agent for a
-// NOTIFY=SUCCESS recipient: "delivered" into a mailbox here, "relayed" to
-// a gateway or another server that sends no further notifications (drop
-// folder, program, webhook, SMTP send connector to a host without DSN),
-// and "" when the next hop took NOTIFY on and reports itself: another hub,
-// or an SMTP host that offers DSN (RFC 3461 section 5.2.1: no "relayed"
-// notification then).
-func successAction(agent, mailbox delivery.Agent, res delivery.Result) string {
-	if res.NotifyPassed {
-		return ""
+// successAction is the RFC 3464 action of a NOTIFY=SUCCESS recipient
+// that res finished: "delivered" into a mailbox here, "relayed" to a
+// system that sends no further notifications (a drop folder, a program, a
+// web service, an SMTP host without DSN), and "" when the next hop took
+// NOTIFY on and reports itself: another hub, or an SMTP host that offers
+// DSN (RFC 3461 section 5.2.1: no "relayed" notification then).
+func successAction(res delivery.Result) string {
+	switch {
+	case res.Class == delivery.Delivered:
+		return "delivered"
+	case res.Class == delivery.Relayed && !res.NotifyPassed:
+		return "relayed"
 	}
-	if agent == mailbox {
-		return "delivered" // a Maildir here, or the LMTP mail store: final delivery either way
-	}
-	if a, ok := agent.(*delivery.SMTP); ok && a.Hub != nil {
-		return ""
-	}
-	return "relayed"
+	return ""
 }
 
 // bounce queues one non-delivery report for the failed recipients of m

@@ -1,11 +1,11 @@
 package scheduler
 
 import (
-	"strings"
 	"time"
 
 	"github.com/waypost/waypost/internal/metrics"
 	"github.com/waypost/waypost/internal/report"
+	"github.com/waypost/waypost/internal/routing"
 	"github.com/waypost/waypost/internal/tracking"
 )
 
@@ -37,18 +37,18 @@ func (s *Scheduler) observe(e tracking.Event, arrival time.Time) {
 
 // connectorLabel turns a next hop into the connector label of the
 // delivery metrics, and names the peer of a hub-to-hub relay.
-func connectorLabel(hop string) (connector, peer string) {
-	kind, rest, _ := strings.Cut(hop, ":")
-	switch kind {
-	case "mailbox":
-		return "mailbox", ""
-	case "connector":
-		name, _, _ := strings.Cut(rest, "@")
-		return name, ""
-	case "hub":
-		return "relay", rest
-	case "unreachable":
-		return "unreachable", ""
+func connectorLabel(name string) (connector, peer string) {
+	hop, err := routing.ParseNextHop(name)
+	if err != nil {
+		return "none", ""
+	}
+	switch hop.Kind {
+	case routing.HopMailbox, routing.HopUnreachable:
+		return string(hop.Kind), ""
+	case routing.HopConnector:
+		return hop.Name, ""
+	case routing.HopHub:
+		return "relay", hop.Server
 	}
 	return "none", ""
 }

@@ -31,7 +31,7 @@ func TestPanicTwiceMakesPoison(t *testing.T) {
 				var p *delivery.Message
 				_ = p.ID // a nil dereference, as a bug in an agent would
 			}
-			return []delivery.Result{{Class: delivery.Delivered, Status: "2.0.0", Text: "ok"}}
+			return []delivery.Result{{Class: delivery.Relayed, Status: "2.0.0", Text: "ok"}}
 		})
 	}
 	bad := queueTo(t, f, "carol@fabrikam.test")

@@ -14,6 +14,7 @@ import (
 	"github.com/waypost/waypost/internal/queue"
 	"github.com/waypost/waypost/internal/report"
 	"github.com/waypost/waypost/internal/routing"
+	"github.com/waypost/waypost/internal/status"
 	"github.com/waypost/waypost/internal/tracking"
 )
 
@@ -55,7 +56,7 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message, dirty bool) o
 			r.DelayNotified, changed = true, true
 			if n := strings.ToUpper(r.Notify); n == "" || strings.Contains(n, "DELAY") {
 				delayed = append(delayed, report.Recipient{Written: r.Written, Type: r.Type, Address: r.Address, ORCPT: r.ORCPT,
-					Status: orStatus(r.Last.Status, "4.4.7"), RemoteHost: r.Last.RemoteHost, RemoteText: r.Last.RemoteText, LastAttempt: r.LastAttempt})
+					Status: orStatus(r.Last.Status, status.Expired), RemoteHost: r.Last.RemoteHost, RemoteText: r.Last.RemoteText, LastAttempt: r.LastAttempt})
 			}
 		}
 		if r.State != queue.Pending || r.Held {
@@ -75,11 +76,11 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message, dirty bool) o
 		attempt := func() { s.attempt(r, now, expires) }
 		d := eng.RouteAddress(s.Server, address.Address{Type: r.Type, Value: r.Address}, m.Size, false)
 		before := r.NextHop
-		r.NextHop = nextHop(&d)
+		hop := s.hopOf(eng, &d)
+		r.NextHop = hop.String()
 		hub := ""
-		if remoteHub(&d, s.Server) {
-			hub = NextHub(eng.Org(), &d, s.Server)
-			r.NextHop = "hub:" + hub
+		if hop.Kind == routing.HopHub {
+			hub = hop.Server
 		}
 		if r.NextHop != before {
 			j.routed(m, r, &d)
@@ -88,7 +89,7 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message, dirty bool) o
 		case d.Outcome == routing.OutcomeNDR:
 			j.final(m, r, queue.Failed, queue.Result{Class: queue.ClassFailed, Status: d.Status, RemoteText: ndrText(&d)})
 		case d.Outcome == routing.OutcomeExpanded:
-			j.final(m, r, queue.Expanded, queue.Result{Class: queue.ClassDelivered, Status: "2.0.0", RemoteText: "expanded"})
+			j.final(m, r, queue.Expanded, queue.Result{Class: queue.ClassDelivered, Status: status.OK, RemoteText: "expanded"})
 			have := newRecipientSet(eng, m)
 			for _, mem := range d.Members {
 				if mem.Type == "" || !have.add(mem.Type, mem.Address) {
@@ -101,25 +102,24 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message, dirty bool) o
 			folder, err := s.folder(eng, &queue.Recipient{Type: typ, Address: addr})
 			if errors.Is(err, directory.ErrUnavailable) {
 				s.attempt(r, now, expires)
-				r.Last = queue.Result{Class: queue.ClassRetry, Status: routing.StatusDirectoryDown, RemoteText: err.Error()}
+				r.Last = queue.Result{Class: queue.ClassRetry, Status: status.DirectoryDown, RemoteText: err.Error()}
 				j.note(tracking.Event{Event: tracking.Defer, ID: m.ID, Sender: m.From, Recipient: TrackedAs(r), NextHop: r.NextHop, Status: r.Last.Status, Detail: r.Last.RemoteText})
 				continue
 			}
 			if err != nil {
-				j.final(m, r, queue.Failed, queue.Result{Class: queue.ClassFailed, Status: "5.1.1", RemoteText: err.Error()})
+				j.final(m, r, queue.Failed, queue.Result{Class: queue.ClassFailed, Status: status.BadMailbox, RemoteText: err.Error()})
 				continue
 			}
 			attempt()
 			local = append(local, work{i, delivery.Recipient{Type: r.Type, Address: r.Address, Mailbox: d.Mailbox, Folder: folder}, r.NextHop})
 		case d.Outcome == routing.OutcomeConnector && strings.EqualFold(d.SourceServer, s.Server) && s.Connector != nil && s.Connector(d.Connector) != nil:
 			attempt()
-			hop := "connector:" + d.Connector
-			if agents[hop] == nil {
-				agents[hop] = s.Connector(d.Connector)
-				hops = append(hops, hop)
+			if agents[r.NextHop] == nil {
+				agents[r.NextHop] = s.Connector(d.Connector)
+				hops = append(hops, r.NextHop)
 			}
 			typ, addr := destination(eng, s.Server, &d, m.Size)
-			remote[hop] = append(remote[hop], work{i, delivery.Recipient{Type: typ, Address: addr, Notify: r.Notify, ORCPT: r.ORCPT}, r.NextHop})
+			remote[r.NextHop] = append(remote[r.NextHop], work{i, delivery.Recipient{Type: typ, Address: addr, Notify: r.Notify, ORCPT: r.ORCPT}, r.NextHop})
 		case hub != "" && hub != s.Server && s.Relay != nil && s.Relay(hub) != nil:
 			// Another hub's mailbox or connector: hand it to the next
 			// hub on the path, which routes again with its own scope.
@@ -141,7 +141,7 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message, dirty bool) o
 			// Unreachable, or a hub that cannot be reached: wait and
 			// route again later.
 			attempt()
-			r.Last = queue.Result{Class: queue.ClassRetry, Status: orStatus(d.Status, "4.4.0"), RemoteText: deferReason(&d)}
+			r.Last = queue.Result{Class: queue.ClassRetry, Status: orStatus(d.Status, status.RoutingTransient), RemoteText: deferReason(&d)}
 			j.note(tracking.Event{Event: tracking.Defer, ID: m.ID, Sender: m.From, Recipient: TrackedAs(r), NextHop: r.NextHop, Connector: d.Connector, Status: r.Last.Status, Detail: r.Last.RemoteText})
 		}
 	}
@@ -198,17 +198,17 @@ func (j *job) deliver(ctx context.Context, m *queue.Message, agent delivery.Agen
 		res := results[i]
 		qr := queue.Result{Class: string(res.Class), Status: res.Status, RemoteHost: res.RemoteHost, RemoteText: orStatus(res.RemoteText, res.Text)}
 		switch res.Class {
-		case delivery.Delivered:
-			j.final(m, r, queue.Delivered, qr)
-			if agent != j.s.Mailbox {
-				j.events[len(j.events)-1].Event = tracking.Send // handed to another server
+		case delivery.Delivered, delivery.Relayed:
+			st, ev := queue.Delivered, tracking.Deliver
+			if res.Class == delivery.Relayed {
+				st, ev = queue.Relayed, tracking.Send // handed to another system
 			}
-			if a := successAction(agent, j.s.Mailbox, res); a != "" && strings.Contains(strings.ToUpper(r.Notify), "SUCCESS") {
+			j.final(m, r, st, qr)
+			j.events[len(j.events)-1].Event = ev
+			if a := successAction(res); a != "" && strings.Contains(strings.ToUpper(r.Notify), "SUCCESS") {
 				j.succeeded = append(j.succeeded, report.Recipient{Written: r.Written, Type: r.Type, Address: r.Address, ORCPT: r.ORCPT,
 					Status: qr.Status, RemoteHost: qr.RemoteHost, RemoteText: res.RemoteText, LastAttempt: r.LastAttempt, Action: a})
 			}
-		case delivery.Relayed:
-			j.final(m, r, queue.Relayed, qr)
 		case delivery.Failed:
 			j.final(m, r, queue.Failed, qr)
 		default:
@@ -325,7 +325,7 @@ func (j *job) note(e tracking.Event) { j.events = append(j.events, e) }
 // (Exchange's "Queue expired; Message expired"), keeping the server and
 // reply of the last attempt so that the report says what kept failing.
 func expired(last queue.Result) queue.Result {
-	res := queue.Result{Class: queue.ClassFailed, Status: "4.4.7", RemoteHost: last.RemoteHost, RemoteText: "Queue expired; Message expired"}
+	res := queue.Result{Class: queue.ClassFailed, Status: status.Expired, RemoteHost: last.RemoteHost, RemoteText: "Queue expired; Message expired"}
 	if last.RemoteText != "" {
 		res.RemoteText += "; last attempt: " + last.RemoteText
 	}

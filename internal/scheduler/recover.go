@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/waypost/waypost/internal/queue"
+	"github.com/waypost/waypost/internal/status"
 	"github.com/waypost/waypost/internal/tracking"
 )
 
@@ -57,7 +58,7 @@ func (s *Scheduler) crashed(m *queue.Message, reason string, restart bool) outco
 			for i := range m.Recipients {
 				if r := &m.Recipients[i]; r.State == queue.Pending && !r.Held && !r.NextAttempt.After(now) {
 					s.attempt(r, now, expires)
-					r.Last = queue.Result{Class: queue.ClassRetry, Status: "4.3.0", RemoteText: "internal error while processing the message (" + reason + ")"}
+					r.Last = queue.Result{Class: queue.ClassRetry, Status: status.SystemTransient, RemoteText: "internal error while processing the message (" + reason + ")"}
 				}
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"github.com/waypost/waypost/internal/config"
 	"github.com/waypost/waypost/internal/queue"
 	"github.com/waypost/waypost/internal/routing"
+	"github.com/waypost/waypost/internal/status"
 	"github.com/waypost/waypost/internal/tracking"
 )
 
@@ -74,17 +75,14 @@ func (rs *recipientSet) add(typ, addr string) bool {
 	return true
 }
 
-// nextHop names the queue a decision puts a recipient in.
-func nextHop(d *routing.Decision) string {
-	switch d.Outcome {
-	case routing.OutcomeMailbox:
-		return "mailbox:" + d.Server
-	case routing.OutcomeConnector:
-		return "connector:" + d.Connector + "@" + d.SourceServer
-	case routing.OutcomeUnreachable:
-		return "unreachable"
+// hopOf is the next hop this hub gives d: another hub when d goes on
+// through one (NextHub; with no hub to hand it to, the "hub:" queue,
+// where it waits), otherwise the decision's own.
+func (s *Scheduler) hopOf(eng *routing.Engine, d *routing.Decision) routing.NextHop {
+	if remoteHub(d, s.Server) {
+		return routing.NextHop{Kind: routing.HopHub, Server: NextHub(eng.Org(), d, s.Server)}
 	}
-	return ""
+	return d.NextHop()
 }
 
 // remoteHub reports whether d goes on through another hub: a mailbox on
@@ -157,7 +155,7 @@ const noConnectorText = "ROUTING.NoConnectorForAddressType; unable to route for 
 // ndrText is the diagnostic a report carries for a recipient routing
 // refuses.
 func ndrText(d *routing.Decision) string {
-	if d.Status == "5.4.4" && !strings.EqualFold(d.Type, "SMTP") {
+	if d.Status == status.Unroutable && !strings.EqualFold(d.Type, "SMTP") {
 		return noConnectorText
 	}
 	return d.Reason

@@ -7,6 +7,9 @@ import (
 
 	"github.com/emersion/go-smtp"
 	"github.com/waypost/waypost/internal/address"
+	"github.com/waypost/waypost/internal/mailtext"
+	"github.com/waypost/waypost/internal/status"
+	"github.com/waypost/waypost/internal/xtext"
 )
 
 // Parsing command lines before go-smtp does (RFC 5321 section 4.1):
@@ -31,7 +34,7 @@ func (g *guard) command(line []byte) ([]byte, error) {
 		// Answered here rather than by go-smtp, which closes the session at
 		// its fourth such line whatever max_errors says.
 		g.mu.Lock()
-		g.lastCmd = printable(text, 60)
+		g.lastCmd = mailtext.Printable(text, 60)
 		g.closeAfterWrite = g.closeAfterWrite || hangUp
 		g.mu.Unlock()
 		g.writeReply(r)
@@ -49,20 +52,20 @@ func (g *guard) command(line []byte) ([]byte, error) {
 		g.mu.Lock()
 		g.greetPending = verb
 		if domain != "" {
-			g.helo = printable(domain, 255)
+			g.helo = mailtext.Printable(domain, 255)
 			g.esmtp = verb == "EHLO"
 			if g.tlsState != nil {
 				g.greetedTLS = true
 			}
 		}
 		g.mu.Unlock()
-		summary = verb + " " + printable(arg, 255)
+		summary = verb + " " + mailtext.Printable(arg, 255)
 	case "MAIL", "RCPT":
 		prefix := "FROM:"
 		if verb == "RCPT" {
 			prefix = "TO:"
 		}
-		summary = verb + " " + printable(arg, 300)
+		summary = verb + " " + mailtext.Printable(arg, 300)
 		if !hasPrefixFold(arg, prefix) {
 			break
 		}
@@ -89,8 +92,8 @@ func (g *guard) command(line []byte) ([]byte, error) {
 			// a one-off or typed address too, but as a command syntax error
 			// (5.5.2) rather than a bad address (5.1.3).
 			if _, _, err := address.ParseSMTP(mailbox); err != nil {
-				g.note("rcpt", printable(mailbox, 300))
-				g.writeReply(reply(501, 5, 1, 3, "Bad recipient address syntax: "+printable(err.Error(), 200)))
+				g.note("rcpt", mailtext.Printable(mailbox, 300))
+				g.writeReply(reply(status.ReplyParamSyntax, status.BadMailboxSyntax, "Bad recipient address syntax: "+mailtext.Printable(err.Error(), 200)))
 				return nil, nil
 			}
 		}
@@ -105,7 +108,7 @@ func (g *guard) command(line []byte) ([]byte, error) {
 		}
 	case "AUTH":
 		mech, _, _ := strings.Cut(arg, " ")
-		summary = "AUTH " + printable(mech, 20)
+		summary = "AUTH " + mailtext.Printable(mech, 20)
 	case "BDAT":
 		if n, ok := bdatSize(arg); ok && n > 0 {
 			g.chunkLeft = n
@@ -114,9 +117,9 @@ func (g *guard) command(line []byte) ([]byte, error) {
 			g.phase = phaseChunk
 			g.mu.Unlock()
 		}
-		summary = "BDAT " + printable(arg, 40)
+		summary = "BDAT " + mailtext.Printable(arg, 40)
 	default:
-		summary = printable(text, 60)
+		summary = mailtext.Printable(text, 60)
 	}
 	g.mu.Lock()
 	g.lastCmd = summary
@@ -142,12 +145,12 @@ func badCommand(text string) (*smtp.SMTPError, bool) {
 	case hasPrefixFold(text, "STARTTLS"):
 		return nil, false
 	case l == 0:
-		return reply(500, 5, 5, 2, "Error: bad syntax"), false
+		return reply(status.ReplySyntaxError, status.SyntaxError, "Error: bad syntax"), false
 	case l < 4 || l == 5 || l > 5 && text[4] != ' ':
-		return reply(501, 5, 5, 2, "Bad command"), false
+		return reply(status.ReplyParamSyntax, status.SyntaxError, "Bad command"), false
 	}
 	if verb := strings.ToUpper(text[:4]); !smtpVerbs[verb] {
-		return reply(500, 5, 5, 2, "Command unrecognized: "+printable(verb, 4)), false
+		return reply(status.ReplySyntaxError, status.SyntaxError, "Command unrecognized: "+mailtext.Printable(verb, 4)), false
 	}
 	return nil, false
 }
@@ -238,7 +241,7 @@ func takeORCPT(params string) (rest, orcpt string, ok bool) {
 	if !found || !isAtom(typ) || enc == "" || strings.EqualFold(typ, "rfc822") || strings.EqualFold(typ, "utf-8") {
 		return "", "", false
 	}
-	addr, good := decodeXtext(enc)
+	addr, good := xtext.Decode(enc)
 	if !good {
 		return "", "", false
 	}
@@ -264,33 +267,6 @@ func isAtom(s string) bool {
 	}
 	return true
 }
-
-// decodeXtext decodes RFC 3461 section 4 xtext ("+" and two upper-case hex
-// digits); the result must be printable ASCII, so that no CR, LF or other
-// control character reaches a header, a report or a log.
-func decodeXtext(s string) (string, bool) {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '+' {
-			if i+2 >= len(s) || !isUpperHex(s[i+1]) || !isUpperHex(s[i+2]) {
-				return "", false
-			}
-			n, _ := strconv.ParseUint(s[i+1:i+3], 16, 8)
-			c = byte(n)
-			i += 2
-		} else if c == '=' {
-			return "", false
-		}
-		if c < 0x20 || c > 0x7e {
-			return "", false
-		}
-		b.WriteByte(c)
-	}
-	return b.String(), true
-}
-
-func isUpperHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'A' && c <= 'F' }
 
 func hasPrefixFold(s, p string) bool {
 	return len(s) >= len(p) && strings.EqualFold(s[:len(p)], p)

@@ -7,6 +7,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/waypost/waypost/internal/loginlimit"
+	"github.com/waypost/waypost/internal/status"
 )
 
 // Connection accounting: max_connections and max_connections_per_ip
@@ -16,8 +17,8 @@ import (
 // walk around.
 
 var (
-	replyTooManyFromIP = reply(421, 4, 7, 0, "Too many connections from your address, try again later")
-	replyTooManyConns  = reply(421, 4, 3, 2, "Too many connections, try again later")
+	replyTooManyFromIP = reply(status.ReplyNotAvailable, status.SecurityTransient, "Too many connections from your address, try again later")
+	replyTooManyConns  = reply(status.ReplyNotAvailable, status.NotAccepting, "Too many connections, try again later")
 )
 
 // clientKey is the address the per-client limits count under (the same as

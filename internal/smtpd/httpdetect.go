@@ -1,5 +1,7 @@
 package smtpd
 
+import "github.com/waypost/waypost/internal/status"
+
 // HTTP detection: a web client or proxy probe on an SMTP port is sent
 // away at once (Postfix's smtpd_forbidden_commands).
 
@@ -7,7 +9,7 @@ package smtpd
 // wrong port, or a proxy probe (Postfix's smtpd_forbidden_commands).
 var httpVerbs = []string{"GET ", "POST ", "HEAD ", "PUT ", "CONNECT "}
 
-var replyNotSMTP = reply(554, 5, 5, 1, "Not an SMTP command, closing connection")
+var replyNotSMTP = reply(status.ReplyTransactionFailed, status.InvalidCommand, "Not an SMTP command, closing connection")
 
 // isHTTP reports whether a command line is the request line of a web
 // client or proxy probe.

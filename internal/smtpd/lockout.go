@@ -3,18 +3,19 @@ package smtpd
 import (
 	"github.com/waypost/waypost/internal/config"
 	"github.com/waypost/waypost/internal/loginlimit"
+	"github.com/waypost/waypost/internal/status"
 )
 
 // Lockouts after failed AUTH (docs/operations.md, "Password guessing"):
 // per session here, per address and per account in package loginlimit.
 
 var (
-	replyAuthTooMany = reply(421, 4, 7, 0, "Too many failed authentication attempts, closing connection")
-	replyAuthLockout = reply(421, 4, 7, 0, "Too many failed authentication attempts from your address, try again later")
+	replyAuthTooMany = reply(status.ReplyNotAvailable, status.SecurityTransient, "Too many failed authentication attempts, closing connection")
+	replyAuthLockout = reply(status.ReplyNotAvailable, status.SecurityTransient, "Too many failed authentication attempts from your address, try again later")
 	// replyAccountLocked refuses AUTH at an account locked by failures
 	// from many addresses, to an address it never logged in from; the
 	// password is not checked (loginlimit).
-	replyAccountLocked = reply(454, 4, 7, 0, "Too many failed authentication attempts for this account, try again later")
+	replyAccountLocked = reply(status.ReplyTempAuthFailure, status.SecurityTransient, "Too many failed authentication attempts for this account, try again later")
 )
 
 // LoginPolicy is the login limiter policy of a receive connector: its

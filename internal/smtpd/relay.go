@@ -16,7 +16,9 @@ import (
 
 	"github.com/waypost/waypost/internal/config"
 	"github.com/waypost/waypost/internal/hubauth"
+	"github.com/waypost/waypost/internal/mailtext"
 	"github.com/waypost/waypost/internal/routing"
+	"github.com/waypost/waypost/internal/status"
 )
 
 // KindRelay is the kind of the hub-to-hub listener (server.relay). It is
@@ -29,7 +31,7 @@ const KindRelay = "relay"
 const ArrivalHeader = "X-Waypost-Arrival"
 
 // replyHubAuthRequired refuses MAIL on a relay listener before the proof.
-var replyHubAuthRequired = reply(530, 5, 7, 0, "Hub authentication required")
+var replyHubAuthRequired = reply(status.ReplyAuthRequired, status.AuthRequired, "Hub authentication required")
 
 // hubAuthPrefix marks Envelope.Auth of mail relayed by a proven hub.
 const hubAuthPrefix = "hub:"
@@ -188,7 +190,7 @@ func takeRelayed(r io.Reader) (relayed, io.Reader) {
 				if out.orcpt == nil {
 					out.orcpt = map[string]string{}
 				}
-				out.orcpt[strings.ToLower(rcpt)] = printable(string(o), 500)
+				out.orcpt[strings.ToLower(rcpt)] = mailtext.Printable(string(o), 500)
 			}
 		}
 	}

@@ -12,7 +12,9 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/waypost/waypost/internal/config"
+	"github.com/waypost/waypost/internal/mailtext"
 	"github.com/waypost/waypost/internal/senderauth"
+	"github.com/waypost/waypost/internal/status"
 )
 
 // SetResolver sets the DNS resolver of the sender checks ([[server]]
@@ -68,10 +70,10 @@ func (s *session) checkSender(from, helo string, body io.Reader) (field string, 
 		switch {
 		case v.DMARC == authres.ResultFail && v.Policy == dmarc.PolicyReject:
 			s.g.note(logAttrs...)
-			return "", nil, close, nil, reply(550, 5, 7, 1, "Refused by the DMARC policy (p=reject) of "+printable(v.From, 255)+": "+printable(v.Reason, 300))
+			return "", nil, close, nil, reply(status.ReplyMailboxUnavailable, status.NotAuthorized, "Refused by the DMARC policy (p=reject) of "+mailtext.Printable(v.From, 255)+": "+mailtext.Printable(v.Reason, 300))
 		case v.DMARC == authres.ResultTempError && v.Policy != dmarc.PolicyNone && v.Policy != dmarc.PolicyQuarantine:
 			s.g.note(logAttrs...)
-			return "", nil, close, nil, reply(451, 4, 7, 1, "DMARC of "+printable(v.From, 255)+" could not be checked in time, try again later: "+printable(v.Reason, 300))
+			return "", nil, close, nil, reply(status.ReplyLocalError, status.NotAuthorizedTransient, "DMARC of "+mailtext.Printable(v.From, 255)+" could not be checked in time, try again later: "+mailtext.Printable(v.Reason, 300))
 		}
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {

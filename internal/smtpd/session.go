@@ -20,7 +20,9 @@ import (
 	"github.com/waypost/waypost/internal/directory"
 	"github.com/waypost/waypost/internal/hubauth"
 	"github.com/waypost/waypost/internal/loginlimit"
+	"github.com/waypost/waypost/internal/mailtext"
 	"github.com/waypost/waypost/internal/routing"
+	"github.com/waypost/waypost/internal/status"
 )
 
 // session is one SMTP session (go-smtp's Session and AuthSession). It never
@@ -99,7 +101,7 @@ func (s *session) mail(from string, opts *smtp.MailOptions) error {
 	authUser, open := s.auth, s.tx != nil
 	s.mu.Unlock()
 	if open {
-		return reply(503, 5, 5, 1, "Nested MAIL command")
+		return reply(status.ReplyBadSequence, status.InvalidCommand, "Nested MAIL command")
 	}
 	if s.l.rc.Kind == config.KindSubmission && authUser == "" {
 		return replyAuthRequired
@@ -114,7 +116,7 @@ func (s *session) mail(from string, opts *smtp.MailOptions) error {
 	if raw != "" {
 		_, addr, err := address.ParseSMTP(raw)
 		if err != nil {
-			return reply(553, 5, 1, 7, "Bad sender address syntax: "+printable(err.Error(), 200))
+			return reply(status.ReplyNameNotAllowed, status.BadSenderSyntax, "Bad sender address syntax: "+mailtext.Printable(err.Error(), 200))
 		}
 		if !isASCII(addr) && !opts.UTF8 {
 			return replyNeedUTF8
@@ -156,8 +158,8 @@ func (s *session) rcpt(to string, opts *smtp.RcptOptions) error {
 	// valid here (it reaches us as IMCEA or RFC 3192 instead).
 	_, addr, err := address.ParseSMTP(raw)
 	if err != nil {
-		s.g.note("rcpt", printable(raw, 300))
-		return reply(501, 5, 1, 3, "Bad recipient address syntax: "+printable(err.Error(), 200))
+		s.g.note("rcpt", mailtext.Printable(raw, 300))
+		return reply(status.ReplyParamSyntax, status.BadMailboxSyntax, "Bad recipient address syntax: "+mailtext.Printable(err.Error(), 200))
 	}
 	if !isASCII(addr) && !tx.utf8 {
 		return replyNeedUTF8
@@ -227,31 +229,31 @@ func rcptRefusal(d routing.Decision, addr string, anonymous bool) *smtp.SMTPErro
 		return nil
 	}
 	switch {
-	case d.Status == "5.4.4" && d.Type != "SMTP":
+	case d.Status == status.Unroutable && d.Type != "SMTP":
 		return nil
-	case d.Status == "5.3.5":
+	case d.Status == status.Misconfigured:
 		return replyRoutingConfig
-	case anonymous && d.Status == "5.1.1" && d.Type == "SMTP" && strings.ContainsAny(addr[:strings.LastIndexByte(addr, '@')], "%!@"):
+	case anonymous && d.Status == status.BadMailbox && d.Type == "SMTP" && strings.ContainsAny(addr[:strings.LastIndexByte(addr, '@')], "%!@"):
 		// Percent hack, bang path or a quoted "a@b": a relay attempt through
 		// a local domain, refused as one.
 		return replyRelayDenied
 	}
-	code := 550
+	code := status.ReplyMailboxUnavailable
 	switch d.Status {
-	case "5.1.3":
-		code = 501
-	case "5.3.4":
-		code = 552
+	case status.BadMailboxSyntax:
+		code = status.ReplyParamSyntax
+	case status.MessageTooBig:
+		code = status.ReplyExceededStorage
 	}
 	ec, ok := parseStatus(d.Status)
 	if !ok {
-		ec = smtp.EnhancedCode{5, 1, 0}
+		ec = smtp.EnhancedCode(status.Parts(status.BadAddress))
 	}
 	why := d.Reason
 	if why == "" {
 		why = "recipient refused"
 	}
-	return &smtp.SMTPError{Code: code, EnhancedCode: ec, Message: "<" + printable(addr, 300) + ">: " + printable(why, 300)}
+	return &smtp.SMTPError{Code: code, EnhancedCode: ec, Message: "<" + mailtext.Printable(addr, 300) + ">: " + mailtext.Printable(why, 300)}
 }
 
 func parseStatus(s string) (smtp.EnhancedCode, bool) {
@@ -275,7 +277,7 @@ func (s *session) data(r io.Reader) error {
 	tx, authUser := s.tx, s.auth
 	s.mu.Unlock()
 	if tx == nil || len(tx.rcpts) == 0 {
-		return reply(503, 5, 5, 1, "No valid recipients")
+		return reply(status.ReplyBadSequence, status.InvalidCommand, "No valid recipients")
 	}
 	start := time.Now()
 	scan := s.g.dataScan()
@@ -369,7 +371,7 @@ func (s *session) data(r io.Reader) error {
 	s.l.log.Info("accepted", "id", id, "receive_id", rid, "from", tx.from, "to", written,
 		"size", br.n+int64(len(hdr)), "remote", s.g.remote.String(), "helo", helo, "auth", authUser, "tls", st != nil,
 		"duration", time.Since(start).Round(time.Millisecond), slog.Group("sender_auth", authLog...))
-	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "Ok: queued as " + printable(id, 100)}
+	return &smtp.SMTPError{Code: status.ReplyOK, EnhancedCode: smtp.EnhancedCode(status.Parts(status.OK)), Message: "Ok: queued as " + mailtext.Printable(id, 100)}
 }
 
 func (s *session) AuthMechanisms() []string {
@@ -427,7 +429,7 @@ func (s *session) authenticate(user, pass string) error {
 	switch {
 	case att.Refused && att.Locked == loginlimit.KindAddress:
 		att.Result(false)
-		s.g.note("user", printable(user, 100), "reason", "address locked out after failed AUTH")
+		s.g.note("user", mailtext.Printable(user, 100), "reason", "address locked out after failed AUTH")
 		return replyAuthLockout
 	case att.Refused:
 		// The account is locked and this address never logged in to it:
@@ -442,7 +444,7 @@ func (s *session) authenticate(user, pass string) error {
 	if c, can := s.l.auth.(Checker); can {
 		m, err := c.Check(user, pass)
 		if errors.Is(err, directory.ErrUnavailable) {
-			s.g.note("user", printable(user, 100), "err", printable(err.Error(), 300))
+			s.g.note("user", mailtext.Printable(user, 100), "err", mailtext.Printable(err.Error(), 300))
 			return replyAuthTempFail
 		}
 		mailbox, ok = m, err == nil
@@ -459,7 +461,7 @@ func (s *session) authenticate(user, pass string) error {
 	s.mu.Lock()
 	s.auth = mailbox
 	s.mu.Unlock()
-	s.l.log.Debug("authenticated", "remote", s.g.remote.String(), "user", printable(user, 100), "mailbox", mailbox)
+	s.l.log.Debug("authenticated", "remote", s.g.remote.String(), "user", mailtext.Printable(user, 100), "mailbox", mailbox)
 	return nil
 }
 
@@ -475,7 +477,7 @@ func (s *session) authFailed(user string, att *loginlimit.Attempt) error {
 	s.authFailures++
 	last := s.authFailures >= maxAuthFailures
 	s.mu.Unlock()
-	s.g.note("user", printable(user, 100))
+	s.g.note("user", mailtext.Printable(user, 100))
 	s.l.evAuthFailure()
 	switch {
 	case att.Result(false) == loginlimit.KindAddress:

@@ -10,12 +10,13 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/waypost/waypost/internal/config"
+	"github.com/waypost/waypost/internal/status"
 )
 
 // replyNoSpace refuses MAIL while the queue's file system is nearly full
 // (RFC 3463 4.3.1 mail system full): the client tries again later, and
 // nothing is ever answered 250 that the queue could not keep.
-var replyNoSpace = reply(452, 4, 3, 1, "Insufficient system storage, try again later")
+var replyNoSpace = reply(status.ReplyInsufficientStorage, status.SystemFull, "Insufficient system storage, try again later")
 
 // Timings of the full-disk state.
 const (

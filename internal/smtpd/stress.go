@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"github.com/waypost/waypost/internal/status"
 )
 
 // Stress mode (Postfix's postscreen, anvil and smtpd stress mode; see
@@ -35,8 +36,8 @@ const (
 )
 
 var (
-	replyEvicted     = reply(421, 4, 3, 2, "Too many connections: closing idle session to make room, try again later")
-	replyEvictedSlow = reply(421, 4, 4, 2, "Too many connections: message data too slow, closing connection")
+	replyEvicted     = reply(status.ReplyNotAvailable, status.NotAccepting, "Too many connections: closing idle session to make room, try again later")
+	replyEvictedSlow = reply(status.ReplyNotAvailable, status.BadConnection, "Too many connections: message data too slow, closing connection")
 )
 
 // stressed reports whether the listener is under stress, and since when.

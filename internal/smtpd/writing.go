@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/emersion/go-smtp"
+	"github.com/waypost/waypost/internal/mailtext"
 )
 
 // Writing replies: the guard's own and go-smtp's, with the EHLO reply
@@ -129,7 +130,7 @@ func (g *guard) refused(p []byte, code int) bool {
 
 func (g *guard) logRefusal(reply, reason string) {
 	g.mu.Lock()
-	args := []any{"remote", g.remote.String(), "helo", g.helo, "command", g.lastCmd, "reply", printable(strings.TrimRight(reply, "\r\n"), 512)}
+	args := []any{"remote", g.remote.String(), "helo", g.helo, "command", g.lastCmd, "reply", mailtext.Printable(strings.TrimRight(reply, "\r\n"), 512)}
 	if reason != "" {
 		args = append(args, "reason", reason)
 	}

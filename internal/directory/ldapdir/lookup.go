@@ -7,6 +7,7 @@ import (
 
 	"github.com/waypost/waypost/internal/address"
 	"github.com/waypost/waypost/internal/directory"
+	"github.com/waypost/waypost/internal/mailtext"
 )
 
 // attrs are the attributes every search asks for.
@@ -27,7 +28,7 @@ func (d *Dir) attrs() []string {
 func (d *Dir) escape(what, v string) string {
 	e := ldap.EscapeFilter(v)
 	if strings.ContainsAny(v, "()*\\\x00") {
-		d.log.Warn("LDAP filter characters in a looked-up value, escaped: a possible injection attempt", "what", what, "value", printable(v))
+		d.log.Warn("LDAP filter characters in a looked-up value, escaped: a possible injection attempt", "what", what, "value", mailtext.Printable(v, 200))
 	}
 	return e
 }
@@ -113,7 +114,7 @@ func (d *Dir) entry(le *ldap.Entry) (*directory.Entry, error) {
 	for _, v := range le.GetEqualFoldAttributeValues(d.a.ProxyAddresses) {
 		p, err := directory.ParseProxy(v)
 		if err != nil {
-			d.log.Debug("LDAP: a proxy address is not TYPE:address; skipped", "dn", le.DN, "value", printable(v), "err", err)
+			d.log.Debug("LDAP: a proxy address is not TYPE:address; skipped", "dn", le.DN, "value", mailtext.Printable(v, 200), "err", err)
 			continue
 		}
 		hasPrimarySMTP = hasPrimarySMTP || p.Primary && p.Type == "SMTP"
@@ -250,17 +251,4 @@ func first(le *ldap.Entry, attr string) string {
 		return v[0]
 	}
 	return ""
-}
-
-// printable makes a value safe for a log line, and short.
-func printable(s string) string {
-	if len(s) > 200 {
-		s = s[:200]
-	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return '?'
-		}
-		return r
-	}, s)
 }

@@ -1,4 +1,4 @@
-package hub
+package pickup
 
 import (
 	"errors"
@@ -8,13 +8,19 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/waypost/waypost/internal/config"
+	"github.com/waypost/waypost/internal/directory"
+	"github.com/waypost/waypost/internal/queue"
+	"github.com/waypost/waypost/internal/routing"
+	"github.com/waypost/waypost/internal/scheduler"
+	"github.com/waypost/waypost/internal/tracking"
 )
 
 func TestParsePickupEnvelopeLines(t *testing.T) {
-	p, err := parsePickup([]byte("X-Sender: <fax@contoso.test>\nX-Receiver: <alice@contoso.test>\nx-receiver: <IMCEAFAX-+2B1+20555+200100@contoso.test> NOTIFY=NEVER\n" +
+	p, err := Parse([]byte("X-Sender: <fax@contoso.test>\nX-Receiver: <alice@contoso.test>\nx-receiver: <IMCEAFAX-+2B1+20555+200100@contoso.test> NOTIFY=NEVER\n" +
 		"From: Fax <fax@contoso.test>\nTo: bob@contoso.test\nBcc: carol@contoso.test\nMessage-ID: <1@fax>\nSubject: fax\n\nbody\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -32,14 +38,14 @@ func TestParsePickupEnvelopeLines(t *testing.T) {
 }
 
 func TestParsePickupNullSender(t *testing.T) {
-	p, err := parsePickup([]byte("X-Sender: <>\r\nX-Receiver: <alice@contoso.test>\r\nSubject: report\r\n\r\n"))
+	p, err := Parse([]byte("X-Sender: <>\r\nX-Receiver: <alice@contoso.test>\r\nSubject: report\r\n\r\n"))
 	if err != nil || p.From != "" || len(p.Recipients) != 1 {
 		t.Fatalf("%+v %v", p, err)
 	}
 }
 
 func TestParsePickupHeader(t *testing.T) {
-	p, err := parsePickup([]byte("From: \"Fax, Gateway\" <fax@contoso.test>\r\nTo: Alice <alice@contoso.test>,\r\n bob@contoso.test\r\n" +
+	p, err := Parse([]byte("From: \"Fax, Gateway\" <fax@contoso.test>\r\nTo: Alice <alice@contoso.test>,\r\n bob@contoso.test\r\n" +
 		"Cc: alice@contoso.test\r\nBcc: Carol <carol@contoso.test>,\r\n\tdave@contoso.test\r\nReceived: from x\r\nReceived: from y\r\nSubject: s\r\n\r\nBcc: not a field\r\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +62,7 @@ func TestParsePickupHeader(t *testing.T) {
 	if p.Hops != 2 {
 		t.Errorf("hops %d, want 2", p.Hops)
 	}
-	p, err = parsePickup([]byte("Sender: gw@contoso.test\r\nFrom: a@contoso.test, b@contoso.test\r\nTo: c@contoso.test\r\n\r\n"))
+	p, err = Parse([]byte("Sender: gw@contoso.test\r\nFrom: a@contoso.test, b@contoso.test\r\nTo: c@contoso.test\r\n\r\n"))
 	if err != nil || p.From != "gw@contoso.test" {
 		t.Errorf("Sender comes before From: %+v %v", p, err)
 	}
@@ -73,8 +79,8 @@ func TestParsePickupBad(t *testing.T) {
 		{"two X-Senders", "X-Sender: <a@contoso.test>\r\nX-Sender: <b@contoso.test>\r\nX-Receiver: <alice@contoso.test>\r\n\r\n", "5.1.7", "X-Sender"},
 		{"empty file", "", "5.1.7", "no sender"},
 	} {
-		_, err := parsePickup([]byte(tc.text))
-		var b *badFile
+		_, err := Parse([]byte(tc.text))
+		var b *BadFile
 		if !errors.As(err, &b) {
 			t.Errorf("%s: %v, want a bad file", tc.name, err)
 			continue
@@ -117,20 +123,40 @@ server = "hub1"
 addresses = ["SMTP:alice@contoso.test"]
 `
 
-func TestPickupFolder(t *testing.T) {
-	dir := t.TempDir()
+// openFolders is the pickup side of hub1 of pickupOrg, with a real queue,
+// scheduler (for Add) and tracking log in dir.
+func openFolders(t *testing.T, dir string) (*Folders, *queue.Store) {
+	t.Helper()
 	org, err := config.Parse([]byte(pickupOrg), filepath.Join(dir, "org.toml"), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := Open(org, "hub1", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	d, err := directory.NewMemory(org.Recipients)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer h.close()
+	var eng atomic.Pointer[routing.Engine]
+	eng.Store(routing.New(org, d))
+	q, _, err := queue.Open(filepath.Join(dir, "data", "queue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close() })
+	tl, err := tracking.Open(filepath.Join(dir, "data", "tracking.log"), "hub1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tl.Close() })
+	f := &Folders{Server: org.Server("hub1"), Engine: &eng, Queue: &scheduler.Scheduler{Server: "hub1", Queue: q, Engine: &eng}, Track: tl,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	return f, q
+}
+
+func TestPickupFolder(t *testing.T) {
+	dir := t.TempDir()
+	f, q := openFolders(t, dir)
 	in := filepath.Join(dir, "x400-in")
-	ps := &pickupState{logged: map[string]bool{}, stuck: map[string]bool{}}
-	h.scanPickup(h.pickupConnectors()[0], ps) // creates the folder
+	f.Scan() // creates the folder
 	write := func(name, text string) {
 		if err := os.WriteFile(filepath.Join(in, name), []byte(text), 0o600); err != nil {
 			t.Fatal(err)
@@ -139,14 +165,14 @@ func TestPickupFolder(t *testing.T) {
 	write("a.eml", "X-Sender: <>\nX-Receiver: <alice@contoso.test>\nSubject: report\n\nyour message was delivered\n")
 	write(".b.eml", "X-Sender: <>\nX-Receiver: <alice@contoso.test>\n\nbeing written\n")
 	write("c.eml.tmp", "X-Sender: <>\nX-Receiver: <alice@contoso.test>\n\nbeing written\n")
-	write(h.claimPrefix()+"d.eml", "From: gw@contoso.test\nTo: alice@contoso.test\n\nclaimed before a crash\n")
+	write(f.claimPrefix()+"d.eml", "From: gw@contoso.test\nTo: alice@contoso.test\n\nclaimed before a crash\n")
 	write("e.eml", "From: gw@contoso.test\nSubject: nobody\n\n")
 	write("f.eml", "From: gw@contoso.test\nTo: alice@contoso.test\n\n"+strings.Repeat("x", 1000)+"\n")
 	write("g.eml", "X-Sender: <>\nX-Receiver: <alice@contoso.test>\n"+strings.Repeat("Received: from a loop\n", 31)+"\n")
 	write("h.eml", "X-Sender: <>\nX-Receiver: <alice@contoso.test>\n"+strings.Repeat("Received: from far away\n", 30)+"\n")
-	h.scanPickup(h.pickupConnectors()[0], ps)
+	f.Scan()
 
-	msgs, err := h.queue.List()
+	msgs, err := q.List()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +183,7 @@ func TestPickupFolder(t *testing.T) {
 		if len(m.Recipients) != 1 || m.Recipients[0].Address != "alice@contoso.test" || m.ReceivedBy != "pickup:X400" {
 			t.Errorf("queued %+v", m.Envelope)
 		}
-		rc, _ := h.queue.Open(m.ID)
+		rc, _ := q.Open(m.ID)
 		b, _ := io.ReadAll(rc)
 		rc.Close()
 		if !strings.HasPrefix(string(b), "Received: from pickup folder of connector X400\r\n") || strings.Contains(string(b), "X-Receiver") {
@@ -187,7 +213,7 @@ func TestPickupFolder(t *testing.T) {
 	}
 	// A file of the same name goes to badmail beside the first.
 	write("e.eml", "From: gw@contoso.test\n\n")
-	h.scanPickup(h.pickupConnectors()[0], ps)
+	f.Scan()
 	if _, err := os.Stat(filepath.Join(in, "badmail", "e.eml.1.reason")); err != nil {
 		t.Errorf("second bad e.eml: %v", err)
 	}
@@ -199,30 +225,21 @@ func TestPickupFolder(t *testing.T) {
 // the next file is taken once the bug is gone.
 func TestPickupPanic(t *testing.T) {
 	dir := t.TempDir()
-	org, err := config.Parse([]byte(pickupOrg), filepath.Join(dir, "org.toml"), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, q := openFolders(t, dir)
 	var logs strings.Builder
-	h, err := Open(org, "hub1", slog.New(slog.NewTextHandler(&logs, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.close()
+	f.Log = slog.New(slog.NewTextHandler(&logs, nil))
 	in := filepath.Join(dir, "x400-in")
-	ps := &pickupState{logged: map[string]bool{}, stuck: map[string]bool{}}
-	sc := h.pickupConnectors()[0]
-	h.scanPickup(sc, ps) // creates the folder
+	f.Scan() // creates the folder
 	write := func(name string) {
 		if err := os.WriteFile(filepath.Join(in, name), []byte("X-Sender: <>\nX-Receiver: <alice@contoso.test>\n\nhello\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
 	write("a.eml")
-	q := h.sched.Queue
-	h.sched.Queue = nil
-	h.scanPickup(sc, ps) // panics in the scheduler's Add
-	h.sched.Queue = q
+	sched := f.Queue.(*scheduler.Scheduler)
+	sched.Queue = nil
+	f.Scan() // panics in the scheduler's Add
+	sched.Queue = q
 	reason, err := os.ReadFile(filepath.Join(in, "badmail", "a.eml.reason"))
 	if err != nil || !strings.Contains(string(reason), "status: 4.3.0") || !strings.Contains(string(reason), "the hub failed while taking the file") {
 		t.Errorf("a.eml.reason: %v\n%s", err, reason)
@@ -231,8 +248,8 @@ func TestPickupPanic(t *testing.T) {
 		t.Errorf("the panic is not logged with its stack:\n%s", logs.String())
 	}
 	write("b.eml")
-	h.scanPickup(sc, ps)
-	if msgs, err := h.queue.List(); err != nil || len(msgs) != 1 {
+	f.Scan()
+	if msgs, err := q.List(); err != nil || len(msgs) != 1 {
 		t.Errorf("after the panic, b.eml: %d messages queued (%v), want 1", len(msgs), err)
 	}
 	entries, _ := os.ReadDir(in)

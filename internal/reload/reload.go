@@ -1,28 +1,6 @@
-package hub
-
-import (
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
-	"reflect"
-	"slices"
-	"strings"
-	"time"
-
-	"github.com/waypost/waypost/internal/config"
-	"github.com/waypost/waypost/internal/control"
-	"github.com/waypost/waypost/internal/directory"
-	"github.com/waypost/waypost/internal/routing"
-	"github.com/waypost/waypost/internal/tracking"
-)
-
-// Live reconfiguration (docs/operations.md, "Reload"):
-// SIGHUP, `waypost reload` and a change of the file on disk all come
-// here. A valid file becomes a new routing engine, swapped in atomically:
+// Package reload applies a changed organization file to a running hub
+// (docs/operations.md, "Reload"): SIGHUP, `waypost reload` and a change of
+// the file on disk all come here. A valid file becomes a new routing engine, swapped in atomically:
 // SMTP sessions take the engine current at MAIL and the scheduler the one
 // current at each attempt, so nothing open is dropped and queued mail is
 // routed with the new configuration from its next attempt on. An invalid
@@ -30,6 +8,50 @@ import (
 // serving. What cannot change live (this server's listeners, data folder,
 // name, receive connector settings, the hub secret) is applied at the next
 // start and said so in the reply and the log.
+package reload
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/waypost/waypost/internal/config"
+	"github.com/waypost/waypost/internal/control"
+	"github.com/waypost/waypost/internal/directory"
+	"github.com/waypost/waypost/internal/metrics"
+	"github.com/waypost/waypost/internal/routing"
+	"github.com/waypost/waypost/internal/tracking"
+)
+
+// Reloader applies the organization file of one running hub. Set its
+// fields, call Init once before Watch or Reload, and then use it from any
+// goroutine.
+type Reloader struct {
+	Server   *config.Server                             // this hub as it started: what cannot change live is compared with it
+	Engine   *atomic.Pointer[routing.Engine]            // the engine in force, replaced by a valid file's
+	Backend  directory.Directory                        // the directory backend opened at start, nil for none; kept across reloads
+	Secret   []byte                                     // the hub secret in force, nil for none
+	Validate func(*config.Org) (*routing.Engine, error) // start-up's checks of an organization (hub.Validate)
+	Metrics  *metrics.Metrics
+	Track    func(tracking.Event) // writes a RELOAD event to the tracking log
+	Wake     func()               // makes the scheduler look again, with the new engine
+	Log      *slog.Logger
+
+	mu  sync.Mutex
+	cfg configState // guarded by mu
+}
 
 // configState is what the hub knows of the file in force.
 type configState struct {
@@ -48,6 +70,28 @@ type configState struct {
 	restartRequired []string
 }
 
+// Snapshot is the file in force and the last reload that applied a
+// change, for `waypost status` and the console.
+type Snapshot struct {
+	Digest          string    // sha256 of the bytes in force, hex; "" for the built-in organization
+	Loaded          time.Time // when they were applied
+	Text            []byte    // the bytes in force
+	ReloadAt        time.Time // the last reload that applied a change; zero for none
+	ReloadActor     string    // who asked for it
+	Changes         []string  // what it changed, in words
+	RestartRequired []string  // what it changed that applies only after a restart
+}
+
+// Snapshot returns the file in force and the last reload that applied a
+// change.
+func (r *Reloader) Snapshot() Snapshot {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := &r.cfg
+	return Snapshot{Digest: c.digest, Loaded: c.loaded, Text: c.text, ReloadAt: c.reloadAt, ReloadActor: c.reloadActor,
+		Changes: c.changes, RestartRequired: c.restartRequired}
+}
+
 func digestOf(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
@@ -57,31 +101,31 @@ func digestOf(b []byte) string {
 // actor names who asked (a user, "signal SIGHUP", "file change"). A
 // refused file returns a *control.Error with CodeInvalid listing every
 // problem.
-func (h *Hub) Reload(actor string) (*control.Reload, error) {
-	h.reloadMu.Lock()
-	defer h.reloadMu.Unlock()
-	return h.reload(actor, nil)
+func (r *Reloader) Reload(actor string) (*control.Reload, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.reload(actor, nil)
 }
 
 // reload does the work of Reload with reloadMu held; data, when not nil,
 // is the file's content already read.
-func (h *Hub) reload(actor string, data []byte) (*control.Reload, error) {
-	old := h.engine.Load()
-	file := orgFile(old.Org())
+func (r *Reloader) reload(actor string, data []byte) (*control.Reload, error) {
+	old := r.Engine.Load()
+	file := OrgFile(old.Org())
 	if file == "" {
-		return nil, control.Errorf(control.CodeBadRequest, "%s runs the built-in organization: there is no file to reload; restart it with --config FILE", h.server.Name)
+		return nil, control.Errorf(control.CodeBadRequest, "%s runs the built-in organization: there is no file to reload; restart it with --config FILE", r.Server.Name)
 	}
 	if data == nil {
 		var err error
 		if data, err = os.ReadFile(file); err != nil {
-			return nil, h.refuse(actor, "", []string{fmt.Sprintf("%s: cannot read the organization file: %v", file, err)})
+			return nil, r.refuse(actor, "", []string{fmt.Sprintf("%s: cannot read the organization file: %v", file, err)})
 		}
 	}
 	digest := digestOf(data)
-	res := &control.Reload{Server: h.server.Name, File: file}
-	if digest == h.cfg.digest {
-		res.AddressTypes = addrTypes(old)
-		h.metrics.Reload("unchanged")
+	res := &control.Reload{Server: r.Server.Name, File: file}
+	if digest == r.cfg.digest {
+		res.AddressTypes = AddrTypes(old)
+		r.Metrics.Reload("unchanged")
 		return res, nil
 	}
 	abs, err := filepath.Abs(file)
@@ -91,73 +135,73 @@ func (h *Hub) reload(actor string, data []byte) (*control.Reload, error) {
 	org, err := config.Parse(data, file, filepath.Dir(abs))
 	var eng *routing.Engine
 	if err == nil {
-		eng, err = Validate(org)
+		eng, err = r.Validate(org)
 	}
-	if err == nil && h.backend != nil {
+	if err == nil && r.Backend != nil {
 		// The directory backend stays open across reloads: the file's
 		// recipients go in front of it again.
 		var file *directory.Memory
 		if file, err = directory.NewMemory(org.Recipients); err == nil {
-			eng = routing.New(org, directory.Combine(file, h.backend))
+			eng = routing.New(org, directory.Combine(file, r.Backend))
 		}
 	}
-	if err == nil && org.Server(h.server.Name) == nil {
-		err = fmt.Errorf("%s: server %q is no longer in the file; a hub cannot remove itself by a reload: stop it instead", file, h.server.Name)
+	if err == nil && org.Server(r.Server.Name) == nil {
+		err = fmt.Errorf("%s: server %q is no longer in the file; a hub cannot remove itself by a reload: stop it instead", file, r.Server.Name)
 	}
 	if err != nil {
-		return nil, h.refuse(actor, digest, errorLines(err))
+		return nil, r.refuse(actor, digest, errorLines(err))
 	}
 	res.Changed = true
-	res.Changes, res.RestartRequired = h.diff(old.Org(), org)
-	before := addrTypes(old)
-	res.AddressTypes = addrTypes(eng)
+	res.Changes, res.RestartRequired = r.diff(old.Org(), org)
+	before := AddrTypes(old)
+	res.AddressTypes = AddrTypes(eng)
 	for i, at := range res.AddressTypes {
 		if i >= len(before) || before[i].Site != at.Site || before[i].Version != at.Version {
 			res.TypesChanged = append(res.TypesChanged, at.Site)
 		}
 	}
-	h.engine.Store(eng)
-	h.cfg.digest, h.cfg.loaded, h.cfg.refused, h.cfg.text = digest, time.Now(), "", data
-	h.cfg.reloadAt, h.cfg.reloadActor, h.cfg.changes, h.cfg.restartRequired = h.cfg.loaded, actor, res.Changes, res.RestartRequired
-	h.metrics.Reload("applied")
-	h.log.Info("organization file reloaded", "file", file, "actor", actor, "changes", len(res.Changes))
+	r.Engine.Store(eng)
+	r.cfg.digest, r.cfg.loaded, r.cfg.refused, r.cfg.text = digest, time.Now(), "", data
+	r.cfg.reloadAt, r.cfg.reloadActor, r.cfg.changes, r.cfg.restartRequired = r.cfg.loaded, actor, res.Changes, res.RestartRequired
+	r.Metrics.Reload("applied")
+	r.Log.Info("organization file reloaded", "file", file, "actor", actor, "changes", len(res.Changes))
 	for _, c := range res.Changes {
-		h.log.Info("reload: " + c)
+		r.Log.Info("reload: " + c)
 	}
 	for _, site := range res.TypesChanged {
 		for _, at := range res.AddressTypes {
 			if at.Site == site {
-				h.log.Info("address types changed", "site", site, "types", at.Types, "version", at.Version)
+				r.Log.Info("address types changed", "site", site, "types", at.Types, "version", at.Version)
 			}
 		}
 	}
-	for _, r := range res.RestartRequired {
-		h.log.Warn("reload: applies only after a restart: " + r)
+	for _, what := range res.RestartRequired {
+		r.Log.Warn("reload: applies only after a restart: " + what)
 	}
-	detail := "applied: " + orStatus(strings.Join(res.Changes, "; "), "no change that routing sees")
+	detail := "applied: " + cmp.Or(strings.Join(res.Changes, "; "), "no change that routing sees")
 	if len(res.RestartRequired) > 0 {
 		detail += "; after a restart only: " + strings.Join(res.RestartRequired, "; ")
 	}
-	h.sched.TrackEvent(tracking.Event{Event: tracking.Reload, Detail: detail, Actor: actor})
-	h.sched.Wake() // the next attempts use the new engine
+	r.Track(tracking.Event{Event: tracking.Reload, Detail: detail, Actor: actor})
+	r.Wake() // the next attempts use the new engine
 	return res, nil
 }
 
 // refuse logs and tracks a refused reload, once per content, and returns
 // the error for the caller.
-func (h *Hub) refuse(actor, digest string, lines []string) error {
-	file := h.engine.Load().Org().File
-	h.metrics.Reload("refused")
-	if digest == "" || digest != h.cfg.refused || actor != "file change" {
-		h.cfg.refused = digest
-		h.log.Error("organization file refused; the configuration in force keeps serving", "file", file, "actor", actor, "errors", len(lines))
+func (r *Reloader) refuse(actor, digest string, lines []string) error {
+	file := r.Engine.Load().Org().File
+	r.Metrics.Reload("refused")
+	if digest == "" || digest != r.cfg.refused || actor != "file change" {
+		r.cfg.refused = digest
+		r.Log.Error("organization file refused; the configuration in force keeps serving", "file", file, "actor", actor, "errors", len(lines))
 		for _, l := range lines {
-			h.log.Error("reload: " + l)
+			r.Log.Error("reload: " + l)
 		}
-		h.sched.TrackEvent(tracking.Event{Event: tracking.Reload, Detail: "refused: " + strings.Join(lines, "; "), Actor: actor})
+		r.Track(tracking.Event{Event: tracking.Reload, Detail: "refused: " + strings.Join(lines, "; "), Actor: actor})
 	}
 	return &control.Error{Code: control.CodeInvalid, Errors: lines,
-		Msg: fmt.Sprintf("%s has %d error(s); %s keeps serving with the configuration in force", file, len(lines), h.server.Name)}
+		Msg: fmt.Sprintf("%s has %d error(s); %s keeps serving with the configuration in force", file, len(lines), r.Server.Name)}
 }
 
 func errorLines(err error) []string {
@@ -172,8 +216,8 @@ func errorLines(err error) []string {
 	return strings.Split(err.Error(), "\n")
 }
 
-// addrTypes is the address-type list of every site, as clients are told.
-func addrTypes(eng *routing.Engine) []control.AddrTypes {
+// AddrTypes is the address-type list of every site, as clients are told.
+func AddrTypes(eng *routing.Engine) []control.AddrTypes {
 	out := []control.AddrTypes{}
 	for _, s := range eng.Org().Sites {
 		at := eng.AddressTypes(s.Name)
@@ -184,8 +228,8 @@ func addrTypes(eng *routing.Engine) []control.AddrTypes {
 
 // diff says in words what the new organization changes, and which of the
 // changes need a restart of this server.
-func (h *Hub) diff(old, org *config.Org) (changes, restart []string) {
-	me, was := org.Server(h.server.Name), h.server
+func (r *Reloader) diff(old, org *config.Org) (changes, restart []string) {
+	me, was := org.Server(r.Server.Name), r.Server
 	field := func(what, a, b string) {
 		if a != b {
 			restart = append(restart, fmt.Sprintf("%s of %s: %q -> %q", what, me.Name, a, b))
@@ -203,7 +247,7 @@ func (h *Hub) diff(old, org *config.Org) (changes, restart []string) {
 	if old.HubSecretFile != org.HubSecretFile {
 		restart = append(restart, "organization.hub_secret_file")
 	} else if org.HubSecretFile != "" {
-		if b, err := os.ReadFile(org.HubSecretFile); err == nil && string(trimSpace(b)) != string(h.secret) {
+		if b, err := os.ReadFile(org.HubSecretFile); err == nil && string(trimSpace(b)) != string(r.Secret) {
 			restart = append(restart, "the hub secret in "+org.HubSecretFile)
 		}
 	}
@@ -282,13 +326,13 @@ func connectorKey(sc *config.SendConnector) string {
 
 func trimSpace(b []byte) []byte { return []byte(strings.TrimSpace(string(b))) }
 
-// watch polls the organization file every interval and reloads it when
+// Watch polls the organization file every interval and reloads it when
 // its content changes, so that an edit applies within about a second
 // without a signal. A file caught half-written is refused quietly once
 // and read again at the next poll; only content that stays invalid is
 // logged.
-func (h *Hub) watch(ctx context.Context, interval time.Duration) {
-	file := orgFile(h.engine.Load().Org())
+func (r *Reloader) Watch(ctx context.Context, interval time.Duration) {
+	file := OrgFile(r.Engine.Load().Org())
 	if file == "" || interval <= 0 {
 		return
 	}
@@ -305,77 +349,77 @@ func (h *Hub) watch(ctx context.Context, interval time.Duration) {
 		if err != nil {
 			continue // being replaced; SIGHUP or the next poll will tell
 		}
-		h.reloadMu.Lock()
-		st := &h.cfg
+		r.mu.Lock()
+		st := &r.cfg
 		// Read again when the file looks changed, or when it changed so
 		// recently that a second write in the same clock tick would not
 		// show in its time stamp.
 		if fi.ModTime().Equal(st.mtime) && fi.Size() == st.size && st.readAt.Sub(st.mtime) > 2*time.Second {
-			h.reloadMu.Unlock()
+			r.mu.Unlock()
 			continue
 		}
 		data, err := os.ReadFile(file)
 		if err != nil {
-			h.reloadMu.Unlock()
+			r.mu.Unlock()
 			continue
 		}
 		st.mtime, st.size, st.readAt = fi.ModTime(), fi.Size(), time.Now()
 		d := digestOf(data)
 		if d == st.digest || d == st.refused {
-			h.reloadMu.Unlock()
+			r.mu.Unlock()
 			continue
 		}
 		if d != pendingBad {
 			// First sight of this content: apply it if valid; if not,
 			// wait one poll in case the editor is still writing.
-			if _, err := h.reloadQuiet(data); err != nil {
+			if _, err := r.reloadQuiet(data); err != nil {
 				pendingBad = d
 			}
-			h.reloadMu.Unlock()
+			r.mu.Unlock()
 			continue
 		}
 		pendingBad = ""
-		h.reload("file change", data)
-		h.reloadMu.Unlock()
+		r.reload("file change", data)
+		r.mu.Unlock()
 	}
 }
 
 // reloadQuiet applies data when it is a valid organization and does
 // nothing (no log, no tracking) when it is not.
-func (h *Hub) reloadQuiet(data []byte) (*control.Reload, error) {
-	abs, _ := filepath.Abs(h.engine.Load().Org().File)
-	org, err := config.Parse(data, h.engine.Load().Org().File, filepath.Dir(abs))
+func (r *Reloader) reloadQuiet(data []byte) (*control.Reload, error) {
+	abs, _ := filepath.Abs(r.Engine.Load().Org().File)
+	org, err := config.Parse(data, r.Engine.Load().Org().File, filepath.Dir(abs))
 	if err == nil {
-		_, err = Validate(org)
+		_, err = r.Validate(org)
 	}
-	if err == nil && org.Server(h.server.Name) == nil {
+	if err == nil && org.Server(r.Server.Name) == nil {
 		err = errors.New("server removed")
 	}
 	if err != nil {
 		return nil, err
 	}
-	return h.reload("file change", data)
+	return r.reload("file change", data)
 }
 
-// initConfigState notes the file in force at start, so that the watcher
-// and reloads compare against it.
-func (h *Hub) initConfigState() {
-	h.cfg.loaded = time.Now()
-	file := orgFile(h.engine.Load().Org())
+// Init notes the file in force at start, so that the watcher and reloads
+// compare against it.
+func (r *Reloader) Init() {
+	r.cfg.loaded = time.Now()
+	file := OrgFile(r.Engine.Load().Org())
 	if file == "" {
 		return
 	}
 	if data, err := os.ReadFile(file); err == nil {
-		h.cfg.digest, h.cfg.text = digestOf(data), data
+		r.cfg.digest, r.cfg.text = digestOf(data), data
 	}
 	if fi, err := os.Stat(file); err == nil {
-		h.cfg.mtime, h.cfg.size, h.cfg.readAt = fi.ModTime(), fi.Size(), time.Now()
+		r.cfg.mtime, r.cfg.size, r.cfg.readAt = fi.ModTime(), fi.Size(), time.Now()
 	}
 }
 
-// orgFile is the file an organization was read from, "" for the built-in
+// OrgFile is the file an organization was read from, "" for the built-in
 // one (which config names "(built-in organization)").
-func orgFile(org *config.Org) string {
+func OrgFile(org *config.Org) string {
 	if org.File == "" || strings.HasPrefix(org.File, "(") {
 		return ""
 	}

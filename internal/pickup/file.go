@@ -1,4 +1,4 @@
-package hub
+package pickup
 
 import (
 	"bytes"
@@ -7,11 +7,13 @@ import (
 	"strings"
 
 	"github.com/waypost/waypost/internal/address"
+	"github.com/waypost/waypost/internal/mailtext"
+	"github.com/waypost/waypost/internal/status"
 )
 
-// pickupFile is a message read from a pickup folder: its envelope and the
+// File is a message read from a pickup folder: its envelope and the
 // content to queue.
-type pickupFile struct {
+type File struct {
 	From       string   // envelope sender, "" for the null sender
 	Recipients []string // SMTP addresses (IMCEA for other types), each once
 	Content    []byte   // CRLF line ends; envelope lines and Bcc removed
@@ -19,29 +21,29 @@ type pickupFile struct {
 	Hops       int      // Received fields in the header
 }
 
-// badFile says why a pickup file cannot be taken: the text of its .reason
+// BadFile says why a pickup file cannot be taken: the text of its .reason
 // file beside it in badmail/.
-type badFile struct {
+type BadFile struct {
 	Status string // enhanced status code, e.g. "5.1.3"
 	Reason string // what is wrong
 	Fix    string // what to do
 }
 
-func (b *badFile) Error() string { return b.Status + " " + b.Reason + " (fix: " + b.Fix + ")" }
+func (b *BadFile) Error() string { return b.Status + " " + b.Reason + " (fix: " + b.Fix + ")" }
 
-func badPickup(status, fix, format string, args ...any) *badFile {
-	return &badFile{Status: status, Reason: fmt.Sprintf(format, args...), Fix: fix}
+func badPickup(status, fix, format string, args ...any) *BadFile {
+	return &BadFile{Status: status, Reason: fmt.Sprintf(format, args...), Fix: fix}
 }
 
-// parsePickup reads a file from a pickup folder, as Exchange's Replay and
+// Parse reads a file from a pickup folder, as Exchange's Replay and
 // Pickup folders do. The envelope is given by X-Sender and X-Receiver
 // lines at the top of the file (the form the drop agent writes; they are
 // removed), or else taken from the header: Sender, or From, is the sender;
 // To, Cc and Bcc are the recipients. Bcc fields are removed either way.
-// Bare LF and CR line ends become CRLF. Every error is a *badFile.
-func parsePickup(data []byte) (*pickupFile, error) {
+// Bare LF and CR line ends become CRLF. Every error is a *BadFile.
+func Parse(data []byte) (*File, error) {
 	data = crlf(data)
-	p := &pickupFile{}
+	p := &File{}
 	var sender []string
 	var receivers []string
 	// The envelope lines: X-Sender and X-Receiver, before anything else.
@@ -65,18 +67,18 @@ envelope:
 	fields, body := splitHeader(data)
 	if len(sender)+len(receivers) > 0 {
 		if len(sender) != 1 {
-			return nil, badPickup("5.1.7", "write exactly one X-Sender: <address> line (X-Sender: <> for the null sender) before the X-Receiver lines",
+			return nil, badPickup(status.BadSenderSyntax, "write exactly one X-Sender: <address> line (X-Sender: <> for the null sender) before the X-Receiver lines",
 				"the envelope has %d X-Sender lines", len(sender))
 		}
 		from, err := envelopeAddress(sender[0], true)
 		if err != nil {
-			return nil, badPickup("5.1.7", "write X-Sender: <user@domain>, or X-Sender: <> for the null sender", "X-Sender %q: %v", strings.TrimSpace(sender[0]), err)
+			return nil, badPickup(status.BadSenderSyntax, "write X-Sender: <user@domain>, or X-Sender: <> for the null sender", "X-Sender %q: %v", strings.TrimSpace(sender[0]), err)
 		}
 		p.From = from
 		for _, v := range receivers {
 			to, err := envelopeAddress(v, false)
 			if err != nil {
-				return nil, badPickup("5.1.3", "write X-Receiver: <user@domain>, one recipient a line", "X-Receiver %q: %v", strings.TrimSpace(v), err)
+				return nil, badPickup(status.BadMailboxSyntax, "write X-Receiver: <user@domain>, one recipient a line", "X-Receiver %q: %v", strings.TrimSpace(v), err)
 			}
 			p.addRecipient(to)
 		}
@@ -87,15 +89,15 @@ envelope:
 			from, what = fieldValue(fields, "From"), "From"
 		}
 		if from == "" {
-			return nil, badPickup("5.1.7", "add a From: field, or X-Sender and X-Receiver lines at the top of the file", "the message has no sender: no X-Sender line, no Sender or From field")
+			return nil, badPickup(status.BadSenderSyntax, "add a From: field, or X-Sender and X-Receiver lines at the top of the file", "the message has no sender: no X-Sender line, no Sender or From field")
 		}
 		a, err := mail.ParseAddress(from)
 		if err != nil {
-			return nil, badPickup("5.1.7", "write one address in the "+what+" field, e.g. "+what+": Fax Gateway <fax@example.com>", "%s field %q: %v", what, logLine(from), err)
+			return nil, badPickup(status.BadSenderSyntax, "write one address in the "+what+" field, e.g. "+what+": Fax Gateway <fax@example.com>", "%s field %q: %v", what, logLine(from), err)
 		}
 		_, addr, err := address.ParseSMTP(a.Address)
 		if err != nil {
-			return nil, badPickup("5.1.7", "correct the "+what+" address", "%s address %q: %v", what, a.Address, err)
+			return nil, badPickup(status.BadSenderSyntax, "correct the "+what+" address", "%s address %q: %v", what, a.Address, err)
 		}
 		p.From = addr
 		for _, name := range []string{"To", "Cc", "Bcc"} {
@@ -105,12 +107,12 @@ envelope:
 				}
 				list, err := mail.ParseAddressList(v)
 				if err != nil {
-					return nil, badPickup("5.1.3", "correct the "+name+" field", "%s field %q: %v", name, logLine(v), err)
+					return nil, badPickup(status.BadMailboxSyntax, "correct the "+name+" field", "%s field %q: %v", name, logLine(v), err)
 				}
 				for _, a := range list {
 					_, addr, err := address.ParseSMTP(a.Address)
 					if err != nil {
-						return nil, badPickup("5.1.3", "correct the address in the "+name+" field", "%s address %q: %v", name, a.Address, err)
+						return nil, badPickup(status.BadMailboxSyntax, "correct the address in the "+name+" field", "%s address %q: %v", name, a.Address, err)
 					}
 					p.addRecipient(addr)
 				}
@@ -118,7 +120,7 @@ envelope:
 		}
 	}
 	if len(p.Recipients) == 0 {
-		return nil, badPickup("5.1.3", "add X-Receiver: <user@domain> lines at the top, or To, Cc or Bcc fields", "the message has no recipients")
+		return nil, badPickup(status.BadMailboxSyntax, "add X-Receiver: <user@domain> lines at the top, or To, Cc or Bcc fields", "the message has no recipients")
 	}
 	var out bytes.Buffer
 	for _, f := range fields {
@@ -137,7 +139,7 @@ envelope:
 	return p, nil
 }
 
-func (p *pickupFile) addRecipient(addr string) {
+func (p *File) addRecipient(addr string) {
 	for _, r := range p.Recipients {
 		if strings.EqualFold(r, addr) {
 			return
@@ -257,12 +259,7 @@ func crlf(data []byte) []byte {
 
 // logLine keeps text from a file on one line of a log or reason file.
 func logLine(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
+	s = mailtext.OneLine(s)
 	if len(s) > 200 {
 		s = s[:200] + "..."
 	}
