@@ -141,13 +141,16 @@ password_hash = %q
 			t.Fatalf("%s: %v\nhub log:\n%s", what, err, h.Log())
 		}
 	}
-	text := func(sel string) string {
-		t.Helper()
+	tryText := func(sel string) (string, error) {
 		read := chromedp.Text(chromedp.CSS(sel))
 		if strings.HasPrefix(sel, "svg") { // SVG elements have no innerText
 			read = chromedp.TextContent(chromedp.CSS(sel))
 		}
-		s, err := chromedp.Run(ctx, read)
+		return chromedp.Run(ctx, read)
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := tryText(sel)
 		if err != nil {
 			t.Fatalf("read %s: %v", sel, err)
 		}
@@ -170,12 +173,14 @@ password_hash = %q
 		t.Helper()
 		deadline := time.Now().Add(15 * time.Second)
 		for {
-			got := text(sel)
-			if strings.Contains(got, want) {
+			// An error is a page being replaced (a node of the old
+			// document read as the new one arrives): read again.
+			got, err := tryText(sel)
+			if err == nil && strings.Contains(got, want) {
 				return
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("%s shows %q, want %q", sel, got, want)
+				t.Fatalf("%s shows %q (%v), want %q", sel, got, err, want)
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
