@@ -29,8 +29,9 @@ func (s *session) checksSender(authUser string) bool {
 	return (mode == config.SenderAuthTag || mode == config.SenderAuthEnforce) && !s.l.isRelay() && authUser == ""
 }
 
-// checkSender reads the message into an unlinked temporary file beside
-// the queue folder (the DKIM verdict needs the whole message before the
+// checkSender reads the message into a spool (in memory up to
+// spoolInMemory, then an unlinked temporary file beside the queue folder:
+// the DKIM verdict needs the whole message before the
 // Authentication-Results field, which goes first, is written), checks it
 // (package senderauth) and returns the field and the message to queue
 // behind it: the spooled copy without forged Authentication-Results
@@ -42,25 +43,21 @@ func (s *session) checksSender(authUser string) bool {
 // with 451 4.7.1 (docs/operations.md "Internet edge").
 // logAttrs are the results, for the accepted or refused log line.
 func (s *session) checkSender(from, helo string, body io.Reader) (field string, content io.Reader, close func(), logAttrs []any, refusal *smtp.SMTPError) {
-	close = func() {}
 	dir := os.TempDir()
 	if s.l.queueDir != "" {
 		dir = filepath.Dir(s.l.queueDir)
 	}
-	f, err := os.CreateTemp(dir, ".senderauth-*")
-	if err != nil {
-		return "", nil, close, nil, s.spoolFailed(err)
-	}
-	os.Remove(f.Name())
-	close = func() { f.Close() }
+	sp := &spool{dir: dir}
+	close = sp.Close
 	rr := &readErrReader{r: body}
-	if _, err := io.Copy(f, rr); err != nil {
+	if _, err := io.Copy(sp, rr); err != nil {
 		if rr.err != nil {
 			return "", errReader{rr.err}, close, nil, nil
 		}
 		return "", nil, close, nil, s.spoolFailed(err)
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
+	f, err := sp.Reader()
+	if err != nil {
 		return "", nil, close, nil, s.spoolFailed(err)
 	}
 	c := &senderauth.Checker{Resolver: s.l.resolver, AuthServID: s.l.fqdn}
@@ -76,7 +73,7 @@ func (s *session) checkSender(from, helo string, body io.Reader) (field string, 
 			return "", nil, close, nil, reply(status.ReplyLocalError, status.NotAuthorizedTransient, "DMARC of "+mailtext.Printable(v.From, 255)+" could not be checked in time, try again later: "+mailtext.Printable(v.Reason, 300))
 		}
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
+	if f, err = sp.Reader(); err != nil {
 		return "", nil, close, nil, s.spoolFailed(err)
 	}
 	return v.Field(s.l.fqdn), senderauth.StripForged(f, s.l.fqdn), close, logAttrs, nil
