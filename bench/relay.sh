@@ -19,6 +19,8 @@
 #   PERF=1 MSGS=4000 ONLY=waypost bench/relay.sh     # count the hub's system calls (perf stat)
 #   STRACE=1 MSGS=4000 ONLY=waypost bench/relay.sh   # the same with strace -f -c (every call
 #                                                    # named, but the hub runs many times slower)
+#   PROFILE=/tmp/hub.data MSGS=4000 ONLY=waypost bench/relay.sh  # the hub under perf record -g
+#   WAYPOST_BIN=/tmp/waypost-main ONLY=waypost bench/relay.sh    # a binary built elsewhere (A/B)
 #
 # Needs root for the Postfix baseline (its master runs as root). Loopback only.
 cd "$(dirname "$0")/.."
@@ -34,6 +36,7 @@ ONLY=${ONLY:-}
 PERF_CALLS=${PERF_CALLS:-"nanosleep futex write read openat close pread64 fsync fdatasync fcntl newfstat newfstatat setsockopt statfs renameat unlinkat epoll_ctl epoll_pwait accept4 sched_yield"}
 STRACE=${STRACE:-0}
 PERF=${PERF:-0}
+PROFILE=${PROFILE:-}
 STALL=${STALL:-60}
 for v in MSGS SIZE SESSIONS SUT_PORT SINK_PORT STALL; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || fail "$v must be a positive integer, not '${!v}'"
@@ -77,6 +80,8 @@ run() {
 					wrap+=" -e syscalls:sys_enter_$c"
 			done
 			wrap+=" --"
+		elif [[ -n $PROFILE ]]; then
+			wrap="perf record -g -o $PROFILE --"
 		fi
 		HUB_WRAP=$wrap start_waypost "$WORK" "$SUT_PORT" "$SINK_PORT"
 		cpu0=$(proc_cpu "$HUB_PID")
