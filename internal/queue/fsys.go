@@ -1,8 +1,16 @@
 package queue
 
 import (
+	"io"
 	"os"
 )
+
+// contentFile is a queue file open for reading its content
+// (OpenMessage).
+type contentFile interface {
+	io.ReaderAt
+	io.Closer
+}
 
 // fsys is the file system operations whose failure the durability
 // contract must survive. Tests substitute one that fails on demand.

@@ -3,6 +3,7 @@
 package queue
 
 import (
+	"io"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -26,6 +27,58 @@ func openRead(path string) (*os.File, error) {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
 	return os.NewFile(uintptr(fd), path), nil
+}
+
+// openContent opens the queue file at path for reading its content: a
+// bare descriptor read with pread(2), as OpenMessage needs nothing else.
+func openContent(path string) (contentFile, error) {
+	fd, err := ignoringEINTR(func() (int, error) { return syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0) })
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	return &rawReader{fd: fd, name: path}, nil
+}
+
+// rawReader is a queue file open for reading, as a bare descriptor.
+type rawReader struct {
+	fd   int
+	name string
+}
+
+// ReadAt reads len(p) bytes at off, or fewer and io.EOF at the end of
+// the file.
+func (f *rawReader) ReadAt(p []byte, off int64) (int, error) {
+	if f.fd < 0 {
+		return 0, &fs.PathError{Op: "read", Path: f.name, Err: fs.ErrClosed}
+	}
+	n := 0
+	for n < len(p) {
+		m, err := syscall.Pread(f.fd, p[n:], off+int64(n))
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, &fs.PathError{Op: "read", Path: f.name, Err: err}
+		}
+		if m == 0 {
+			return n, io.EOF
+		}
+		n += m
+	}
+	return n, nil
+}
+
+// Close closes the descriptor; a second Close is an error.
+func (f *rawReader) Close() error {
+	if f.fd < 0 {
+		return &fs.PathError{Op: "close", Path: f.name, Err: fs.ErrClosed}
+	}
+	err := syscall.Close(f.fd)
+	f.fd = -1
+	if err != nil {
+		return &fs.PathError{Op: "close", Path: f.name, Err: err}
+	}
+	return nil
 }
 
 // createTemp creates a new file named tmp-* in dir, mode 0600, for
