@@ -22,6 +22,14 @@ func createTemp(dir string) (file, error) {
 	return f, nil
 }
 
+func openReuse(path string) (file, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return nil, err // not a nil *os.File in a non-nil file
+	}
+	return f, nil
+}
+
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {

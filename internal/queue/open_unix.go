@@ -99,6 +99,17 @@ func createTemp(dir string) (file, error) {
 	}
 }
 
+// openReuse opens the existing file at path for writing over it from its
+// start: no O_CREAT (no new inode), no O_TRUNC (its blocks are kept and
+// written over; Truncate cuts what is left past the new end).
+func openReuse(path string) (file, error) {
+	fd, err := ignoringEINTR(func() (int, error) { return syscall.Open(path, syscall.O_WRONLY|syscall.O_CLOEXEC, 0) })
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	return &rawFile{fd: fd, name: path}, nil
+}
+
 // rawFile is a new queue file open for writing, as a bare descriptor.
 type rawFile struct {
 	fd   int
@@ -123,6 +134,19 @@ func (f *rawFile) Write(p []byte) (int, error) {
 		n += m
 	}
 	return n, nil
+}
+
+// Truncate sets the file's size.
+func (f *rawFile) Truncate(size int64) error {
+	for {
+		err := syscall.Ftruncate(f.fd, size)
+		if err != syscall.EINTR {
+			if err != nil {
+				return &fs.PathError{Op: "truncate", Path: f.name, Err: err}
+			}
+			return nil
+		}
+	}
 }
 
 // Sync flushes the file's data and size (see datasync).

@@ -39,6 +39,7 @@ type Store struct {
 	metas sync.Map
 
 	dirSyncs dirSyncs // group commit of folder fsyncs (dirsync.go)
+	pool     filePool // removed queue files kept for reuse (reuse.go)
 
 	scan  func(*Message) // called by recovery for each valid message (OpenWith)
 	reads readCounts

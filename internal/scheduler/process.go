@@ -240,7 +240,7 @@ func (j *job) commit(m *queue.Message, changed bool) outcome {
 			err = s.bounce(m)
 		}
 		if err == nil {
-			if err = s.Queue.Remove(m.ID); errors.Is(err, queue.ErrNotFound) {
+			if err = s.Queue.RemoveMessage(m); errors.Is(err, queue.ErrNotFound) {
 				err = nil
 			}
 		}
