@@ -21,7 +21,7 @@ func TestTLSA(t *testing.T) {
 		"mx.secure.test. 60 IN A 127.0.0.1",
 		"_25._tcp.mx.secure.test. 60 IN TLSA 3 1 1 "+ee,
 		"_25._tcp.mx.secure.test. 60 IN TLSA 1 0 1 "+ee, // PKIX-EE: unusable
-		"mx2.secure.test. 60 IN A 127.0.0.1",             // no TLSA
+		"mx2.secure.test. 60 IN A 127.0.0.1",            // no TLSA
 		"mx3.secure.test. 60 IN A 127.0.0.1",
 		"_25._tcp.mx3.secure.test. 60 IN TLSA 0 0 1 "+ee, // PKIX-TA only
 		"mx4.secure.test. 60 IN A 127.0.0.1",             // TLSA bogus
