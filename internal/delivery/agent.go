@@ -50,6 +50,12 @@ type Result struct {
 	// host that offered DSN and took the recipient's NOTIFY (RFC 3461
 	// section 5.2.1), or another hub of the organization.
 	NotifyPassed bool
+	// TLS names the TLS policy that applied to the session with
+	// RemoteHost, for an SMTP agent: "dane", "mta-sts enforce",
+	// "mta-sts testing", "required", "opportunistic" or "none", with the
+	// reason after a colon when a policy fell back ("opportunistic: no
+	// TLSA records at ..."); tlspolicy.go.
+	TLS string
 }
 
 // Recipient is one recipient of a delivery.
