@@ -116,7 +116,7 @@ func (a *SMTP) connect(ctx context.Context, host string, pol tlsPolicy) (*client
 	if err := c.startTLS(cfg); err != nil {
 		if pol.strict {
 			c.close()
-			return nil, &policyError{policy: pol.name, text: fmt.Sprintf("STARTTLS with %s under %s: %v", host, pol.why(), err)}
+			return nil, &policyError{policy: pol.name, text: fmt.Sprintf("STARTTLS with %s failed %s: %v", host, pol.why(), err)}
 		}
 		return fail("STARTTLS", err)
 	}
