@@ -8,8 +8,9 @@
 // its exact reply, so that reports (RFC 3464) can quote what really
 // happened. The SMTP agent is an RFC 5321 client of its own (MX lookup
 // with RFC 7505 null MX, PIPELINING RFC 2920, STARTTLS RFC 3207 on the
-// same connection, AUTH RFC 4954, DSN RFC 3461, SMTPUTF8 RFC 6531) whose
-// connections a Pool keeps between messages.
+// same connection, AUTH RFC 4954, DSN RFC 3461, SMTPUTF8 RFC 6531, and
+// verified TLS by DANE RFC 7672 or MTA-STS RFC 8461) whose connections a
+// Pool keeps between messages.
 package delivery
 
 import (
