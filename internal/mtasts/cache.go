@@ -39,9 +39,10 @@ type Cache struct {
 	Port    string
 	RootCAs *x509.CertPool
 
-	mu  sync.Mutex
-	mem map[string]*Policy // by domain, lower case
-	now func() time.Time   // tests move time; nil: time.Now
+	mu       sync.Mutex
+	mem      map[string]*Policy     // by domain, lower case
+	fetching map[string]*sync.Mutex // by domain: held while its policy is fetched
+	now      func() time.Time       // tests move time; nil: time.Now
 }
 
 // Get returns the policy in force for domain, or nil when the domain has
@@ -64,6 +65,13 @@ func (c *Cache) Get(ctx context.Context, domain string) *Policy {
 	case cached != nil && cached.ID == id:
 		return cached
 	}
+	// One fetch per domain at a time: deliveries to the same domain that
+	// run side by side wait for the first one's policy.
+	unlock := c.lockDomain(domain)
+	defer unlock()
+	if p := c.cached(domain); p.Fresh(now) && p.ID == id {
+		return p
+	}
 	p, err := c.fetch(ctx, domain)
 	if err != nil {
 		c.log().Warn("MTA-STS policy fetch failed", "domain", domain, "error", err, "cached", cached != nil)
@@ -72,6 +80,22 @@ func (c *Cache) Get(ctx context.Context, domain string) *Policy {
 	p.Domain, p.ID, p.Fetched = domain, id, now
 	c.store(p)
 	return p
+}
+
+// lockDomain takes the fetch lock of domain and returns its release.
+func (c *Cache) lockDomain(domain string) func() {
+	c.mu.Lock()
+	if c.fetching == nil {
+		c.fetching = map[string]*sync.Mutex{}
+	}
+	l := c.fetching[domain]
+	if l == nil {
+		l = &sync.Mutex{}
+		c.fetching[domain] = l
+	}
+	c.mu.Unlock()
+	l.Lock()
+	return l.Unlock
 }
 
 func (c *Cache) clock() time.Time {

@@ -176,3 +176,25 @@ func TestFetchRefused(t *testing.T) {
 		t.Errorf("redirect: %v", err)
 	}
 }
+
+// Deliveries to one domain side by side fetch its policy once.
+func TestConcurrentGet(t *testing.T) {
+	ca := testcert.NewCA(t)
+	ps := startPolicyServer(t, ca, "mta-sts.example.test", enforcePolicy)
+	zone := dnstest.Start(t,
+		`_mta-sts.example.test. 60 IN TXT "v=STSv1; id=one"`,
+		"mta-sts.example.test. 60 IN A 127.0.0.1")
+	c := &Cache{Resolver: zone.Resolver(), Port: ps.port, RootCAs: ca.Pool}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if p := c.Get(context.Background(), "example.test"); p == nil || p.Mode != Enforce {
+				t.Errorf("policy %+v", p)
+			}
+		})
+	}
+	wg.Wait()
+	if n := ps.requests(); n != 1 {
+		t.Errorf("%d fetches for 8 deliveries side by side, want 1", n)
+	}
+}
