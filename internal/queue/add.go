@@ -37,9 +37,7 @@ func (s *Store) Add(env Envelope, body io.Reader) (*Message, error) {
 	// through a buffer: a body read from SMTP comes a line at a time.
 	f, reused, err := s.createQueueFile()
 	if err != nil {
-		if isNoSpace(err) {
-			s.emptyPool()
-		}
+		s.spaceResult(err)
 		return nil, storageErr("creating temp file in", s.msgDir, err)
 	}
 	_, renamed, err := s.writeOver(f, reused, s.msgDir, m.ID, func(w io.Writer) (int64, error) {
@@ -62,9 +60,6 @@ func (s *Store) Add(env Envelope, body io.Reader) (*Message, error) {
 	if err != nil {
 		if renamed {
 			err = errors.Join(err, s.removeDurably(s.msgPath(m.ID)))
-		}
-		if isNoSpace(err) {
-			s.emptyPool() // the space the deliveries free is wanted now
 		}
 		return nil, err
 	}

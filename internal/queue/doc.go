@@ -104,10 +104,11 @@
 //     have been half written over when it stopped.
 //
 // The power-cut replay TestQueueReusePowerCut (internal/powercut) checks
-// every state a power cut can leave of removals and reuses. When an Add
-// fails for want of space (ENOSPC, EDQUOT) the kept files are unlinked,
-// so that what the deliveries free is free at once; Remove by ID alone
-// (an administrator's removal) unlinks as before.
+// every state a power cut can leave of removals and reuses. When a write
+// of the queue fails for want of space (ENOSPC, EDQUOT) the kept files
+// are unlinked and, until a write succeeds again, every removal unlinks,
+// so that each delivery frees its space at once; Remove by ID alone (an
+// administrator's removal) unlinks as before.
 //
 // # Record format
 //

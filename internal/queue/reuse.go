@@ -45,8 +45,8 @@ type freeFile struct {
 // when it is nil.
 func (s *Store) release(id string, size int64) error {
 	p := s.msgPath(id)
-	if size < 0 || size > poolMaxContent {
-		return s.fs.Remove(p)
+	if size < 0 || size > poolMaxContent || s.noSpace.Load() {
+		return s.fs.Remove(p) // with the disk full, a removal frees its space
 	}
 	s.pool.mu.Lock()
 	if len(s.pool.files)+s.pool.renaming >= poolMax {
@@ -94,6 +94,22 @@ func (s *Store) reusable() string {
 		s.fs.Remove(f.path) // its name may come back as the message's: never written over
 	}
 	return ""
+}
+
+// spaceResult notes the outcome of a write of the queue: while writes
+// fail for want of space (ENOSPC, EDQUOT), removed files are unlinked, not
+// kept, so that each delivery frees its space at once, and the files kept
+// before are unlinked; the next write that succeeds ends that.
+func (s *Store) spaceResult(err error) {
+	switch {
+	case err == nil:
+		if s.noSpace.Load() {
+			s.noSpace.Store(false)
+		}
+	case isNoSpace(err):
+		s.noSpace.Store(true)
+		s.emptyPool()
+	}
 }
 
 // emptyPool unlinks every pooled file: the disk is full, and the space

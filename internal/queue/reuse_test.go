@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 )
 
@@ -161,5 +163,50 @@ func TestReuseNotAfterAFailedFolderSync(t *testing.T) {
 	}
 	if b, err := os.ReadFile(keep); err != nil || !strings.HasPrefix(string(b), "Subject: a\r\n\r\nfirst\r\n") {
 		t.Errorf("the removed file was written over: %q, %v", b, err)
+	}
+}
+
+// While the disk is full (a write failed with ENOSPC) nothing is kept:
+// the files kept before are unlinked and each removal frees its space at
+// once, as delivery must with a full disk; a write that succeeds ends it.
+func TestReuseNotWhileTheDiskIsFull(t *testing.T) {
+	var full atomic.Bool
+	s, _, err := OpenWith(filepath.Join(t.TempDir(), "queue"), Options{Fault: func(op, path string) error {
+		if full.Load() && op == "write" {
+			return syscall.ENOSPC
+		}
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	a, b := addT(t, s, "a"), addT(t, s, "b")
+	if err := s.RemoveMessage(a); err != nil {
+		t.Fatal(err)
+	}
+	if p := pooled(t, s); len(p) != 1 {
+		t.Fatalf("pooled before the disk is full: %v", p)
+	}
+	full.Store(true)
+	if _, err := s.Add(testEnvelope(), strings.NewReader("c")); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("Add with the disk full: %v, want ENOSPC", err)
+	}
+	if p := pooled(t, s); len(p) != 0 {
+		t.Errorf("pooled after ENOSPC: %v, want none (their space freed)", p)
+	}
+	if err := s.RemoveMessage(b); err != nil {
+		t.Fatal(err)
+	}
+	if p := pooled(t, s); len(p) != 0 {
+		t.Errorf("a removal with the disk full was kept: %v", p)
+	}
+	full.Store(false)
+	d := addT(t, s, "d")
+	if err := s.RemoveMessage(d); err != nil {
+		t.Fatal(err)
+	}
+	if p := pooled(t, s); len(p) != 1 {
+		t.Errorf("pooled once writes succeed again: %v, want the removed file", p)
 	}
 }

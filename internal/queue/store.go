@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/waypost/waypost/internal/dirlock"
@@ -38,8 +39,9 @@ type Store struct {
 	// needs no look in meta/.
 	metas sync.Map
 
-	dirSyncs dirSyncs // group commit of folder fsyncs (dirsync.go)
-	pool     filePool // removed queue files kept for reuse (reuse.go)
+	dirSyncs dirSyncs    // group commit of folder fsyncs (dirsync.go)
+	pool     filePool    // removed queue files kept for reuse (reuse.go)
+	noSpace  atomic.Bool // the last write failed for want of space: nothing kept (reuse.go)
 
 	scan  func(*Message) // called by recovery for each valid message (OpenWith)
 	reads readCounts

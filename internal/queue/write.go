@@ -19,6 +19,7 @@ import (
 func (s *Store) writeFile(dir, name string, src func(io.Writer) (int64, error)) (n int64, renamed bool, err error) {
 	f, err := s.fs.CreateTemp(dir)
 	if err != nil {
+		s.spaceResult(err)
 		return 0, false, storageErr("creating temp file in", dir, err)
 	}
 	return s.writeOver(f, false, dir, name, src)
@@ -28,6 +29,7 @@ func (s *Store) writeFile(dir, name string, src func(io.Writer) (int64, error)) 
 // a pooled file of dir written over from its start (reuse.go), which is
 // then cut to what was written before it is flushed.
 func (s *Store) writeOver(f file, reused bool, dir, name string, src func(io.Writer) (int64, error)) (n int64, renamed bool, err error) {
+	defer func() { s.spaceResult(err) }()
 	tmp := f.Name()
 	fail := func(err error) (int64, bool, error) {
 		f.Close() // may be closed already; the error does not matter then
