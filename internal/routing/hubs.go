@@ -6,9 +6,10 @@ import (
 	"strings"
 )
 
-// Equivalent hubs (docs/design/interfaces.md section 3, "Equivalent hubs";
-// Exchange 2010 load balances across the hub transport servers of the next
-// site and across the source servers of a connector in the nearest site).
+// Equivalent hubs (docs/design/interfaces.md section 3, rule 5;
+// exchange-semantics.md section 2.6: Exchange 2010 load balances across
+// the hub transport servers of the next site and across the source
+// servers of a connector in the nearest site).
 // Routing lists every server that is as good as its single choice; the
 // scheduler picks one per message (internal/scheduler, balance.go).
 

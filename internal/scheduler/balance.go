@@ -12,7 +12,8 @@ import (
 )
 
 // Load sharing and fail-over among equivalent hubs (docs/operations.md,
-// "Load sharing among hubs"; docs/design/interfaces.md section 3). Routing
+// "Load sharing among hubs"; docs/design/interfaces.md section 3 rule 5;
+// exchange-semantics.md section 2.6). Routing
 // lists the hubs a recipient may be handed to (routing.Decision.Hubs);
 // for each message the scheduler orders them (balancer.order): first
 // those not in back-off, fewest messages queued to them or in flight
