@@ -109,6 +109,11 @@ type SMTP struct {
 	// DKIM signs messages whose From domain has a key (dkim.go); nil: no
 	// signing. The hub relay never signs, whatever this holds.
 	DKIM *dkim.Signer
+	// ConnectTimeout bounds the setting up of a session: the connection,
+	// the greeting, EHLO and STARTTLS (unreached.go). Default Timeout, and
+	// for the hub relay HubConnectTimeout, so that a hub that does not
+	// answer is soon skipped for an equivalent one.
+	ConnectTimeout time.Duration
 }
 
 // HubAuth is how a hub proves the organization's hub secret to a peer's

@@ -1,6 +1,10 @@
 package delivery
 
-import "github.com/waypost/waypost/internal/status"
+import (
+	"time"
+
+	"github.com/waypost/waypost/internal/status"
+)
 
 // Unreached reports whether res says that the host was never reached: no
 // connection (refused, timed out), or one that ended before the host
@@ -19,4 +23,22 @@ func Unreached(res []Result) bool {
 		}
 	}
 	return true
+}
+
+// HubConnectTimeout is how long the hub relay waits for a peer hub to
+// connect, greet and answer EHLO (and start TLS) when ConnectTimeout is
+// not set: past it the peer counts as unreached, and the scheduler tries
+// an equivalent hub at once (docs/operations.md, "Load sharing among
+// hubs"). Other agents wait Timeout.
+const HubConnectTimeout = 30 * time.Second
+
+// connectTimeout is the time limit of each step of setting up a session.
+func (a *SMTP) connectTimeout() time.Duration {
+	switch {
+	case a.ConnectTimeout > 0:
+		return a.ConnectTimeout
+	case a.Hub != nil:
+		return min(HubConnectTimeout, a.timeout())
+	}
+	return a.timeout()
 }

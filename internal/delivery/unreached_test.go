@@ -64,3 +64,35 @@ func TestUnreached(t *testing.T) {
 		t.Error("no results: Unreached is true")
 	}
 }
+
+// ConnectTimeout bounds the session's setting up, not its commands: a
+// host silent before its greeting is unreached after ConnectTimeout, not
+// Timeout; the hub relay waits HubConnectTimeout at most by default.
+func TestConnectTimeout(t *testing.T) {
+	silent := scripted(t, func(c net.Conn) { time.Sleep(5 * time.Second) })
+	a := &SMTP{Hosts: []string{silent}, TLS: "none", Timeout: time.Minute, ConnectTimeout: 300 * time.Millisecond}
+	start := time.Now()
+	res := a.Deliver(context.Background(), message("Subject: x\r\n\r\nx\r\n", Recipient{Type: "SMTP", Address: "a@b.test"}))
+	if took := time.Since(start); !Unreached(res) || took > 3*time.Second {
+		t.Errorf("a silent host with ConnectTimeout 300ms: unreached %v after %s (%+v)", Unreached(res), took, res)
+	}
+	ok := startRawServer(t, nil)
+	a.Hosts = []string{ok.addr}
+	if res := a.Deliver(context.Background(), message("Subject: x\r\n\r\nx\r\n", Recipient{Type: "SMTP", Address: "a@b.test"})); res[0].Class != Relayed {
+		t.Errorf("a host that answers: %+v", res)
+	}
+	for _, c := range []struct {
+		a    *SMTP
+		want time.Duration
+	}{
+		{&SMTP{}, 5 * time.Minute},
+		{&SMTP{Timeout: time.Minute}, time.Minute},
+		{&SMTP{Hub: &HubAuth{}, Timeout: 5 * time.Minute}, HubConnectTimeout},
+		{&SMTP{Hub: &HubAuth{}, Timeout: 10 * time.Second}, 10 * time.Second},
+		{&SMTP{Hub: &HubAuth{}, Timeout: 5 * time.Minute, ConnectTimeout: 2 * time.Second}, 2 * time.Second},
+	} {
+		if got := c.a.connectTimeout(); got != c.want {
+			t.Errorf("connect timeout of %+v: %s, want %s", c.a, got, c.want)
+		}
+	}
+}

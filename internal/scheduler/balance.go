@@ -20,8 +20,9 @@ import (
 // first, in turn on ties (a round robin weighted by each hub's queue);
 // then those in back-off. The recipient is queued as "hub:FIRST", and the
 // relay agent (hubRelay) tries the hubs in that order: one that could not
-// be reached (delivery.Unreached: refused, timed out, closed before it
-// answered) is skipped at once for the next, within the same attempt, and
+// be reached (delivery.Unreached: refused, closed before it answered, or
+// no session within delivery.HubConnectTimeout) is skipped at once for
+// the next, within the same attempt, and
 // left out for the organization's glitch_retry_interval (Exchange 2010's
 // glitch retry interval, 1 minute); a hub that answered, whatever its
 // reply, ends the attempt. A hub in back-off is tried only when every hub

@@ -160,7 +160,7 @@ delivery = { kind = "smtp", smart_hosts = ["127.0.0.1:1"] }
 		if peer == nil || peer.Relay == "" {
 			return nil
 		}
-		return &delivery.SMTP{Hosts: []string{peer.Relay}, Helo: "hub1.contoso.test", TLS: "none", Timeout: 5 * time.Second}
+		return &delivery.SMTP{Hosts: []string{peer.Relay}, Helo: "hub1.contoso.test", TLS: "none", Timeout: 5 * time.Second, ConnectTimeout: 500 * time.Millisecond}
 	}
 	return f
 }
@@ -276,5 +276,36 @@ func TestHubFailover(t *testing.T) {
 	}
 	if defers := f.events(t, tracking.Defer); len(defers) != 0 {
 		t.Errorf("no message should wait for a retry: %+v", defers)
+	}
+}
+
+// A hub that takes the connection but does not greet within the connect
+// timeout is skipped for the next in the same attempt, as one that
+// refuses it is.
+func TestHubFailoverOnTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { time.Sleep(3 * time.Second); c.Close() }() // silent
+		}
+	}()
+	c := startRelaySink(t)
+	f := shareFixture(t, ln.Addr().String(), c.addr)
+	start := time.Now()
+	f.send(t, 1) // hub-b's turn
+	if took := time.Since(start); c.count() != 1 || took > 2500*time.Millisecond {
+		t.Fatalf("hub-c took %d message(s) after %s", c.count(), took)
+	}
+	sends := f.events(t, tracking.Send)
+	if len(sends) != 1 || sends[0].NextHop != "hub:hub-c" || !strings.Contains(sends[0].Detail, "not reached, skipped: hub-b (greeting: ") {
+		t.Errorf("SEND should say hub-b timed out: %+v", sends)
 	}
 }
