@@ -131,12 +131,16 @@ func (e *Engine) fillHubs(o origin, d *Decision, c *conn, explain bool) {
 			return
 		}
 	}
-	if explain {
-		what := "the mailbox's home server"
-		if d.Outcome == OutcomeConnector {
-			what = "the connector's source servers in site " + d.SitePath[len(d.SitePath)-1] + " with a relay listener"
-		}
-		d.HubsReason = fmt.Sprintf("straight to %s, %s", what, hubChoice(d.Hubs))
+	if !explain || len(d.Hubs) == 0 {
+		return
+	}
+	switch {
+	case e.org.Server(d.Hubs[0]) != nil && e.org.Server(d.Hubs[0]).Relay == "":
+		d.HubsReason = fmt.Sprintf("straight to %s, which has no relay listener (nor has an equivalent server): the mail waits until it has one", d.Hubs[0])
+	case d.Outcome == OutcomeConnector:
+		d.HubsReason = fmt.Sprintf("straight to the connector's source servers in site %s with a relay listener, %s", d.SitePath[len(d.SitePath)-1], hubChoice(d.Hubs))
+	default:
+		d.HubsReason = "straight to the mailbox's home server, " + hubChoice(d.Hubs)
 	}
 }
 

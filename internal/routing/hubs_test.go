@@ -122,6 +122,9 @@ site = "A"
 	if want := []string{"HubA1"}; !reflect.DeepEqual(d.Hubs, want) {
 		t.Errorf("no source server has a relay listener: hubs %q, want %q, the single choice (it waits: no relay)", d.Hubs, want)
 	}
+	if x := e.Route("HubA2", "x@fabrikam.test", 0, true); !strings.HasPrefix(x.HubsReason, "straight to HubA1, which has no relay listener") {
+		t.Errorf("hubs reason: %q", x.HubsReason)
+	}
 }
 
 // --explain names the candidates and how one is picked; the JSON of
@@ -151,6 +154,12 @@ func TestExplainHubs(t *testing.T) {
 	}
 	if !strings.Contains(string(b), `"source_servers":["hub-b","hub-c","hub-d"],"hubs":["hub-b","hub-c"]`) {
 		t.Errorf("JSON: %s", b)
+	}
+	if bea := e.Route("hub-a", "bea@contoso.test", 0, true); bea.HubsReason != "straight to the mailbox's home server, hub-b (the only one)" {
+		t.Errorf("hubs reason for bea: %q", bea.HubsReason)
+	}
+	if d := e.Route("hub-a", "x@fabrikam.test", 0, true); d.HubsReason == "" || strings.Contains(d.HubsReason, "no relay listener") {
+		t.Errorf("hubs reason: %q", d.HubsReason)
 	}
 	if fast := e.Route("hub-a", "x@fabrikam.test", 0, false); fast.HubsReason != "" {
 		t.Errorf("hubs reason without --explain: %q", fast.HubsReason)
