@@ -21,6 +21,11 @@ type Org struct {
 	HubSecretFile     string // absolute; "" when not set
 	IMAPHost          string // host:port of the organization's IMAP server (Dovecot), for client autoconfiguration; "" when not set
 	Retry             Retry
+	// GlitchRetryInterval is how long a hub that did not answer a
+	// connection is left out of the load sharing among equivalent hubs
+	// (Exchange 2010's glitch retry interval; docs/operations.md, "Load
+	// sharing among hubs").
+	GlitchRetryInterval time.Duration
 	// Administrators name the recipients who may use the web console
 	// (docs/operations.md, "Console"): a mailbox's name or one of its SMTP
 	// addresses, as written in the file.

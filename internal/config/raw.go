@@ -25,6 +25,8 @@ type rawOrganization struct {
 	Administrators    []string `toml:"administrators"`
 	IMAPHost          string   `toml:"imap_host"`
 	Retry             rawRetry `toml:"retry"`
+
+	GlitchRetryInterval string `toml:"glitch_retry_interval"`
 }
 
 type rawRetry struct {

@@ -46,6 +46,8 @@ type Scheduler struct {
 
 	Metrics *metrics.Metrics // nil: none
 
+	hubs balancer // load sharing among equivalent hubs (balance.go)
+
 	wakeOnce sync.Once
 	wake     chan struct{}
 
