@@ -21,6 +21,13 @@ type Org struct {
 	HubSecretFile     string // absolute; "" when not set
 	IMAPHost          string // host:port of the organization's IMAP server (Dovecot), for client autoconfiguration; "" when not set
 	Retry             Retry
+	// ShadowHeartbeatTimeout is how long a hub keeping shadows waits for
+	// an answer of the hub holding their primaries before it delivers
+	// them itself (docs/design/shadow.md).
+	ShadowHeartbeatTimeout time.Duration
+	// ShadowOnReceive is ShadowOff, ShadowBestEffort or ShadowRequired: a
+	// shadow copy on another hub of the site before the 250.
+	ShadowOnReceive string
 	// Administrators name the recipients who may use the web console
 	// (docs/operations.md, "Console"): a mailbox's name or one of its SMTP
 	// addresses, as written in the file.

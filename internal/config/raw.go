@@ -25,6 +25,9 @@ type rawOrganization struct {
 	Administrators    []string `toml:"administrators"`
 	IMAPHost          string   `toml:"imap_host"`
 	Retry             rawRetry `toml:"retry"`
+
+	ShadowHeartbeatTimeout string `toml:"shadow_heartbeat_timeout"`
+	ShadowOnReceive        string `toml:"shadow_on_receive"`
 }
 
 type rawRetry struct {

@@ -43,8 +43,10 @@ type Select struct {
 // States a recipient is listed in. Only pending recipients are listed;
 // "held" is one that an administrator held, "retry" one with a failed
 // attempt behind it, "ready" one due now or never tried, "poison" one of a
-// message in the poison queue (crashed the hub twice; held until released).
-var States = []string{"ready", "retry", "held", "poison"}
+// message in the poison queue (crashed the hub twice; held until released),
+// "shadow" one kept as a shadow of a copy another hub holds (in the queue
+// shadow:HUB, never attempted until that hub is lost).
+var States = []string{"ready", "retry", "held", "poison", "shadow"}
 
 // Queue is one queue of a hub: the pending recipients with one next hop.
 type Queue struct {

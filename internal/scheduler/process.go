@@ -205,6 +205,7 @@ func (j *job) deliver(ctx context.Context, m *queue.Message, agent delivery.Agen
 			}
 			j.final(m, r, st, qr)
 			j.events[len(j.events)-1].Event = ev
+			j.keepShadow(m, r, w.hop, res)
 			if a := successAction(res); a != "" && strings.Contains(strings.ToUpper(r.Notify), "SUCCESS") {
 				j.succeeded = append(j.succeeded, report.Recipient{Written: r.Written, Type: r.Type, Address: r.Address, ORCPT: r.ORCPT,
 					Status: qr.Status, RemoteHost: qr.RemoteHost, RemoteText: res.RemoteText, LastAttempt: r.LastAttempt, Action: a})
@@ -240,6 +241,7 @@ func (j *job) commit(m *queue.Message, changed bool) outcome {
 			err = s.bounce(m)
 		}
 		if err == nil {
+			s.discharged(m.ID)
 			if err = s.Queue.Remove(m.ID); errors.Is(err, queue.ErrNotFound) {
 				err = nil
 			}
@@ -264,6 +266,13 @@ func (j *job) commit(m *queue.Message, changed bool) outcome {
 		return outcome{m: m, dirty: true}
 	}
 	return outcome{m: m, later: later}
+}
+
+// discharged tells the hub that id is about to leave the queue, done.
+func (s *Scheduler) discharged(id string) {
+	if s.Discharged != nil {
+		s.Discharged(id)
+	}
 }
 
 // success queues the success notification of the recipients delivered
