@@ -50,7 +50,7 @@ func checkShadow(c *collector, org *Org) {
 		if len(org.ShadowPeers(s.Name)) > 0 {
 			continue
 		}
-		c.add(fmt.Sprintf("server[%d].receive", i), fmt.Sprintf(`give another server of site %q a relay address, or set shadow_on_receive = "best_effort"`, s.Site),
+		c.add(fmt.Sprintf("server[%d].receive[0]", i), fmt.Sprintf(`give another server of site %q a relay address, or set shadow_on_receive = "best_effort"`, s.Site),
 			`shadow_on_receive = "required", but server %s receives mail and no other server of its site %q has a relay address to take the shadow copies: every message would be refused`, s.Name, s.Site)
 	}
 }

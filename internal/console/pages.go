@@ -206,6 +206,8 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, u *user) {
 		a, err = s.cfg.Queue.Release(sel, actor)
 	case "reroute":
 		a, err = s.cfg.Queue.Reroute(sel, actor)
+	case "discard":
+		a, err = s.cfg.Queue.Discard(sel, actor)
 	case "remove":
 		if id == "" {
 			s.errorPage(w, r, u, http.StatusBadRequest, "One message at a time", "Remove takes one message; open it from its queue.")
@@ -223,7 +225,7 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, u *user) {
 		a, err = s.cfg.Queue.Remove(r.Context(), sel, actor)
 		back = "/console/queues"
 	default:
-		s.errorPage(w, r, u, http.StatusBadRequest, "Unknown action", fmt.Sprintf("%q is not an action: use retry, hold, release, reroute or remove.", act))
+		s.errorPage(w, r, u, http.StatusBadRequest, "Unknown action", fmt.Sprintf("%q is not an action: use retry, hold, release, reroute, discard or remove.", act))
 		return
 	}
 	if err != nil {

@@ -13,6 +13,7 @@ const (
 	OpQueueShow    = "queue.show"    // Select{IDs: [ID]} -> MessageDetail
 	OpQueueRetry   = "queue.retry"   // Select -> Action
 	OpQueueHold    = "queue.hold"    // Select -> Action
+	OpQueueDiscard = "queue.discard" // Select -> Action: shadows (queue shadow:HUB) given up
 	OpQueueRelease = "queue.release" // Select -> Action
 	OpQueueRemove  = "queue.remove"  // Select (+ NDR) -> Action
 	OpQueueReroute = "queue.reroute" // Select -> Action (with Moves)

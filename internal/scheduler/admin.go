@@ -407,7 +407,7 @@ func (s *Scheduler) act(action string, args control.Select, actor string, how du
 		heldHere := 0
 		for i := range m.Recipients {
 			r := &m.Recipients[i]
-			if r.State != queue.Pending || !sel.rcpt(old, &old.Recipients[i]) {
+			if !actsOn(action, r) || !sel.rcpt(old, &old.Recipients[i]) {
 				continue
 			}
 			ok, detail := false, ""

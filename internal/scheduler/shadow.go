@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/waypost/waypost/internal/control"
 	"github.com/waypost/waypost/internal/delivery"
 	"github.com/waypost/waypost/internal/queue"
 	"github.com/waypost/waypost/internal/routing"
@@ -179,4 +180,28 @@ func (s *Scheduler) Withdraw(ctx context.Context, id, reason string) error {
 	s.settle(e, outcome{removed: true})
 	s.TrackEvent(tracking.Event{Event: tracking.Remove, ID: id, Sender: e.m.From, Detail: reason})
 	return nil
+}
+
+// actsOn reports whether an administrator's action applies to r: discard
+// to shadows alone, every other action to pending recipients alone.
+func actsOn(action string, r *queue.Recipient) bool {
+	if action == "discard" {
+		return r.State == queue.Shadowed
+	}
+	return r.State == queue.Pending
+}
+
+// Discard ends the picked shadows without waiting for their holder
+// (`waypost queue discard shadow:HUB`): they are relayed for good, and a
+// message with nothing else to do leaves the queue. Use it when the
+// holder is known to have delivered them, or will never come back and
+// the mail is to be given up (otherwise the heartbeat timeout delivers
+// the shadows from here, which is what it is for).
+func (s *Scheduler) Discard(args control.Select, actor string) (*control.Action, error) {
+	return s.act("discard", args, actor, write, func(m *queue.Message, r *queue.Recipient, a *control.Action) (bool, string) {
+		holder, id := r.Shadow, r.ShadowID
+		r.State, r.Last = queue.Relayed, queue.Result{Class: queue.ClassRelayed, Status: status.OK, RemoteHost: holder,
+			RemoteText: "shadow discarded by an administrator; " + holder + " held the primary " + id}
+		return true, "shadow of " + id + " on " + holder + " discarded"
+	})
 }
