@@ -50,14 +50,17 @@ type rawSiteLink struct {
 }
 
 type rawServer struct {
-	Name    string       `toml:"name"`
-	Site    string       `toml:"site"`
-	FQDN    string       `toml:"fqdn"`
-	DataDir string       `toml:"data_dir"`
-	Relay   string       `toml:"relay"`
-	API     string       `toml:"api"`
-	DNS     []string     `toml:"dns"`
-	Receive []rawReceive `toml:"receive"`
+	Name    string   `toml:"name"`
+	Site    string   `toml:"site"`
+	FQDN    string   `toml:"fqdn"`
+	DataDir string   `toml:"data_dir"`
+	Relay   string   `toml:"relay"`
+	API     string   `toml:"api"`
+	DNS     []string `toml:"dns"`
+	// DNSTrusted declares the resolvers DNSSEC-validating, over a
+	// trusted path: their AD bit counts (DANE, RFC 7672 section 2.1.1).
+	DNSTrusted bool         `toml:"dns_trusted"`
+	Receive    []rawReceive `toml:"receive"`
 
 	MailboxDelivery *rawMailboxDelivery `toml:"mailbox_delivery"`
 }
