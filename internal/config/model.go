@@ -28,6 +28,11 @@ type Org struct {
 	// ShadowOnReceive is ShadowOff, ShadowBestEffort or ShadowRequired: a
 	// shadow copy on another hub of the site before the 250.
 	ShadowOnReceive string
+	// GlitchRetryInterval is how long a hub that did not answer a
+	// connection is left out of the load sharing among equivalent hubs
+	// (Exchange 2010's glitch retry interval; docs/operations.md, "Load
+	// sharing among hubs").
+	GlitchRetryInterval time.Duration
 	// Administrators name the recipients who may use the web console
 	// (docs/operations.md, "Console"): a mailbox's name or one of its SMTP
 	// addresses, as written in the file.

@@ -26,6 +26,7 @@ type rawOrganization struct {
 	IMAPHost          string   `toml:"imap_host"`
 	Retry             rawRetry `toml:"retry"`
 
+	GlitchRetryInterval    string `toml:"glitch_retry_interval"`
 	ShadowHeartbeatTimeout string `toml:"shadow_heartbeat_timeout"`
 	ShadowOnReceive        string `toml:"shadow_on_receive"`
 }

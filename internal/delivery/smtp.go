@@ -121,6 +121,11 @@ type SMTP struct {
 	// sts is the MTA-STS policy of the recipient domain this agent (a
 	// copy made by deliverDomain) delivers to; nil: none.
 	sts *mtasts.Policy
+	// ConnectTimeout bounds the setting up of a session: the connection,
+	// the greeting, EHLO and STARTTLS (unreached.go). Default Timeout, and
+	// for the hub relay HubConnectTimeout, so that a hub that does not
+	// answer is soon skipped for an equivalent one.
+	ConnectTimeout time.Duration
 }
 
 // HubAuth is how a hub proves the organization's hub secret to a peer's

@@ -46,6 +46,7 @@ func (a *SMTP) dial(ctx context.Context, host string) (*conn, *Result) {
 		}
 		return nil, r
 	}
+	c.timeout = a.timeout() // the session is set up (connectTimeout): commands get the full time
 	if r := a.login(c, host); r != nil {
 		c.close()
 		r.TLS = pol.name
@@ -76,7 +77,7 @@ func (a *SMTP) poolKey(host string) string {
 // connect opens a connection to host and greets it, with STARTTLS on the
 // same connection as pol says: when offered, or always when required.
 func (a *SMTP) connect(ctx context.Context, host string, pol tlsPolicy) (*client, error) {
-	timeout := a.timeout()
+	timeout := a.connectTimeout()
 	d := net.Dialer{Timeout: timeout, Resolver: a.Resolver}
 	raw, err := d.DialContext(ctx, "tcp", host)
 	if err != nil {

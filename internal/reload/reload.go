@@ -307,8 +307,8 @@ func (r *Reloader) diff(old, org *config.Org) (changes, restart []string) {
 		changes = append(changes, "recipients changed")
 	}
 	if old.Retry != org.Retry || old.MessageExpiration != org.MessageExpiration || old.DelayNotification != org.DelayNotification ||
-		old.MaxHopCount != org.MaxHopCount || old.DefaultDomain != org.DefaultDomain {
-		changes = append(changes, "organization settings (retry, expiration, notifications, hop count or default domain)")
+		old.MaxHopCount != org.MaxHopCount || old.DefaultDomain != org.DefaultDomain || old.GlitchRetryInterval != org.GlitchRetryInterval {
+		changes = append(changes, "organization settings (retry, expiration, notifications, hop count, default domain or glitch retry interval)")
 	}
 	return changes, restart
 }

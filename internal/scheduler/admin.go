@@ -516,7 +516,15 @@ func (s *Scheduler) Reroute(args control.Select, actor string) (*control.Action,
 // routeNow is the next hop the scheduler would give r now (see process).
 func (s *Scheduler) routeNow(eng *routing.Engine, r *queue.Recipient, size int64) string {
 	d := eng.RouteAddress(s.Server, address.Address{Type: r.Type, Value: r.Address}, size, false)
-	return s.hopOf(eng, &d).String()
+	hop := s.hopOf(&d)
+	if hop.Kind == routing.HopHub {
+		for _, h := range d.Hubs {
+			if r.NextHop == "hub:"+h {
+				return r.NextHop // one of the equivalent hubs: stays
+			}
+		}
+	}
+	return hop.String()
 }
 
 // removeStatus is the status of recipients removed with a report: a

@@ -55,6 +55,8 @@ type Scheduler struct {
 	// that keep shadows of it (shadow.Discharged).
 	Discharged func(id string)
 
+	hubs balancer // load sharing among equivalent hubs (balance.go)
+
 	wakeOnce sync.Once
 	wake     chan struct{}
 
