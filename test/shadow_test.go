@@ -173,6 +173,65 @@ func TestShadowOnReceiveRequired(t *testing.T) {
 	}
 }
 
+// Issue 19 item 5 (a): a connector with two source servers in another
+// site, its target down; 40 messages sent to hub-e1 are spread over both
+// source servers, and hub-e1 keeps a shadow of each. One source server
+// is killed and its data folder deleted; the target comes back. Every
+// message arrives within the heartbeat timeout plus a retry: the other
+// source server delivers its own at its next retry, and hub-e1 resubmits
+// the lost ones once the dead hub has been silent for the timeout, load
+// sharing handing them to the survivor.
+func TestShadowFailoverAcrossSites(t *testing.T) {
+	const timeout = 3 * time.Second
+	sc := shadowScenario(t, `"hub-o1", "hub-o2"`, "off", timeout)
+	v := sc.Vars
+	hubs := map[string]*harness.Hub{
+		"hub-e1": harness.Start(t, sc.File, "hub-e1", v["E1_RELAY"], v["E1_SMTP"]),
+		"hub-o1": harness.Start(t, sc.File, "hub-o1", v["O1_RELAY"]),
+		"hub-o2": harness.Start(t, sc.File, "hub-o2", v["O2_RELAY"]),
+	}
+	const n = 40
+	for i := range n {
+		if err := shadowSend(v["E1_SMTP"], fmt.Sprintf("spread %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var on1, on2 int
+	waitShadow(t, 20*time.Second, "hub-e1 keeping a shadow of each message on either source server", sc, func() bool {
+		qs := queuesOf(t, sc, "hub-e1")
+		on1, on2 = qs["shadow:hub-o1"].Recipients, qs["shadow:hub-o2"].Recipients
+		return on1+on2 == n
+	}, hubs)
+	if on1 == 0 || on2 == 0 {
+		t.Fatalf("shadows on hub-o1: %d, on hub-o2: %d; want both source servers to get some", on1, on2)
+	}
+	t.Logf("hub-o1 holds %d, hub-o2 holds %d", on1, on2)
+
+	hubs["hub-o1"].Kill()
+	if err := os.RemoveAll(sc.Data("hub-o1")); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	sink := startSink(t, v["TARGET"])
+	// The heartbeat timeout, one retry (glitch_interval 1s), and room for
+	// a loaded machine.
+	waitShadow(t, timeout+time.Second+6*time.Second, "all 40 at the target", sc, func() bool {
+		for i := range n {
+			if !sink.got(fmt.Sprintf("spread %d", i)) {
+				return false
+			}
+		}
+		return true
+	}, hubs)
+	t.Logf("all %d arrived %s after the kill (heartbeat timeout %s)", n, time.Since(killed).Round(100*time.Millisecond), timeout)
+	if got := strings.Count(sc.Track("hub-e1"), `"event":"RESUBMIT"`); got != on1 {
+		t.Errorf("hub-e1 resubmitted %d, want the %d hub-o1 held", got, on1)
+	}
+	waitShadow(t, 10*time.Second, "hub-e1's shadows discharged", sc, func() bool {
+		return len(queuesOf(t, sc, "hub-e1")) == 0
+	}, hubs)
+}
+
 func asTextproto(err error, te **textproto.Error) bool {
 	e, ok := err.(*textproto.Error)
 	if ok {
