@@ -110,9 +110,9 @@ func (s *shadows) copy(org *config.Org, id string, env smtpd.Envelope) error {
 	if len(peers) == 0 {
 		return errors.New("no other hub of site " + h.server.Site + " has a relay address")
 	}
-	m, err := h.queue.Get(id)
-	if err != nil {
-		return err
+	m := h.sched.Record(id) // from memory: no disk read before the 250
+	if m == nil {
+		return errors.New("the message left the queue")
 	}
 	msg := &delivery.Message{ID: id, From: m.From, Arrival: m.Arrival, Size: m.Size, EnvID: m.EnvID, Ret: m.Ret,
 		ShadowOf: shadow.Origin(h.server.Name, id),

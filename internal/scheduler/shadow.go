@@ -151,6 +151,11 @@ func (s *Scheduler) shadowChange(holder, id string, change func(j *job, m *queue
 	return total
 }
 
+// Record returns the record of message id as the index holds it (shared:
+// the index replaces a record, never changes one), or nil when id is not
+// queued. It reads nothing from disk.
+func (s *Scheduler) Record(id string) *queue.Message { return s.record(id) }
+
 // Queued reports whether id is in the queue (a discharge query answers
 // Pending for it).
 func (s *Scheduler) Queued(id string) bool {
