@@ -68,7 +68,8 @@ func shadowCLI(t *testing.T, sc *scenario, server string, args ...string) string
 // shadow. hub-o1 is killed and its data folder destroyed; started again
 // empty, it answers "unknown" to hub-e1's heartbeat, and hub-e1 delivers
 // the messages anew. When the target is back all arrive, and hub-e1's
-// shadows of the new copies are discharged.
+// shadows of the new copies are discharged. One message whose shadow an
+// administrator discarded (waypost queue discard) is not delivered again.
 func TestShadowAfterRelay(t *testing.T) {
 	sc := shadowScenario(t, `"hub-o1"`, "off", 2*time.Second)
 	v := sc.Vars
@@ -90,6 +91,28 @@ func TestShadowAfterRelay(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	if q := queuesOf(t, sc, "hub-e1")["shadow:hub-o1"]; q.Recipients != n {
 		t.Fatalf("hub-e1's shadows after a heartbeat with hub-o1 up: %+v\nhub-e1 log:\n%s", q, e1.Log())
+	}
+
+	// One more, whose shadow an administrator discards: never delivered
+	// from hub-e1 again, whatever becomes of hub-o1.
+	if err := shadowSend(v["E1_SMTP"], "discarded"); err != nil {
+		t.Fatal(err)
+	}
+	harness.WaitFor(t, 15*time.Second, "the last shadow", func() bool { return queuesOf(t, sc, "hub-e1")["shadow:hub-o1"].Recipients == n+1 })
+	last := ""
+	for _, line := range strings.Split(strings.TrimSpace(shadowCLI(t, sc, "hub-e1", "queue", "list", "--messages", "--json", "--state", "shadow")), "\n") {
+		if _, rest, ok := strings.Cut(line, `"id":"`); ok {
+			if id, _, _ := strings.Cut(rest, `"`); id > last {
+				last = id
+			}
+		}
+	}
+	if out := shadowCLI(t, sc, "hub-e1", "queue", "discard", last); !strings.Contains(out, "discard: 1 recipient(s) of 1 message(s)") {
+		t.Fatalf("waypost queue discard %s:\n%s", last, out)
+	}
+	harness.WaitFor(t, 10*time.Second, "the discarded shadow gone", func() bool { return queuesOf(t, sc, "hub-e1")["shadow:hub-o1"].Recipients == n })
+	if !strings.Contains(sc.Track("hub-e1"), `"event":"DISCARD"`) {
+		t.Error("no DISCARD in hub-e1's tracking log")
 	}
 
 	o1.Kill()
@@ -116,6 +139,9 @@ func TestShadowAfterRelay(t *testing.T) {
 		_, kept := queuesOf(t, sc, "hub-e1")["shadow:hub-o1"]
 		return !kept && strings.Count(sc.Track("hub-e1"), `"event":"DISCHARGE"`) == n
 	})
+	if sink.got("discarded") {
+		t.Error("the message whose shadow was discarded was delivered, though hub-o1 lost it")
+	}
 }
 
 // Issue 19 item 5 (b): two hubs of one site with shadow_on_receive =

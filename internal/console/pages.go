@@ -179,7 +179,8 @@ func (s *Server) message(w http.ResponseWriter, r *http.Request, u *user) {
 }
 
 // action applies a queue action to one message (id) or one queue
-// (queue): retry, hold, release, reroute, or remove (one message, with
+// (queue): retry, hold, release, reroute, discard (shadows, queue
+// shadow:HUB; package shadow), or remove (one message, with
 // ndr=yes for a report to the sender) after a confirmation page. The
 // administrator's name is the actor in the tracking log.
 func (s *Server) action(w http.ResponseWriter, r *http.Request, u *user) {
