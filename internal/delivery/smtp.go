@@ -117,15 +117,15 @@ type SMTP struct {
 	// MTASTS finds the MTA-STS policy of each recipient domain with TLS
 	// "mta-sts" and no smart hosts (RFC 8461); nil: no policy.
 	MTASTS *mtasts.Cache
-
-	// sts is the MTA-STS policy of the recipient domain this agent (a
-	// copy made by deliverDomain) delivers to; nil: none.
-	sts *mtasts.Policy
 	// ConnectTimeout bounds the setting up of a session: the connection,
 	// the greeting, EHLO and STARTTLS (unreached.go). Default Timeout, and
 	// for the hub relay HubConnectTimeout, so that a hub that does not
 	// answer is soon skipped for an equivalent one.
 	ConnectTimeout time.Duration
+
+	// sts is the MTA-STS policy of the recipient domain this agent (a
+	// copy made by deliverDomain) delivers to; nil: none.
+	sts *mtasts.Policy
 }
 
 // HubAuth is how a hub proves the organization's hub secret to a peer's

@@ -18,6 +18,8 @@ import (
 type hubLists struct {
 	siteHubs [][]string          // by topology index: servers with a relay listener, lowest name first
 	one      map[string][]string // server name -> a list of that server alone
+	site     map[string]int      // server name -> topology index of its site
+	sites    map[string]int      // site name, as the topology writes it -> its index
 }
 
 // siteSources are a connector's source servers in one site, lowest name
@@ -30,10 +32,19 @@ type siteSources struct {
 func (e *Engine) initHubs() {
 	e.hubs.siteHubs = make([][]string, len(e.topo.Sites()))
 	e.hubs.one = make(map[string][]string, len(e.org.Servers))
+	e.hubs.site = make(map[string]int, len(e.org.Servers))
+	e.hubs.sites = make(map[string]int, len(e.topo.Sites()))
+	for i, name := range e.topo.Sites() {
+		e.hubs.sites[name] = i
+	}
 	for _, s := range e.org.Servers {
 		e.hubs.one[s.Name] = []string{s.Name}
 		idx, ok := e.topo.Index(s.Site)
-		if ok && s.Relay != "" {
+		if !ok {
+			continue
+		}
+		e.hubs.site[s.Name] = idx
+		if s.Relay != "" {
 			e.hubs.siteHubs[idx] = append(e.hubs.siteHubs[idx], s.Name)
 		}
 	}
@@ -78,12 +89,11 @@ func (e *Engine) sourceServers(c *conn, m *match) []string {
 	return c.bySite[site].all
 }
 
+// siteOf is the topology index of the site of server, named as in the
+// organization (as match.source and Decision.SourceServer are).
 func (e *Engine) siteOf(server string) (int, bool) {
-	s := e.org.Server(server)
-	if s == nil {
-		return 0, false
-	}
-	return e.topo.Index(s.Site)
+	idx, ok := e.hubs.site[server]
+	return idx, ok
 }
 
 // fillHubs sets d.Hubs for a mailbox or connector decision made at o: the
@@ -123,7 +133,7 @@ func (e *Engine) fillHubs(o origin, d *Decision, c *conn, explain bool) {
 		if strings.EqualFold(site, o.site) {
 			continue // already here
 		}
-		if idx, ok := e.topo.Index(site); ok && len(e.hubs.siteHubs[idx]) > 0 {
+		if idx, ok := e.hubs.sites[site]; ok && len(e.hubs.siteHubs[idx]) > 0 {
 			d.Hubs = e.hubs.siteHubs[idx]
 			if explain {
 				d.HubsReason = fmt.Sprintf("through hub site %s: its servers with a relay listener, %s", site, hubChoice(d.Hubs))

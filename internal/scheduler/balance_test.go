@@ -16,6 +16,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/waypost/waypost/internal/control"
 	"github.com/waypost/waypost/internal/delivery"
 	"github.com/waypost/waypost/internal/queue"
 	"github.com/waypost/waypost/internal/tracking"
@@ -307,5 +308,25 @@ func TestHubFailoverOnTimeout(t *testing.T) {
 	sends := f.events(t, tracking.Send)
 	if len(sends) != 1 || sends[0].NextHop != "hub:hub-c" || !strings.Contains(sends[0].Detail, "not reached, skipped: hub-b (greeting: ") {
 		t.Errorf("SEND should say hub-b timed out: %+v", sends)
+	}
+}
+
+// Rerouting leaves a recipient queued for any of its equivalent hubs
+// where it is: hub:hub-c is as good as routing's first, hub-b.
+func TestRerouteKeepsEquivalentHub(t *testing.T) {
+	b, c := startRelaySink(t), startRelaySink(t)
+	f := shareFixture(t, b.addr, c.addr)
+	c.refuse.Store(true)
+	ids := f.send(t, 2) // the first to hub-b, the second to hub-c, which defers it
+	m, err := f.s.Queue.Get(ids[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := m.Recipients[0]; r.NextHop != "hub:hub-c" || r.State != queue.Pending {
+		t.Fatalf("second message: %+v, want pending in hub:hub-c", r)
+	}
+	a, err := f.s.Reroute(control.Select{}, "tester")
+	if err != nil || len(a.Moves) != 0 {
+		t.Errorf("reroute moved a recipient between equivalent hubs: %+v %v", a, err)
 	}
 }
