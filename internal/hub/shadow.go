@@ -39,7 +39,8 @@ func (h *Hub) openShadows() error {
 	if h.secret == nil {
 		return nil
 	}
-	d, err := shadow.OpenDischarged(filepath.Join(h.server.DataDir, "shadow", "discharged"))
+	keep := shadow.Keep(h.engine.Load().Org().ShadowHeartbeatTimeout)
+	d, err := shadow.OpenDischarged(filepath.Join(h.server.DataDir, "shadow", "discharged"), keep)
 	if err != nil {
 		return err
 	}
@@ -49,12 +50,39 @@ func (h *Hub) openShadows() error {
 		Resubmitted: func(why string) { h.metrics.Shadow("resubmitted_" + why) }}
 	h.shadows = sh
 	h.sched.Shadow = true
-	h.sched.Discharged = func(id string) {
-		if err := d.Add(id); err != nil {
-			h.log.Error("remembering a message delivered onward; a hub keeping a shadow of it may deliver it again", "id", id, "err", err)
+	h.sched.Discharged = func(m *queue.Message) {
+		if !sh.mayBeShadowed(m) {
+			return
+		}
+		if err := d.Add(m.ID); err != nil {
+			h.log.Error("remembering a message delivered onward; a hub keeping a shadow of it may deliver it again", "id", m.ID, "err", err)
 		}
 	}
 	return nil
+}
+
+// mayBeShadowed reports whether another hub may keep a shadow of m, and
+// so may ask about it: m came from another hub (which keeps a shadow of
+// what it relays), or this hub had a copy made before its 250. Only
+// those are remembered, so that the set stays small on a busy hub.
+func (s *shadows) mayBeShadowed(m *queue.Message) bool {
+	if strings.HasPrefix(m.Auth, "hub:") {
+		return true
+	}
+	org := s.h.engine.Load().Org()
+	return m.ReceivedBy != smtpd.KindRelay && org.ShadowOnReceive != config.ShadowOff && s.h.server.Relay != "" &&
+		len(org.ShadowPeers(s.h.server.Name)) > 0 && s.h.isReceiveConnector(m.ReceivedBy)
+}
+
+// isReceiveConnector reports whether name is one of this server's
+// receive connectors (not the API, a pickup folder or a report).
+func (h *Hub) isReceiveConnector(name string) bool {
+	for _, rc := range h.server.Receive {
+		if rc.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // Answer implements smtpd.Shadows.

@@ -584,7 +584,7 @@ func (s *Scheduler) removeOne(ctx context.Context, id string, ndr bool, actor st
 	}
 	ev := tracking.Event{Event: tracking.Remove, ID: id, Sender: m.From, Detail: fmt.Sprintf("%s; %d recipient(s) pending", how, pending), Actor: actor}
 	if !ndr {
-		s.discharged(id) // a holder of a shadow of it must not deliver it
+		s.discharged(m) // a holder of a shadow of it must not deliver it
 		if err := s.Queue.Remove(id); err != nil && !errors.Is(err, queue.ErrNotFound) {
 			s.unclaim(e)
 			return 0, err

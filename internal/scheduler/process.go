@@ -258,7 +258,7 @@ func (j *job) commit(m *queue.Message, changed bool) outcome {
 			err = s.bounce(m)
 		}
 		if err == nil {
-			s.discharged(m.ID)
+			s.discharged(m)
 			if err = s.Queue.Remove(m.ID); errors.Is(err, queue.ErrNotFound) {
 				err = nil
 			}
@@ -285,10 +285,10 @@ func (j *job) commit(m *queue.Message, changed bool) outcome {
 	return outcome{m: m, later: later}
 }
 
-// discharged tells the hub that id is about to leave the queue, done.
-func (s *Scheduler) discharged(id string) {
+// discharged tells the hub that m is about to leave the queue, done.
+func (s *Scheduler) discharged(m *queue.Message) {
 	if s.Discharged != nil {
-		s.Discharged(id)
+		s.Discharged(m)
 	}
 }
 

@@ -68,9 +68,9 @@ func newShadowFixture(t *testing.T) *shadowFixture {
 // wire sets the relay agent and the shadow settings of the scheduler (again after a restart).
 func (f *shadowFixture) wire() {
 	f.s.Shadow = true
-	f.s.Discharged = func(id string) {
+	f.s.Discharged = func(m *queue.Message) {
 		f.mu.Lock()
-		f.discharged = append(f.discharged, id)
+		f.discharged = append(f.discharged, m.ID)
 		f.mu.Unlock()
 	}
 	f.s.Relay = func(server string) delivery.Agent {

@@ -13,33 +13,37 @@ import (
 	"github.com/waypost/waypost/internal/durable"
 )
 
-// DoneKeep is how long a hub remembers that it delivered a message
-// onward, to answer Done to a hub that keeps a shadow of it. A holder of
-// a shadow asks every fifth of its heartbeat timeout; one that could not
-// ask for longer than this hears Unknown and resubmits: a duplicate,
-// never a loss.
-const DoneKeep = 24 * time.Hour
+// Keep is how long a hub remembers that it delivered a message onward,
+// to answer Done to a hub that keeps a shadow of it: an hour, or twelve
+// heartbeat timeouts when that is longer. A keeper asks every fifth of
+// the timeout, so it hears Done well within that; one that could not ask
+// for longer (it was down) hears Unknown and delivers its shadow: a
+// duplicate, never a loss. Bounded so that a busy hub's set stays small.
+func Keep(heartbeatTimeout time.Duration) time.Duration { return max(time.Hour, 12*heartbeatTimeout) }
 
 // Discharged is the set of queue IDs a hub delivered onward, kept in
 // memory and appended to a file (one "ID UNIXSECONDS" line each) so that
 // a restart remembers them. The file is not fsynced: a machine crash may
 // lose the last lines, and then a holder of a shadow hears Unknown and
 // delivers a duplicate, which the contract allows (a crash may duplicate,
-// never lose). Old lines are dropped when the file is opened and when it
+// never lose). Lines older than its keep time are dropped when the file
+// is opened and when it
 // has grown to twice the lines it needs. Safe for concurrent use.
 type Discharged struct {
-	mu    sync.Mutex
-	path  string
-	f     *os.File
-	ids   map[string]time.Time
-	lines int // in the file
-	now   func() time.Time
+	mu     sync.Mutex
+	path   string
+	f      *os.File
+	ids    map[string]time.Time
+	lines  int           // in the file
+	keep   time.Duration // how long an ID is remembered (Keep)
+	pruned time.Time     // the last rewrite, which forgets old IDs
+	now    func() time.Time
 }
 
 // OpenDischarged opens (creating) the file at path, reads the IDs of the
-// last DoneKeep and rewrites the file with them alone.
-func OpenDischarged(path string) (*Discharged, error) {
-	d := &Discharged{path: path, ids: map[string]time.Time{}, now: time.Now}
+// last keep and rewrites the file with them alone.
+func OpenDischarged(path string, keep time.Duration) (*Discharged, error) {
+	d := &Discharged{path: path, ids: map[string]time.Time{}, keep: keep, now: time.Now}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("shadow: %w", err)
 	}
@@ -62,10 +66,10 @@ func OpenDischarged(path string) (*Discharged, error) {
 	return d, nil
 }
 
-// rewrite writes the file anew with the IDs of the last DoneKeep (temp
+// rewrite writes the file anew with the IDs of the last keep (temp
 // file, rename) and opens it for appending; d.mu held or d not shared.
 func (d *Discharged) rewrite() error {
-	cut := d.now().Add(-DoneKeep)
+	cut := d.now().Add(-d.keep)
 	var b strings.Builder
 	for id, t := range d.ids {
 		if t.Before(cut) {
@@ -84,7 +88,7 @@ func (d *Discharged) rewrite() error {
 	if err != nil {
 		return fmt.Errorf("shadow: %w", err)
 	}
-	d.f, d.lines = f, len(d.ids)
+	d.f, d.lines, d.pruned = f, len(d.ids), d.now()
 	return nil
 }
 
@@ -99,7 +103,8 @@ func (d *Discharged) Add(id string) error {
 	if d.f == nil {
 		return nil // closed
 	}
-	if d.lines > 2*len(d.ids)+1000 {
+	if d.lines > 2*len(d.ids)+1000 || now.Sub(d.pruned) > d.keep {
+		d.pruned = now
 		return d.rewrite()
 	}
 	d.lines++
@@ -109,12 +114,12 @@ func (d *Discharged) Add(id string) error {
 	return nil
 }
 
-// Has reports whether id was delivered onward within DoneKeep.
+// Has reports whether id was delivered onward within the keep time.
 func (d *Discharged) Has(id string) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	t, ok := d.ids[strings.ToLower(id)]
-	return ok && d.now().Sub(t) < DoneKeep
+	return ok && d.now().Sub(t) < d.keep
 }
 
 // Close closes the file.

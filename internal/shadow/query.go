@@ -30,7 +30,7 @@ const (
 	// until that one answers Done).
 	Pending Status = "pending"
 	// Unknown: the hub has no such message and does not remember it
-	// (its queue was lost, or it forgot the ID after DoneKeep).
+	// (its queue was lost, or it forgot the ID after Keep).
 	Unknown Status = "unknown"
 )
 

@@ -42,10 +42,14 @@ func TestQueryForms(t *testing.T) {
 }
 
 // The discharged IDs survive a restart (the file), are forgotten after
-// DoneKeep, and a torn last line costs only that line.
+// the keep time, and a torn last line costs only that line.
 func TestDischarged(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "shadow", "discharged")
-	d, err := OpenDischarged(path)
+	keep := Keep(time.Minute)
+	if keep != time.Hour || Keep(10*time.Minute) != 2*time.Hour {
+		t.Errorf("Keep(1m) = %s, Keep(10m) = %s", keep, Keep(10*time.Minute))
+	}
+	d, err := OpenDischarged(path, keep)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,14 +73,14 @@ func TestDischarged(t *testing.T) {
 	}
 	f.WriteString("0000000000000002-0000000") // torn by a crash
 	f.Close()
-	d, err = OpenDischarged(path)
+	d, err = OpenDischarged(path, keep)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !d.Has(id1) {
 		t.Error("forgot a discharged ID across a restart")
 	}
-	d.now = func() time.Time { return time.Now().Add(DoneKeep + time.Minute) }
+	d.now = func() time.Time { return time.Now().Add(keep + time.Minute) }
 	if d.Has(id1) {
 		t.Error("remembered an ID past DoneKeep")
 	}
