@@ -107,6 +107,9 @@ func (s *shadows) Copy(id string, env smtpd.Envelope) error {
 	if org.ShadowOnReceive == config.ShadowOff || h.server.Relay == "" {
 		return nil // without a relay listener no holder could ask about it
 	}
+	if len(org.ShadowPeers(h.server.Name)) == 0 && org.ShadowOnReceive != config.ShadowRequired {
+		return nil // alone in its site: best_effort has nothing to try (waypost check refuses required)
+	}
 	err := s.copy(org, id, env)
 	switch {
 	case err == nil:
