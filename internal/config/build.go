@@ -75,6 +75,7 @@ func buildOrganization(c *collector, org *Org, r *rawOrganization) {
 			org.IMAPHost = r.IMAPHost
 		}
 	}
+	buildShadow(c, org, r)
 	rt := &r.Retry
 	org.Retry = Retry{
 		GlitchCount:       intOr(rt.GlitchCount, DefaultRetry.GlitchCount),
@@ -193,6 +194,7 @@ func checkOrganization(c *collector, org *Org) {
 		}
 	}
 	checkAdministrators(c, org)
+	checkShadow(c, org)
 	if len(org.Servers) > 1 && org.HubSecretFile == "" {
 		c.add("organization", `run "waypost secret > hub.secret" and add hub_secret_file = "hub.secret" to [organization]`, "an organization with %d servers needs hub_secret_file, so hubs can prove they belong to it", len(org.Servers))
 	}

@@ -21,6 +21,13 @@ type Org struct {
 	HubSecretFile     string // absolute; "" when not set
 	IMAPHost          string // host:port of the organization's IMAP server (Dovecot), for client autoconfiguration; "" when not set
 	Retry             Retry
+	// ShadowHeartbeatTimeout is how long a hub keeping shadows waits for
+	// an answer of the hub holding their primaries before it delivers
+	// them itself (docs/design/shadow.md).
+	ShadowHeartbeatTimeout time.Duration
+	// ShadowOnReceive is ShadowOff, ShadowBestEffort or ShadowRequired: a
+	// shadow copy on another hub of the site before the 250.
+	ShadowOnReceive string
 	// GlitchRetryInterval is how long a hub that did not answer a
 	// connection is left out of the load sharing among equivalent hubs
 	// (Exchange 2010's glitch retry interval; docs/operations.md, "Load

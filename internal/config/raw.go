@@ -26,7 +26,9 @@ type rawOrganization struct {
 	IMAPHost          string   `toml:"imap_host"`
 	Retry             rawRetry `toml:"retry"`
 
-	GlitchRetryInterval string `toml:"glitch_retry_interval"`
+	GlitchRetryInterval    string `toml:"glitch_retry_interval"`
+	ShadowHeartbeatTimeout string `toml:"shadow_heartbeat_timeout"`
+	ShadowOnReceive        string `toml:"shadow_on_receive"`
 }
 
 type rawRetry struct {

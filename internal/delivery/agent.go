@@ -79,7 +79,11 @@ type Message struct {
 	Size       int64
 	EnvID      string // RFC 3461 ENVID, decoded
 	Ret        string // RFC 3461 RET: "FULL", "HDRS" or ""
-	Open       func() (io.ReadCloser, error)
+	// ShadowOf, for hub relay, marks the message as a shadow copy made
+	// before the 250 (package shadow): "SERVER ID", written in the
+	// HubAuth.ShadowHeader line.
+	ShadowOf string
+	Open     func() (io.ReadCloser, error)
 }
 
 // Agent delivers messages. Deliver returns exactly one Result per

@@ -136,6 +136,7 @@ type HubAuth struct {
 	Secret        []byte
 	ArrivalHeader string
 	ORCPTHeader   string // carries ORCPTs other than rfc822 and utf-8
+	ShadowHeader  string // carries Message.ShadowOf (package shadow)
 }
 
 // Deliver implements Agent. A panic while delivering is recovered and
@@ -399,6 +400,11 @@ func (a *SMTP) writeHeaders(w io.Writer, m *Message, orcpts []string) error {
 	}
 	for _, o := range orcpts {
 		if _, err := fmt.Fprintf(w, "%s: %s\r\n", a.Hub.ORCPTHeader, o); err != nil {
+			return err
+		}
+	}
+	if m.ShadowOf != "" && a.Hub.ShadowHeader != "" && !strings.ContainsAny(m.ShadowOf, "\r\n") {
+		if _, err := fmt.Fprintf(w, "%s: %s\r\n", a.Hub.ShadowHeader, m.ShadowOf); err != nil {
 			return err
 		}
 	}

@@ -18,6 +18,10 @@ import (
 // from the pool, or a new one. A failure is the result of every recipient.
 func (a *SMTP) open(ctx context.Context, host string) (*conn, *Result) {
 	if cn := a.Pool.get(a.poolKey(host)); cn != nil {
+		// The time limits are this agent's, not those of the agent that
+		// opened the session (a shadow copy waits seconds, a relay
+		// minutes: package shadow).
+		cn.c.timeout, cn.c.final = a.timeout(), a.FinalTimeout
 		return cn, nil
 	}
 	return a.dial(ctx, host)

@@ -217,6 +217,7 @@ func (j *job) deliver(ctx context.Context, m *queue.Message, agent delivery.Agen
 			}
 			j.final(m, r, st, qr)
 			j.events[len(j.events)-1].Event = ev
+			j.keepShadow(m, r, r.NextHop, res) // the hub that took it (balance.go)
 			if a := successAction(res); a != "" && strings.Contains(strings.ToUpper(r.Notify), "SUCCESS") {
 				j.succeeded = append(j.succeeded, report.Recipient{Written: r.Written, Type: r.Type, Address: r.Address, ORCPT: r.ORCPT,
 					Status: qr.Status, RemoteHost: qr.RemoteHost, RemoteText: res.RemoteText, LastAttempt: r.LastAttempt, Action: a})
@@ -257,6 +258,7 @@ func (j *job) commit(m *queue.Message, changed bool) outcome {
 			err = s.bounce(m)
 		}
 		if err == nil {
+			s.discharged(m)
 			if err = s.Queue.Remove(m.ID); errors.Is(err, queue.ErrNotFound) {
 				err = nil
 			}
@@ -281,6 +283,13 @@ func (j *job) commit(m *queue.Message, changed bool) outcome {
 		return outcome{m: m, dirty: true}
 	}
 	return outcome{m: m, later: later}
+}
+
+// discharged tells the hub that m is about to leave the queue, done.
+func (s *Scheduler) discharged(m *queue.Message) {
+	if s.Discharged != nil {
+		s.Discharged(m)
+	}
 }
 
 // success queues the success notification of the recipients delivered

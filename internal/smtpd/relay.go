@@ -154,6 +154,7 @@ const ORCPTHeader = "X-Waypost-ORCPT"
 // relayed is what the first lines of a relayed message carry.
 type relayed struct {
 	arrival time.Time
+	shadow  string            // the ShadowHeader line's value, "" without one
 	orcpt   map[string]string // lower-case recipient -> ORCPT
 }
 
@@ -165,7 +166,7 @@ func takeRelayed(r io.Reader) (relayed, io.Reader) {
 	br := bufio.NewReaderSize(r, 4096)
 	for {
 		name := ""
-		for _, h := range []string{ArrivalHeader, ORCPTHeader} {
+		for _, h := range []string{ArrivalHeader, ORCPTHeader, ShadowHeader} {
 			if p, err := br.Peek(len(h) + 1); err == nil && strings.EqualFold(string(p), h+":") {
 				name = h
 			}
@@ -184,6 +185,8 @@ func takeRelayed(r io.Reader) (relayed, io.Reader) {
 			if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
 				out.arrival = t
 			}
+		case ShadowHeader:
+			out.shadow = v
 		case ORCPTHeader:
 			rcpt, enc, ok := strings.Cut(v, " ")
 			if o, err := base64.StdEncoding.DecodeString(enc); ok && err == nil {

@@ -151,6 +151,9 @@ func (s *session) rcpt(to string, opts *smtp.RcptOptions) error {
 	if !ok || raw == "" {
 		raw = to
 	}
+	if r, ok := s.shadowQuery(tx, raw); ok {
+		return r
+	}
 	if opts.OriginalRecipientType != "" {
 		orcpt = strings.ToLower(string(opts.OriginalRecipientType)) + ";" + opts.OriginalRecipient
 	}
@@ -289,6 +292,7 @@ func (s *session) data(r io.Reader) error {
 	var body io.Reader = br
 	arrival := start
 	rcpts := tx.rcpts
+	shadowOf := ""
 	if s.l.isRelay() {
 		// A hub relayed it: the first lines may carry the original
 		// arrival and ORCPTs that RCPT could not.
@@ -296,6 +300,9 @@ func (s *session) data(r io.Reader) error {
 		rl, body = takeRelayed(br)
 		if !rl.arrival.IsZero() {
 			arrival = rl.arrival
+		}
+		if rl.shadow != "" {
+			shadowOf = shadowOrigin(authUser, rl.shadow)
 		}
 		if len(rl.orcpt) > 0 {
 			rcpts = append([]Recipient(nil), tx.rcpts...)
@@ -316,6 +323,7 @@ func (s *session) data(r io.Reader) error {
 		RemoteAddr: s.g.remote.String(),
 		Helo:       helo,
 		Receiver:   s.l.rc.Name,
+		ShadowOf:   shadowOf,
 	}
 	var authField string // Authentication-Results, before Received (RFC 8601 section 5)
 	var authLog []any
@@ -359,6 +367,9 @@ func (s *session) data(r io.Reader) error {
 	case !br.eof:
 		s.g.note("from", tx.from, "receive_id", rid, "id", id, "err", "the queue returned before reading the whole message")
 		return replyQueueFailed
+	}
+	if r := s.shadowCopy(id, env, rid); r != nil {
+		return r
 	}
 	written := make([]string, len(tx.rcpts))
 	for i, rc := range tx.rcpts {
