@@ -47,14 +47,17 @@ type rawSiteLink struct {
 }
 
 type rawServer struct {
-	Name    string       `toml:"name"`
-	Site    string       `toml:"site"`
-	FQDN    string       `toml:"fqdn"`
-	DataDir string       `toml:"data_dir"`
-	Relay   string       `toml:"relay"`
-	API     string       `toml:"api"`
-	DNS     []string     `toml:"dns"`
-	Receive []rawReceive `toml:"receive"`
+	Name    string `toml:"name"`
+	Site    string `toml:"site"`
+	FQDN    string `toml:"fqdn"`
+	DataDir string `toml:"data_dir"`
+	Relay   string `toml:"relay"`
+	// RelayTLS is the relay listener's certificate; none: a self-signed
+	// one made at first start in the data folder.
+	RelayTLS *rawTLS      `toml:"relay_tls"`
+	API      string       `toml:"api"`
+	DNS      []string     `toml:"dns"`
+	Receive  []rawReceive `toml:"receive"`
 
 	MailboxDelivery *rawMailboxDelivery `toml:"mailbox_delivery"`
 }
