@@ -74,7 +74,7 @@ import (
 type SMTP struct {
 	Hosts         []string // host:port, tried in order; none: MX lookup
 	Helo          string   // our name in EHLO
-	TLS           string   // "opportunistic" (default), "required" or "none"
+	TLS           string   // "opportunistic" (default), "required" or "none"; with Hub, TLS always (hubtls.go)
 	Encapsulation string   // "imcea" (default) or "rfc3192"
 	DefaultDomain string   // IMCEA domain
 	Timeout       time.Duration
