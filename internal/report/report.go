@@ -62,16 +62,38 @@ type Report struct {
 	Success bool
 }
 
-// NDR writes the report for a message whose content is original: a
-// non-delivery report, or with Delay set a delay notification. The result
-// is a complete RFC 5322 message; its envelope sender must be the null
-// reverse path.
+// NDR writes the report for a message whose content is original, as
+// Write does, and returns it whole: for callers whose original is small
+// and already in memory (the cached-mode client's outbox).
 func NDR(r Report, original io.Reader) ([]byte, error) {
 	orig, err := io.ReadAll(original)
 	if err != nil {
 		return nil, fmt.Errorf("reading the original message: %w", err)
 	}
-	head := headerBlock(orig)
+	var b bytes.Buffer
+	if err := Write(&b, r, bytes.NewReader(orig)); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// maxReturnedHeader bounds the header returned in a report: far above
+// any header a receive connector accepts (100 KiB by default, Postfix's
+// header_size_limit), so only a message that never passed one is cut.
+const maxReturnedHeader = 1 << 20
+
+// Write writes to w the report for a message whose content is original:
+// a non-delivery report, or with Delay set a delay notification. The
+// result is a complete RFC 5322 message; its envelope sender must be the
+// null reverse path. The original is streamed, never held whole: only its
+// header is read into memory, and when the whole message is returned
+// (RET=FULL) it is read twice, once to learn whether it is 8-bit and
+// once to copy it (a 50 MB bounce costs no 50 MB of memory).
+func Write(w io.Writer, r Report, original io.ReadSeeker) error {
+	head, err := readHeader(original)
+	if err != nil {
+		return fmt.Errorf("reading the original message: %w", err)
+	}
 	rcpts := make([]Recipient, len(r.Recipients))
 	for i, rc := range r.Recipients {
 		rc.Status = statusCode(r, rc.Status)
@@ -89,10 +111,10 @@ func NDR(r Report, original io.Reader) ([]byte, error) {
 	}
 	boundary := "waypost-" + mailtext.RandomHex(12)
 	var b bytes.Buffer
-	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	f := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 
-	w("From: Mail Delivery System <%s>\r\n", r.Postmaster)
-	w("To: <%s>\r\n", r.To)
+	f("From: Mail Delivery System <%s>\r\n", r.Postmaster)
+	f("To: <%s>\r\n", r.To)
 	prefix := "Undeliverable: "
 	switch {
 	case r.Delay:
@@ -103,17 +125,17 @@ func NDR(r Report, original io.Reader) ([]byte, error) {
 	b.WriteString("Subject:")
 	fold(&b, len("Subject:"), " "+mime.QEncoding.Encode("utf-8", prefix+subject))
 	b.WriteString("\r\n")
-	w("Date: %s\r\n", r.Date.Format(time.RFC1123Z))
-	w("Message-ID: <%s@%s>\r\n", mailtext.RandomHex(16), r.ReportingMTA)
+	f("Date: %s\r\n", r.Date.Format(time.RFC1123Z))
+	f("Message-ID: <%s@%s>\r\n", mailtext.RandomHex(16), r.ReportingMTA)
 	if id := hdr.Get("Message-Id"); id != "" {
-		w("In-Reply-To: %s\r\nReferences: %s\r\n", id, id)
+		f("In-Reply-To: %s\r\nReferences: %s\r\n", id, id)
 	}
-	w("Auto-Submitted: auto-replied\r\n")
-	w("MIME-Version: 1.0\r\n")
-	w("Content-Type: multipart/report; report-type=delivery-status;\r\n\tboundary=\"%s\"\r\n\r\n", boundary)
-	w("This is a delivery status notification in MIME format.\r\n\r\n")
+	f("Auto-Submitted: auto-replied\r\n")
+	f("MIME-Version: 1.0\r\n")
+	f("Content-Type: multipart/report; report-type=delivery-status;\r\n\tboundary=\"%s\"\r\n\r\n", boundary)
+	f("This is a delivery status notification in MIME format.\r\n\r\n")
 
-	w("--%s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n", boundary)
+	f("--%s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n", boundary)
 	human(&b, r, subject, sent, full)
 
 	// Status fields that need more than ASCII (an SMTPUTF8 address, a
@@ -124,30 +146,42 @@ func NDR(r Report, original io.Reader) ([]byte, error) {
 	if !isASCII(st.Bytes()) {
 		st.Reset()
 		deliveryStatus(&st, r, true)
-		w("\r\n--%s\r\nContent-Type: message/global-delivery-status\r\nContent-Transfer-Encoding: 8bit\r\n\r\n", boundary)
+		f("\r\n--%s\r\nContent-Type: message/global-delivery-status\r\nContent-Transfer-Encoding: 8bit\r\n\r\n", boundary)
 	} else {
-		w("\r\n--%s\r\nContent-Type: message/delivery-status\r\n\r\n", boundary)
+		f("\r\n--%s\r\nContent-Type: message/delivery-status\r\n\r\n", boundary)
 	}
 	b.Write(st.Bytes())
 
-	ret, typ := head, "text/rfc822-headers"
+	typ, eight := "text/rfc822-headers", !isASCII(head)
 	if full {
-		ret, typ = orig, "message/rfc822"
-		if !bytes.HasSuffix(ret, []byte("\r\n")) {
-			ret = append(append([]byte{}, ret...), '\r', '\n')
+		typ = "message/rfc822"
+		if eight, err = hasEightBit(original); err != nil {
+			return fmt.Errorf("reading the original message: %w", err)
 		}
 	}
 	if !isASCII(head) {
 		typ = map[bool]string{true: "message/global", false: "message/global-headers"}[full]
 	}
-	w("\r\n--%s\r\nContent-Type: %s\r\n", boundary, typ)
-	if !isASCII(ret) {
-		w("Content-Transfer-Encoding: 8bit\r\n")
+	f("\r\n--%s\r\nContent-Type: %s\r\n", boundary, typ)
+	if eight {
+		f("Content-Transfer-Encoding: 8bit\r\n")
 	}
-	w("\r\n")
-	b.Write(ret)
-	w("\r\n--%s--\r\n", boundary)
-	return b.Bytes(), nil
+	f("\r\n")
+	if !full {
+		b.Write(head)
+	}
+	if _, err := w.Write(b.Bytes()); err != nil {
+		return err
+	}
+	b.Reset()
+	if full {
+		if err := copyOriginal(w, original); err != nil {
+			return err
+		}
+	}
+	f("\r\n--%s--\r\n", boundary)
+	_, err = w.Write(b.Bytes())
+	return err
 }
 
 // human writes the part for people.
@@ -336,15 +370,95 @@ func diagnostic(rc Recipient) string {
 	return strconv.Itoa(code) + " " + rc.Status + " " + t
 }
 
-// headerBlock returns the header section of a message, with its final CRLF.
-func headerBlock(msg []byte) []byte {
-	if i := bytes.Index(msg, []byte("\r\n\r\n")); i >= 0 {
-		return msg[:i+2]
+// readHeader reads the header section of the message in rd from its
+// start, with its final CRLF (the whole message when it has no body,
+// given a final CRLF if it lacks one), up to maxReturnedHeader bytes.
+func readHeader(rd io.ReadSeeker) ([]byte, error) {
+	if _, err := rd.Seek(0, io.SeekStart); err != nil {
+		return nil, err
 	}
-	if bytes.HasSuffix(msg, []byte("\r\n")) {
-		return msg
+	br := bufio.NewReader(io.LimitReader(rd, maxReturnedHeader))
+	var head []byte
+	for {
+		line, err := br.ReadSlice('\n')
+		if len(line) > 0 {
+			if string(line) == "\r\n" {
+				return head, nil // the blank line that ends the header
+			}
+			head = append(head, line...)
+		}
+		if err == bufio.ErrBufferFull {
+			continue // a line longer than the buffer: read on
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
-	return append(append([]byte{}, msg...), '\r', '\n')
+	if !bytes.HasSuffix(head, []byte("\r\n")) {
+		head = append(head, '\r', '\n')
+	}
+	return head, nil
+}
+
+// hasEightBit reports whether the message in rd has an octet above 127,
+// reading it through from its start.
+func hasEightBit(rd io.ReadSeeker) (bool, error) {
+	if _, err := rd.Seek(0, io.SeekStart); err != nil {
+		return false, err
+	}
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := rd.Read(buf)
+		if !isASCII(buf[:n]) {
+			return true, nil
+		}
+		if err == io.EOF {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+	}
+}
+
+// copyOriginal copies the message in rd to w from its start, ending it
+// with a CRLF when it lacks one, so that the boundary after it starts a
+// line (RFC 2046 section 5.1.1).
+func copyOriginal(w io.Writer, rd io.ReadSeeker) error {
+	if _, err := rd.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	t := &tail{w: w}
+	if _, err := io.Copy(t, rd); err != nil {
+		return err
+	}
+	if t.n < 2 || t.last != [2]byte{'\r', '\n'} {
+		_, err := w.Write([]byte("\r\n"))
+		return err
+	}
+	return nil
+}
+
+// tail passes writes on and keeps the last two bytes written.
+type tail struct {
+	w    io.Writer
+	n    int64
+	last [2]byte
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	n, err := t.w.Write(p)
+	switch {
+	case n >= 2:
+		t.last = [2]byte{p[n-2], p[n-1]}
+	case n == 1:
+		t.last = [2]byte{t.last[1], p[0]}
+	}
+	t.n += int64(n)
+	return n, err
 }
 
 func decode(s string) string {

@@ -167,7 +167,11 @@ func checkRoundTrip(t *testing.T, c roundTrip, d *DSN) {
 		}
 		checkRecipient(t, i, got, want)
 	}
-	ret := string(headerBlock([]byte(c.original)))
+	head, err := readHeader(strings.NewReader(c.original))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ret := string(head)
 	if c.full {
 		ret = c.original
 	}

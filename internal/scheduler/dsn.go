@@ -1,8 +1,10 @@
 package scheduler
 
 import (
-	"bytes"
+	"errors"
 	"fmt"
+	"io"
+	"runtime/debug"
 	"strings"
 
 	"github.com/waypost/waypost/internal/delivery"
@@ -68,12 +70,10 @@ func (s *Scheduler) notify(m *queue.Message, r report.Report, what string) error
 		return err
 	}
 	defer body.Close()
-	msg, err := report.NDR(r, body)
-	if err != nil {
-		return err
-	}
+	rd, done := reportReader(r, body)
 	nm, err := s.Add(queue.Envelope{From: "", ReceivedBy: "dsn", Arrival: s.now(),
-		Recipients: []queue.Recipient{{Written: m.From, Type: "SMTP", Address: m.From, Notify: "NEVER"}}}, bytes.NewReader(msg), nil)
+		Recipients: []queue.Recipient{{Written: m.From, Type: "SMTP", Address: m.From, Notify: "NEVER"}}}, rd, nil)
+	done()
 	if err != nil {
 		return err
 	}
@@ -89,4 +89,29 @@ func reasonOf(res queue.Result) string {
 		return "An administrator removed the message from the mail queue before it could be delivered. Ask your administrator if you need to know why."
 	}
 	return ""
+}
+
+// reportReader is the report r about the message in body, written as it
+// is read: the original is streamed into the queue, never held whole.
+// A panic while writing it fails the read, not the hub. done stops the
+// writer if the reader gave up early and waits for it, so body may be
+// closed after.
+func reportReader(r report.Report, body io.ReadSeeker) (rd io.Reader, done func()) {
+	pr, pw := io.Pipe()
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		err := errors.New("writing the report: panic")
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("writing the report: panic: %v\n%s", p, debug.Stack())
+			}
+			pw.CloseWithError(err)
+		}()
+		err = report.Write(pw, r, body)
+	}()
+	return pr, func() {
+		pr.CloseWithError(errors.New("the report was not read to its end"))
+		<-finished
+	}
 }
