@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -190,6 +191,13 @@ func TestHubRelayEncrypted(t *testing.T) {
 	got := harness.Maildir(t, s.data("hub-branch"), bob)[0]
 	if !strings.Contains(got, "quarterly figures body") || !strings.Contains(got, "with ESMTPSA") {
 		t.Errorf("Bob's message:\n%s", got)
+	}
+	// Each hub made its self-signed relay certificate in its data folder.
+	for _, hub := range []string{"hub-hq1", "hub-branch"} {
+		fi, err := os.Stat(filepath.Join(s.data(hub), "relay-tls.pem"))
+		if err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s's relay certificate: %v %v", hub, fi, err)
+		}
 	}
 	raw, _, _ := p.bytes()
 	if !strings.Contains(raw, "STARTTLS") || len(raw) < 1000 {
