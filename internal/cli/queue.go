@@ -327,6 +327,9 @@ func printDetail(w io.Writer, d *control.MessageDetail) {
 			}
 			fmt.Fprintf(w, "    last result: %s %s%s\n", r.LastStatus, host, strings.TrimSpace(r.LastError))
 		}
+		if r.TLS != "" {
+			fmt.Fprintf(w, "    TLS policy: %s\n", r.TLS)
+		}
 	}
 	fmt.Fprintln(w, "History (tracking log):")
 	if len(d.History) == 0 {

@@ -77,6 +77,7 @@ func buildSendConnectors(c *collector, org *Org, raws []rawSendConnector) {
 			sc.MaxMessageSize = n
 		}
 		sc.Delivery = buildDelivery(c, org, path+".delivery", who, &r.Delivery, nonSMTP)
+		checkDANE(c, org, path+".delivery.tls", who, sc)
 		org.SendConnectors = append(org.SendConnectors, sc)
 	}
 }
@@ -97,9 +98,14 @@ func buildDelivery(c *collector, org *Org, path, who string, r *rawDelivery, non
 			c.add(path, "add smart_hosts = [\"gateway:25\"]: a non-SMTP address space needs a smart host that takes encapsulated addresses", "%s has a non-SMTP address space but no smart_hosts", who)
 		}
 		switch d.TLS {
-		case "opportunistic", "required", "none":
+		case "opportunistic", "required", "none", TLSDANE:
+		case TLSMTASTS:
+			if len(d.SmartHosts) > 0 {
+				c.add(path+".tls", `remove smart_hosts to deliver to the recipient domains' MX hosts, or use tls = "required" (or "dane") with smart hosts`,
+					"%s: tls \"mta-sts\" applies to MX delivery (RFC 8461), and the connector has smart_hosts", who)
+			}
 		default:
-			c.add(path+".tls", `use "opportunistic", "required" or "none"`, "%s: unknown tls mode %q", who, r.TLS)
+			c.add(path+".tls", `use "opportunistic", "required", "none", "dane" or "mta-sts"`, "%s: unknown tls mode %q", who, r.TLS)
 		}
 		switch d.Encapsulation {
 		case "imcea", "rfc3192":
@@ -156,4 +162,25 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// TLS modes of a send connector that follow what the next hop publishes.
+const (
+	TLSDANE   = "dane"    // RFC 7672: TLSA records, through validating resolvers
+	TLSMTASTS = "mta-sts" // RFC 8461: the recipient domain's policy over HTTPS
+)
+
+// checkDANE: a connector with tls "dane" needs source servers whose
+// resolvers are declared validating (dns_trusted); without them no TLSA
+// answer is ever secure, and DANE would silently be opportunistic TLS.
+func checkDANE(c *collector, org *Org, path, who string, sc *SendConnector) {
+	if sc.Delivery.Kind != DeliverySMTP || sc.Delivery.TLS != TLSDANE {
+		return
+	}
+	for _, name := range sc.SourceServers {
+		if s := org.Server(name); s != nil && !s.DNSTrusted {
+			c.add(path, fmt.Sprintf(`run a DNSSEC-validating resolver that server %q reaches over a trusted path (e.g. unbound on 127.0.0.1), name it in its dns and add dns_trusted = true; or use tls = "opportunistic"`, s.Name),
+				"%s: tls \"dane\" needs DNSSEC-validated answers, and server %q does not declare its resolvers validating (dns_trusted)", who, s.Name)
+		}
+	}
 }

@@ -42,7 +42,7 @@ func buildServers(c *collector, org *Org, raws []rawServer) {
 			c.add(path+".name", "give each server its own name", "server %q is defined twice", r.Name)
 			continue
 		}
-		s := &Server{Name: r.Name, FQDN: r.FQDN, Relay: r.Relay, API: r.API, DNS: buildDNS(c, path+".dns", r.DNS)}
+		s := &Server{Name: r.Name, FQDN: r.FQDN, Relay: r.Relay, API: r.API, DNS: buildDNS(c, path+".dns", r.DNS), DNSTrusted: r.DNSTrusted}
 		if site := org.Site(r.Site); site != nil {
 			s.Site = site.Name
 		} else if r.Site == "" {

@@ -79,8 +79,13 @@ type Server struct {
 	// DNS are the resolvers this hub asks, "ip:port", in order (MX records
 	// of send connectors without smart hosts); none: the system's
 	// (resolv.conf).
-	DNS     []string
-	Receive []*ReceiveConnector
+	DNS []string
+	// DNSTrusted says the administrator declared the resolvers DNSSEC-
+	// validating and reached over a trusted path ([[server]]
+	// dns_trusted): only then does their AD bit make an answer secure,
+	// for DANE (RFC 7672 section 2.1.1).
+	DNSTrusted bool
+	Receive    []*ReceiveConnector
 	// MailboxDelivery is how the mailboxes of this server are delivered:
 	// Maildir folders in the data folder (the default) or LMTP to a mail
 	// store such as Dovecot (RFC 2033).
@@ -196,7 +201,7 @@ type Delivery struct {
 	SmartHosts    []string
 	AuthUsername  string
 	AuthPassword  string // file, absolute
-	TLS           string // opportunistic | required | none
+	TLS           string // opportunistic | required | none | dane | mta-sts
 	Encapsulation string // imcea | rfc3192
 
 	// drop

@@ -54,10 +54,13 @@ type rawServer struct {
 	Relay   string `toml:"relay"`
 	// RelayTLS is the relay listener's certificate; none: a self-signed
 	// one made at first start in the data folder.
-	RelayTLS *rawTLS      `toml:"relay_tls"`
-	API      string       `toml:"api"`
-	DNS      []string     `toml:"dns"`
-	Receive  []rawReceive `toml:"receive"`
+	RelayTLS *rawTLS  `toml:"relay_tls"`
+	API      string   `toml:"api"`
+	DNS      []string `toml:"dns"`
+	// DNSTrusted declares the resolvers DNSSEC-validating, over a
+	// trusted path: their AD bit counts (DANE, RFC 7672 section 2.1.1).
+	DNSTrusted bool         `toml:"dns_trusted"`
+	Receive    []rawReceive `toml:"receive"`
 
 	MailboxDelivery *rawMailboxDelivery `toml:"mailbox_delivery"`
 }

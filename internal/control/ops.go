@@ -104,6 +104,10 @@ type Recipient struct {
 	LastStatus  string    `json:"last_status,omitempty"`
 	RemoteHost  string    `json:"remote_host,omitempty"`
 	LastError   string    `json:"last_error,omitempty"`
+	// TLS is the TLS policy of the last attempt's SMTP session: "dane",
+	// "mta-sts enforce", "mta-sts testing", "required", "opportunistic"
+	// or "none", with the reason after a colon when a policy fell back.
+	TLS string `json:"tls,omitempty"`
 }
 
 // MessageDetail is the result of queue.show: the message, every

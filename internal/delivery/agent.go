@@ -8,8 +8,9 @@
 // its exact reply, so that reports (RFC 3464) can quote what really
 // happened. The SMTP agent is an RFC 5321 client of its own (MX lookup
 // with RFC 7505 null MX, PIPELINING RFC 2920, STARTTLS RFC 3207 on the
-// same connection, AUTH RFC 4954, DSN RFC 3461, SMTPUTF8 RFC 6531) whose
-// connections a Pool keeps between messages.
+// same connection, AUTH RFC 4954, DSN RFC 3461, SMTPUTF8 RFC 6531, and
+// verified TLS by DANE RFC 7672 or MTA-STS RFC 8461) whose connections a
+// Pool keeps between messages.
 package delivery
 
 import (
@@ -50,6 +51,13 @@ type Result struct {
 	// host that offered DSN and took the recipient's NOTIFY (RFC 3461
 	// section 5.2.1), or another hub of the organization.
 	NotifyPassed bool
+	// TLS names the TLS policy that applied to the session with
+	// RemoteHost, for an SMTP agent: "dane", "mta-sts enforce",
+	// "mta-sts testing", "required", "opportunistic" or "none", with the
+	// reason after a colon when a policy fell back ("opportunistic: no
+	// TLSA records at ..."); tlspolicy.go. To another hub it is "hub"
+	// (TLS always, pinned by the hub secret; hubtls.go).
+	TLS string
 }
 
 // Recipient is one recipient of a delivery.

@@ -18,6 +18,11 @@ import (
 // before it answers, so before MAIL; its own answer is bound to the
 // channel too (package hubauth, RFC 9266 tls-exporter).
 
+// hubPolicy is the TLS policy of a session with a peer hub (Result.TLS):
+// STARTTLS always, the channel pinned by the hub secret rather than a CA;
+// connect starts it in hubTLS.
+var hubPolicy = tlsPolicy{name: "hub", require: true}
+
 // errHubTLS marks a failure to start TLS with a peer hub: it offers no
 // STARTTLS (an older Waypost, or something else at its relay address), or
 // the handshake failed. The mail waits (4.7.0).

@@ -22,7 +22,7 @@ func TestHubRelayNeedsTLS(t *testing.T) {
 			return io.NopCloser(strings.NewReader("Subject: secret plans\r\n\r\nbody\r\n")), nil
 		}}
 	for _, r := range a.Deliver(context.Background(), msg) {
-		if r.Class != Retry || r.Status != status.SecurityTransient || !strings.Contains(r.Text, "offers no STARTTLS") {
+		if r.Class != Retry || r.Status != status.SecurityTransient || !strings.Contains(r.Text, "offers no STARTTLS") || r.TLS != "hub" {
 			t.Errorf("result %+v, want a retry 4.7.0 naming STARTTLS", r)
 		}
 	}

@@ -73,6 +73,15 @@ func (a *SMTP) deliverDomain(ctx context.Context, m *Message, d string, idx []in
 		}
 	}()
 	hosts, fail := a.exchangers(ctx, d)
+	agent := a
+	if fail == nil && a.TLS == "mta-sts" && a.MTASTS != nil {
+		// RFC 8461 section 5.1: the policy of the recipient domain
+		// narrows its MX hosts and sets how each session goes.
+		p := a.MTASTS.Get(ctx, d)
+		hosts, fail = a.applySTS(d, p, hosts)
+		copied := *a
+		copied.sts, agent = p, &copied
+	}
 	if fail != nil {
 		for _, i := range idx {
 			res[i] = *fail
@@ -84,7 +93,7 @@ func (a *SMTP) deliverDomain(ctx context.Context, m *Message, d string, idx []in
 	for j, i := range idx {
 		sub.Recipients[j] = m.Recipients[i]
 	}
-	for j, r := range a.deliverTo(ctx, hosts, &sub) {
+	for j, r := range agent.deliverTo(ctx, hosts, &sub) {
 		res[idx[j]] = r
 	}
 }

@@ -44,6 +44,7 @@ type conn struct {
 	key    string
 	born   time.Time
 	reused bool        // taken from the pool, so it may have died meanwhile
+	tls    string      // the TLS policy it was opened under (Result.TLS)
 	timer  *time.Timer // closes it when it stays idle too long
 }
 

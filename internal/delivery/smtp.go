@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/waypost/waypost/internal/address"
+	"github.com/waypost/waypost/internal/dane"
 	"github.com/waypost/waypost/internal/dkim"
+	"github.com/waypost/waypost/internal/mtasts"
 	"github.com/waypost/waypost/internal/status"
 )
 
@@ -74,7 +76,7 @@ import (
 type SMTP struct {
 	Hosts         []string // host:port, tried in order; none: MX lookup
 	Helo          string   // our name in EHLO
-	TLS           string   // "opportunistic" (default), "required" or "none"; with Hub, TLS always (hubtls.go)
+	TLS           string   // "opportunistic" (default), "required", "none", "dane" or "mta-sts" (tlspolicy.go); with Hub, TLS always (hubtls.go)
 	Encapsulation string   // "imcea" (default) or "rfc3192"
 	DefaultDomain string   // IMCEA domain
 	Timeout       time.Duration
@@ -112,6 +114,16 @@ type SMTP struct {
 	// DKIM signs messages whose From domain has a key (dkim.go); nil: no
 	// signing. The hub relay never signs, whatever this holds.
 	DKIM *dkim.Signer
+	// DANE looks up the TLSA records of each host with TLS "dane" (RFC
+	// 7672); nil: none is found, and delivery is opportunistic.
+	DANE *dane.Resolver
+	// MTASTS finds the MTA-STS policy of each recipient domain with TLS
+	// "mta-sts" and no smart hosts (RFC 8461); nil: no policy.
+	MTASTS *mtasts.Cache
+
+	// sts is the MTA-STS policy of the recipient domain this agent (a
+	// copy made by deliverDomain) delivers to; nil: none.
+	sts *mtasts.Policy
 }
 
 // HubAuth is how a hub proves the organization's hub secret to a peer's
@@ -193,6 +205,15 @@ func (a *SMTP) deliverBatch(ctx context.Context, hosts []string, m *Message) []R
 func (a *SMTP) try(ctx context.Context, host string, m *Message) (res []Result, retryNext bool) {
 	n := len(m.Recipients)
 	cn, fail := a.open(ctx, host)
+	defer func() {
+		// Each result of a session says the TLS policy it was opened
+		// under; a failure to open one carries its own.
+		for i := range res {
+			if cn != nil && res[i].RemoteHost != "" && res[i].TLS == "" {
+				res[i].TLS = cn.tls
+			}
+		}
+	}()
 	if fail != nil {
 		// A host that is this server ends the list: the hosts after it
 		// (MX hosts of no better preference) are not tried.

@@ -23,15 +23,22 @@ func (a *SMTP) open(ctx context.Context, host string) (*conn, *Result) {
 }
 
 // dial opens a new session with host: connection, greeting, EHLO,
-// STARTTLS as the TLS mode says, and the login (hub proof or AUTH).
+// STARTTLS as the TLS policy says, and the login (hub proof or AUTH).
 func (a *SMTP) dial(ctx context.Context, host string) (*conn, *Result) {
-	c, err := a.connect(ctx, host)
-	if errors.Is(err, errLoop) {
-		return nil, &Result{Class: Retry, Status: loopStatus, RemoteHost: host,
-			Text: fmt.Sprintf("mail for %s loops back to this server: %v; check the send connector's smart hosts, the domain's MX records or the peer's relay address", host, err)}
+	pol, perr := a.policy(ctx, host)
+	if perr != nil {
+		return nil, perr.result(host)
 	}
-	if err != nil {
-		r := &Result{Class: Retry, Status: status.NoAnswer, Text: err.Error(), RemoteHost: host}
+	c, err := a.connect(ctx, host, pol)
+	var pe *policyError
+	switch {
+	case errors.Is(err, errLoop):
+		return nil, &Result{Class: Retry, Status: loopStatus, RemoteHost: host, TLS: pol.name,
+			Text: fmt.Sprintf("mail for %s loops back to this server: %v; check the send connector's smart hosts, the domain's MX records or the peer's relay address", host, err)}
+	case errors.As(err, &pe):
+		return nil, pe.result(host)
+	case err != nil:
+		r := &Result{Class: Retry, Status: status.NoAnswer, Text: err.Error(), RemoteHost: host, TLS: pol.name}
 		if errors.Is(err, errHubTLS) {
 			r.Status = status.SecurityTransient // no TLS with the peer hub: the mail waits
 		}
@@ -43,15 +50,21 @@ func (a *SMTP) dial(ctx context.Context, host string) (*conn, *Result) {
 	}
 	if r := a.login(c, host); r != nil {
 		c.close()
+		r.TLS = pol.name
 		return nil, r
 	}
-	return &conn{c: c, key: a.poolKey(host), born: time.Now()}, nil
+	return &conn{c: c, key: a.poolKey(host), born: time.Now(), tls: pol.name}, nil
 }
 
 // poolKey names what shaped a session with host, so that a kept session
 // is reused only by an agent that would have opened the same one.
 func (a *SMTP) poolKey(host string) string {
 	k := fmt.Sprintf("%s|%s|tls=%s,%p", strings.ToLower(host), a.helo(), a.TLS, a.TLSConfig)
+	if a.sts != nil {
+		// A session opened under an enforced policy was verified; one
+		// under testing perhaps not.
+		k += ",sts=" + a.sts.Mode
+	}
 	switch {
 	case a.Hub != nil:
 		sum := sha256.Sum256(a.Hub.Secret)
@@ -63,8 +76,8 @@ func (a *SMTP) poolKey(host string) string {
 }
 
 // connect opens a connection to host and greets it, with STARTTLS on the
-// same connection when it is offered (opportunistic) or required.
-func (a *SMTP) connect(ctx context.Context, host string) (*client, error) {
+// same connection as pol says: when offered, or always when required.
+func (a *SMTP) connect(ctx context.Context, host string, pol tlsPolicy) (*client, error) {
 	timeout := a.timeout()
 	d := net.Dialer{Timeout: timeout, Resolver: a.Resolver}
 	raw, err := d.DialContext(ctx, "tcp", host)
@@ -97,13 +110,24 @@ func (a *SMTP) connect(ctx context.Context, host string) (*client, error) {
 	}
 	offered := c.has("STARTTLS")
 	switch {
-	case a.TLS == "none" || (!offered && a.TLS != "required"):
+	case pol.none || (!offered && !pol.require):
 		return c, nil
+	case !offered && pol.strict:
+		c.close()
+		return nil, &policyError{policy: pol.name, text: fmt.Sprintf("%s does not offer STARTTLS, which %s requires", host, pol.why())}
 	case !offered:
 		c.close()
 		return nil, fmt.Errorf("%s does not offer STARTTLS, which the connector requires", host)
 	}
-	if err := c.startTLS(a.tlsConfig(host)); err != nil {
+	cfg := pol.config
+	if cfg == nil {
+		cfg = a.tlsConfig(host)
+	}
+	if err := c.startTLS(cfg); err != nil {
+		if pol.strict {
+			c.close()
+			return nil, &policyError{policy: pol.name, text: fmt.Sprintf("STARTTLS with %s failed %s: %v", host, pol.why(), err)}
+		}
 		return fail("STARTTLS", err)
 	}
 	if err := c.hello(a.helo()); err != nil {

@@ -2,7 +2,11 @@
 // on a loopback UDP port), so that no test asks the system's resolver or
 // the Internet: it answers the records it was given, NXDOMAIN for every
 // other name, and never answers the names it was told to stay silent on
-// (a timeout, for temperror tests).
+// (a timeout, for temperror tests). It plays a DNSSEC-validating resolver
+// as far as its clients can tell (RFC 4035 section 3.2.3, RFC 6840
+// section 5.8): answers for names under a zone marked Secure carry the
+// AD bit, and names marked Bogus get SERVFAIL, as a validating resolver
+// answers a failed validation.
 package dnstest
 
 import (
@@ -21,6 +25,8 @@ type Zone struct {
 	mu     sync.Mutex
 	rrs    map[string][]dns.RR // by "name. TYPE", name in lower case
 	silent map[string]bool     // names (lower case, with the final dot) never answered
+	secure []string            // zones whose answers carry the AD bit (lower case, final dot)
+	bogus  map[string]bool     // names answered SERVFAIL
 	asked  []string
 }
 
@@ -28,7 +34,7 @@ type Zone struct {
 // until the test ends.
 func Start(t testing.TB, records ...string) *Zone {
 	t.Helper()
-	z := &Zone{rrs: map[string][]dns.RR{}, silent: map[string]bool{}}
+	z := &Zone{rrs: map[string][]dns.RR{}, silent: map[string]bool{}, bogus: map[string]bool{}}
 	for _, r := range records {
 		z.Add(t, r)
 	}
@@ -63,6 +69,35 @@ func (z *Zone) Silence(name string) {
 	z.mu.Unlock()
 }
 
+// Secure marks the zones (and every name under them) as DNSSEC-signed
+// and validated: their answers, NXDOMAIN and no data included, carry the
+// AD bit.
+func (z *Zone) Secure(zones ...string) {
+	z.mu.Lock()
+	for _, s := range zones {
+		z.secure = append(z.secure, strings.ToLower(dns.Fqdn(s)))
+	}
+	z.mu.Unlock()
+}
+
+// Bogus makes the server answer SERVFAIL to every question about name,
+// as a validating resolver answers when the signatures do not verify.
+func (z *Zone) Bogus(name string) {
+	z.mu.Lock()
+	z.bogus[strings.ToLower(dns.Fqdn(name))] = true
+	z.mu.Unlock()
+}
+
+// isSecure reports whether name is under a zone marked Secure; z.mu held.
+func (z *Zone) isSecure(name string) bool {
+	for _, s := range z.secure {
+		if dns.IsSubDomain(s, name) {
+			return true
+		}
+	}
+	return false
+}
+
 func (z *Zone) serve(w dns.ResponseWriter, req *dns.Msg) {
 	if len(req.Question) != 1 {
 		return
@@ -72,7 +107,7 @@ func (z *Zone) serve(w dns.ResponseWriter, req *dns.Msg) {
 	key := name + " " + dns.TypeToString[q.Qtype]
 	z.mu.Lock()
 	z.asked = append(z.asked, key)
-	silent := z.silent[name]
+	silent, bogus, secure := z.silent[name], z.bogus[name], z.isSecure(name)
 	answer := z.rrs[key]
 	exists := false
 	for k := range z.rrs {
@@ -86,7 +121,19 @@ func (z *Zone) serve(w dns.ResponseWriter, req *dns.Msg) {
 	}
 	m := new(dns.Msg)
 	m.SetReply(req)
-	m.Authoritative = true
+	if o := req.IsEdns0(); o != nil {
+		m.SetEdns0(o.UDPSize(), o.Do())
+	}
+	switch {
+	case bogus:
+		m.Rcode = dns.RcodeServerFailure
+		w.WriteMsg(m)
+		return
+	case secure:
+		m.AuthenticatedData = true
+	default:
+		m.Authoritative = true
+	}
 	m.Answer = answer
 	if !exists {
 		m.Rcode = dns.RcodeNameError

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/waypost/waypost/internal/config"
+	"github.com/waypost/waypost/internal/dane"
 	"github.com/waypost/waypost/internal/dkim"
 )
 
@@ -31,10 +32,23 @@ func newResolver(servers []string) *net.Resolver {
 // it before Run: the SMTP agents made from then on and the receive
 // connectors' sender checks (opened by Open already) ask them.
 func (h *Hub) UseDNS(servers []string) {
-	h.resolver = newResolver(servers)
+	h.resolver, h.dns = newResolver(servers), servers
+	h.sts.Resolver = h.resolver
 	for _, l := range h.recv {
 		l.SetResolver(h.resolver)
 	}
+}
+
+// daneResolver asks the hub's resolvers for TLSA records (tls = "dane",
+// RFC 7672), believing their AD bit only when the organization in force
+// declares them validating ([[server]] dns_trusted). With waypost serve
+// --dns, the flag's resolvers are the ones declared so.
+func (h *Hub) daneResolver(org *config.Org) *dane.Resolver {
+	trusted := false
+	if s := org.Server(h.server.Name); s != nil {
+		trusted = s.DNSTrusted
+	}
+	return &dane.Resolver{Servers: h.dns, Trusted: trusted}
 }
 
 // signerCache is the DKIM signer of the organization in force: the keys

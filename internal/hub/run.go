@@ -23,6 +23,7 @@ import (
 	"github.com/waypost/waypost/internal/durable"
 	"github.com/waypost/waypost/internal/loginlimit"
 	"github.com/waypost/waypost/internal/metrics"
+	"github.com/waypost/waypost/internal/mtasts"
 	"github.com/waypost/waypost/internal/pickup"
 	"github.com/waypost/waypost/internal/queue"
 	"github.com/waypost/waypost/internal/reload"
@@ -53,9 +54,14 @@ type Hub struct {
 	// force (resolver.go).
 	resolver *net.Resolver
 	signers  atomic.Pointer[signerCache]
-	api      *api.Server
-	apiLn    net.Listener
-	logins   *loginlimit.Limiter // failed logins, shared by SMTP AUTH, the relay login and the API (auth.go)
+	// dns are the resolvers asked, ip:port (nil: resolv.conf's), for the
+	// TLSA lookups of DANE; sts keeps the MTA-STS policies of recipient
+	// domains, in memory and in the data folder (resolver.go).
+	dns    []string
+	sts    *mtasts.Cache
+	api    *api.Server
+	apiLn  net.Listener
+	logins *loginlimit.Limiter // failed logins, shared by SMTP AUTH, the relay login and the API (auth.go)
 
 	// Operations (control.go, metrics.go; reloads through internal/reload).
 	ctl      *control.Server
@@ -91,7 +97,8 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 	}
 	backend, _ := dirCloser.(directory.Directory)
 	h := &Hub{org: org, server: s, log: log, pool: &delivery.Pool{MaxIdle: scheduler.DefaultWorkers}, dir: dirCloser, backend: backend,
-		started: time.Now(), Watch: 500 * time.Millisecond, resolver: newResolver(s.DNS)}
+		started: time.Now(), Watch: 500 * time.Millisecond, resolver: newResolver(s.DNS), dns: s.DNS}
+	h.sts = &mtasts.Cache{Resolver: h.resolver, Dir: filepath.Join(s.DataDir, "mta-sts"), Log: log}
 	h.engine.Store(routing.New(org, dir))
 	// The scheduler's index is filled by the queue's recovery, the one
 	// reading of the queue's records (internal/scheduler, index.go).
@@ -199,7 +206,7 @@ func (h *Hub) connector(name string) delivery.Agent {
 			return &delivery.SMTP{Hosts: sc.Delivery.SmartHosts, Helo: h.server.FQDN, TLS: sc.Delivery.TLS,
 				Encapsulation: sc.Delivery.Encapsulation, DefaultDomain: org.DefaultDomain, Timeout: 5 * time.Minute,
 				AuthUsername: sc.Delivery.AuthUsername, AuthPasswordFile: sc.Delivery.AuthPassword, Pool: h.pool,
-				Resolver: h.resolver, DKIM: h.dkimSigner(org)}
+				Resolver: h.resolver, DKIM: h.dkimSigner(org), DANE: h.daneResolver(org), MTASTS: h.sts, Log: h.log}
 		case config.DeliveryDrop:
 			return &delivery.Drop{Dir: sc.Delivery.Directory, DefaultDomain: h.engine.Load().Org().DefaultDomain}
 		case config.DeliveryPipe:

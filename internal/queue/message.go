@@ -34,6 +34,7 @@ type Result struct {
 	Status     string `json:"status,omitempty"`      // enhanced status code, e.g. "4.4.1"
 	RemoteHost string `json:"remote_host,omitempty"` // the host (or gateway) that answered
 	RemoteText string `json:"remote_text,omitempty"` // its reply, for the NDR
+	TLS        string `json:"tls,omitempty"`         // the TLS policy of the SMTP session (delivery.Result.TLS)
 }
 
 // Recipient is one recipient of a queued message and its delivery state.

@@ -324,7 +324,7 @@ func messageInfo(m *queue.Message, now time.Time, keep func(*queue.Recipient) bo
 		}
 		cr := control.Recipient{Written: r.Written, Type: r.Type, Address: r.Address, State: recipientState(m, r), NextHop: r.NextHop,
 			Notify: r.Notify, Attempts: r.Attempts, LastAttempt: r.LastAttempt, LastClass: r.Last.Class, LastStatus: r.Last.Status,
-			RemoteHost: r.Last.RemoteHost, LastError: r.Last.RemoteText}
+			RemoteHost: r.Last.RemoteHost, LastError: r.Last.RemoteText, TLS: r.Last.TLS}
 		if r.State == queue.Pending && !r.Held && m.Poison == "" {
 			cr.NextAttempt = r.NextAttempt
 			if cr.NextAttempt.IsZero() {

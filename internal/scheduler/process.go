@@ -196,7 +196,7 @@ func (j *job) deliver(ctx context.Context, m *queue.Message, agent delivery.Agen
 		r := &m.Recipients[w.index]
 		r.NextHop = w.hop
 		res := results[i]
-		qr := queue.Result{Class: string(res.Class), Status: res.Status, RemoteHost: res.RemoteHost, RemoteText: orStatus(res.RemoteText, res.Text)}
+		qr := queue.Result{Class: string(res.Class), Status: res.Status, RemoteHost: res.RemoteHost, RemoteText: orStatus(res.RemoteText, res.Text), TLS: res.TLS}
 		switch res.Class {
 		case delivery.Delivered, delivery.Relayed:
 			st, ev := queue.Delivered, tracking.Deliver

@@ -158,6 +158,10 @@ const (
 	// SecurityTransient is 4.7.0 "Other or undefined security status",
 	// transient: a smart host that needs TLS or refused the login.
 	SecurityTransient = "4.7.0"
+	// CryptoTransient is 4.7.5 "Cryptographic failure", transient: a
+	// next hop that DANE (RFC 7672) or an MTA-STS policy in enforce mode
+	// (RFC 8461) says must be reached over authenticated TLS, and is not.
+	CryptoTransient = "4.7.5"
 	// NotAuthorized is 5.7.1 "Delivery not authorized, message refused".
 	NotAuthorized = "5.7.1"
 	// NotAuthorizedTransient is 4.7.1, the same for now: a sender check
