@@ -81,7 +81,13 @@ type Server struct {
 	FQDN    string
 	DataDir string // absolute
 	Relay   string // host:port of the hub-to-hub listener, "" for none
-	API     string // host:port of the HTTP API, "" for none
+	// RelayTLSCert and RelayTLSKey are the relay listener's certificate
+	// and key (relay_tls, absolute paths); "": a self-signed one that the
+	// hub makes at first start in DataDir. Hubs do not check it against a
+	// CA: the hub secret pins the channel (package hubauth).
+	RelayTLSCert string
+	RelayTLSKey  string
+	API          string // host:port of the HTTP API, "" for none
 	// DNS are the resolvers this hub asks, "ip:port", in order (MX records
 	// of send connectors without smart hosts); none: the system's
 	// (resolv.conf).

@@ -55,7 +55,8 @@ type Result struct {
 	// RemoteHost, for an SMTP agent: "dane", "mta-sts enforce",
 	// "mta-sts testing", "required", "opportunistic" or "none", with the
 	// reason after a colon when a policy fell back ("opportunistic: no
-	// TLSA records at ..."); tlspolicy.go.
+	// TLSA records at ..."); tlspolicy.go. To another hub it is "hub"
+	// (TLS always, pinned by the hub secret; hubtls.go).
 	TLS string
 }
 

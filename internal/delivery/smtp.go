@@ -59,9 +59,12 @@ import (
 // "relayed" is for a next hop without DSN, section 5.2.2). Every
 // recipient taken by another hub is marked so: that hub reports.
 //
-// With Hub set it is the hub-to-hub relay agent: the hubauth challenge and
-// response that proves the hub secret, ORCPTs of other types in a header
-// line, and the arrival time as the first header line. A refused proof is
+// With Hub set it is the hub-to-hub relay agent: STARTTLS always (a peer
+// that offers none is a retry, 4.7.0: nothing goes in clear), the peer's
+// proof of the hub secret for the TLS channel checked before anything is
+// sent, then the hubauth response that proves it back (hubtls.go), ORCPTs
+// of other types in a header line, and the arrival time as the first
+// header line. A refused proof is
 // a retry, not a failure: the peer may not have the new secret yet.
 //
 // The client is our own (smtpclient.go): with PIPELINING (RFC 2920)
@@ -73,7 +76,7 @@ import (
 type SMTP struct {
 	Hosts         []string // host:port, tried in order; none: MX lookup
 	Helo          string   // our name in EHLO
-	TLS           string   // "opportunistic" (default), "required", "none", "dane" or "mta-sts" (tlspolicy.go)
+	TLS           string   // "opportunistic" (default), "required", "none", "dane" or "mta-sts" (tlspolicy.go); with Hub, TLS always (hubtls.go)
 	Encapsulation string   // "imcea" (default) or "rfc3192"
 	DefaultDomain string   // IMCEA domain
 	Timeout       time.Duration
@@ -133,6 +136,7 @@ type SMTP struct {
 // and the arrival header name.
 type HubAuth struct {
 	Server        string
+	Peer          string // the hub meant to answer; "" for any (hubauth.Client)
 	Secret        []byte
 	ArrivalHeader string
 	ORCPTHeader   string // carries ORCPTs other than rfc822 and utf-8

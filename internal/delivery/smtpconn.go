@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/waypost/waypost/internal/hubauth"
 	"github.com/waypost/waypost/internal/status"
 )
 
@@ -44,6 +43,9 @@ func (a *SMTP) dial(ctx context.Context, host string) (*conn, *Result) {
 		return nil, pe.result(host)
 	case err != nil:
 		r := &Result{Class: Retry, Status: status.NoAnswer, Text: err.Error(), RemoteHost: host, TLS: pol.name}
+		if errors.Is(err, errHubTLS) {
+			r.Status = status.SecurityTransient // no TLS with the peer hub: the mail waits
+		}
 		var se *smtpReply
 		if errors.As(err, &se) {
 			r.RemoteText = se.Error()
@@ -103,6 +105,14 @@ func (a *SMTP) connect(ctx context.Context, host string, pol tlsPolicy) (*client
 		c.close()
 		return nil, fmt.Errorf("%w: it calls itself %s, this server's own name", errLoop, c.peer)
 	}
+	if a.Hub != nil {
+		// Hub to hub: TLS always, whatever a.TLS says (hubtls.go).
+		if err := a.hubTLS(c, host); err != nil {
+			c.close()
+			return nil, err
+		}
+		return c, nil
+	}
 	offered := c.has("STARTTLS")
 	switch {
 	case pol.none || (!offered && !pol.require):
@@ -158,7 +168,7 @@ func (a *SMTP) tlsConfig(host string) *tls.Config {
 func (a *SMTP) login(c *client, host string) *Result {
 	switch {
 	case a.Hub != nil:
-		if err := c.auth(&hubauth.Client{Secret: a.Hub.Secret, Server: a.Hub.Server}); err != nil {
+		if err := a.hubLogin(c); err != nil {
 			r := reply(host, err, status.SecurityTransient)
 			r.Class = Retry // a peer that refuses our proof may have another secret for now
 			return &r

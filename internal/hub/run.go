@@ -237,9 +237,11 @@ func (h *Hub) relay(server string) delivery.Agent {
 	if h.secret == nil || peer == nil || peer.Relay == "" || strings.EqualFold(peer.Name, h.server.Name) {
 		return nil
 	}
-	return &delivery.SMTP{Hosts: []string{peer.Relay}, Helo: h.server.FQDN, TLS: "none", Timeout: 5 * time.Minute,
+	// TLS always, pinned by the hub secret rather than a CA (the Hub
+	// branch of delivery.SMTP, package hubauth).
+	return &delivery.SMTP{Hosts: []string{peer.Relay}, Helo: h.server.FQDN, TLS: "required", Timeout: 5 * time.Minute,
 		DefaultDomain: h.engine.Load().Org().DefaultDomain, Pool: h.pool,
-		Hub: &delivery.HubAuth{Server: h.server.Name, Secret: h.secret, ArrivalHeader: smtpd.ArrivalHeader, ORCPTHeader: smtpd.ORCPTHeader}}
+		Hub: &delivery.HubAuth{Server: h.server.Name, Peer: peer.Name, Secret: h.secret, ArrivalHeader: smtpd.ArrivalHeader, ORCPTHeader: smtpd.ORCPTHeader}}
 }
 
 // Addrs returns the addresses the receive connectors listen on.

@@ -106,6 +106,9 @@ func (s *session) mail(from string, opts *smtp.MailOptions) error {
 	if s.l.rc.Kind == config.KindSubmission && authUser == "" {
 		return replyAuthRequired
 	}
+	if s.l.isRelay() && s.g.tls() == nil {
+		return replyHubNeedsTLS
+	}
 	if s.l.isRelay() && !strings.HasPrefix(authUser, hubAuthPrefix) {
 		return replyHubAuthRequired
 	}
@@ -387,6 +390,9 @@ func (s *session) data(r io.Reader) error {
 
 func (s *session) AuthMechanisms() []string {
 	if s.l.isRelay() {
+		if s.g.tls() == nil {
+			return nil // offered inside TLS only (relay.go)
+		}
 		return []string{hubauth.Mechanism}
 	}
 	if !s.authOffered() || s.g.tls() == nil && !s.loopback {
@@ -405,6 +411,8 @@ func (s *session) startAuth(mech string) (sasl.Server, error) {
 	case s.l.addrLocked(s.g.remote.Addr()):
 		// Locked out by failures in other sessions since this one began.
 		return nil, replyAuthLockout
+	case relay && s.g.tls() == nil:
+		return nil, replyHubNeedsTLS
 	case relay && s.g.needEHLO():
 		return nil, replyEHLOFirst
 	case relay && s.busy():
