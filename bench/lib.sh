@@ -166,9 +166,62 @@ TOML
 	wait_greeting "$port" 30 "$HUB_PID" || { tail -20 "$work/hub/hub.log" >&2; fail "the Waypost hub did not start"; }
 }
 
+# start_waypost_pair WORK PORT SINK_PORT RELAY1 RELAY2 MODE: two hubs of
+# one site sharing a hub secret (issue 19's multi-hub variant): hub1 takes
+# the load on PORT and delivers to the sink; hub2 takes hub1's shadow copies
+# on its relay listener (RELAY2) with shadow_on_receive = MODE (off,
+# best_effort, required). Sets HUB_PID (hub1), HUB2_PID and HUB_CONFIG.
+start_waypost_pair() {
+	local work=$1 port=$2 sink=$3 relay1=$4 relay2=$5 mode=$6
+	mkdir -p "$work/hub"
+	HUB_CONFIG=$work/hub/org.toml
+	head -c 32 /dev/urandom | base64 >"$work/hub/hub.secret"
+	cat >"$HUB_CONFIG" <<TOML
+[organization]
+default_domain = "bench.test"
+hub_secret_file = "hub.secret"
+shadow_on_receive = "$mode"
+[[site]]
+name = "Bench"
+[[server]]
+name = "hub1"
+site = "Bench"
+data_dir = "data1"
+relay = "$BENCH_ADDR:$relay1"
+  [[server.receive]]
+  name = "Load"
+  listen = "$BENCH_ADDR:$port"
+  relay_ranges = ["127.0.0.0/8"]
+  max_recipients = 1000
+  max_connections_per_ip = 0        # one load generator opens every session
+  sender_auth = "off"               # as the single-hub run
+[[server]]
+name = "hub2"
+site = "Bench"
+data_dir = "data2"
+relay = "$BENCH_ADDR:$relay2"
+[[accepted_domain]]
+domain = "bench.test"
+[[send_connector]]
+name = "Sink"
+address_spaces = ["SMTP:*;1"]
+source_servers = ["hub1"]
+delivery = { kind = "smtp", smart_hosts = ["$BENCH_ADDR:$sink"], tls = "none" }
+TOML
+	HUB_WRAP_PID=
+	"$work/waypost" serve --config "$HUB_CONFIG" --server hub2 >"$work/hub/hub2.log" 2>&1 &
+	HUB2_PID=$!
+	wait_greeting "$relay2" 30 "$HUB2_PID" || { tail -20 "$work/hub/hub2.log" >&2; fail "hub2 did not start"; }
+	"$work/waypost" serve --config "$HUB_CONFIG" --server hub1 >"$work/hub/hub.log" 2>&1 &
+	HUB_PID=$!
+	wait_greeting "$port" 30 "$HUB_PID" || { tail -20 "$work/hub/hub.log" >&2; fail "hub1 did not start"; }
+}
+
 # stop_waypost: stops the hub (and the command it runs under).
 stop_waypost() {
 	[[ -n ${HUB_PID:-} ]] && stop_pid "$HUB_PID"
+	[[ -n ${HUB2_PID:-} ]] && stop_pid "$HUB2_PID"
+	HUB2_PID=
 	[[ -n ${HUB_WRAP_PID:-} ]] && { wait "$HUB_WRAP_PID" 2>/dev/null || true; }
 	HUB_PID= HUB_WRAP_PID=
 }

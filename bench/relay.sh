@@ -21,6 +21,10 @@
 #                                                    # named, but the hub runs many times slower)
 #   PROFILE=/tmp/hub.data MSGS=4000 ONLY=waypost bench/relay.sh  # the hub under perf record -g
 #   WAYPOST_BIN=/tmp/waypost-main ONLY=waypost bench/relay.sh    # a binary built elsewhere (A/B)
+#   HUBS=2 bench/relay.sh                   # the multi-hub variant: two hubs of one site,
+#                                           # hub1 takes the load, hub2 its shadow copies;
+#                                           # shadow_on_receive "off", then "best_effort",
+#                                           # and the ratio (issue 19 item 5c). No Postfix.
 #
 # Needs root for the Postfix baseline (its master runs as root). Loopback only.
 cd "$(dirname "$0")/.."
@@ -38,10 +42,19 @@ STRACE=${STRACE:-0}
 PERF=${PERF:-0}
 PROFILE=${PROFILE:-}
 STALL=${STALL:-60}
-for v in MSGS SIZE SESSIONS SUT_PORT SINK_PORT STALL; do
+HUBS=${HUBS:-1}
+RELAY1_PORT=${RELAY1_PORT:-2527}
+RELAY2_PORT=${RELAY2_PORT:-2528}
+for v in MSGS SIZE SESSIONS SUT_PORT SINK_PORT STALL RELAY1_PORT RELAY2_PORT; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || fail "$v must be a positive integer, not '${!v}'"
 done
 [[ $ONLY == "" || $ONLY == waypost || $ONLY == postfix ]] || fail "ONLY is waypost or postfix, not '$ONLY'"
+[[ $HUBS == 1 || $HUBS == 2 ]] || fail "HUBS is 1 or 2, not '$HUBS'"
+if [[ $HUBS == 2 ]]; then
+	ONLY=waypost
+	port_free "$RELAY1_PORT" || fail "something listens on $BENCH_ADDR:$RELAY1_PORT already"
+	port_free "$RELAY2_PORT" || fail "something listens on $BENCH_ADDR:$RELAY2_PORT already"
+fi
 
 need_postfix
 [[ $STRACE == 0 ]] || command -v strace >/dev/null || fail "STRACE=1 needs strace (apt-get install strace)"
@@ -50,7 +63,7 @@ port_free "$SUT_PORT" || fail "something listens on $BENCH_ADDR:$SUT_PORT alread
 port_free "$SINK_PORT" || fail "something listens on $BENCH_ADDR:$SINK_PORT already"
 
 WORK=$(mktemp -d -t waypost-relay.XXXXXX)
-SINK_PID= HUB_PID= SOURCE_PID= STRACE_PID= PF_STARTED=0
+SINK_PID= HUB_PID= HUB2_PID= SOURCE_PID= STRACE_PID= PF_STARTED=0
 cleanup() {
 	set +e
 	[[ -n $SOURCE_PID ]] && stop_pid "$SOURCE_PID"
@@ -69,7 +82,14 @@ trap 'exit 143' TERM
 run() {
 	local name=$1 cpu0 cpu1 t0 src_rc src_end
 	start_sink "$SINK_PORT" "$WORK/$name.count"
-	if [[ $name == waypost ]]; then
+	if [[ $name == shadow-* ]]; then
+		local mode=off
+		[[ $name == shadow-on ]] && mode=best_effort
+		mkdir -p "$WORK/$name"
+		cp "$WORK/waypost" "$WORK/$name/"
+		start_waypost_pair "$WORK/$name" "$SUT_PORT" "$SINK_PORT" "$RELAY1_PORT" "$RELAY2_PORT" "$mode"
+		cpu0="$(proc_cpu "$HUB_PID") $(proc_cpu "$HUB2_PID")"
+	elif [[ $name == waypost ]]; then
 		local wrap=
 		if [[ $PERF == 1 ]]; then
 			# Counted from the hub's start to its stop: the start-up and the
@@ -104,7 +124,15 @@ run() {
 	ACC=$(awk -v n="$MSGS" -v a="$t0" -v b="$src_end" 'BEGIN { printf "%.1f", n / (b - a) }')
 	E2E=$(awk -v n="$MSGS" -v a="$t0" -v b="$COUNT_END" 'BEGIN { printf "%.1f", n / (b - a) }')
 	local extra=""
-	if [[ $name == waypost ]]; then
+	if [[ $name == shadow-* ]]; then
+		cpu1="$(proc_cpu "$HUB_PID") $(proc_cpu "$HUB2_PID")"
+		read -r u0 s0 v0 w0 <<<"$cpu0"
+		read -r u1 s1 v1 w1 <<<"$cpu1"
+		HUB_CPU=$(awk -v n="$MSGS" -v hz="$CLK_TCK" -v a="$((u1 - u0 + s1 - s0))" -v b="$((v1 - v0 + w1 - w0))" \
+			'BEGIN { printf "CPU per message: hub1 %.0f us, hub2 %.0f us", a * 1e6 / hz / n, b * 1e6 / hz / n }')
+		extra=", $HUB_CPU"
+		stop_waypost
+	elif [[ $name == waypost ]]; then
 		cpu1=$(proc_cpu "$HUB_PID")
 		read -r u0 s0 <<<"$cpu0"
 		read -r u1 s1 <<<"$cpu1"
@@ -135,6 +163,14 @@ run() {
 
 say "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 build_waypost "$WORK"
+if [[ $HUBS == 2 ]]; then
+	run shadow-off
+	OA=$ACC OE=$E2E
+	run shadow-on
+	awk -v oa="$OA" -v oe="$OE" -v na="$ACC" -v ne="$E2E" \
+		'BEGIN { printf "shadow_on_receive best_effort / off: accept %.2fx, end-to-end %.2fx\n", na / oa, ne / oe }'
+	exit 0
+fi
 if [[ $ONLY != postfix ]]; then
 	run waypost
 	WA=$ACC WE=$E2E

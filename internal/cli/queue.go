@@ -12,7 +12,7 @@ import (
 )
 
 func init() {
-	register("queue", "list, inspect, retry, hold, release, remove and reroute a running hub's queue", runQueue)
+	register("queue", "list, inspect, retry, hold, release, remove, reroute and discard shadows of a running hub's queue", runQueue)
 }
 
 const queueAbout = `Acts on the queue of a running hub through its control socket (control.sock in the
@@ -30,16 +30,19 @@ the user who ran it.
                                   a non-delivery report to the sender (5.3.0 QUEUE.Admin)
   reroute [QUEUE|ID...] [filters] route again with the configuration in force; recipients whose
                                   next hop changes are attempted now
+  discard (QUEUE|ID...|filters|--all)  give up shadows (queue shadow:HUB): kept no longer for
+                                  the hub holding their primary; never delivered from here
   dump ID                         the raw message, as queued
 
 A QUEUE is a next hop as "list" shows it: mailbox:SERVER, connector:NAME@SERVER,
-hub:SERVER, unreachable, submission; or poison, the messages that were being processed
+hub:SERVER, unreachable, submission; shadow:SERVER, the shadows of what SERVER holds
+(kept until it delivers them onward; delivered from here if it is lost); or poison, the messages that were being processed
 during two consecutive crashes of the hub (never attempted nor expired until released
 or removed). Filters pick recipients; a message matches when one
 of its recipients does.`
 
 func runQueue(env *Env, args []string) int {
-	fs := newFlags(env, "queue", "[--config FILE --server NAME] <list|show|retry|hold|release|remove|reroute|dump> [args]", queueAbout)
+	fs := newFlags(env, "queue", "[--config FILE --server NAME] <list|show|retry|hold|release|remove|reroute|discard|dump> [args]", queueAbout)
 	var hf hubFlags
 	hf.register(fs)
 	var sel control.Select
@@ -48,33 +51,33 @@ func runQueue(env *Env, args []string) int {
 	fs.StringVar(&sel.Domain, "domain", "", "filter: recipient domain is this")
 	fs.StringVar(&sel.Type, "type", "", "filter: recipient address type (SMTP, FAX, X400...)")
 	fs.StringVar(&sel.NextHop, "next-hop", "", "filter: the recipient's queue (next hop)")
-	fs.StringVar(&sel.State, "state", "", "filter: ready, retry, held or poison")
+	fs.StringVar(&sel.State, "state", "", "filter: ready, retry, held, poison or shadow")
 	fs.StringVar(&sel.OlderThan, "older-than", "", "filter: messages that arrived longer ago than this (30m, 2h)")
 	fs.BoolVar(&sel.Messages, "messages", false, "list: one line per message instead of per queue")
-	fs.BoolVar(&sel.All, "all", false, "hold, release: every queued message")
+	fs.BoolVar(&sel.All, "all", false, "hold, release, discard: every queued message")
 	fs.BoolVar(&sel.NDR, "ndr", false, "remove: send the sender a non-delivery report")
 	asJSON := fs.Bool("json", false, "print JSON (one object per line) instead of text")
 	if code, ok := parseFlags(env, fs, args); !ok {
 		return code
 	}
 	if fs.NArg() == 0 {
-		return usageError(env, fs, "name a subcommand: list, show, retry, hold, release, remove, reroute or dump")
+		return usageError(env, fs, "name a subcommand: list, show, retry, hold, release, remove, reroute, discard or dump")
 	}
 	sub, targets := fs.Arg(0), fs.Args()[1:]
 	ops := map[string]string{"list": control.OpQueueList, "show": control.OpQueueShow, "retry": control.OpQueueRetry,
 		"hold": control.OpQueueHold, "release": control.OpQueueRelease, "remove": control.OpQueueRemove,
-		"reroute": control.OpQueueReroute, "dump": control.OpQueueDump}
+		"reroute": control.OpQueueReroute, "dump": control.OpQueueDump, "discard": control.OpQueueDiscard}
 	op, ok := ops[sub]
 	if !ok {
-		return usageError(env, fs, "unknown subcommand %q: use list, show, retry, hold, release, remove, reroute or dump", sub)
+		return usageError(env, fs, "unknown subcommand %q: use list, show, retry, hold, release, remove, reroute, discard or dump", sub)
 	}
 	switch {
 	case sel.NDR && sub != "remove":
 		return usageError(env, fs, "--ndr goes with remove")
 	case sel.Messages && sub != "list":
 		return usageError(env, fs, "--messages goes with list")
-	case sel.All && sub != "hold" && sub != "release":
-		return usageError(env, fs, "--all goes with hold or release")
+	case sel.All && sub != "hold" && sub != "release" && sub != "discard":
+		return usageError(env, fs, "--all goes with hold, release or discard")
 	}
 	if sub == "remove" && (sel.Sender != "" || sel.Recipient != "" || sel.Domain != "" || sel.Type != "" || sel.NextHop != "" || sel.State != "" || sel.OlderThan != "") {
 		return usageError(env, fs, "remove takes queue IDs, not filters: find them with \"waypost queue list --messages\" and the filters")
@@ -363,7 +366,7 @@ func printAction(w io.Writer, sub string, a *control.Action, ndr bool) {
 			fmt.Fprintf(w, "  %s %s: %s -> %s\n", m.ID, m.Recipient, m.From, m.To)
 		}
 	default:
-		what := map[string]string{"retry": "due now, backoff reset", "hold": "held", "release": "released, due now"}[sub]
+		what := map[string]string{"retry": "due now, backoff reset", "hold": "held", "release": "released, due now", "discard": "no longer kept as shadows"}[sub]
 		fmt.Fprintf(w, "%s: %d recipient(s) of %d message(s) %s\n", sub, a.Recipients, len(a.Messages), what)
 	}
 	for _, s := range a.Skipped {

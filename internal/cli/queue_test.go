@@ -22,7 +22,7 @@ func TestQueueAndReloadUsage(t *testing.T) {
 		{[]string{"queue", "dump", "a", "b"}, 2, "is not a queue ID"},
 		{[]string{"queue", "list", "--ndr"}, 2, "--ndr goes with remove"},
 		{[]string{"queue", "retry", "--messages"}, 2, "--messages goes with list"},
-		{[]string{"queue", "retry", "--all"}, 2, "--all goes with hold or release"},
+		{[]string{"queue", "retry", "--all"}, 2, "--all goes with hold, release or discard"},
 		{[]string{"queue", "remove", "--sender", "x"}, 2, "remove takes queue IDs, not filters"},
 		{[]string{"reload", "extra"}, 2, `unexpected argument "extra"`},
 		// No hub runs: the command says so and what to do.

@@ -23,6 +23,9 @@ const (
 	DefaultMaxErrors         = 10
 	DefaultSiteLinkCost      = 100 // Active Directory's default site link cost
 	DefaultPipeTimeout       = time.Minute
+	// DefaultGlitchRetryInterval is Exchange 2010's: a hub that failed to
+	// connect is skipped for a minute.
+	DefaultGlitchRetryInterval = time.Minute
 )
 
 // DefaultRetry is Exchange 2007's Hub retry schedule: 4 x 1m, 6 x 5m, then every 10m.
@@ -60,6 +63,7 @@ func buildOrganization(c *collector, org *Org, r *rawOrganization) {
 	}
 	org.MessageExpiration = durationOr(c, "organization.message_expiration", r.MessageExpiration, DefaultMessageExpiration, 5*time.Second, 90*24*time.Hour)
 	org.DelayNotification = durationOr(c, "organization.delay_notification", r.DelayNotification, DefaultDelayNotification, time.Second, 30*24*time.Hour)
+	org.GlitchRetryInterval = durationOr(c, "organization.glitch_retry_interval", r.GlitchRetryInterval, DefaultGlitchRetryInterval, time.Second, time.Hour)
 	org.Administrators = r.Administrators
 	if r.HubSecretFile != "" {
 		org.HubSecretFile = abs(org.Dir, r.HubSecretFile)
@@ -71,6 +75,7 @@ func buildOrganization(c *collector, org *Org, r *rawOrganization) {
 			org.IMAPHost = r.IMAPHost
 		}
 	}
+	buildShadow(c, org, r)
 	rt := &r.Retry
 	org.Retry = Retry{
 		GlitchCount:       intOr(rt.GlitchCount, DefaultRetry.GlitchCount),
@@ -189,6 +194,7 @@ func checkOrganization(c *collector, org *Org) {
 		}
 	}
 	checkAdministrators(c, org)
+	checkShadow(c, org)
 	if len(org.Servers) > 1 && org.HubSecretFile == "" {
 		c.add("organization", `run "waypost secret > hub.secret" and add hub_secret_file = "hub.secret" to [organization]`, "an organization with %d servers needs hub_secret_file, so hubs can prove they belong to it", len(org.Servers))
 	}

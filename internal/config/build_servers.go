@@ -69,6 +69,7 @@ func buildServers(c *collector, org *Org, raws []rawServer) {
 		dataDirs[s.DataDir] = r.Name
 		s.MailboxDelivery = buildMailboxDelivery(c, org, path+".mailbox_delivery", r.Name, r.MailboxDelivery)
 		claim(path+".relay", r.Relay, fmt.Sprintf("relay of server %q", r.Name))
+		buildRelayTLS(c, org, path, s, r)
 		claim(path+".api", r.API, fmt.Sprintf("api of server %q", r.Name))
 		names := map[string]bool{}
 		for j, rr := range r.Receive {
@@ -91,6 +92,23 @@ func buildServers(c *collector, org *Org, raws []rawServer) {
 		org.Servers = append(org.Servers, s)
 		org.servers[fold(s.Name)] = s
 	}
+}
+
+// buildRelayTLS reads relay_tls = { cert, key }: the relay listener's
+// certificate, paths relative to the organization file.
+func buildRelayTLS(c *collector, org *Org, path string, s *Server, r rawServer) {
+	if r.RelayTLS == nil {
+		return
+	}
+	switch {
+	case r.RelayTLS.Cert == "" || r.RelayTLS.Key == "":
+		c.add(path+".relay_tls", `write relay_tls = { cert = "relay.crt", key = "relay.key" }, or remove it to have the hub make a self-signed certificate`, "server %q: relay_tls needs both cert and key", r.Name)
+		return
+	case r.Relay == "":
+		c.add(path+".relay_tls", `add relay = "host:port", or remove relay_tls`, "server %q has relay_tls but no relay listener", r.Name)
+		return
+	}
+	s.RelayTLSCert, s.RelayTLSKey = abs(org.Dir, r.RelayTLS.Cert), abs(org.Dir, r.RelayTLS.Key)
 }
 
 func buildReceive(c *collector, org *Org, path, who string, r *rawReceive) *ReceiveConnector {

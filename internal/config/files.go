@@ -33,6 +33,11 @@ func CheckFiles(org *Org) error {
 		if err := creatable(s.DataDir); err != nil {
 			c.add(fmt.Sprintf("server[%d].data_dir", i), "create the folder or point data_dir at a writable place", "data_dir of server %q: %v", s.Name, err)
 		}
+		if s.RelayTLSCert != "" {
+			if _, err := tls.LoadX509KeyPair(s.RelayTLSCert, s.RelayTLSKey); err != nil {
+				c.add(fmt.Sprintf("server[%d].relay_tls", i), "give a PEM certificate and its private key, or remove relay_tls to have the hub make a self-signed one", "relay listener of server %q: %v", s.Name, err)
+			}
+		}
 		for j, rc := range s.Receive {
 			if rc.TLSCert == "" {
 				continue

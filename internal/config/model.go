@@ -21,6 +21,18 @@ type Org struct {
 	HubSecretFile     string // absolute; "" when not set
 	IMAPHost          string // host:port of the organization's IMAP server (Dovecot), for client autoconfiguration; "" when not set
 	Retry             Retry
+	// ShadowHeartbeatTimeout is how long a hub keeping shadows waits for
+	// an answer of the hub holding their primaries before it delivers
+	// them itself (docs/design/shadow.md).
+	ShadowHeartbeatTimeout time.Duration
+	// ShadowOnReceive is ShadowOff, ShadowBestEffort or ShadowRequired: a
+	// shadow copy on another hub of the site before the 250.
+	ShadowOnReceive string
+	// GlitchRetryInterval is how long a hub that did not answer a
+	// connection is left out of the load sharing among equivalent hubs
+	// (Exchange 2010's glitch retry interval; docs/operations.md, "Load
+	// sharing among hubs").
+	GlitchRetryInterval time.Duration
 	// Administrators name the recipients who may use the web console
 	// (docs/operations.md, "Console"): a mailbox's name or one of its SMTP
 	// addresses, as written in the file.
@@ -69,7 +81,13 @@ type Server struct {
 	FQDN    string
 	DataDir string // absolute
 	Relay   string // host:port of the hub-to-hub listener, "" for none
-	API     string // host:port of the HTTP API, "" for none
+	// RelayTLSCert and RelayTLSKey are the relay listener's certificate
+	// and key (relay_tls, absolute paths); "": a self-signed one that the
+	// hub makes at first start in DataDir. Hubs do not check it against a
+	// CA: the hub secret pins the channel (package hubauth).
+	RelayTLSCert string
+	RelayTLSKey  string
+	API          string // host:port of the HTTP API, "" for none
 	// DNS are the resolvers this hub asks, "ip:port", in order (MX records
 	// of send connectors without smart hosts); none: the system's
 	// (resolv.conf).

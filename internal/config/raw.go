@@ -25,6 +25,10 @@ type rawOrganization struct {
 	Administrators    []string `toml:"administrators"`
 	IMAPHost          string   `toml:"imap_host"`
 	Retry             rawRetry `toml:"retry"`
+
+	GlitchRetryInterval    string `toml:"glitch_retry_interval"`
+	ShadowHeartbeatTimeout string `toml:"shadow_heartbeat_timeout"`
+	ShadowOnReceive        string `toml:"shadow_on_receive"`
 }
 
 type rawRetry struct {
@@ -47,13 +51,16 @@ type rawSiteLink struct {
 }
 
 type rawServer struct {
-	Name    string   `toml:"name"`
-	Site    string   `toml:"site"`
-	FQDN    string   `toml:"fqdn"`
-	DataDir string   `toml:"data_dir"`
-	Relay   string   `toml:"relay"`
-	API     string   `toml:"api"`
-	DNS     []string `toml:"dns"`
+	Name    string `toml:"name"`
+	Site    string `toml:"site"`
+	FQDN    string `toml:"fqdn"`
+	DataDir string `toml:"data_dir"`
+	Relay   string `toml:"relay"`
+	// RelayTLS is the relay listener's certificate; none: a self-signed
+	// one made at first start in the data folder.
+	RelayTLS *rawTLS  `toml:"relay_tls"`
+	API      string   `toml:"api"`
+	DNS      []string `toml:"dns"`
 	// DNSTrusted declares the resolvers DNSSEC-validating, over a
 	// trusted path: their AD bit counts (DANE, RFC 7672 section 2.1.1).
 	DNSTrusted bool         `toml:"dns_trusted"`

@@ -40,6 +40,7 @@ type Queue interface {
 	Hold(sel control.Select, actor string) (*control.Action, error)
 	Release(sel control.Select, actor string) (*control.Action, error)
 	Reroute(sel control.Select, actor string) (*control.Action, error)
+	Discard(sel control.Select, actor string) (*control.Action, error)
 	Remove(ctx context.Context, sel control.Select, actor string) (*control.Action, error)
 	QueueStats() ([]metrics.QueueStat, int, error)
 }

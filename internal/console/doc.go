@@ -8,7 +8,7 @@
 // 2007 before SP1 UR7 advertised (scoped connectors left out,
 // docs/design/exchange-semantics.md section 4.3), a route explained as
 // `waypost route --explain` explains it, the queues with the scheduler's
-// administration (retry, hold, release, reroute, remove with or without a
+// administration (retry, hold, release, reroute, discard of shadows, remove with or without a
 // report, each written to the tracking log with the administrator's name
 // as actor), the tracking log, and the organization file with its secrets
 // masked.

@@ -179,7 +179,8 @@ func (s *Server) message(w http.ResponseWriter, r *http.Request, u *user) {
 }
 
 // action applies a queue action to one message (id) or one queue
-// (queue): retry, hold, release, reroute, or remove (one message, with
+// (queue): retry, hold, release, reroute, discard (shadows, queue
+// shadow:HUB; package shadow), or remove (one message, with
 // ndr=yes for a report to the sender) after a confirmation page. The
 // administrator's name is the actor in the tracking log.
 func (s *Server) action(w http.ResponseWriter, r *http.Request, u *user) {
@@ -206,6 +207,8 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, u *user) {
 		a, err = s.cfg.Queue.Release(sel, actor)
 	case "reroute":
 		a, err = s.cfg.Queue.Reroute(sel, actor)
+	case "discard":
+		a, err = s.cfg.Queue.Discard(sel, actor)
 	case "remove":
 		if id == "" {
 			s.errorPage(w, r, u, http.StatusBadRequest, "One message at a time", "Remove takes one message; open it from its queue.")
@@ -223,7 +226,7 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, u *user) {
 		a, err = s.cfg.Queue.Remove(r.Context(), sel, actor)
 		back = "/console/queues"
 	default:
-		s.errorPage(w, r, u, http.StatusBadRequest, "Unknown action", fmt.Sprintf("%q is not an action: use retry, hold, release, reroute or remove.", act))
+		s.errorPage(w, r, u, http.StatusBadRequest, "Unknown action", fmt.Sprintf("%q is not an action: use retry, hold, release, reroute, discard or remove.", act))
 		return
 	}
 	if err != nil {

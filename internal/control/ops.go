@@ -13,6 +13,7 @@ const (
 	OpQueueShow    = "queue.show"    // Select{IDs: [ID]} -> MessageDetail
 	OpQueueRetry   = "queue.retry"   // Select -> Action
 	OpQueueHold    = "queue.hold"    // Select -> Action
+	OpQueueDiscard = "queue.discard" // Select -> Action: shadows (queue shadow:HUB) given up
 	OpQueueRelease = "queue.release" // Select -> Action
 	OpQueueRemove  = "queue.remove"  // Select (+ NDR) -> Action
 	OpQueueReroute = "queue.reroute" // Select -> Action (with Moves)
@@ -43,8 +44,10 @@ type Select struct {
 // States a recipient is listed in. Only pending recipients are listed;
 // "held" is one that an administrator held, "retry" one with a failed
 // attempt behind it, "ready" one due now or never tried, "poison" one of a
-// message in the poison queue (crashed the hub twice; held until released).
-var States = []string{"ready", "retry", "held", "poison"}
+// message in the poison queue (crashed the hub twice; held until released),
+// "shadow" one kept as a shadow of a copy another hub holds (in the queue
+// shadow:HUB, never attempted until that hub is lost).
+var States = []string{"ready", "retry", "held", "poison", "shadow"}
 
 // Queue is one queue of a hub: the pending recipients with one next hop.
 type Queue struct {

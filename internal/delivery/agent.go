@@ -55,7 +55,8 @@ type Result struct {
 	// RemoteHost, for an SMTP agent: "dane", "mta-sts enforce",
 	// "mta-sts testing", "required", "opportunistic" or "none", with the
 	// reason after a colon when a policy fell back ("opportunistic: no
-	// TLSA records at ..."); tlspolicy.go.
+	// TLSA records at ..."); tlspolicy.go. To another hub it is "hub"
+	// (TLS always, pinned by the hub secret; hubtls.go).
 	TLS string
 }
 
@@ -79,7 +80,11 @@ type Message struct {
 	Size       int64
 	EnvID      string // RFC 3461 ENVID, decoded
 	Ret        string // RFC 3461 RET: "FULL", "HDRS" or ""
-	Open       func() (io.ReadCloser, error)
+	// ShadowOf, for hub relay, marks the message as a shadow copy made
+	// before the 250 (package shadow): "SERVER ID", written in the
+	// HubAuth.ShadowHeader line.
+	ShadowOf string
+	Open     func() (io.ReadCloser, error)
 }
 
 // Agent delivers messages. Deliver returns exactly one Result per

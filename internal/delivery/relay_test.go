@@ -120,19 +120,35 @@ func TestHubRelay(t *testing.T) {
 			return io.NopCloser(strings.NewReader("Subject: x\r\n\r\nbody\r\n")), nil
 		}}
 
+	// A hub with another secret: the listener's proof fails the agent's
+	// check, so the agent sends nothing (the peer may be a fake hub) and
+	// the mail waits.
 	bad := &delivery.SMTP{Hosts: []string{ln.Addr().String()}, TLS: "none", Timeout: 5 * time.Second, DefaultDomain: "contoso.test",
 		Hub: &delivery.HubAuth{Server: "hub-a", Secret: []byte("wrong"), ArrivalHeader: smtpd.ArrivalHeader}}
 	for _, r := range bad.Deliver(context.Background(), msg) {
-		if r.Class != delivery.Retry || r.Status != "5.7.8" {
-			t.Errorf("wrong proof: %+v, want a retry with 5.7.8", r)
+		if r.Class != delivery.Retry || r.Status != "4.7.0" || !strings.Contains(r.Text, "wrong server proof") {
+			t.Errorf("wrong proof: %+v, want a retry with 4.7.0 naming the server proof", r)
+		}
+	}
+	q.mu.Lock()
+	if q.n != 0 {
+		t.Errorf("%d messages reached a hub whose proof failed", q.n)
+	}
+	q.mu.Unlock()
+	// A relay address that leads to another hub than the one meant.
+	other := &delivery.SMTP{Hosts: []string{ln.Addr().String()}, Timeout: 5 * time.Second, DefaultDomain: "contoso.test",
+		Hub: &delivery.HubAuth{Server: "hub-a", Peer: "hub-c", Secret: secret, ArrivalHeader: smtpd.ArrivalHeader}}
+	for _, r := range other.Deliver(context.Background(), msg) {
+		if r.Class != delivery.Retry || !strings.Contains(r.Text, `the hub answering is "hub-b", not "hub-c"`) {
+			t.Errorf("another hub: %+v", r)
 		}
 	}
 
 	a := &delivery.SMTP{Hosts: []string{ln.Addr().String()}, TLS: "none", Timeout: 5 * time.Second, DefaultDomain: "contoso.test",
-		Hub: &delivery.HubAuth{Server: "hub-a", Secret: secret, ArrivalHeader: smtpd.ArrivalHeader, ORCPTHeader: smtpd.ORCPTHeader}}
+		Hub: &delivery.HubAuth{Server: "hub-a", Peer: "hub-b", Secret: secret, ArrivalHeader: smtpd.ArrivalHeader, ORCPTHeader: smtpd.ORCPTHeader}}
 	res := a.Deliver(context.Background(), msg)
 	for _, r := range res {
-		if r.Class != delivery.Relayed || !r.NotifyPassed { // the next hub reports itself
+		if r.Class != delivery.Relayed || !r.NotifyPassed || r.TLS != "hub" { // the next hub reports itself
 			t.Fatalf("results %+v", res)
 		}
 	}
@@ -148,6 +164,10 @@ func TestHubRelay(t *testing.T) {
 	}
 	if strings.Contains(q.body, smtpd.ArrivalHeader) || strings.Contains(q.body, smtpd.ORCPTHeader) || !strings.HasSuffix(q.body, "Subject: x\r\n\r\nbody\r\n") {
 		t.Errorf("body %q", q.body)
+	}
+	// Over TLS and proven (RFC 3848), whatever the agent's TLS field says.
+	if !strings.Contains(q.body, "with ESMTPSA") {
+		t.Errorf("not relayed over TLS: %q", q.body)
 	}
 }
 

@@ -59,9 +59,12 @@ import (
 // "relayed" is for a next hop without DSN, section 5.2.2). Every
 // recipient taken by another hub is marked so: that hub reports.
 //
-// With Hub set it is the hub-to-hub relay agent: the hubauth challenge and
-// response that proves the hub secret, ORCPTs of other types in a header
-// line, and the arrival time as the first header line. A refused proof is
+// With Hub set it is the hub-to-hub relay agent: STARTTLS always (a peer
+// that offers none is a retry, 4.7.0: nothing goes in clear), the peer's
+// proof of the hub secret for the TLS channel checked before anything is
+// sent, then the hubauth response that proves it back (hubtls.go), ORCPTs
+// of other types in a header line, and the arrival time as the first
+// header line. A refused proof is
 // a retry, not a failure: the peer may not have the new secret yet.
 //
 // The client is our own (smtpclient.go): with PIPELINING (RFC 2920)
@@ -73,7 +76,7 @@ import (
 type SMTP struct {
 	Hosts         []string // host:port, tried in order; none: MX lookup
 	Helo          string   // our name in EHLO
-	TLS           string   // "opportunistic" (default), "required", "none", "dane" or "mta-sts" (tlspolicy.go)
+	TLS           string   // "opportunistic" (default), "required", "none", "dane" or "mta-sts" (tlspolicy.go); with Hub, TLS always (hubtls.go)
 	Encapsulation string   // "imcea" (default) or "rfc3192"
 	DefaultDomain string   // IMCEA domain
 	Timeout       time.Duration
@@ -117,6 +120,11 @@ type SMTP struct {
 	// MTASTS finds the MTA-STS policy of each recipient domain with TLS
 	// "mta-sts" and no smart hosts (RFC 8461); nil: no policy.
 	MTASTS *mtasts.Cache
+	// ConnectTimeout bounds the setting up of a session: the connection,
+	// the greeting, EHLO and STARTTLS (unreached.go). Default Timeout, and
+	// for the hub relay HubConnectTimeout, so that a hub that does not
+	// answer is soon skipped for an equivalent one.
+	ConnectTimeout time.Duration
 
 	// sts is the MTA-STS policy of the recipient domain this agent (a
 	// copy made by deliverDomain) delivers to; nil: none.
@@ -128,9 +136,11 @@ type SMTP struct {
 // and the arrival header name.
 type HubAuth struct {
 	Server        string
+	Peer          string // the hub meant to answer; "" for any (hubauth.Client)
 	Secret        []byte
 	ArrivalHeader string
 	ORCPTHeader   string // carries ORCPTs other than rfc822 and utf-8
+	ShadowHeader  string // carries Message.ShadowOf (package shadow)
 }
 
 // Deliver implements Agent. A panic while delivering is recovered and
@@ -394,6 +404,11 @@ func (a *SMTP) writeHeaders(w io.Writer, m *Message, orcpts []string) error {
 	}
 	for _, o := range orcpts {
 		if _, err := fmt.Fprintf(w, "%s: %s\r\n", a.Hub.ORCPTHeader, o); err != nil {
+			return err
+		}
+	}
+	if m.ShadowOf != "" && a.Hub.ShadowHeader != "" && !strings.ContainsAny(m.ShadowOf, "\r\n") {
+		if _, err := fmt.Fprintf(w, "%s: %s\r\n", a.Hub.ShadowHeader, m.ShadowOf); err != nil {
 			return err
 		}
 	}

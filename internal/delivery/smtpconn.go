@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/waypost/waypost/internal/hubauth"
 	"github.com/waypost/waypost/internal/status"
 )
 
@@ -18,6 +17,10 @@ import (
 // from the pool, or a new one. A failure is the result of every recipient.
 func (a *SMTP) open(ctx context.Context, host string) (*conn, *Result) {
 	if cn := a.Pool.get(a.poolKey(host)); cn != nil {
+		// The time limits are this agent's, not those of the agent that
+		// opened the session (a shadow copy waits seconds, a relay
+		// minutes: package shadow).
+		cn.c.timeout, cn.c.final = a.timeout(), a.FinalTimeout
 		return cn, nil
 	}
 	return a.dial(ctx, host)
@@ -40,12 +43,16 @@ func (a *SMTP) dial(ctx context.Context, host string) (*conn, *Result) {
 		return nil, pe.result(host)
 	case err != nil:
 		r := &Result{Class: Retry, Status: status.NoAnswer, Text: err.Error(), RemoteHost: host, TLS: pol.name}
+		if errors.Is(err, errHubTLS) {
+			r.Status = status.SecurityTransient // no TLS with the peer hub: the mail waits
+		}
 		var se *smtpReply
 		if errors.As(err, &se) {
 			r.RemoteText = se.Error()
 		}
 		return nil, r
 	}
+	c.timeout = a.timeout() // the session is set up (connectTimeout): commands get the full time
 	if r := a.login(c, host); r != nil {
 		c.close()
 		r.TLS = pol.name
@@ -76,7 +83,7 @@ func (a *SMTP) poolKey(host string) string {
 // connect opens a connection to host and greets it, with STARTTLS on the
 // same connection as pol says: when offered, or always when required.
 func (a *SMTP) connect(ctx context.Context, host string, pol tlsPolicy) (*client, error) {
-	timeout := a.timeout()
+	timeout := a.connectTimeout()
 	d := net.Dialer{Timeout: timeout, Resolver: a.Resolver}
 	raw, err := d.DialContext(ctx, "tcp", host)
 	if err != nil {
@@ -97,6 +104,14 @@ func (a *SMTP) connect(ctx context.Context, host string, pol tlsPolicy) (*client
 	if a.helo() != "localhost" && strings.EqualFold(strings.TrimSuffix(c.peer, "."), a.helo()) {
 		c.close()
 		return nil, fmt.Errorf("%w: it calls itself %s, this server's own name", errLoop, c.peer)
+	}
+	if a.Hub != nil {
+		// Hub to hub: TLS always, whatever a.TLS says (hubtls.go).
+		if err := a.hubTLS(c, host); err != nil {
+			c.close()
+			return nil, err
+		}
+		return c, nil
 	}
 	offered := c.has("STARTTLS")
 	switch {
@@ -153,7 +168,7 @@ func (a *SMTP) tlsConfig(host string) *tls.Config {
 func (a *SMTP) login(c *client, host string) *Result {
 	switch {
 	case a.Hub != nil:
-		if err := c.auth(&hubauth.Client{Secret: a.Hub.Secret, Server: a.Hub.Server}); err != nil {
+		if err := a.hubLogin(c); err != nil {
 			r := reply(host, err, status.SecurityTransient)
 			r.Class = Retry // a peer that refuses our proof may have another secret for now
 			return &r

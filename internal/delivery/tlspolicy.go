@@ -72,6 +72,8 @@ func (e *policyError) result(host string) *Result {
 func (a *SMTP) policy(ctx context.Context, host string) (tlsPolicy, *policyError) {
 	name, port, _ := net.SplitHostPort(host)
 	switch {
+	case a.Hub != nil:
+		return hubPolicy, nil
 	case a.TLS == "none":
 		return tlsPolicy{name: "none", none: true}, nil
 	case a.TLS == "required":

@@ -205,6 +205,7 @@ func TestConsole(t *testing.T) {
 		{"/console/address-types?site=HQ", "not usable here: scoped to site Branch"},
 		{"/console/route?recipient=" + url.QueryEscape("[FAX:+1 555 0100]") + "&site=Branch", "Branch Fax at hub-branch"},
 		{"/console/route?recipient=" + url.QueryEscape("[FAX:+1 555 0100]") + "&site=HQ", "scoped to site Branch; the routing server is in site HQ"},
+		{"/console/route?recipient=bob@fabrikam.test&site=Branch", `<dd id="hubs">straight to hub-hq, which has no relay listener`},
 		{"/console/config", "administrators = [&#34;Carol&#34;]"},
 		{"/console/config", "•••• (masked)"},
 		{"/console/queues", "The queue is empty."},

@@ -92,6 +92,11 @@ func (h *Hub) handleControl(ctx context.Context, p control.Peer, op string, raw 
 			return reply(h.hold(sel, actor))
 		}
 		return reply(h.release(sel, actor))
+	case control.OpQueueDiscard:
+		if err := scheduler.NeedSelection(op, sel); err != nil {
+			return nil, err
+		}
+		return reply(h.sched.Discard(sel, actor))
 	case control.OpQueueRemove:
 		return reply(h.remove(ctx, sel, actor))
 	case control.OpReload:

@@ -57,11 +57,12 @@ type Hub struct {
 	// dns are the resolvers asked, ip:port (nil: resolv.conf's), for the
 	// TLSA lookups of DANE; sts keeps the MTA-STS policies of recipient
 	// domains, in memory and in the data folder (resolver.go).
-	dns    []string
-	sts    *mtasts.Cache
-	api    *api.Server
-	apiLn  net.Listener
-	logins *loginlimit.Limiter // failed logins, shared by SMTP AUTH, the relay login and the API (auth.go)
+	dns     []string
+	sts     *mtasts.Cache
+	api     *api.Server
+	apiLn   net.Listener
+	shadows *shadows            // shadow redundancy (shadow.go), nil without a hub secret
+	logins  *loginlimit.Limiter // failed logins, shared by SMTP AUTH, the relay login and the API (auth.go)
 
 	// Operations (control.go, metrics.go; reloads through internal/reload).
 	ctl      *control.Server
@@ -142,6 +143,10 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 		}
 	}
 	h.sched.Track, h.sched.Metrics = h.track, h.metrics
+	if err := h.openShadows(); err != nil {
+		h.close()
+		return nil, err
+	}
 	h.reloader = &reload.Reloader{Server: s, Engine: &h.engine, Backend: backend, Secret: h.secret, Validate: Validate,
 		Metrics: h.metrics, Track: h.sched.TrackEvent, Wake: h.sched.Wake, Log: log}
 	h.reloader.Init()
@@ -156,6 +161,9 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 		}
 		l.SetQueueDir(q.Dir()) // MAIL is refused (452 4.3.1) while its file system is nearly full
 		l.SetLoginLimiter(h.logins)
+		if h.shadows != nil {
+			l.SetShadows(h.shadows) // the discharge query, and the copies of other hubs
+		}
 		ln, err := listenSMTP(s.Relay)
 		if err != nil {
 			h.close()
@@ -175,6 +183,9 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 			l.SetLoginLimiter(h.logins) // else it counts nothing, with a limiter of its own
 		}
 		l.SetResolver(h.resolver) // the sender checks ask the server's dns
+		if h.shadows != nil {
+			l.SetShadows(h.shadows) // a copy on another hub before the 250 (shadow_on_receive)
+		}
 		ln, err := listenSMTP(rc.Listen)
 		if err != nil {
 			h.close()
@@ -226,9 +237,11 @@ func (h *Hub) relay(server string) delivery.Agent {
 	if h.secret == nil || peer == nil || peer.Relay == "" || strings.EqualFold(peer.Name, h.server.Name) {
 		return nil
 	}
-	return &delivery.SMTP{Hosts: []string{peer.Relay}, Helo: h.server.FQDN, TLS: "none", Timeout: 5 * time.Minute,
+	// TLS always, pinned by the hub secret rather than a CA (the Hub
+	// branch of delivery.SMTP, package hubauth).
+	return &delivery.SMTP{Hosts: []string{peer.Relay}, Helo: h.server.FQDN, TLS: "required", Timeout: 5 * time.Minute,
 		DefaultDomain: h.engine.Load().Org().DefaultDomain, Pool: h.pool,
-		Hub: &delivery.HubAuth{Server: h.server.Name, Secret: h.secret, ArrivalHeader: smtpd.ArrivalHeader, ORCPTHeader: smtpd.ORCPTHeader}}
+		Hub: &delivery.HubAuth{Server: h.server.Name, Peer: peer.Name, Secret: h.secret, ArrivalHeader: smtpd.ArrivalHeader, ORCPTHeader: smtpd.ORCPTHeader}}
 }
 
 // Addrs returns the addresses the receive connectors listen on.
@@ -264,6 +277,9 @@ func (h *Hub) Run(ctx context.Context) error {
 	pickups := &pickup.Folders{Server: h.server, Engine: &h.engine, Queue: h.sched, Track: h.track, Log: h.log}
 	go func() { pickups.Run(schedCtx); close(pickupDone) }()
 	go h.serveControl()
+	if h.shadows != nil {
+		go h.shadows.watch.Run(schedCtx)
+	}
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	go h.reloader.Watch(watchCtx, h.Watch)
 	h.log.Info("hub running", "server", h.server.Name, "listen", h.Addrs())
@@ -304,6 +320,9 @@ func (h *Hub) close() {
 	if h.track != nil {
 		h.track.Close()
 	}
+	if h.shadows != nil {
+		h.shadows.done.Close()
+	}
 	if h.queue != nil {
 		h.queue.Close()
 	}
@@ -320,6 +339,11 @@ func (a queueAdapter) Add(env smtpd.Envelope, body io.Reader) (string, error) {
 	for _, r := range env.Recipients {
 		qe.Recipients = append(qe.Recipients, queue.Recipient{Written: r.Written, Type: r.Decision.Type, Address: r.Decision.Address, ORCPT: r.ORCPT, Notify: r.Notify})
 	}
+	detail := "via " + env.Receiver
+	if env.ShadowOf != "" {
+		shadowEnvelope(&qe, env.ShadowOf, time.Now())
+		detail += ", a shadow copy of " + env.ShadowOf
+	}
 	head := &headCapture{}
 	// RECEIVE is written once the message is durable and before the
 	// scheduler can deliver it: every delivered message's history starts
@@ -327,7 +351,7 @@ func (a queueAdapter) Add(env smtpd.Envelope, body io.Reader) (string, error) {
 	m, err := a.h.sched.Add(qe, io.TeeReader(body, head), func(m *queue.Message) {
 		msgID := head.messageID()
 		for _, r := range qe.Recipients {
-			a.h.track.Write(tracking.Event{Event: tracking.Receive, ID: m.ID, MessageID: msgID, Sender: qe.From, Recipient: scheduler.TrackedAs(&r), Detail: "via " + env.Receiver})
+			a.h.track.Write(tracking.Event{Event: tracking.Receive, ID: m.ID, MessageID: msgID, Sender: qe.From, Recipient: scheduler.TrackedAs(&r), Detail: detail})
 		}
 	})
 	if err != nil {

@@ -36,6 +36,7 @@ type Metrics struct {
 	relays       *prometheus.CounterVec
 	reloads      *prometheus.CounterVec
 	adminActions *prometheus.CounterVec
+	shadows      *prometheus.CounterVec
 
 	recentIn, recentOut window // received, delivered in the last hour (recent.go)
 }
@@ -72,6 +73,7 @@ func New(server string, queue QueueSource) *Metrics {
 	m.relays = c("hub_relays_total", "Hub-to-hub relays of recipients: direction out (to the next hub, by its result) or in (accepted from a hub).", "direction", "peer", "outcome")
 	m.reloads = c("config_reloads_total", "Reloads of the organization file, by result (applied, unchanged, refused).", "result")
 	m.adminActions = c("admin_actions_total", "Queue administration actions, by action.", "action")
+	m.shadows = c("shadow_events_total", "Shadow redundancy (docs/design/shadow.md), by event: copy_made and copy_failed (a copy on another hub before the 250, shadow_on_receive), discharged (a shadow whose primary was delivered onward), resubmitted_unknown and resubmitted_timeout (a shadow delivered from here: its holder lost the primary, or did not answer within shadow_heartbeat_timeout). The shadows kept are the queues shadow:HUB of waypost_queue_recipients.", "event")
 	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: "waypost", Name: "delivery_latency_seconds",
 		Help: "From arrival in the queue to the final outcome of a recipient, counted once per recipient when it is delivered or failed (never per retry).",
@@ -196,5 +198,13 @@ func (m *Metrics) Reload(result string) {
 func (m *Metrics) Admin(action string) {
 	if m != nil {
 		m.adminActions.WithLabelValues(action).Inc()
+	}
+}
+
+// Shadow counts a shadow redundancy event: copy_made, copy_failed,
+// discharged, resubmitted_unknown or resubmitted_timeout.
+func (m *Metrics) Shadow(event string) {
+	if m != nil {
+		m.shadows.WithLabelValues(event).Inc()
 	}
 }

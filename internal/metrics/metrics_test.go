@@ -44,6 +44,9 @@ func TestCounters(t *testing.T) {
 	m.Relay("out", "hub2", Delivered)
 	m.Reload("refused")
 	m.Admin("hold")
+	m.Shadow("copy_made")
+	m.Shadow("resubmitted_timeout")
+	m.Shadow("resubmitted_timeout")
 	stats = []QueueStat{{Queue: "connector:Internet@hub1", Messages: 2, Recipients: 3, Held: 1, Oldest: arrival.Add(-90 * time.Second)}}
 	out := scrape(t, m)
 	for _, want := range []string{
@@ -64,6 +67,8 @@ func TestCounters(t *testing.T) {
 		`waypost_smtp_sessions_total{connector="Default"} 1`,
 		`waypost_hub_relays_total{direction="out",outcome="delivered",peer="hub2"} 1`,
 		`waypost_config_reloads_total{result="refused"} 1`,
+		`waypost_shadow_events_total{event="copy_made"} 1`,
+		`waypost_shadow_events_total{event="resubmitted_timeout"} 2`,
 		`waypost_queue_messages{queue="connector:Internet@hub1"} 2`,
 		`waypost_queue_recipients{queue="connector:Internet@hub1"} 3`,
 		`waypost_queue_held_recipients{queue="connector:Internet@hub1"} 1`,
@@ -107,6 +112,7 @@ func TestNilAndClass(t *testing.T) {
 	m.Relay("out", "x", Failed)
 	m.Reload("applied")
 	m.Admin("hold")
+	m.Shadow("discharged")
 	for status, want := range map[string]string{"2.0.0": "2", "4.4.7": "4", "5.3.0": "5", "": "other", "x": "other", "3.0.0": "other"} {
 		if got := Class(status); got != want {
 			t.Errorf("Class(%q) = %q, want %q", status, got, want)
@@ -133,6 +139,7 @@ func TestAlertRulesNameRealMetrics(t *testing.T) {
 	m.Relay("out", "hub2", Delivered)
 	m.Reload("applied")
 	m.Admin("hold")
+	m.Shadow("resubmitted_timeout")
 	out := scrape(t, m)
 	names := regexp.MustCompile(`\bwaypost_[a-z_]+`).FindAllString(string(rules), -1)
 	if len(names) < 5 {

@@ -5,7 +5,8 @@ import (
 	"time"
 )
 
-// State is where a recipient stands. Every state but Pending is final.
+// State is where a recipient stands. Every state but Pending and Shadowed
+// is final.
 type State string
 
 // Recipient states.
@@ -15,10 +16,16 @@ const (
 	Relayed   State = "relayed"   // handed to a system outside (DSN action "relayed")
 	Failed    State = "failed"    // permanent failure or expiry; NDR due
 	Expanded  State = "expanded"  // a group, replaced by its members (DSN action "expanded")
+	// Shadowed: another hub (Recipient.Shadow) holds the primary copy
+	// under Recipient.ShadowID; this hub keeps the message, never
+	// attempting it, until that hub reports it delivered onward (then
+	// Relayed) or is lost (then Pending again). Package shadow,
+	// docs/design/shadow.md.
+	Shadowed State = "shadowed"
 )
 
 // Final reports whether nothing more will be done for a recipient in state s.
-func (s State) Final() bool { return s != Pending }
+func (s State) Final() bool { return s != Pending && s != Shadowed }
 
 // Result classes.
 const (
@@ -53,6 +60,9 @@ type Recipient struct {
 	DelayNotified bool      `json:"delay_notified,omitempty"` // a delay DSN was sent
 	Held          bool      `json:"held,omitempty"`           // held by an administrator: never attempted, never expires, until released
 	BackoffFrom   int       `json:"backoff_from,omitempty"`   // Attempts when an administrator reset the backoff: Schedule counts from there
+	Shadow        string    `json:"shadow,omitempty"`         // Shadowed: the hub holding the primary copy
+	ShadowID      string    `json:"shadow_id,omitempty"`      // Shadowed: the message's queue ID on that hub
+	ShadowSince   time.Time `json:"shadow_since,omitzero"`    // Shadowed: when this hub began to keep the shadow
 }
 
 // Envelope is what the queue knows of a message besides its content.

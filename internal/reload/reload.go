@@ -238,6 +238,7 @@ func (r *Reloader) diff(old, org *config.Org) (changes, restart []string) {
 	field("fqdn", was.FQDN, me.FQDN)
 	field("data_dir", was.DataDir, me.DataDir)
 	field("relay", was.Relay, me.Relay)
+	field("relay_tls", was.RelayTLSCert+" "+was.RelayTLSKey, me.RelayTLSCert+" "+me.RelayTLSKey)
 	field("api", was.API, me.API)
 	field("mailbox_delivery", was.MailboxDelivery.Kind+" "+was.MailboxDelivery.Address, me.MailboxDelivery.Kind+" "+me.MailboxDelivery.Address)
 	field("dns", strings.Join(was.DNS, " "), strings.Join(me.DNS, " "))
@@ -307,8 +308,8 @@ func (r *Reloader) diff(old, org *config.Org) (changes, restart []string) {
 		changes = append(changes, "recipients changed")
 	}
 	if old.Retry != org.Retry || old.MessageExpiration != org.MessageExpiration || old.DelayNotification != org.DelayNotification ||
-		old.MaxHopCount != org.MaxHopCount || old.DefaultDomain != org.DefaultDomain {
-		changes = append(changes, "organization settings (retry, expiration, notifications, hop count or default domain)")
+		old.MaxHopCount != org.MaxHopCount || old.DefaultDomain != org.DefaultDomain || old.GlitchRetryInterval != org.GlitchRetryInterval {
+		changes = append(changes, "organization settings (retry, expiration, notifications, hop count, default domain or glitch retry interval)")
 	}
 	return changes, restart
 }

@@ -38,3 +38,33 @@ func TestOrgFile(t *testing.T) {
 		}
 	}
 }
+
+// The relay listener's certificate is read at start: a changed relay_tls
+// applies after a restart, and the reload says so.
+func TestRelayTLSNeedsRestart(t *testing.T) {
+	const text = `[organization]
+default_domain = "c.test"
+[[accepted_domain]]
+domain = "c.test"
+[[site]]
+name = "A"
+[[server]]
+name = "a1"
+site = "A"
+relay = "127.0.0.1:2526"
+`
+	dir := t.TempDir()
+	old, err := config.Parse([]byte(text), "org.toml", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	org, err := config.Parse([]byte(text+`relay_tls = { cert = "relay.crt", key = "relay.key" }`+"\n"), "org.toml", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Reloader{Server: old.Server("a1")}
+	_, restart := r.diff(old, org)
+	if len(restart) != 1 || !strings.HasPrefix(restart[0], "relay_tls of a1") || !strings.Contains(restart[0], "relay.crt") {
+		t.Errorf("restart %q", restart)
+	}
+}

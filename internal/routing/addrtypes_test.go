@@ -253,7 +253,7 @@ func TestFastAndExplainAgree(t *testing.T) {
 }
 
 func stripExplain(d *Decision) {
-	d.Explain = nil
+	d.Explain, d.HubsReason = nil, ""
 	for i := range d.Members {
 		stripExplain(&d.Members[i])
 	}

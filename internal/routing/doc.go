@@ -15,6 +15,12 @@
 //  3. Nothing matches: an SMTP recipient is unreachable (queued until
 //     expiry, 4.4.7); any other type is NDR 5.4.4 at once.
 //
+// A decision also lists every server as good as its single choice
+// (hubs.go; interfaces.md section 3 rule 5, exchange-semantics.md
+// section 2.6): a connector's equivalent source servers, and the hubs the
+// routing server may hand the recipient to, for the scheduler to share
+// the load among.
+//
 // The address types a site may send to (interfaces.md section 4) are
 // computed from Route itself, in addrtypes.go, so what clients are told
 // and what hubs route cannot disagree.

@@ -34,6 +34,8 @@ type Engine struct {
 
 	atMu    sync.Mutex
 	atCache map[string]cachedTypes // by site name
+
+	hubs hubLists // equivalent hubs (hubs.go)
 }
 
 // conn is a send connector with what routing needs precomputed.
@@ -42,7 +44,8 @@ type conn struct {
 	site    string // site of the source servers (the first, for unscoped ones spanning sites)
 	siteIdx int    // its index in the topology, -1 if none
 	srcs    []source
-	folded  string // lower-case name, for ordering
+	bySite  map[int]*siteSources // source servers by topology index of their site (hubs.go)
+	folded  string               // lower-case name, for ordering
 }
 
 type source struct {
@@ -118,6 +121,7 @@ func New(org *config.Org, dir directory.Directory) *Engine {
 	}
 	sortByCost(e.star)
 	e.initTables()
+	e.initHubs()
 	return e
 }
 

@@ -131,6 +131,7 @@ func (r *resolver) entry(d *Decision, ent *directory.Entry, depth int) {
 			return
 		}
 		d.Outcome, d.SitePath, d.RelaySites = OutcomeMailbox, p.Sites, r.e.topo.RelayPoints(p)
+		r.e.fillHubs(r.o, d, nil, r.explain)
 	case directory.Contact:
 		d.Contact = ent.Name
 		if ent.Target == nil {

@@ -132,7 +132,7 @@ func (e *Engine) selectConnector(o origin, a address.Address, size int64, explai
 			m.drop = dropName
 		}
 	}
-	e.choose(d, best)
+	e.choose(o, d, best, true)
 	d.Explain = e.explain(o, a, &sel)
 	return true
 }
@@ -207,18 +207,22 @@ func (e *Engine) selectFast(o origin, a address.Address, size int64, d *Decision
 		}
 		return false
 	}
-	e.choose(d, &best)
+	e.choose(o, d, &best, false)
 	return true
 }
 
-// choose records the chosen connector in d.
-func (e *Engine) choose(d *Decision, m *match) {
+// choose records the chosen connector in d, with its equivalent source
+// servers and the hubs o hands the recipient to (hubs.go).
+func (e *Engine) choose(o origin, d *Decision, m *match, explain bool) {
+	c := e.conns[m.conn]
 	d.Outcome = OutcomeConnector
-	d.Connector = e.conns[m.conn].Name
+	d.Connector = c.Name
 	d.SourceServer = m.source
+	d.SourceServers = e.sourceServers(c, m)
 	d.SitePath = m.path.Sites
 	d.RelaySites = e.topo.RelayPoints(m.path)
 	d.Cost = m.cost
+	e.fillHubs(o, d, c, explain)
 }
 
 // better orders two usable candidates: specificity, aggregate cost,
@@ -310,8 +314,12 @@ func (e *Engine) reason(o origin, c *conn, m *match, sel *selection) string {
 		return fmt.Sprintf("same specificity, cost and proximity as %s, whose name sorts first", e.conns[sel.ms[sel.chosen].conn].Name)
 	}
 	if sel.chosen >= 0 && &sel.ms[sel.chosen] == m {
-		return fmt.Sprintf("chosen: specificity %d, aggregate cost %d (site path %d + address space %d), source server %s (%s)",
+		why := fmt.Sprintf("chosen: specificity %d, aggregate cost %d (site path %d + address space %d), source server %s (%s)",
 			m.spec, m.cost, m.path.Cost, m.space.Cost, m.source, proximity[m.prox])
+		if srcs := e.sourceServers(c, m); len(srcs) > 1 {
+			why += "; equivalent source servers, sharing the load: " + strings.Join(srcs, ", ")
+		}
+		return why
 	}
 	return "matches, but no connector could be chosen"
 }

@@ -28,6 +28,9 @@ import (
 
 // queueName is the queue a pending recipient waits in.
 func queueName(r *queue.Recipient) string {
+	if r.State == queue.Shadowed {
+		return shadowPrefix + r.Shadow
+	}
 	if r.NextHop == "" {
 		return "submission" // not routed yet (Exchange's name for it)
 	}
@@ -37,6 +40,8 @@ func queueName(r *queue.Recipient) string {
 // recipientState is how a recipient of m is listed.
 func recipientState(m *queue.Message, r *queue.Recipient) string {
 	switch {
+	case r.State == queue.Shadowed:
+		return "shadow"
 	case r.State != queue.Pending:
 		return string(r.State)
 	case m.Poison != "":
@@ -60,7 +65,7 @@ func aggregate(msgs []*queue.Message, sel *selector, now time.Time) []control.Qu
 		}
 		for i := range m.Recipients {
 			r := &m.Recipients[i]
-			if r.State != queue.Pending || sel != nil && !sel.rcpt(m, r) {
+			if !waiting(r) || sel != nil && !sel.rcpt(m, r) {
 				continue
 			}
 			name := groupName(m, r)
@@ -128,7 +133,7 @@ func (s *Scheduler) summary(now time.Time) []control.Queue {
 				Oldest: g.oldestArrival()}
 			for e := range g.members {
 				for i := range e.m.Recipients {
-					if r := &e.m.Recipients[i]; r.State == queue.Pending && groupName(e.m, r) == name {
+					if r := &e.m.Recipients[i]; waiting(r) && groupName(e.m, r) == name {
 						account(&q, e.m, r, dueNow)
 					}
 				}
@@ -150,6 +155,9 @@ func (s *Scheduler) summary(now time.Time) []control.Queue {
 // queueKind is the kind of a queue, from its name: a next hop's kind, or
 // "submission" or "poison".
 func queueKind(name string) string {
+	if strings.HasPrefix(name, shadowPrefix) {
+		return "shadow"
+	}
 	if hop, err := routing.ParseNextHop(name); err == nil {
 		return string(hop.Kind)
 	}
@@ -305,7 +313,7 @@ func (s *Scheduler) List(args control.Select) (*control.QueueList, error) {
 	}
 	out.Messages = []control.Message{}
 	for _, m := range s.snapshot(sel) {
-		cm := messageInfo(m, now, func(r *queue.Recipient) bool { return r.State == queue.Pending && sel.rcpt(m, r) })
+		cm := messageInfo(m, now, func(r *queue.Recipient) bool { return waiting(r) && sel.rcpt(m, r) })
 		if len(cm.Recipients) > 0 {
 			out.Messages = append(out.Messages, cm)
 		}
@@ -399,7 +407,7 @@ func (s *Scheduler) act(action string, args control.Select, actor string, how du
 		heldHere := 0
 		for i := range m.Recipients {
 			r := &m.Recipients[i]
-			if r.State != queue.Pending || !sel.rcpt(old, &old.Recipients[i]) {
+			if !actsOn(action, r) || !sel.rcpt(old, &old.Recipients[i]) {
 				continue
 			}
 			ok, detail := false, ""
@@ -508,7 +516,15 @@ func (s *Scheduler) Reroute(args control.Select, actor string) (*control.Action,
 // routeNow is the next hop the scheduler would give r now (see process).
 func (s *Scheduler) routeNow(eng *routing.Engine, r *queue.Recipient, size int64) string {
 	d := eng.RouteAddress(s.Server, address.Address{Type: r.Type, Value: r.Address}, size, false)
-	return s.hopOf(eng, &d).String()
+	hop := s.hopOf(&d)
+	if hop.Kind == routing.HopHub {
+		for _, h := range d.Hubs {
+			if r.NextHop == "hub:"+h {
+				return r.NextHop // one of the equivalent hubs: stays
+			}
+		}
+	}
+	return hop.String()
 }
 
 // removeStatus is the status of recipients removed with a report: a
@@ -568,6 +584,7 @@ func (s *Scheduler) removeOne(ctx context.Context, id string, ndr bool, actor st
 	}
 	ev := tracking.Event{Event: tracking.Remove, ID: id, Sender: m.From, Detail: fmt.Sprintf("%s; %d recipient(s) pending", how, pending), Actor: actor}
 	if !ndr {
+		s.discharged(m) // a holder of a shadow of it must not deliver it
 		if err := s.Queue.Remove(id); err != nil && !errors.Is(err, queue.ErrNotFound) {
 			s.unclaim(e)
 			return 0, err

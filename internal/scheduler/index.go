@@ -100,6 +100,10 @@ func dueTime(m *queue.Message, org *config.Org) time.Time {
 	final, active := true, false
 	for i := range m.Recipients {
 		r := &m.Recipients[i]
+		if r.State == queue.Shadowed {
+			final = false // kept, never attempted nor expired: the heartbeat discharges or resubmits it
+			continue
+		}
 		if r.State != queue.Pending {
 			continue
 		}
@@ -179,8 +183,16 @@ func (s *Scheduler) rescheduleAll() {
 	}
 }
 
-// groupName is the queue a pending recipient of m is counted in.
+// waiting reports whether r is in a queue: pending, or kept as a shadow.
+func waiting(r *queue.Recipient) bool {
+	return r.State == queue.Pending || r.State == queue.Shadowed
+}
+
+// groupName is the queue a waiting recipient of m is counted in.
 func groupName(m *queue.Message, r *queue.Recipient) string {
+	if r.State == queue.Shadowed {
+		return queueName(r) // a shadow is never poison: it is never attempted
+	}
 	if m.Poison != "" {
 		return poisonQueue
 	}
@@ -192,7 +204,7 @@ func (s *Scheduler) group(e *entry) {
 	e.groups = e.groups[:0]
 	for i := range e.m.Recipients {
 		r := &e.m.Recipients[i]
-		if r.State != queue.Pending {
+		if !waiting(r) {
 			continue
 		}
 		name := groupName(e.m, r)
@@ -219,7 +231,7 @@ func (s *Scheduler) ungroup(e *entry) {
 	s.version++
 	for i := range e.m.Recipients {
 		r := &e.m.Recipients[i]
-		if r.State != queue.Pending {
+		if !waiting(r) {
 			continue
 		}
 		g := s.groups[groupName(e.m, r)]

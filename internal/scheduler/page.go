@@ -20,7 +20,7 @@ func (s *Scheduler) Page(args control.Select, offset, limit int) (*control.Queue
 	out := &control.QueueList{Server: s.Server, Now: now.UTC(), Messages: []control.Message{}}
 	total := 0
 	for _, m := range s.snapshot(sel) {
-		keep := func(r *queue.Recipient) bool { return r.State == queue.Pending && sel.rcpt(m, r) }
+		keep := func(r *queue.Recipient) bool { return waiting(r) && sel.rcpt(m, r) }
 		picked := false
 		for i := range m.Recipients {
 			if keep(&m.Recipients[i]) {

@@ -76,12 +76,14 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message, dirty bool) o
 		attempt := func() { s.attempt(r, now, expires) }
 		d := eng.RouteAddress(s.Server, address.Address{Type: r.Type, Value: r.Address}, m.Size, false)
 		before := r.NextHop
-		hop := s.hopOf(eng, &d)
-		r.NextHop = hop.String()
-		hub := ""
-		if hop.Kind == routing.HopHub {
-			hub = hop.Server
+		hop := s.hopOf(&d)
+		var relay *hubRelay // the hubs to try, this message's choice first
+		if hop.Kind == routing.HopHub && len(d.Hubs) > 0 {
+			if relay = j.relayTo(d.Hubs); relay != nil {
+				hop.Server = relay.hubs[0]
+			}
 		}
+		r.NextHop = hop.String()
 		if r.NextHop != before {
 			j.routed(m, r, &d)
 		}
@@ -120,13 +122,15 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message, dirty bool) o
 			}
 			typ, addr := destination(eng, s.Server, &d, m.Size)
 			remote[r.NextHop] = append(remote[r.NextHop], work{i, delivery.Recipient{Type: typ, Address: addr, Notify: r.Notify, ORCPT: r.ORCPT}, r.NextHop})
-		case hub != "" && hub != s.Server && s.Relay != nil && s.Relay(hub) != nil:
+		case relay != nil:
 			// Another hub's mailbox or connector: hand it to the next
-			// hub on the path, which routes again with its own scope.
+			// hub on the path, which routes again with its own scope;
+			// one of several equivalent hubs (balance.go).
 			attempt()
-			if agents[r.NextHop] == nil {
-				agents[r.NextHop] = s.Relay(hub)
-				hops = append(hops, r.NextHop)
+			key := "hub:" + strings.Join(relay.hubs, ",")
+			if agents[key] == nil {
+				agents[key] = relay
+				hops = append(hops, key)
 			}
 			typ, addr := r.Type, r.Address
 			if d.Outcome == routing.OutcomeMailbox && !strings.EqualFold(typ, "SMTP") {
@@ -136,7 +140,7 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message, dirty bool) o
 					typ, addr = "SMTP", ent.PrimarySMTP()
 				}
 			}
-			remote[r.NextHop] = append(remote[r.NextHop], work{i, delivery.Recipient{Type: typ, Address: addr, Notify: r.Notify, ORCPT: r.ORCPT}, r.NextHop})
+			remote[key] = append(remote[key], work{i, delivery.Recipient{Type: typ, Address: addr, Notify: r.Notify, ORCPT: r.ORCPT}, r.NextHop})
 		default:
 			// Unreachable, or a hub that cannot be reached: wait and
 			// route again later.
@@ -192,9 +196,17 @@ func (j *job) deliver(ctx context.Context, m *queue.Message, agent delivery.Agen
 	if len(results) != len(ws) {
 		panic(fmt.Sprintf("delivery agent %T gave %d results for %d recipients", agent, len(results), len(ws)))
 	}
+	missed := ""            // hubs skipped on the way, for the tracking log
+	events := len(j.events) // this delivery's events start here
 	for i, w := range ws {
 		r := &m.Recipients[w.index]
 		r.NextHop = w.hop
+		if hr, ok := agent.(*hubRelay); ok {
+			if hr.took != "" {
+				r.NextHop = "hub:" + hr.took // queued there now, or handed to it
+			}
+			missed = hr.missedText()
+		}
 		res := results[i]
 		qr := queue.Result{Class: string(res.Class), Status: res.Status, RemoteHost: res.RemoteHost, RemoteText: orStatus(res.RemoteText, res.Text), TLS: res.TLS}
 		switch res.Class {
@@ -205,6 +217,7 @@ func (j *job) deliver(ctx context.Context, m *queue.Message, agent delivery.Agen
 			}
 			j.final(m, r, st, qr)
 			j.events[len(j.events)-1].Event = ev
+			j.keepShadow(m, r, r.NextHop, res) // the hub that took it (balance.go)
 			if a := successAction(res); a != "" && strings.Contains(strings.ToUpper(r.Notify), "SUCCESS") {
 				j.succeeded = append(j.succeeded, report.Recipient{Written: r.Written, Type: r.Type, Address: r.Address, ORCPT: r.ORCPT,
 					Status: qr.Status, RemoteHost: qr.RemoteHost, RemoteText: res.RemoteText, LastAttempt: r.LastAttempt, Action: a})
@@ -214,6 +227,11 @@ func (j *job) deliver(ctx context.Context, m *queue.Message, agent delivery.Agen
 		default:
 			r.Last = qr
 			j.note(tracking.Event{Event: tracking.Defer, ID: m.ID, Sender: m.From, Recipient: TrackedAs(r), NextHop: r.NextHop, Status: res.Status, Detail: orStatus(res.RemoteText, res.Text)})
+		}
+	}
+	if missed != "" {
+		for k := events; k < len(j.events); k++ {
+			j.events[k].Detail = missed + "; " + j.events[k].Detail
 		}
 	}
 }
@@ -240,6 +258,7 @@ func (j *job) commit(m *queue.Message, changed bool) outcome {
 			err = s.bounce(m)
 		}
 		if err == nil {
+			s.discharged(m)
 			if err = s.Queue.RemoveMessage(m); errors.Is(err, queue.ErrNotFound) {
 				err = nil
 			}
@@ -264,6 +283,13 @@ func (j *job) commit(m *queue.Message, changed bool) outcome {
 		return outcome{m: m, dirty: true}
 	}
 	return outcome{m: m, later: later}
+}
+
+// discharged tells the hub that m is about to leave the queue, done.
+func (s *Scheduler) discharged(m *queue.Message) {
+	if s.Discharged != nil {
+		s.Discharged(m)
+	}
 }
 
 // success queues the success notification of the recipients delivered
@@ -313,9 +339,10 @@ func (s *Scheduler) folder(eng *routing.Engine, r *queue.Recipient) (string, err
 // job is the processing of one message.
 type job struct {
 	s         *Scheduler
-	events    []tracking.Event   // written once the outcome is recorded
-	succeeded []report.Recipient // delivered with NOTIFY=SUCCESS, their notification not yet queued
-	arrival   time.Time          // of the message, for the latency of final outcomes
+	events    []tracking.Event     // written once the outcome is recorded
+	succeeded []report.Recipient   // delivered with NOTIFY=SUCCESS, their notification not yet queued
+	arrival   time.Time            // of the message, for the latency of final outcomes
+	relays    map[string]*hubRelay // this message's choice of hubs, by routing's list (balance.go)
 }
 
 // note records a tracking event for the Update under way.

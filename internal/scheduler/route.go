@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/waypost/waypost/internal/address"
-	"github.com/waypost/waypost/internal/config"
 	"github.com/waypost/waypost/internal/queue"
 	"github.com/waypost/waypost/internal/routing"
 	"github.com/waypost/waypost/internal/status"
@@ -27,6 +26,10 @@ func (j *job) routed(m *queue.Message, r *queue.Recipient, d *routing.Decision) 
 	}
 	if d.Cost > 0 {
 		detail += fmt.Sprintf(", cost %d", d.Cost)
+	}
+	if len(d.Hubs) > 1 {
+		hop, _ := routing.ParseNextHop(r.NextHop)
+		detail += fmt.Sprintf(", hub %s of %s", hop.Server, strings.Join(d.Hubs, ", "))
 	}
 	j.note(tracking.Event{Event: tracking.Route, ID: m.ID, Sender: m.From, Recipient: TrackedAs(r), NextHop: r.NextHop, Connector: d.Connector, Detail: detail})
 }
@@ -76,11 +79,16 @@ func (rs *recipientSet) add(typ, addr string) bool {
 }
 
 // hopOf is the next hop this hub gives d: another hub when d goes on
-// through one (NextHub; with no hub to hand it to, the "hub:" queue,
-// where it waits), otherwise the decision's own.
-func (s *Scheduler) hopOf(eng *routing.Engine, d *routing.Decision) routing.NextHop {
-	if remoteHub(d, s.Server) {
-		return routing.NextHop{Kind: routing.HopHub, Server: NextHub(eng.Org(), d, s.Server)}
+// through one, the first of routing's equivalent hubs (the process of a
+// message puts its own choice among them in its place, balance.go; with
+// no hub to hand it to, the "hub:" queue, where it waits), otherwise the
+// decision's own.
+func (s *Scheduler) hopOf(d *routing.Decision) routing.NextHop {
+	switch {
+	case len(d.Hubs) > 0:
+		return routing.NextHop{Kind: routing.HopHub, Server: d.Hubs[0]}
+	case remoteHub(d, s.Server):
+		return routing.NextHop{Kind: routing.HopHub}
 	}
 	return d.NextHop()
 }
@@ -95,40 +103,6 @@ func remoteHub(d *routing.Decision, self string) bool {
 		return !strings.EqualFold(d.SourceServer, self)
 	}
 	return false
-}
-
-// NextHub is the server a hub hands d to: in the first hub site on the
-// path (RelaySites) other than this hub's own, the lowest-named server with
-// a relay listener; otherwise the destination server (the mailbox's home
-// server or the connector's source server). It is never self: "" when there is no hub
-// to hand it to.
-func NextHub(org *config.Org, d *routing.Decision, self string) string {
-	mine := ""
-	if me := org.Server(self); me != nil {
-		mine = me.Site
-	}
-	for _, site := range d.RelaySites {
-		if strings.EqualFold(site, mine) {
-			continue // already here
-		}
-		best := ""
-		for _, srv := range org.ServersInSite(site) {
-			if srv.Relay != "" && !strings.EqualFold(srv.Name, self) && (best == "" || strings.ToLower(srv.Name) < strings.ToLower(best)) {
-				best = srv.Name
-			}
-		}
-		if best != "" {
-			return best
-		}
-	}
-	dest := d.Server
-	if d.Outcome == routing.OutcomeConnector {
-		dest = d.SourceServer
-	}
-	if strings.EqualFold(dest, self) {
-		return ""
-	}
-	return dest
 }
 
 // destination is the address an agent delivers d to: the recipient's

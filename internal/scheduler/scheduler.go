@@ -46,6 +46,17 @@ type Scheduler struct {
 
 	Metrics *metrics.Metrics // nil: none
 
+	// Shadow keeps a shadow of what is relayed to another hub until that
+	// hub delivers it onward (shadow.go; package shadow).
+	Shadow bool
+	// Discharged, when set, is called with a message about to leave the
+	// queue because it is done or removed, before it leaves:
+	// the hub remembers it to answer the discharge queries of the hubs
+	// that keep shadows of it (shadow.Discharged).
+	Discharged func(m *queue.Message)
+
+	hubs balancer // load sharing among equivalent hubs (balance.go)
+
 	wakeOnce sync.Once
 	wake     chan struct{}
 

@@ -63,8 +63,15 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
+	return newFixtureOrg(t, orgText)
+}
+
+// newFixtureOrg is newFixture for the organization text, whose scheduler
+// is hub1.
+func newFixtureOrg(t testing.TB, text string) *fixture {
+	t.Helper()
 	dir := t.TempDir()
-	org, err := config.Parse([]byte(orgText), "org.toml", dir)
+	org, err := config.Parse([]byte(text), "org.toml", dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,14 +31,19 @@
 //
 // Hub-to-hub relay. Each server with a relay address (server.relay) also
 // runs a relay listener (NewRelay), a receive connector of the internal kind
-// KindRelay with the default limits. On it a peer proves that it is a hub
-// of the organization before MAIL, with the challenge-and-response SASL
-// mechanism of package hubauth (X-WAYPOST-HUB): the secret never travels
-// and, as every challenge carries a fresh nonce, a recorded exchange
-// cannot be replayed. It is the only mechanism offered there. The relay
-// listener has no STARTTLS yet, so the messages themselves travel in clear:
-// keep relay addresses on a private network. A wrong proof gets 535 5.7.8 and counts as a failed AUTH; MAIL before the
-// proof gets 530 5.7.0 Hub authentication required. A proven peer may send
+// KindRelay with the default limits. It offers STARTTLS (RFC 3207; TLS
+// 1.3, the certificate of server.relay_tls or a self-signed one made in
+// the data folder, relaytls.go) and refuses AUTH and MAIL before it with
+// 530 5.7.0 Must issue a STARTTLS command first. Inside TLS a peer proves
+// that it is a hub of the organization before MAIL, with the
+// challenge-and-response SASL mechanism of package hubauth
+// (X-WAYPOST-HUB), bound to the TLS channel (RFC 9266 tls-exporter): the
+// challenge proves the secret to the peer for this channel, the secret
+// never travels and, as every challenge carries a fresh nonce, a recorded
+// exchange cannot be replayed, nor a response made on another channel
+// passed on. It is the only mechanism offered there, and only inside TLS.
+// A wrong proof gets 535 5.7.8 and counts as a failed AUTH; MAIL before
+// the proof gets 530 5.7.0 Hub authentication required. A proven peer may send
 // to any recipient (org-internal trust); the envelope it gives is kept
 // (RET, ENVID, NOTIFY, ORCPT), Envelope.Auth is "hub:<peer>", and when the
 // data begins with an X-Waypost-Arrival: header line (ArrivalHeader, an

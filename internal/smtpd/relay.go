@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -30,15 +31,22 @@ const KindRelay = "relay"
 // of the receiving hub removes it and uses it as Envelope.Arrival.
 const ArrivalHeader = "X-Waypost-Arrival"
 
-// replyHubAuthRequired refuses MAIL on a relay listener before the proof.
-var replyHubAuthRequired = reply(status.ReplyAuthRequired, status.AuthRequired, "Hub authentication required")
+// replyHubAuthRequired refuses MAIL on a relay listener before the proof,
+// and replyHubNeedsTLS refuses AUTH and MAIL there before STARTTLS (RFC
+// 3207 section 4).
+var (
+	replyHubAuthRequired = reply(status.ReplyAuthRequired, status.AuthRequired, "Hub authentication required")
+	replyHubNeedsTLS     = reply(status.ReplyAuthRequired, status.AuthRequired, "Must issue a STARTTLS command first: hubs relay only over TLS")
+)
 
 // hubAuthPrefix marks Envelope.Auth of mail relayed by a proven hub.
 const hubAuthPrefix = "hub:"
 
 // NewRelay builds the hub-to-hub listener of server: a receive connector of
 // kind KindRelay named "relay" with the default limits, on which a peer
-// must prove secret (package hubauth) before MAIL. Once it has, the peer may
+// must start TLS (relaytls.go: the certificate of server.relay_tls, or a
+// self-signed one in the data folder) and then prove secret for that TLS
+// channel (package hubauth) before MAIL. Once it has, the peer may
 // send to any recipient, and the envelope it gives (DSN parameters, the
 // arrival time in ArrivalHeader) is kept.
 func NewRelay(org *config.Org, server string, secret []byte, eng func() *routing.Engine, q Queue, log *slog.Logger) (*Listener, error) {
@@ -77,6 +85,9 @@ func NewRelay(org *config.Org, server string, secret []byte, eng func() *routing
 	if err != nil {
 		return nil, err
 	}
+	if l.tls, err = relayTLS(s); err != nil {
+		return nil, fmt.Errorf("smtpd: relay listener: %w", err)
+	}
 	l.secret = append([]byte(nil), secret...)
 	return l, nil
 }
@@ -101,29 +112,36 @@ func (l *Listener) addrLocked(a netip.Addr) bool {
 	return !l.isRelay() && l.logins.AddrLocked(a)
 }
 
-// hubAuth is the server side of hubauth.Mechanism on a relay listener: a
-// fresh challenge, then a response that only a holder of the secret can
-// give for it.
+// hubAuth is the server side of hubauth.Mechanism on a relay listener,
+// inside TLS: a fresh challenge that proves the secret for this TLS
+// channel, then a response that only a holder of the secret can give for
+// it on this channel.
 func (s *session) hubAuth(mech string) (sasl.Server, error) {
 	if mech != hubauth.Mechanism {
 		return nil, smtp.ErrAuthUnknownMechanism
 	}
-	return saslServer{&hubServer{s: s}}, nil
+	binding, err := hubauth.Binding(s.g.tls())
+	if err != nil {
+		s.g.note("reason", err.Error())
+		return nil, replyHubNeedsTLS
+	}
+	return saslServer{&hubServer{s: s, binding: binding}}, nil
 }
 
 type hubServer struct {
-	s     *session
-	nonce string
+	s       *session
+	binding []byte // the TLS channel's (RFC 9266 tls-exporter)
+	nonce   string
 }
 
 func (h *hubServer) Next(resp []byte) ([]byte, bool, error) {
 	s := h.s
 	if h.nonce == "" {
-		ch, nonce := hubauth.Challenge(s.l.server.Name)
+		ch, nonce := hubauth.Challenge(s.l.secret, s.l.server.Name, h.binding)
 		h.nonce = nonce
 		return ch, false, nil
 	}
-	client, err := hubauth.Verify(s.l.secret, h.nonce, s.l.server.Name, resp)
+	client, err := hubauth.Verify(s.l.secret, h.nonce, s.l.server.Name, h.binding, resp)
 	att := s.l.logins.Check("relay", client, s.g.remote.Addr())
 	org := s.l.org
 	if e := s.l.eng(); e != nil {
@@ -154,6 +172,7 @@ const ORCPTHeader = "X-Waypost-ORCPT"
 // relayed is what the first lines of a relayed message carry.
 type relayed struct {
 	arrival time.Time
+	shadow  string            // the ShadowHeader line's value, "" without one
 	orcpt   map[string]string // lower-case recipient -> ORCPT
 }
 
@@ -165,7 +184,7 @@ func takeRelayed(r io.Reader) (relayed, io.Reader) {
 	br := bufio.NewReaderSize(r, 4096)
 	for {
 		name := ""
-		for _, h := range []string{ArrivalHeader, ORCPTHeader} {
+		for _, h := range []string{ArrivalHeader, ORCPTHeader, ShadowHeader} {
 			if p, err := br.Peek(len(h) + 1); err == nil && strings.EqualFold(string(p), h+":") {
 				name = h
 			}
@@ -184,6 +203,8 @@ func takeRelayed(r io.Reader) (relayed, io.Reader) {
 			if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
 				out.arrival = t
 			}
+		case ShadowHeader:
+			out.shadow = v
 		case ORCPTHeader:
 			rcpt, enc, ok := strings.Cut(v, " ")
 			if o, err := base64.StdEncoding.DecodeString(enc); ok && err == nil {

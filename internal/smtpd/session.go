@@ -106,6 +106,9 @@ func (s *session) mail(from string, opts *smtp.MailOptions) error {
 	if s.l.rc.Kind == config.KindSubmission && authUser == "" {
 		return replyAuthRequired
 	}
+	if s.l.isRelay() && s.g.tls() == nil {
+		return replyHubNeedsTLS
+	}
 	if s.l.isRelay() && !strings.HasPrefix(authUser, hubAuthPrefix) {
 		return replyHubAuthRequired
 	}
@@ -150,6 +153,9 @@ func (s *session) rcpt(to string, opts *smtp.RcptOptions) error {
 	}
 	if !ok || raw == "" {
 		raw = to
+	}
+	if r, ok := s.shadowQuery(tx, raw); ok {
+		return r
 	}
 	if opts.OriginalRecipientType != "" {
 		orcpt = strings.ToLower(string(opts.OriginalRecipientType)) + ";" + opts.OriginalRecipient
@@ -289,6 +295,7 @@ func (s *session) data(r io.Reader) error {
 	var body io.Reader = br
 	arrival := start
 	rcpts := tx.rcpts
+	shadowOf := ""
 	if s.l.isRelay() {
 		// A hub relayed it: the first lines may carry the original
 		// arrival and ORCPTs that RCPT could not.
@@ -296,6 +303,9 @@ func (s *session) data(r io.Reader) error {
 		rl, body = takeRelayed(br)
 		if !rl.arrival.IsZero() {
 			arrival = rl.arrival
+		}
+		if rl.shadow != "" {
+			shadowOf = shadowOrigin(authUser, rl.shadow)
 		}
 		if len(rl.orcpt) > 0 {
 			rcpts = append([]Recipient(nil), tx.rcpts...)
@@ -316,6 +326,7 @@ func (s *session) data(r io.Reader) error {
 		RemoteAddr: s.g.remote.String(),
 		Helo:       helo,
 		Receiver:   s.l.rc.Name,
+		ShadowOf:   shadowOf,
 	}
 	var authField string // Authentication-Results, before Received (RFC 8601 section 5)
 	var authLog []any
@@ -360,6 +371,9 @@ func (s *session) data(r io.Reader) error {
 		s.g.note("from", tx.from, "receive_id", rid, "id", id, "err", "the queue returned before reading the whole message")
 		return replyQueueFailed
 	}
+	if r := s.shadowCopy(id, env, rid); r != nil {
+		return r
+	}
 	written := make([]string, len(tx.rcpts))
 	for i, rc := range tx.rcpts {
 		written[i] = rc.Written
@@ -376,6 +390,9 @@ func (s *session) data(r io.Reader) error {
 
 func (s *session) AuthMechanisms() []string {
 	if s.l.isRelay() {
+		if s.g.tls() == nil {
+			return nil // offered inside TLS only (relay.go)
+		}
 		return []string{hubauth.Mechanism}
 	}
 	if !s.authOffered() || s.g.tls() == nil && !s.loopback {
@@ -394,6 +411,8 @@ func (s *session) startAuth(mech string) (sasl.Server, error) {
 	case s.l.addrLocked(s.g.remote.Addr()):
 		// Locked out by failures in other sessions since this one began.
 		return nil, replyAuthLockout
+	case relay && s.g.tls() == nil:
+		return nil, replyHubNeedsTLS
 	case relay && s.g.needEHLO():
 		return nil, replyEHLOFirst
 	case relay && s.busy():

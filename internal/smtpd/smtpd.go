@@ -44,6 +44,10 @@ type Envelope struct {
 	RemoteAddr string      // client ip:port
 	Helo       string      // EHLO/HELO argument, printable ASCII only
 	Receiver   string      // receive connector name
+	// ShadowOf, on the relay listener, marks a shadow copy made before
+	// the 250 by another hub: "SERVER ID" (package shadow), "" for a
+	// message to deliver.
+	ShadowOf string
 }
 
 // Recipient is one accepted RCPT.
@@ -79,6 +83,8 @@ type Listener struct {
 	fqdn   string
 	tls    *tls.Config // nil without STARTTLS
 	secret []byte      // the hub secret, on a relay listener (KindRelay)
+	// shadows is the hub's shadow redundancy (shadow.go); nil: none.
+	shadows Shadows
 	// resolver asks the server's dns for the sender checks; nil: the system's.
 	resolver *net.Resolver
 	srv      *smtp.Server

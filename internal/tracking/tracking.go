@@ -1,7 +1,7 @@
 // Package tracking is the message tracking log of a hub, after Exchange's
 // message tracking: one JSON line per event in the life of a message
 // (RECEIVE, RESOLVE, EXPAND, ROUTE, DEFER, SEND, DELIVER, FAIL, DSN,
-// QUARANTINE), so that an administrator can answer "what happened to the
+// QUARANTINE; SHADOW, DISCHARGE and RESUBMIT of shadow redundancy), so that an administrator can answer "what happened to the
 // mail Alice sent Bob this morning" with `waypost track`. Lines are
 // appended to tracking.log in the hub's data folder; Search reads them
 // back with filters.

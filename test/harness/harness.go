@@ -53,16 +53,31 @@ func Binary(t testing.TB) string {
 	return binary
 }
 
-// Port returns a free loopback address (127.0.0.1:port).
+// Port returns a free loopback address (127.0.0.1:port), never one it
+// returned before in this process: the kernel may give a port that was
+// just closed again, and two listeners of one test would then collide.
 func Port(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		if !portsGiven[addr] {
+			portsGiven[addr] = true
+			return addr
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
+
+var (
+	portsMu    sync.Mutex
+	portsGiven = map[string]bool{}
+)
 
 // Hub is one running `waypost serve`.
 type Hub struct {
