@@ -50,8 +50,8 @@ func TestRelayShadowQuery(t *testing.T) {
 	h := serve(t, func(org *config.Org, eng func() *routing.Engine, q Queue, log *slog.Logger) (*Listener, error) {
 		return NewRelay(org, "hub-hq", testSecret, eng, q, log)
 	}, func(l *Listener) { l.SetShadows(st) })
-	c := h.hello()
-	c.cmd("MAIL FROM:<>", "530 5.7.0") // the query too needs the proof
+	c := h.hubHello()
+	c.cmd("MAIL FROM:<>", "530 5.7.0 Hub authentication required") // the query too needs the proof
 	c.prove("hub-hq", testSecret, "235 ")
 	c.cmd("MAIL FROM:<>", "250 ")
 	for i := range 30 {
