@@ -39,9 +39,11 @@
 // share the next one, and each Add returns only after an fsync of msg/
 // that started after its own rename has ended, with that fsync's error,
 // so a failed shared fsync fails every Add it was to cover (each removes
-// its file) and no other. One new file and one name per message, and
-// one folder fsync per group of messages that finish together. Any failure of a write, fsync or rename
-// returns an error wrapping ErrStorage after removing what was written.
+// its file) and no other. One new file (or a removed one written over:
+// "Reuse" below) and one name per message, and one folder fsync per group
+// of messages that finish together. Any failure of a write, fsync or
+// rename returns an error wrapping ErrStorage after removing what was
+// written.
 // Update and Put write the record to meta/ the same way (temp, fsync,
 // rename, folder fsync), so a record is always the old one or the new one;
 // Put writes it from memory, reading nothing (the scheduler keeps every
