@@ -21,6 +21,9 @@
 #
 #   bench/backlog.sh                 # 100000 messages
 #   MSGS=20000 IDLE=10 bench/backlog.sh
+#   PROFILE=/tmp/drain.data MSGS=20000 IDLE=5 bench/backlog.sh   # the drain under perf record -g
+#   PERF=1 MSGS=20000 IDLE=5 bench/backlog.sh                    # the drain's system calls (perf stat)
+#   WAYPOST_BIN=/tmp/waypost-main bench/backlog.sh               # a binary built elsewhere (A/B)
 #
 # Runs as any user (no Postfix instance: only smtp-source and smtp-sink
 # from Debian's postfix package, installed when missing, which needs
@@ -40,6 +43,9 @@ SETTLE=${SETTLE:-10}
 IDLE=${IDLE:-30}
 STALL=${STALL:-120}
 RETRY=${RETRY:-1h}
+PROFILE=${PROFILE:-}
+PERF=${PERF:-0}
+PERF_CALLS=${PERF_CALLS:-"nanosleep futex write read openat close pread64 pwrite64 fsync fdatasync fcntl newfstat newfstatat setsockopt statfs renameat unlinkat epoll_ctl epoll_pwait accept4 connect sched_yield"}
 [[ $RETRY =~ ^[0-9]+(s|m|h)$ ]] || fail "RETRY must be a duration such as 1h or 90s, not '$RETRY'"
 for v in MSGS SIZE SESSIONS SUT_PORT SINK_PORT API_PORT SETTLE IDLE STALL; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || fail "$v must be a non-negative integer, not '${!v}'"
@@ -52,9 +58,10 @@ for p in "$SUT_PORT" "$SINK_PORT" "$API_PORT"; do
 done
 
 WORK=$(mktemp -d -t waypost-backlog.XXXXXX)
-SINK_PID= HUB_PID= SOURCE_PID=
+SINK_PID= HUB_PID= SOURCE_PID= PERF_PID=
 cleanup() {
 	set +e
+	[[ -n $PERF_PID ]] && stop_pid "$PERF_PID"
 	[[ -n $SOURCE_PID ]] && stop_pid "$SOURCE_PID"
 	stop_waypost
 	[[ -n $SINK_PID ]] && stop_pid "$SINK_PID"
@@ -103,6 +110,20 @@ cat "$WORK/last.out" >&2
 
 # 4. the target comes back
 start_sink "$SINK_PORT" "$WORK/sink.count"
+if [[ -n $PROFILE ]]; then
+	perf record -g -p "$HUB_PID" -o "$PROFILE" 2>"$WORK/perf.err" &
+	PERF_PID=$!
+	sleep 1 # attached to every thread
+elif [[ $PERF == 1 ]]; then
+	events=(-e raw_syscalls:sys_enter)
+	for c in $PERF_CALLS; do # the system calls this kernel has tracepoints for
+		[[ -e /sys/kernel/tracing/events/syscalls/sys_enter_$c || -e /sys/kernel/debug/tracing/events/syscalls/sys_enter_$c ]] &&
+			events+=(-e "syscalls:sys_enter_$c")
+	done
+	perf stat -x , -o "$WORK/perf.txt" "${events[@]}" -p "$HUB_PID" 2>"$WORK/perf.err" &
+	PERF_PID=$!
+	sleep 1
+fi
 read -r u0 s0 <<<"$(proc_cpu "$HUB_PID")"
 t0=$EPOCHREALTIME
 (
@@ -113,6 +134,16 @@ t0=$EPOCHREALTIME
 RETRY_PID=$!
 wait_count "$WORK/sink.count" "$MSGS" "$STALL" || fail "the backlog did not drain (see $WORK/hub/hub.log; KEEP=1 keeps it)"
 read -r u1 s1 <<<"$(proc_cpu "$HUB_PID")"
+if [[ -n $PERF_PID ]]; then
+	kill -INT "$PERF_PID" 2>/dev/null || true # perf record writes its file on SIGINT
+	wait "$PERF_PID" || true
+	PERF_PID=
+	if [[ $PERF == 1 ]]; then
+		say "system calls of the hub over the drain (perf stat), per message:"
+		awk -F, -v n="$MSGS" '$3 ~ /sys_enter/ { name = $3; sub(/.*sys_enter_?/, "", name); if (name == "") name = "total"
+			printf "  %-14s %8d  %6.2f/msg\n", name, $1, $1 / n }' "$WORK/perf.txt" | sort -k3 -rn >&2
+	fi
+fi
 wait "$RETRY_PID" || true
 read -r retry_rc retry_time <"$WORK/retry.done"
 ((retry_rc == 0)) || say "waypost queue retry failed (status $retry_rc): $(tail -2 "$WORK/retry.out")"

@@ -31,8 +31,17 @@ need_postfix() {
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null </dev/null
 }
 
-# build_waypost DIR builds the binary of this tree into DIR/waypost.
-build_waypost() { (cd "$BENCH_ROOT" && go build -o "$1/waypost" ./cmd/waypost); }
+# build_waypost DIR builds the binary of this tree into DIR/waypost, or
+# copies WAYPOST_BIN there when it is set (a binary built from another
+# commit, for an A/B comparison in the same minutes).
+build_waypost() {
+	if [[ -n ${WAYPOST_BIN:-} ]]; then
+		[[ -x $WAYPOST_BIN ]] || fail "WAYPOST_BIN '$WAYPOST_BIN' is not an executable"
+		cp -- "$WAYPOST_BIN" "$1/waypost"
+		return
+	fi
+	(cd "$BENCH_ROOT" && go build -o "$1/waypost" ./cmd/waypost)
+}
 
 # port_free PORT fails when something listens on BENCH_ADDR:PORT.
 port_free() { ! timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$BENCH_ADDR" "$1" 2>/dev/null; }

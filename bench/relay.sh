@@ -19,6 +19,8 @@
 #   PERF=1 MSGS=4000 ONLY=waypost bench/relay.sh     # count the hub's system calls (perf stat)
 #   STRACE=1 MSGS=4000 ONLY=waypost bench/relay.sh   # the same with strace -f -c (every call
 #                                                    # named, but the hub runs many times slower)
+#   PROFILE=/tmp/hub.data MSGS=4000 ONLY=waypost bench/relay.sh  # the hub under perf record -g
+#   WAYPOST_BIN=/tmp/waypost-main ONLY=waypost bench/relay.sh    # a binary built elsewhere (A/B)
 #   HUBS=2 bench/relay.sh                   # the multi-hub variant: two hubs of one site,
 #                                           # hub1 takes the load, hub2 its shadow copies;
 #                                           # shadow_on_receive "off", then "best_effort",
@@ -35,9 +37,10 @@ SESSIONS=${SESSIONS:-20}
 SUT_PORT=${SUT_PORT:-2525}
 SINK_PORT=${SINK_PORT:-2526}
 ONLY=${ONLY:-}
-PERF_CALLS=${PERF_CALLS:-"nanosleep futex write read openat close pread64 fsync fdatasync fcntl newfstat newfstatat setsockopt statfs renameat unlinkat epoll_ctl epoll_pwait accept4 sched_yield"}
+PERF_CALLS=${PERF_CALLS:-"nanosleep futex write read openat close pread64 pwrite64 fsync fdatasync ftruncate fcntl newfstat newfstatat setsockopt statfs renameat unlinkat epoll_ctl epoll_pwait accept4 connect sched_yield"}
 STRACE=${STRACE:-0}
 PERF=${PERF:-0}
+PROFILE=${PROFILE:-}
 STALL=${STALL:-60}
 HUBS=${HUBS:-1}
 RELAY1_PORT=${RELAY1_PORT:-2527}
@@ -97,6 +100,8 @@ run() {
 					wrap+=" -e syscalls:sys_enter_$c"
 			done
 			wrap+=" --"
+		elif [[ -n $PROFILE ]]; then
+			wrap="perf record -g -o $PROFILE --"
 		fi
 		HUB_WRAP=$wrap start_waypost "$WORK" "$SUT_PORT" "$SINK_PORT"
 		cpu0=$(proc_cpu "$HUB_PID")

@@ -115,7 +115,10 @@ func (m *model) apply(op Op) error {
 		_, err := m.add(op.Path, false, false, nil)
 		return err
 	case OpTruncate:
-		m.inodes[op.Ino].data = nil
+		n := m.inodes[op.Ino]
+		data := make([]byte, op.Off) // zeros past the old end, as ftruncate(2)
+		copy(data, n.data)
+		n.data = data
 	case OpWrite:
 		n := m.inodes[op.Ino]
 		end := op.Off + int64(len(op.Data))

@@ -19,7 +19,7 @@ type OpKind int
 const (
 	OpMkdir    OpKind = iota // Path created as a folder
 	OpCreate                 // Path created as an empty file
-	OpTruncate               // the file Ino cut to nothing (O_TRUNC)
+	OpTruncate               // the file Ino cut to Off bytes (O_TRUNC: to nothing)
 	OpWrite                  // Data written to the file Ino at Off
 	OpSync                   // the file or folder Ino fsynced
 	OpRename                 // Path renamed to To
@@ -46,7 +46,7 @@ func (op Op) String() string {
 	case OpCreate:
 		return "create " + op.Path
 	case OpTruncate:
-		return "truncate " + op.Path
+		return fmt.Sprintf("truncate %s to %d bytes", op.Path, op.Off)
 	case OpWrite:
 		return fmt.Sprintf("write %s (%d bytes at %d)", op.Path, len(op.Data), op.Off)
 	case OpSync:
@@ -294,6 +294,16 @@ func (f *recFile) Write(p []byte) (int, error) {
 		f.off += int64(n)
 	}
 	return n, err
+}
+
+// Truncate sets the file's size, as os.File.Truncate.
+func (f *recFile) Truncate(size int64) error {
+	f.r.mu.Lock()
+	defer f.r.mu.Unlock()
+	if err := f.f.Truncate(size); err != nil {
+		return err
+	}
+	return f.r.record(Op{Kind: OpTruncate, Path: f.rel, Ino: f.ino, Off: size})
 }
 
 // Sync records the fsync of the file (and makes none).

@@ -35,7 +35,12 @@ func (s *Store) Add(env Envelope, body io.Reader) (*Message, error) {
 
 	// The queue file: content, record, trailer (see trailer). Writes go
 	// through a buffer: a body read from SMTP comes a line at a time.
-	_, renamed, err := s.writeFile(s.msgDir, m.ID, func(w io.Writer) (int64, error) {
+	f, reused, err := s.createQueueFile()
+	if err != nil {
+		s.spaceResult(err)
+		return nil, storageErr("creating temp file in", s.msgDir, err)
+	}
+	_, renamed, err := s.writeOver(f, reused, s.msgDir, m.ID, func(w io.Writer) (int64, error) {
 		bw := writers.Get().(*bufio.Writer)
 		bw.Reset(w)
 		defer func() { bw.Reset(nil); writers.Put(bw) }()

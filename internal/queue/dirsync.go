@@ -19,10 +19,17 @@ type dirSync struct {
 	mu   sync.Mutex
 	cur  *syncRound // the round whose fsync runs, or nil
 	next *syncRound // the round gathering callers while cur runs, or nil
+
+	// Rounds are numbered in the order their fsyncs start (one at a
+	// time): started is the last number given, synced the last round
+	// whose fsync succeeded, failed the last one whose fsync failed. A
+	// ticket (reuse.go) tells whether a change made before it is durable.
+	started, synced, failed uint64
 }
 
 // syncRound is one fsync of the folder and the callers it covers.
 type syncRound struct {
+	seq  uint64        // its number, given when its fsync starts
 	done chan struct{} // closed when the fsync has ended
 	err  error         // its error, set before done is closed
 }
@@ -53,17 +60,46 @@ func (d *dirSync) sync() error {
 	}
 	d.mu.Lock()
 	d.next, d.cur = nil, r // from here, newcomers gather for the round after
+	d.started++
+	r.seq = d.started
 	d.mu.Unlock()
 
 	r.err = d.fs.SyncDir(d.dir)
-	close(r.done)
 
 	d.mu.Lock()
+	if r.err == nil {
+		d.synced = max(d.synced, r.seq)
+	} else {
+		d.failed = max(d.failed, r.seq)
+	}
 	if d.cur == r {
 		d.cur = nil
 	}
 	d.mu.Unlock()
+	close(r.done)
 	return r.err
+}
+
+// ticket is taken after a change to the folder's names (a rename, a
+// removal): the change is durable once a round numbered ticket or later
+// has ended without error (durable).
+func (d *dirSync) ticket() uint64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.started + 1 // the round running now may have begun before the change
+}
+
+// durable says whether the change of a ticket is durable (ok), and
+// whether it may never be known to be (lost): a round that was to cover
+// it failed, and after a failed fsync the kernel may have dropped the
+// change (fsync(2), "ERRORS"), whatever later rounds say.
+func (d *dirSync) durable(ticket uint64) (ok, lost bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.failed >= ticket {
+		return false, true
+	}
+	return d.synced >= ticket, false
 }
 
 // dirSyncs holds a Store's group commits, one per folder; the zero value

@@ -13,6 +13,7 @@
 //	DIR/meta/ID.json      the record as Update last wrote it, if it has
 //	DIR/quarantine/       messages whose record is not valid
 //	DIR/msg/tmp-*         files being written (also in meta/)
+//	DIR/msg/free-ID       removed queue files kept for reuse (reuse.go)
 //	DIR/inflight/N        the message worker N is processing (inflight.go)
 //
 // The queue file is the message: it exists from the moment Add commits
@@ -38,14 +39,17 @@
 // share the next one, and each Add returns only after an fsync of msg/
 // that started after its own rename has ended, with that fsync's error,
 // so a failed shared fsync fails every Add it was to cover (each removes
-// its file) and no other. One new file and one name per message, and
-// one folder fsync per group of messages that finish together. Any failure of a write, fsync or rename
-// returns an error wrapping ErrStorage after removing what was written.
+// its file) and no other. One new file (or a removed one written over:
+// "Reuse" below) and one name per message, and one folder fsync per group
+// of messages that finish together. Any failure of a write, fsync or
+// rename returns an error wrapping ErrStorage after removing what was
+// written.
 // Update and Put write the record to meta/ the same way (temp, fsync,
 // rename, folder fsync), so a record is always the old one or the new one;
 // Put writes it from memory, reading nothing (the scheduler keeps every
 // record in memory from the one reading at Open: Options.Scan).
-// Remove deletes the queue file first, then the record.
+// Remove deletes the queue file first (or keeps it for reuse, below),
+// then the record.
 //
 // A crash may duplicate a message (the client never saw the reply and sends
 // it again, or a delivery done before the crash is repeated), never lose
@@ -74,6 +78,39 @@
 // An fsync of msg/ per delivered message would cost an open, an fsync
 // and a close each time, and the folder fsyncs of the Adds would queue
 // behind it.
+//
+// # Reuse
+//
+// RemoveMessage and Finish do not unlink a small queue file (up to 60 KiB
+// of content; at most 256 kept): they rename it to msg/free-ID, and a
+// later Add writes its message over that file (from its start, then cut
+// to its new size, fdatasync, rename to the new ID, folder fsync) instead
+// of creating a new one. On ext4, creating an inode and allocating its
+// blocks, then freeing them and discarding them at the unlink, were the
+// dearest steps of a message (docs/performance.md). The crash rules:
+//   - A kept file is written over only after an fsync of msg/ that began
+//     after its rename to free-ID has ended without error (the Adds'
+//     group commit makes those fsyncs; dirsync.go numbers them). Before
+//     that, a power cut could bring the file back as msg/ID, the message
+//     it was, holding the new message's content: a duplicate delivered
+//     with another message's content. After it, the old name is gone
+//     for good and a power cut leaves the file under free-ID (or, once
+//     renamed, under the new ID with its content flushed before).
+//   - A kept file whose covering fsync failed is unlinked, never reused:
+//     after a failed fsync the kernel may have dropped the rename.
+//   - Every rename stays within msg/ (one folder, whose fsync covers both
+//     names), and the new content is flushed with its size before the
+//     file takes its new name, so no name of msg/ ever shows a mix of
+//     old and new content.
+//   - Open unlinks every free-* file: a file kept by the last run may
+//     have been half written over when it stopped.
+//
+// The power-cut replay TestQueueReusePowerCut (internal/powercut) checks
+// every state a power cut can leave of removals and reuses. When a write
+// of the queue fails for want of space (ENOSPC, EDQUOT) the kept files
+// are unlinked and, until a write succeeds again, every removal unlinks,
+// so that each delivery frees its space at once; Remove by ID alone (an
+// administrator's removal) unlinks as before.
 //
 // # Record format
 //

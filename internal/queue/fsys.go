@@ -1,13 +1,22 @@
 package queue
 
 import (
+	"io"
 	"os"
 )
+
+// contentFile is a queue file open for reading its content
+// (OpenMessage).
+type contentFile interface {
+	io.ReaderAt
+	io.Closer
+}
 
 // fsys is the file system operations whose failure the durability
 // contract must survive. Tests substitute one that fails on demand.
 type fsys interface {
 	CreateTemp(dir string) (file, error) // a new file named tmp-* in dir, mode 0600
+	Reuse(path string) (file, error)     // an existing file, open for writing over from its start (reuse.go)
 	Rename(oldpath, newpath string) error
 	Remove(name string) error
 	SyncDir(dir string) error
@@ -15,10 +24,12 @@ type fsys interface {
 
 // file is a temp file being written. Sync needs only flush the data and
 // size: the file is written once, then renamed into a folder that is
-// fsynced after (fdatasync(2) on Linux).
+// fsynced after (fdatasync(2) on Linux). Truncate cuts a reused file to
+// what was written over it.
 type file interface {
 	Name() string
 	Write(p []byte) (int, error)
+	Truncate(size int64) error
 	Sync() error
 	Close() error
 }
@@ -27,6 +38,7 @@ type file interface {
 type osFS struct{}
 
 func (osFS) CreateTemp(dir string) (file, error)  { return createTemp(dir) }
+func (osFS) Reuse(path string) (file, error)      { return openReuse(path) }
 func (osFS) Rename(oldpath, newpath string) error { return rename(oldpath, newpath) }
 func (osFS) Remove(name string) error             { return os.Remove(name) }
 

@@ -75,7 +75,8 @@ func readContent(t testing.TB, s *Store, id string) string {
 	return string(b)
 }
 
-// files lists every file under the queue folder but the lock, as sorted
+// files lists every file under the queue folder but the lock and the
+// removed queue files kept for reuse, as sorted
 // paths relative to it.
 func files(t testing.TB, dir string) []string {
 	t.Helper()
@@ -86,6 +87,9 @@ func files(t testing.TB, dir string) []string {
 			t.Fatal(err)
 		}
 		for _, e := range entries {
+			if sub == "msg" && isFreeName(e.Name()) {
+				continue // a removed file kept for reuse (reuse.go)
+			}
 			out = append(out, sub+"/"+e.Name())
 		}
 	}
@@ -120,6 +124,17 @@ func (f *faultFS) CreateTemp(dir string) (file, error) {
 		return nil, err
 	}
 	of, err := f.osFS.CreateTemp(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &faultFile{file: of, fs: f}, nil
+}
+
+func (f *faultFS) Reuse(path string) (file, error) {
+	if err := f.fail("create", path); err != nil {
+		return nil, err
+	}
+	of, err := f.osFS.Reuse(path)
 	if err != nil {
 		return nil, err
 	}

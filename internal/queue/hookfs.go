@@ -18,6 +18,17 @@ func (h *hookFS) CreateTemp(dir string) (file, error) {
 	return &hookFile{file: f, fault: h.fault}, nil
 }
 
+func (h *hookFS) Reuse(path string) (file, error) {
+	if err := h.fault("create", path); err != nil {
+		return nil, err
+	}
+	f, err := h.fsys.Reuse(path)
+	if err != nil {
+		return nil, err
+	}
+	return &hookFile{file: f, fault: h.fault}, nil
+}
+
 func (h *hookFS) Rename(oldpath, newpath string) error {
 	if err := h.fault("rename", newpath); err != nil {
 		return err

@@ -11,7 +11,9 @@ import (
 // Markers are the in-flight markers of a scheduler's workers: one small
 // file per worker slot, DIR/inflight/N, holding the ID of the message the
 // worker is processing (written at offset 0 when it starts, blanked when
-// it ends). They are never fsynced: they are there for a crash of the
+// it ends with the message still queued; a message that left the queue
+// may stay named until the slot's next message, as a marker naming no
+// queued message is passed over). They are never fsynced: they are there for a crash of the
 // process (a poison message), not of the machine, and the page cache
 // survives the former. Read at the next start, they name the messages
 // that were in flight when the process died (Exchange's poison message

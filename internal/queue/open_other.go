@@ -6,8 +6,24 @@ import "os"
 
 func openRead(path string) (*os.File, error) { return os.Open(path) }
 
+func openContent(path string) (contentFile, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err // not a nil *os.File in a non-nil contentFile
+	}
+	return f, nil
+}
+
 func createTemp(dir string) (file, error) {
 	f, err := os.CreateTemp(dir, tmpPrefix+"*")
+	if err != nil {
+		return nil, err // not a nil *os.File in a non-nil file
+	}
+	return f, nil
+}
+
+func openReuse(path string) (file, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {
 		return nil, err // not a nil *os.File in a non-nil file
 	}

@@ -3,6 +3,7 @@
 package queue
 
 import (
+	"io"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -28,6 +29,58 @@ func openRead(path string) (*os.File, error) {
 	return os.NewFile(uintptr(fd), path), nil
 }
 
+// openContent opens the queue file at path for reading its content: a
+// bare descriptor read with pread(2), as OpenMessage needs nothing else.
+func openContent(path string) (contentFile, error) {
+	fd, err := ignoringEINTR(func() (int, error) { return syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0) })
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	return &rawReader{fd: fd, name: path}, nil
+}
+
+// rawReader is a queue file open for reading, as a bare descriptor.
+type rawReader struct {
+	fd   int
+	name string
+}
+
+// ReadAt reads len(p) bytes at off, or fewer and io.EOF at the end of
+// the file.
+func (f *rawReader) ReadAt(p []byte, off int64) (int, error) {
+	if f.fd < 0 {
+		return 0, &fs.PathError{Op: "read", Path: f.name, Err: fs.ErrClosed}
+	}
+	n := 0
+	for n < len(p) {
+		m, err := syscall.Pread(f.fd, p[n:], off+int64(n))
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, &fs.PathError{Op: "read", Path: f.name, Err: err}
+		}
+		if m == 0 {
+			return n, io.EOF
+		}
+		n += m
+	}
+	return n, nil
+}
+
+// Close closes the descriptor; a second Close is an error.
+func (f *rawReader) Close() error {
+	if f.fd < 0 {
+		return &fs.PathError{Op: "close", Path: f.name, Err: fs.ErrClosed}
+	}
+	err := syscall.Close(f.fd)
+	f.fd = -1
+	if err != nil {
+		return &fs.PathError{Op: "close", Path: f.name, Err: err}
+	}
+	return nil
+}
+
 // createTemp creates a new file named tmp-* in dir, mode 0600, for
 // writing.
 func createTemp(dir string) (file, error) {
@@ -44,6 +97,17 @@ func createTemp(dir string) (file, error) {
 		}
 		return &rawFile{fd: fd, name: p}, nil
 	}
+}
+
+// openReuse opens the existing file at path for writing over it from its
+// start: no O_CREAT (no new inode), no O_TRUNC (its blocks are kept and
+// written over; Truncate cuts what is left past the new end).
+func openReuse(path string) (file, error) {
+	fd, err := ignoringEINTR(func() (int, error) { return syscall.Open(path, syscall.O_WRONLY|syscall.O_CLOEXEC, 0) })
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	return &rawFile{fd: fd, name: path}, nil
 }
 
 // rawFile is a new queue file open for writing, as a bare descriptor.
@@ -70,6 +134,19 @@ func (f *rawFile) Write(p []byte) (int, error) {
 		n += m
 	}
 	return n, nil
+}
+
+// Truncate sets the file's size.
+func (f *rawFile) Truncate(size int64) error {
+	for {
+		err := syscall.Ftruncate(f.fd, size)
+		if err != syscall.EINTR {
+			if err != nil {
+				return &fs.PathError{Op: "truncate", Path: f.name, Err: err}
+			}
+			return nil
+		}
+	}
 }
 
 // Sync flushes the file's data and size (see datasync).

@@ -1,6 +1,11 @@
 package queue
 
-import "github.com/waypost/waypost/internal/durable"
+import (
+	"fmt"
+	"os"
+
+	"github.com/waypost/waypost/internal/durable"
+)
 
 // OpenFS is Open with every change to the queue folder (its folders, the
 // files written, renamed and removed, the fsyncs) made through fsys, so
@@ -18,7 +23,27 @@ func (d durableFS) CreateTemp(dir string) (file, error) {
 	if err != nil {
 		return nil, err // not a nil durable.File in a non-nil file
 	}
-	return f, nil
+	return truncFile{f}, nil
+}
+
+func (d durableFS) Reuse(path string) (file, error) {
+	f, err := d.fs.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	return truncFile{f}, nil
+}
+
+// truncFile is a durable.File as the queue's file: Truncate goes to the
+// file's own Truncate (os.File and the power-cut recorder's have one).
+type truncFile struct{ durable.File }
+
+func (f truncFile) Truncate(size int64) error {
+	t, ok := f.File.(interface{ Truncate(int64) error })
+	if !ok {
+		return fmt.Errorf("queue: %s: the file system cannot truncate a file", f.Name())
+	}
+	return t.Truncate(size)
 }
 func (d durableFS) Rename(oldpath, newpath string) error { return d.fs.Rename(oldpath, newpath) }
 func (d durableFS) Remove(name string) error             { return d.fs.Remove(name) }

@@ -66,6 +66,12 @@ func (s *Store) recover() (*Recovery, error) {
 		switch {
 		case strings.HasPrefix(name, tmpPrefix) && e.Type().IsRegular():
 			err = s.removePartial(rec, "msg", name)
+		case isFreeName(name) && e.Type().IsRegular():
+			// A removed queue file the last run kept for reuse: not a
+			// partial message, nothing to report (doc.go, "Reuse").
+			if rerr := s.fs.Remove(filepath.Join(s.msgDir, name)); rerr != nil && !isNotExist(rerr) {
+				err = storageErr("recovery: removing", filepath.Join(s.msgDir, name), rerr)
+			}
 		case validID(name) && e.Type().IsRegular():
 			err = s.recoverMessage(rec, name, records[name])
 			delete(records, name) // what is left at the end has no queue file

@@ -18,9 +18,10 @@ type Options struct {
 	Fault func(op, path string) error
 }
 
-// FaultOps are the operations Options.Fault is asked about: creating,
-// writing, fsyncing, closing and renaming a temp file, removing a file,
-// fsyncing a folder.
+// FaultOps are the operations Options.Fault is asked about: creating (or
+// reusing: reuse.go), writing, fsyncing, closing and renaming a temp
+// file, removing a file (a rename to msg/free-ID when its file is kept
+// for reuse, then a remove if that fails), fsyncing a folder.
 var FaultOps = []string{"create", "write", "sync", "close", "rename", "remove", "syncdir"}
 
 // OpenWith is Open with options.

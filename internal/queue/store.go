@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/waypost/waypost/internal/dirlock"
@@ -38,7 +39,9 @@ type Store struct {
 	// needs no look in meta/.
 	metas sync.Map
 
-	dirSyncs dirSyncs // group commit of folder fsyncs (dirsync.go)
+	dirSyncs dirSyncs    // group commit of folder fsyncs (dirsync.go)
+	pool     filePool    // removed queue files kept for reuse (reuse.go)
+	noSpace  atomic.Bool // the last write failed for want of space: nothing kept (reuse.go)
 
 	scan  func(*Message) // called by recovery for each valid message (OpenWith)
 	reads readCounts
@@ -127,11 +130,29 @@ func (s *Store) idLock(id string) *sync.Mutex {
 // first Size bytes of its queue file.
 type Content struct {
 	*io.SectionReader
-	f *os.File
+	f io.Closer
 }
 
 // Close closes the queue file.
 func (c *Content) Close() error { return c.f.Close() }
+
+// sizedReader reads a queue file that must hold size bytes of content: a
+// read that meets the end of the file before size fails with ErrCorrupt
+// (a file shorter than its record says), not a short io.EOF that would
+// deliver part of the message as if it were all of it.
+type sizedReader struct {
+	r    io.ReaderAt
+	size int64
+	path string
+}
+
+func (s sizedReader) ReadAt(p []byte, off int64) (int, error) {
+	n, err := s.r.ReadAt(p, off)
+	if err == io.EOF && off+int64(n) < s.size {
+		err = corruptErr(s.path, "the file ends at %d bytes, before its content of %d", off+int64(n), s.size)
+	}
+	return n, err
+}
 
 // Open opens the content of message id for reading.
 func (s *Store) Open(id string) (*Content, error) {
@@ -147,28 +168,22 @@ func (s *Store) Open(id string) (*Content, error) {
 
 // OpenMessage opens the content of m, a message read from the queue,
 // without reading its record again: the content of a message never
-// changes, nor its Size.
+// changes, nor its Size. It is an open and nothing else (no stat, no
+// fcntl; open_unix.go): a queue file shorter than m.Size is found by the
+// read that meets its end, which fails with ErrCorrupt.
 func (s *Store) OpenMessage(m *Message) (*Content, error) {
 	if !validID(m.ID) {
 		return nil, fmt.Errorf("queue: %q is not a queue ID: %w", m.ID, ErrNotFound)
 	}
 	p := s.msgPath(m.ID)
-	f, err := openRead(p)
+	f, err := openContent(p)
 	if isNotExist(err) {
 		return nil, fmt.Errorf("queue: %s: %w", m.ID, ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("queue: opening %s: %w", p, err)
 	}
-	fi, err := f.Stat()
-	if err == nil && fi.Size() < m.Size {
-		err = corruptErr(p, "%d bytes, shorter than its content of %d", fi.Size(), m.Size)
-	}
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return &Content{SectionReader: io.NewSectionReader(f, 0, m.Size), f: f}, nil
+	return &Content{SectionReader: io.NewSectionReader(sizedReader{f, m.Size, p}, 0, m.Size), f: f}, nil
 }
 
 // Get returns the metadata of message id. An error wraps ErrNotFound if

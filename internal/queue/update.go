@@ -96,7 +96,21 @@ func (s *Store) Remove(id string) error {
 	mu.Lock()
 	defer mu.Unlock()
 
-	return s.remove(id)
+	return s.remove(id, -1)
+}
+
+// RemoveMessage is Remove of m, a message read from the queue (its Size
+// is known without a look at the disk): a small queue file is kept for
+// reuse by a later Add instead of being unlinked (reuse.go).
+func (s *Store) RemoveMessage(m *Message) error {
+	if !validID(m.ID) {
+		return fmt.Errorf("queue: %q is not a queue ID: %w", m.ID, ErrNotFound)
+	}
+	mu := s.idLock(m.ID)
+	mu.Lock()
+	defer mu.Unlock()
+
+	return s.remove(m.ID, m.Size)
 }
 
 // Finish is Update for the results of a delivery: when f leaves every
@@ -125,7 +139,7 @@ func (s *Store) Finish(id string, f func(m *Message) error, done func(m *Message
 		return false, fmt.Errorf("queue: finishing %s changed its ID or size or left no recipients", id)
 	}
 	if m.Done() && done(m) == nil {
-		return true, s.remove(id)
+		return true, s.remove(id, m.Size)
 	}
 	data, err := encodeRecord(m)
 	if err != nil {
@@ -136,11 +150,13 @@ func (s *Store) Finish(id string, f func(m *Message) error, done func(m *Message
 	return false, err
 }
 
-// remove deletes the queue file of id, then its record in meta/ if
-// there is one; the caller holds the ID's lock.
-func (s *Store) remove(id string) error {
+// remove deletes the queue file of id (size bytes of content, -1 if not
+// known), then its record in meta/ if there is one; the caller holds the
+// ID's lock. The queue file may go to the pool of files to reuse
+// (reuse.go) rather than be unlinked: either way its name is gone.
+func (s *Store) remove(id string, size int64) error {
 	p := s.msgPath(id)
-	if err := s.fs.Remove(p); err != nil {
+	if err := s.release(id, size); err != nil {
 		if isNotExist(err) {
 			return fmt.Errorf("queue: removing %s: %w", id, ErrNotFound)
 		}

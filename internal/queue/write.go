@@ -19,8 +19,17 @@ import (
 func (s *Store) writeFile(dir, name string, src func(io.Writer) (int64, error)) (n int64, renamed bool, err error) {
 	f, err := s.fs.CreateTemp(dir)
 	if err != nil {
+		s.spaceResult(err)
 		return 0, false, storageErr("creating temp file in", dir, err)
 	}
+	return s.writeOver(f, false, dir, name, src)
+}
+
+// writeOver is writeFile into f, a new temp file in dir or, when reused,
+// a pooled file of dir written over from its start (reuse.go), which is
+// then cut to what was written before it is flushed.
+func (s *Store) writeOver(f file, reused bool, dir, name string, src func(io.Writer) (int64, error)) (n int64, renamed bool, err error) {
+	defer func() { s.spaceResult(err) }()
 	tmp := f.Name()
 	fail := func(err error) (int64, bool, error) {
 		f.Close() // may be closed already; the error does not matter then
@@ -37,6 +46,13 @@ func (s *Store) writeFile(dir, name string, src func(io.Writer) (int64, error)) 
 	}
 	if err != nil {
 		return fail(err)
+	}
+	if reused {
+		// What the file held past the new end: never read as part of
+		// this message (its trailer is at the end).
+		if err := f.Truncate(w.n); err != nil {
+			return fail(storageErr("truncating", tmp, err))
+		}
 	}
 	if err := f.Sync(); err != nil {
 		return fail(storageErr("syncing", tmp, err))
@@ -58,11 +74,13 @@ func (s *Store) writeFile(dir, name string, src func(io.Writer) (int64, error)) 
 // error of the reader that io.Copy reads from.
 type errWriter struct {
 	w   io.Writer
+	n   int64 // bytes written
 	err error
 }
 
 func (e *errWriter) Write(p []byte) (int, error) {
 	n, err := e.w.Write(p)
+	e.n += int64(n)
 	if err != nil && e.err == nil {
 		e.err = err
 	}

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -160,5 +161,41 @@ func TestCrashInFlightTwiceMakesPoison(t *testing.T) {
 	}
 	if ql, _ := f.s.List(control.Select{}); len(ql.Queues) != 1 || ql.Queues[0].Queue != "poison" {
 		t.Errorf("queue list after the restart: %+v", ql.Queues)
+	}
+}
+
+// A delivered message leaves its worker's marker as it was (one write
+// less per message): a crash after it is not counted against anything,
+// and the next start goes on with the other messages.
+func TestMarkerOfADeliveredMessage(t *testing.T) {
+	f := newFixture(t)
+	f.s.Workers = 1
+	var calls atomic.Int32
+	f.s.Connector = func(string) delivery.Agent {
+		return agentFunc(func(_ context.Context, m *delivery.Message) []delivery.Result {
+			calls.Add(1)
+			return []delivery.Result{{Class: delivery.Relayed, Status: "2.0.0", Text: "ok"}}
+		})
+	}
+	sent := queueTo(t, f, "carol@fabrikam.test")
+	f.s.RunOnce(context.Background())
+	if _, err := f.s.Queue.Get(sent); !errors.Is(err, queue.ErrNotFound) {
+		t.Fatalf("the delivered message is still queued: %v", err)
+	}
+	b, err := os.ReadFile(filepath.Join(f.dir, "queue", "inflight", "0"))
+	if err != nil || strings.TrimSpace(string(b)) != sent {
+		t.Fatalf("marker after the delivery: %q %v, want %s left as it was", b, err, sent)
+	}
+
+	// The process dies now; the next start passes over the marker.
+	next := queueTo(t, f, "carol@fabrikam.test")
+	f.restart(t)
+	f.s.start()
+	if m := get(t, f, next); m.Crashes != 0 || m.Poison != "" {
+		t.Errorf("a message that was not in flight counted a crash: %+v", m)
+	}
+	f.s.RunOnce(context.Background())
+	if _, err := f.s.Queue.Get(next); !errors.Is(err, queue.ErrNotFound) || calls.Load() != 2 {
+		t.Errorf("after the restart: %v, %d deliveries; want the next message delivered", err, calls.Load())
 	}
 }

@@ -259,7 +259,7 @@ func (j *job) commit(m *queue.Message, changed bool) outcome {
 		}
 		if err == nil {
 			s.discharged(m)
-			if err = s.Queue.Remove(m.ID); errors.Is(err, queue.ErrNotFound) {
+			if err = s.Queue.RemoveMessage(m); errors.Is(err, queue.ErrNotFound) {
 				err = nil
 			}
 		}

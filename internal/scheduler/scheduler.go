@@ -325,7 +325,11 @@ func (s *Scheduler) work(ctx context.Context, e *entry, slot int) {
 				"id", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			out = s.crashed(e.m, fmt.Sprintf("panic: %v", p), false)
 		}
-		if s.markers != nil {
+		if s.markers != nil && !out.removed {
+			// A removed message's marker is left as it is until the slot's
+			// next Set: at a restart it names no queued message and is
+			// passed over (recoverCrashed), so blanking it is one write
+			// per delivered message for nothing.
 			s.markers.Clear(slot)
 		}
 		s.settle(e, out)

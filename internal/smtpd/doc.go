@@ -104,9 +104,10 @@
 // connect and at AUTH; 454 4.7.0 for a locked account from an unknown
 // address). A header section over max_header_size is refused with
 // 552 5.3.4. MAIL gets 452 4.3.1 while the queue's file system
-// (SetQueueDir) has less free than 1.5 x the size limit or min_free_space,
-// and after the queue failed with ENOSPC (that DATA gets 452 4.3.1 too)
-// until statfs shows room again. An IPv6 client's /64 counts as one
+// (SetQueueDir) has less free than 1.5 x the size limit or min_free_space
+// (read at most once a second per listener), and after the queue failed
+// with ENOSPC (that DATA gets 452 4.3.1 too) until statfs shows room
+// again. An IPv6 client's /64 counts as one
 // address. max_errors refusals end a session (the last is followed by
 // 421 4.7.0). Every accepted RCPT counts toward max_recipients, a repeated
 // one too; RCPT TO:<postmaster> without a domain is the postmaster of the

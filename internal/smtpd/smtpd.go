@@ -98,6 +98,7 @@ type Listener struct {
 	queueDir    string                           // its file system's free space is checked at MAIL; "" for none
 	statfs      func(dir string) (uint64, error) // free bytes for an unprivileged user
 	spaceWarned atomic.Bool
+	freeCache   freeCache   // the last statfs of queueDir (space.go)
 	space       *spaceState // shared by the listeners of one queue folder (SetQueueDir)
 	now         func() time.Time
 

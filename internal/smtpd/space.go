@@ -26,6 +26,12 @@ const (
 	// spaceLogEvery: the same storage warning is logged at most this often,
 	// with the number of times it happened since.
 	spaceLogEvery = 10 * time.Second
+	// freeReadEvery: the free space checked at MAIL is read at most this
+	// often by a listener; MAIL in between uses the last reading. A
+	// statfs per MAIL was one system call per message at every rate,
+	// and a second's worth of mail past the minimum is caught by the
+	// queue's own ENOSPC (queueFull).
+	freeReadEvery = time.Second
 	// minRoomAfterFull: after the queue said ENOSPC, mail is accepted again
 	// once this much is free, or what spaceNeeded asks if that is more.
 	minRoomAfterFull = 1 << 20
@@ -118,7 +124,7 @@ func (l *Listener) spaceRefusal(size int64) *smtp.SMTPError {
 	if l.queueDir == "" || need == 0 {
 		return nil
 	}
-	free, err := l.statfs(l.queueDir)
+	free, err := l.freeSpace()
 	if err != nil {
 		if !l.spaceWarned.Swap(true) {
 			l.log.Warn("cannot read the queue's free space; mail is accepted without the check", "dir", l.queueDir, "err", err)
@@ -130,6 +136,28 @@ func (l *Listener) spaceRefusal(size int64) *smtp.SMTPError {
 		return replyNoSpace
 	}
 	return nil
+}
+
+// freeCache is a listener's last reading of its queue's free space.
+type freeCache struct {
+	mu   sync.Mutex
+	at   time.Time // when it was read; zero: never
+	free uint64
+	err  error
+}
+
+// freeSpace is the free space of the queue's file system, read at most
+// once every freeReadEvery.
+func (l *Listener) freeSpace() (uint64, error) {
+	now := l.now()
+	c := &l.freeCache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.at.IsZero() || now.Sub(c.at) >= freeReadEvery || now.Before(c.at) {
+		c.free, c.err = l.statfs(l.queueDir)
+		c.at = now
+	}
+	return c.free, c.err
 }
 
 // stillFull reports whether the full-disk state holds: after a queue

@@ -146,7 +146,8 @@ func TestDiskFree(t *testing.T) {
 
 // TestFreeSpace: MAIL is refused with 452 4.3.1 while the queue's
 // file system has less free than 1.5 x max_message_size (or
-// min_free_space), and accepted again once there is room.
+// min_free_space), and accepted again once there is room; the free space
+// is read at most once a second.
 func TestFreeSpace(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
@@ -158,21 +159,27 @@ func TestFreeSpace(t *testing.T) {
 		asked = append(asked, dir)
 		return free, nil
 	}
+	clock := &fakeDisk{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	setFree := func(n uint64, advance time.Duration) {
+		mu.Lock()
+		free = n
+		mu.Unlock()
+		clock.set(0, advance)
+	}
 	dir := t.TempDir()
 	ev := &counts{}
 	h := start(t, "Default", func(rc *config.ReceiveConnector) { rc.MaxMessageSize = 10_000 }, func(l *Listener) {
 		l.SetQueueDir(dir)
 		l.statfs = statfs
+		l.now = clock.clock
 	}, ev.option)
 	c := h.hello()
 	c.cmd("MAIL FROM:<bob@fabrikam.test>", "452 4.3.1 Insufficient system storage")
-	mu.Lock()
-	free = 14_999
-	mu.Unlock()
+	setFree(14_999, time.Second)
 	c.cmd("MAIL FROM:<bob@fabrikam.test>", "452 4.3.1 ")
-	mu.Lock()
-	free = 15_000
-	mu.Unlock()
+	setFree(15_000, 999*time.Millisecond)
+	c.cmd("MAIL FROM:<bob@fabrikam.test>", "452 4.3.1 ") // the reading of 999 ms ago
+	setFree(15_000, time.Millisecond)
 	c.cmd("MAIL FROM:<bob@fabrikam.test>", "250 ")
 	c.cmd("RSET", "250 ")
 	c.cmd("MAIL FROM:<bob@fabrikam.test> SIZE=10001", "552 5.3.4 ") // over the limit, before any space check
@@ -181,8 +188,15 @@ func TestFreeSpace(t *testing.T) {
 		t.Errorf("statfs asked about %v, want %s three times", asked, dir)
 	}
 	mu.Unlock()
-	if got := ev.rejected("452 4.3.1"); got != 2 {
-		t.Errorf("OnReject(452, 4.3.1) called %d times, want 2", got)
+	c.cmd("MAIL FROM:<bob@fabrikam.test>", "250 ") // within the second: not read again
+	c.cmd("RSET", "250 ")
+	mu.Lock()
+	if len(asked) != 3 {
+		t.Errorf("statfs asked %d times, want 3: read again within a second", len(asked))
+	}
+	mu.Unlock()
+	if got := ev.rejected("452 4.3.1"); got != 3 {
+		t.Errorf("OnReject(452, 4.3.1) called %d times, want 3", got)
 	}
 
 	// The real statfs: a test folder has room for 1.5 x 10 kB, but not for

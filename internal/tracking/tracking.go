@@ -9,7 +9,6 @@ package tracking
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -79,20 +78,24 @@ func (l *Log) Write(e Event) error {
 	}
 	// Message-IDs and addresses keep their < and > as people search for
 	// them: no HTML escaping (json.Marshal would write \u003c).
-	var line bytes.Buffer
-	enc := json.NewEncoder(&line)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(e); err != nil { // one line, ending in a newline
-		return err
+	bp := lines.Get().(*[]byte)
+	defer lines.Put(bp)
+	line := appendEvent((*bp)[:0], &e) // one line, ending in a newline
+	if line == nil {
+		return fmt.Errorf("tracking log: the event of %s cannot be written: its time %v is not a year JSON can hold", e.ID, e.Time)
 	}
+	*bp = line
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.f == nil {
 		return errors.New("tracking log is closed")
 	}
-	_, err := l.f.Write(line.Bytes())
+	_, err := l.f.Write(line)
 	return err
 }
+
+// lines are the buffers Write encodes its lines in, kept between Writes.
+var lines = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 // Close syncs and closes the file.
 func (l *Log) Close() error {
