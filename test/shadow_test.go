@@ -209,10 +209,13 @@ func TestShadowOnReceiveRequired(t *testing.T) {
 // sharing handing them to the survivor.
 func TestShadowFailoverAcrossSites(t *testing.T) {
 	const timeout = 3 * time.Second
-	sc := shadowScenario(t, `"hub-o1", "hub-o2"`, "off", timeout)
+	// Four hubs: hub-e2, in hub-e1's site, takes a copy of each message
+	// before hub-e1's 250 (best_effort) and watches hub-e1 meanwhile.
+	sc := shadowScenario(t, `"hub-o1", "hub-o2"`, "best_effort", timeout)
 	v := sc.Vars
 	hubs := map[string]*harness.Hub{
 		"hub-e1": harness.Start(t, sc.File, "hub-e1", v["E1_RELAY"], v["E1_SMTP"]),
+		"hub-e2": harness.Start(t, sc.File, "hub-e2", v["E2_RELAY"], v["E2_SMTP"]),
 		"hub-o1": harness.Start(t, sc.File, "hub-o1", v["O1_RELAY"]),
 		"hub-o2": harness.Start(t, sc.File, "hub-o2", v["O2_RELAY"]),
 	}
@@ -232,6 +235,9 @@ func TestShadowFailoverAcrossSites(t *testing.T) {
 		t.Fatalf("shadows on hub-o1: %d, on hub-o2: %d; want both source servers to get some", on1, on2)
 	}
 	t.Logf("hub-o1 holds %d, hub-o2 holds %d", on1, on2)
+	if got := queuesOf(t, sc, "hub-e2")["shadow:hub-e1"].Recipients; got != n {
+		t.Fatalf("hub-e2 holds %d copies of hub-e1's messages, want all %d (made before each 250)", got, n)
+	}
 
 	hubs["hub-o1"].Kill()
 	if err := os.RemoveAll(sc.Data("hub-o1")); err != nil {
@@ -255,6 +261,14 @@ func TestShadowFailoverAcrossSites(t *testing.T) {
 	}
 	waitShadow(t, 10*time.Second, "hub-e1's shadows discharged", sc, func() bool {
 		return len(queuesOf(t, sc, "hub-e1")) == 0
+	}, hubs)
+	// hub-e2 held a copy of every message from before hub-e1's 250, and
+	// gives them up once hub-e1 says they are done, delivering none.
+	if got := strings.Count(sc.Track("hub-e2"), `"event":"RESUBMIT"`); got != 0 {
+		t.Errorf("hub-e2 resubmitted %d copies while hub-e1 was up", got)
+	}
+	waitShadow(t, timeout+10*time.Second, "hub-e2's copies discharged", sc, func() bool {
+		return len(queuesOf(t, sc, "hub-e2")) == 0
 	}, hubs)
 }
 
