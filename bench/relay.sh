@@ -25,6 +25,9 @@
 #                                           # hub1 takes the load, hub2 its shadow copies;
 #                                           # shadow_on_receive "off", then "best_effort",
 #                                           # and the ratio (issue 19 item 5c). No Postfix.
+#   PIN=1 HUBS=2 bench/relay.sh             # the same with two machines played by two cores:
+#                                           # hub2 alone on CPU 1, everything else (hub1, the
+#                                           # load generator, the sink) on CPU 0, in both runs
 #
 # Needs root for the Postfix baseline (its master runs as root). Loopback only.
 cd "$(dirname "$0")/.."
@@ -43,6 +46,7 @@ PERF=${PERF:-0}
 PROFILE=${PROFILE:-}
 STALL=${STALL:-60}
 HUBS=${HUBS:-1}
+PIN=${PIN:-0}
 RELAY1_PORT=${RELAY1_PORT:-2527}
 RELAY2_PORT=${RELAY2_PORT:-2528}
 for v in MSGS SIZE SESSIONS SUT_PORT SINK_PORT STALL RELAY1_PORT RELAY2_PORT; do
@@ -50,6 +54,12 @@ for v in MSGS SIZE SESSIONS SUT_PORT SINK_PORT STALL RELAY1_PORT RELAY2_PORT; do
 done
 [[ $ONLY == "" || $ONLY == waypost || $ONLY == postfix ]] || fail "ONLY is waypost or postfix, not '$ONLY'"
 [[ $HUBS == 1 || $HUBS == 2 ]] || fail "HUBS is 1 or 2, not '$HUBS'"
+[[ $PIN == 0 || $PIN == 1 && $HUBS == 2 ]] || fail "PIN=1 goes with HUBS=2 (and PIN is 0 or 1, not '$PIN')"
+if [[ $PIN == 1 ]]; then
+	(($(nproc) >= 2)) || fail "PIN=1 needs two cores"
+	command -v taskset >/dev/null || fail "PIN=1 needs taskset (util-linux)"
+	taskset -pc 0 $$ >/dev/null # every process started from here on runs on CPU 0
+fi
 if [[ $HUBS == 2 ]]; then
 	ONLY=waypost
 	port_free "$RELAY1_PORT" || fail "something listens on $BENCH_ADDR:$RELAY1_PORT already"
@@ -88,6 +98,9 @@ run() {
 		mkdir -p "$WORK/$name"
 		cp "$WORK/waypost" "$WORK/$name/"
 		start_waypost_pair "$WORK/$name" "$SUT_PORT" "$SINK_PORT" "$RELAY1_PORT" "$RELAY2_PORT" "$mode"
+		if [[ $PIN == 1 ]]; then
+			taskset -a -pc 1 "$HUB2_PID" >/dev/null # hub2's own machine
+		fi
 		cpu0="$(proc_cpu "$HUB_PID") $(proc_cpu "$HUB2_PID")"
 	elif [[ $name == waypost ]]; then
 		local wrap=

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -89,6 +90,28 @@ func startRelaySink(t *testing.T) *relaySink {
 	go s.srv.Serve(ln)
 	t.Cleanup(func() { s.srv.Close() })
 	return s
+}
+
+// refusingAddr is a loopback address whose port refuses connections and
+// stays this test's: a TCP socket bound to it that never listens (a
+// closed listener's port could be taken meanwhile by another test's
+// server, running in parallel in another package, which would then take
+// the mail).
+func refusingAddr(t *testing.T) string {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
 }
 
 func (s *relaySink) count() int {
@@ -238,9 +261,8 @@ func TestHubsShareTheLoad(t *testing.T) {
 // the same attempt; it is left out for the glitch retry interval, then
 // tried again.
 func TestHubFailover(t *testing.T) {
-	b, c := startRelaySink(t), startRelaySink(t)
-	f := shareFixture(t, b.addr, c.addr)
-	b.srv.Close() // hub-b is down: its port refuses connections
+	c := startRelaySink(t)
+	f := shareFixture(t, refusingAddr(t), c.addr) // hub-b is down: its port refuses connections
 	ids := f.send(t, 3)
 	for _, id := range ids {
 		if _, err := f.s.Queue.Get(id); !errors.Is(err, queue.ErrNotFound) {
