@@ -7,7 +7,6 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/waypost/waypost/internal/config"
@@ -27,10 +26,8 @@ type shadows struct {
 	done  *shadow.Discharged
 	watch *shadow.Watcher
 
-	mu       sync.Mutex
-	failed   map[string]time.Time // peer -> when a copy to it last failed
-	warned   time.Time            // the last warning of copies not made
-	unwarned int                  // copies not made since
+	peers    shadow.Peers    // the order to try the site's hubs in
+	warnings shadow.Warnings // of copies not made with best_effort
 }
 
 // shadowCopyTime is how long a receive connector waits for another hub
@@ -139,57 +136,15 @@ func (s *shadows) Copy(id string, env smtpd.Envelope) error {
 	return err
 }
 
-// warn logs copies not made with best_effort: the first, then at most
-// one line every 10 seconds with the count since, so that a peer's
-// outage does not write a line per message.
+// warn logs copies not made with best_effort, spaced out (shadow.Warnings).
 func (s *shadows) warn(id string, err error) {
-	s.mu.Lock()
-	s.unwarned++
-	n := s.unwarned
-	due := time.Since(s.warned) >= 10*time.Second
-	if due {
-		s.warned, s.unwarned = time.Now(), 0
-	}
-	s.mu.Unlock()
-	if due {
+	if n, due := s.warnings.Due(time.Now()); due {
 		s.h.log.Warn("no shadow copy on another hub; accepted all the same (shadow_on_receive = best_effort)", "id", id, "messages", n, "err", err)
 	}
 }
 
-// usable returns the peers in the order to try them: first those whose
-// last copy did not fail within the glitch retry interval (as load
-// sharing puts off a hub that did not answer), then the others, so that
-// a hub down costs the senders no wait while another one answers.
-func (s *shadows) usable(org *config.Org, peers []*config.Server) []*config.Server {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var ok, later []*config.Server
-	for _, p := range peers {
-		if t, failed := s.failed[p.Name]; failed && time.Since(t) <= org.GlitchRetryInterval {
-			later = append(later, p)
-		} else {
-			ok = append(ok, p)
-		}
-	}
-	return append(ok, later...)
-}
-
-// mark records the outcome of a copy to peer.
-func (s *shadows) mark(peer string, ok bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if ok {
-		delete(s.failed, peer)
-		return
-	}
-	if s.failed == nil {
-		s.failed = map[string]time.Time{}
-	}
-	s.failed[peer] = time.Now()
-}
-
 // copy relays the copy to the peers in turn until one takes every
-// recipient; a peer that failed lately comes last (usable).
+// recipient; a peer that failed lately comes last (shadow.Peers).
 func (s *shadows) copy(org *config.Org, id string, env smtpd.Envelope) error {
 	h := s.h
 	peers := org.ShadowPeers(h.server.Name)
@@ -209,11 +164,15 @@ func (s *shadows) copy(org *config.Org, id string, env smtpd.Envelope) error {
 	ctx, cancel := context.WithTimeout(context.Background(), shadowCopyTime)
 	defer cancel()
 	var why []string
-	for _, p := range s.usable(org, peers) {
+	names := make([]string, len(peers))
+	for i, p := range peers {
+		names[i] = p.Name
+	}
+	for _, peer := range s.peers.Order(names, org.GlitchRetryInterval, time.Now()) {
 		if ctx.Err() != nil {
 			break
 		}
-		a, ok := h.relay(p.Name).(*delivery.SMTP)
+		a, ok := h.relay(peer).(*delivery.SMTP)
 		if !ok {
 			continue
 		}
@@ -227,11 +186,11 @@ func (s *shadows) copy(org *config.Org, id string, env smtpd.Envelope) error {
 				bad = orText(r.RemoteText, r.Text)
 			}
 		}
-		s.mark(p.Name, bad == "")
+		s.peers.Mark(peer, bad == "", time.Now())
 		if bad == "" {
 			return nil
 		}
-		why = append(why, p.Name+": "+bad)
+		why = append(why, peer+": "+bad)
 	}
 	if len(why) == 0 {
 		why = append(why, fmt.Sprintf("no answer within %s", shadowCopyTime))
