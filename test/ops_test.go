@@ -537,7 +537,6 @@ func TestMetrics(t *testing.T) {
 		tr := o.sc.Track("hub1")
 		return strings.Count(tr, `"event":"DELIVER"`) == 2 && strings.Count(tr, `"event":"DEFER"`) == 1
 	})
-	m := scrape(t, o.sc.Vars["API"])
 	want := map[string]float64{
 		`waypost_messages_received_total{connector="Default"}`:                        3,
 		`waypost_deliveries_total{class="2",connector="mailbox",outcome="delivered"}`: 2,
@@ -551,6 +550,9 @@ func TestMetrics(t *testing.T) {
 		`waypost_smtp_sessions_total{connector="Default"}`:                            5, // the harness's readiness probe, three messages, the refused one
 		`waypost_server_info{server="hub1"}`:                                          1,
 	}
+	// The counters follow the tracking log by a moment (a worker writes
+	// its line, then counts): read until they agree, for a few seconds.
+	m := scrapeUntil(t, o.sc.Vars["API"], want)
 	for k, v := range want {
 		if got, ok := m[k]; !ok || got != v {
 			t.Errorf("%s = %v (present %v), want %v", k, got, ok, v)
@@ -563,21 +565,42 @@ func TestMetrics(t *testing.T) {
 	id := o.message("carol@").ID
 	o.ok("queue", "remove", id, "--ndr")
 	o.waitFor("the report delivered", func() bool { return strings.Count(o.sc.Track("hub1"), `"event":"DELIVER"`) == 3 })
-	m = scrape(t, o.sc.Vars["API"])
-	for k, v := range map[string]float64{
+	after := map[string]float64{
 		`waypost_deliveries_total{class="5",connector="Internet",outcome="failed"}`:   1,
 		`waypost_delivery_latency_seconds_count{outcome="failed"}`:                    1,
 		`waypost_reports_generated_total{kind="ndr"}`:                                 1,
 		`waypost_deliveries_total{class="2",connector="mailbox",outcome="delivered"}`: 3,
 		`waypost_queue_length`:                         0,
 		`waypost_admin_actions_total{action="remove"}`: 1,
-	} {
+	}
+	m = scrapeUntil(t, o.sc.Vars["API"], after)
+	for k, v := range after {
 		if got := m[k]; got != v {
 			t.Errorf("after remove --ndr: %s = %v, want %v", k, got, v)
 		}
 	}
 	if _, ok := m[`waypost_queue_messages{queue="connector:Internet@hub1"}`]; ok {
 		t.Error("an empty queue is still reported")
+	}
+}
+
+// scrapeUntil scrapes /metrics until every metric of want has its value,
+// for up to 5 seconds, and returns the last scrape.
+func scrapeUntil(t *testing.T, addr string, want map[string]float64) map[string]float64 {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		m := scrape(t, addr)
+		agree := true
+		for k, v := range want {
+			if got, ok := m[k]; !ok || got != v {
+				agree = false
+			}
+		}
+		if agree || time.Now().After(deadline) {
+			return m
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
