@@ -144,21 +144,7 @@ delivery = { kind = "smtp", tls = "dane", smart_hosts = ["mx.tailspin.test:%s"] 
 		t.Error("the hub did not ask for the TLSA records")
 	}
 
-	var waiting control.Message
-	harness.WaitFor(t, 20*time.Second, "the message to tailspin.test waiting after an attempt", func() bool {
-		out, err := exec.Command(harness.Binary(t), "queue", "--config", file, "--server", "hub1", "list", "--messages", "--json").Output()
-		if err != nil {
-			return false
-		}
-		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-			var m control.Message
-			if json.Unmarshal([]byte(line), &m) == nil && len(m.Recipients) == 1 && m.Recipients[0].Address == "carol@tailspin.test" && m.Recipients[0].Attempts > 0 {
-				waiting = m
-				return true
-			}
-		}
-		return false
-	})
+	waiting := waitAttempted(t, file, "carol@tailspin.test")
 	if r := waiting.Recipients[0]; r.LastStatus != "4.7.5" || r.TLS != "dane" || !strings.Contains(r.LastError, "no TLSA record matches") {
 		t.Errorf("waiting recipient: %+v", r)
 	}
@@ -309,21 +295,7 @@ delivery = { kind = "smtp", tls = "mta-sts" }
 		t.Errorf("the policy is not kept in the data folder: %v", err)
 	}
 
-	var waiting control.Message
-	harness.WaitFor(t, 20*time.Second, "the message to tailspin.test waiting after an attempt", func() bool {
-		out, err := exec.Command(harness.Binary(t), "queue", "--config", file, "--server", "hub1", "list", "--messages", "--json").Output()
-		if err != nil {
-			return false
-		}
-		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-			var m control.Message
-			if json.Unmarshal([]byte(line), &m) == nil && len(m.Recipients) == 1 && m.Recipients[0].Address == "carol@tailspin.test" && m.Recipients[0].Attempts > 0 {
-				waiting = m
-				return true
-			}
-		}
-		return false
-	})
+	waiting := waitAttempted(t, file, "carol@tailspin.test")
 	out, err := exec.Command(harness.Binary(t), "queue", "--config", file, "--server", "hub1", "show", waiting.ID).CombinedOutput()
 	if err != nil {
 		t.Fatalf("waypost queue show: %v\n%s", err, out)
@@ -335,4 +307,27 @@ delivery = { kind = "smtp", tls = "mta-sts" }
 	if len(sink.messages()) != 2 {
 		t.Errorf("%d messages at the MX, want the 2 to fabrikam.test only", len(sink.messages()))
 	}
+}
+
+// waitAttempted waits for the queued message of hub1 (organization file
+// file) whose one recipient is addr to have been attempted, and returns
+// it as `waypost queue list --messages --json` shows it.
+func waitAttempted(t *testing.T, file, addr string) control.Message {
+	t.Helper()
+	var waiting control.Message
+	harness.WaitFor(t, 20*time.Second, "the message to "+addr+" waiting after an attempt", func() bool {
+		out, err := exec.Command(harness.Binary(t), "queue", "--config", file, "--server", "hub1", "list", "--messages", "--json").Output()
+		if err != nil {
+			return false
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			var m control.Message
+			if json.Unmarshal([]byte(line), &m) == nil && len(m.Recipients) == 1 && m.Recipients[0].Address == addr && m.Recipients[0].Attempts > 0 {
+				waiting = m
+				return true
+			}
+		}
+		return false
+	})
+	return waiting
 }
