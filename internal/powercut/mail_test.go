@@ -366,3 +366,91 @@ func checkReuse(c *powercut.Crash) error {
 	}
 	return nil
 }
+
+// TestQueueAppendPowerCut replays every power cut of a message whose record
+// changes again and again (queue append.go): the first changes are
+// appended to its queue file, the later ones, once the file's records take
+// their room, go to meta/ID.json. In every state the message is there with
+// its content, and its record is the last one an Update returned with, or
+// the one being written when the power went, never an older one nor a mix.
+func TestQueueAppendPowerCut(t *testing.T) {
+	root := t.TempDir()
+	rec, err := powercut.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, _, err := queue.OpenFS(filepath.Join(root, "data", "queue"), rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	m, err := q.Add(queue.Envelope{From: "carol@fabrikam.test", Recipients: []queue.Recipient{
+		{Written: "alice@contoso.test", Type: "SMTP", Address: "alice@contoso.test"}}}, strings.NewReader(appendBody))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Note("acked " + m.ID + " 0")
+	for k := 1; k <= appendUpdates; k++ {
+		if err := q.Update(m.ID, func(m *queue.Message) error {
+			m.Recipients[0].Attempts = k
+			m.Recipients[0].Last = queue.Result{Class: queue.ClassRetry, Status: "4.4.1", RemoteText: strings.Repeat("busy ", 40)}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		rec.Note("acked " + m.ID + " " + strconv.Itoa(k))
+	}
+	ops := rec.Ops()
+	appends, metas := 0, 0
+	for _, op := range ops {
+		switch {
+		case op.Kind == powercut.OpWrite && strings.HasSuffix(op.Path, m.ID) && op.Off > 0:
+			appends++
+		case op.Kind == powercut.OpRename && strings.HasSuffix(op.To, m.ID+".json"):
+			metas++
+		}
+	}
+	if appends == 0 || metas == 0 {
+		t.Fatalf("%d records appended and %d written to meta/, want some of each:\n%v", appends, metas, ops)
+	}
+	n := rec.Replay(t, func(c *powercut.Crash) error {
+		q, r, err := queue.Open(filepath.Join(c.Dir, "data", "queue"))
+		if err != nil {
+			return fmt.Errorf("recovery failed: %v", err)
+		}
+		defer q.Close()
+		if len(r.Quarantined) > 0 {
+			return fmt.Errorf("recovery quarantined %+v", r.Quarantined)
+		}
+		acked := -1
+		for _, n := range c.Notes {
+			if f := strings.Fields(n); len(f) == 3 && f[0] == "acked" {
+				acked, _ = strconv.Atoi(f[2])
+			}
+		}
+		got, err := q.Get(m.ID)
+		switch {
+		case acked < 0:
+			return nil // not acknowledged: may be there or not
+		case err != nil:
+			return fmt.Errorf("acknowledged message: %v", err)
+		case got.Recipients[0].Attempts != acked && got.Recipients[0].Attempts != acked+1:
+			return fmt.Errorf("record with %d attempts, want %d (the last Update that returned) or %d", got.Recipients[0].Attempts, acked, acked+1)
+		}
+		content, err := q.OpenMessage(got)
+		if err != nil {
+			return err
+		}
+		defer content.Close()
+		if b, err := io.ReadAll(content); err != nil || string(b) != appendBody {
+			return fmt.Errorf("content %q, %v; want %q", b, err, appendBody)
+		}
+		return nil
+	})
+	t.Logf("%d operations (%d appends, %d records in meta/), %d crash states", len(ops), appends, metas, n)
+}
+
+const (
+	appendBody    = "Subject: deferred\r\n\r\nretried and retried\r\n"
+	appendUpdates = 12 // enough for the queue file's records to fill and meta/ to take over
+)

@@ -9,22 +9,28 @@
 // # Layout
 //
 //	DIR/lock              locked (flock) while a Store is open
-//	DIR/msg/ID            queue file: content, first record, trailer line
-//	DIR/meta/ID.json      the record as Update last wrote it, if it has
+//	DIR/msg/ID            queue file: content, first record, trailer line,
+//	                      then records appended by Update and Put
+//	DIR/meta/ID.json      the record, once the queue file's records fill
+//	                      their room (and as earlier versions wrote it)
 //	DIR/quarantine/       messages whose record is not valid
 //	DIR/msg/tmp-*         files being written (also in meta/)
 //	DIR/msg/free-ID       removed queue files kept for reuse (reuse.go)
 //	DIR/inflight/N        the message worker N is processing (inflight.go)
 //
 // The queue file is the message: it exists from the moment Add commits
-// until Remove. It is never changed once written: the content (exactly
-// Size bytes, so it is read without parsing anything), then the record
-// as Add wrote it, then a trailer line of fixed length giving the
+// until Remove. What is written in it is never changed: the content
+// (exactly Size bytes, so it is read without parsing anything), then the
+// record as Add wrote it, then a trailer line of fixed length giving the
 // record's length ("waypost-queue-record 0000000517"), as Postfix keeps
-// envelope records and content in one queue file. When meta/ID.json
-// exists it supersedes the queue file's record. A queue file with no
-// trailer is all content and has its record in meta/ (the layout of
-// earlier versions, still read).
+// envelope records and content in one queue file. A change of the record
+// is appended: the new record, then a trailer line of the other kind
+// ("waypost-queue-update 0000000498"), and the last whole record is the
+// message's ("Appended records" below). Once the file's records would
+// take more than 8 KiB, the record goes to meta/ID.json, which then
+// supersedes the queue file's records. A queue file with no trailer is
+// all content and has its record in meta/ (the layout of earlier
+// versions, still read).
 //
 // IDs are sortable, unique and safe as file names: 16 hex digits of the
 // Unix time in nanoseconds, "-", 12 random hex digits.
@@ -44,10 +50,12 @@
 // of messages that finish together. Any failure of a write, fsync or
 // rename returns an error wrapping ErrStorage after removing what was
 // written.
-// Update and Put write the record to meta/ the same way (temp, fsync,
-// rename, folder fsync), so a record is always the old one or the new one;
-// Put writes it from memory, reading nothing (the scheduler keeps every
-// record in memory from the one reading at Open: Options.Scan).
+// Update and Put append the record to the queue file and fdatasync it,
+// or, once its records fill their room, write it to meta/ the way Add
+// writes (temp, fsync, rename, folder fsync), so a record is always the
+// old one or the new one; Put writes it from memory, reading nothing (the
+// scheduler keeps every record in memory from the one reading at Open:
+// Options.Scan).
 // Remove deletes the queue file first (or keeps it for reuse, below),
 // then the record.
 //
@@ -112,10 +120,37 @@
 // so that each delivery frees its space at once; Remove by ID alone (an
 // administrator's removal) unlinks as before.
 //
+// # Appended records
+//
+// An append is one write of the record and its trailer at the end of the
+// queue file, then fdatasync (the data and the new size); no name
+// changes, so no folder is fsynced. A crash during it leaves the file
+// ending in part of the new chunk, or in zeros (its size written, its
+// blocks not): the reader finds the old record by searching back from
+// the end for the last trailer line whose record is valid (its CRC-32C
+// end record, its ID). A failed write or fsync cuts the file back to its
+// old size before the error returns, so the old record is the last one
+// for readers too; a reader that meets an append being made finds the old
+// record the same way. A record before the trailer of the first kind is
+// checked against the content exactly (the content is everything before
+// it); an appended one only says how much content comes first.
+//
+// Appending saves the record file a deferred message had in meta/: its
+// creation, fsync, rename and folder fsync at every change, and a second
+// unlink when the message leaves the queue (docs/performance.md). A
+// message whose record changes more than the room allows (about seven
+// times with a few recipients; at once with hundreds, whose record alone
+// is larger) goes on in meta/ as before, and the file stays within its
+// content and 8 KiB.
+//
+// An earlier version of Waypost does not know the second trailer: given a
+// queue folder this version wrote, it quarantines the messages that were
+// changed since they were queued. Downgrades are not supported.
+//
 // # Record format
 //
-// One JSON object per message, in meta/ID.json or before the queue file's
-// trailer:
+// One JSON object per record, in meta/ID.json or before each of the queue
+// file's trailers:
 //
 //	{"format": 1,
 //	"message": {...the Message...},

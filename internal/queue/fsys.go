@@ -17,6 +17,9 @@ type contentFile interface {
 type fsys interface {
 	CreateTemp(dir string) (file, error) // a new file named tmp-* in dir, mode 0600
 	Reuse(path string) (file, error)     // an existing file, open for writing over from its start (reuse.go)
+	// Append opens an existing queue file for writing at its end (a
+	// record appended: append.go) and returns its size.
+	Append(path string) (file, int64, error)
 	Rename(oldpath, newpath string) error
 	Remove(name string) error
 	SyncDir(dir string) error
@@ -37,10 +40,11 @@ type file interface {
 // osFS is the real file system (open_unix.go, open_other.go).
 type osFS struct{}
 
-func (osFS) CreateTemp(dir string) (file, error)  { return createTemp(dir) }
-func (osFS) Reuse(path string) (file, error)      { return openReuse(path) }
-func (osFS) Rename(oldpath, newpath string) error { return rename(oldpath, newpath) }
-func (osFS) Remove(name string) error             { return os.Remove(name) }
+func (osFS) CreateTemp(dir string) (file, error)     { return createTemp(dir) }
+func (osFS) Reuse(path string) (file, error)         { return openReuse(path) }
+func (osFS) Append(path string) (file, int64, error) { return openAppend(path) }
+func (osFS) Rename(oldpath, newpath string) error    { return rename(oldpath, newpath) }
+func (osFS) Remove(name string) error                { return os.Remove(name) }
 
 // SyncDir fsyncs a folder, making the names created, renamed or removed in
 // it durable.

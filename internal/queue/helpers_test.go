@@ -141,6 +141,17 @@ func (f *faultFS) Reuse(path string) (file, error) {
 	return &faultFile{file: of, fs: f}, nil
 }
 
+func (f *faultFS) Append(path string) (file, int64, error) {
+	if err := f.fail("append", path); err != nil {
+		return nil, 0, err
+	}
+	of, size, err := f.osFS.Append(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	return &faultFile{file: of, fs: f}, size, nil
+}
+
 func (f *faultFS) Rename(oldpath, newpath string) error {
 	if err := f.fail("rename", newpath); err != nil {
 		return err

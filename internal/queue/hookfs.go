@@ -29,6 +29,17 @@ func (h *hookFS) Reuse(path string) (file, error) {
 	return &hookFile{file: f, fault: h.fault}, nil
 }
 
+func (h *hookFS) Append(path string) (file, int64, error) {
+	if err := h.fault("append", path); err != nil {
+		return nil, 0, err
+	}
+	f, size, err := h.fsys.Append(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	return &hookFile{file: f, fault: h.fault}, size, nil
+}
+
 func (h *hookFS) Rename(oldpath, newpath string) error {
 	if err := h.fault("rename", newpath); err != nil {
 		return err

@@ -110,6 +110,23 @@ func openReuse(path string) (file, error) {
 	return &rawFile{fd: fd, name: path}, nil
 }
 
+// openAppend opens the existing queue file at path for writing at its
+// end (O_APPEND), and returns its size.
+func openAppend(path string) (file, int64, error) {
+	fd, err := ignoringEINTR(func() (int, error) {
+		return syscall.Open(path, syscall.O_WRONLY|syscall.O_APPEND|syscall.O_CLOEXEC, 0)
+	})
+	if err != nil {
+		return nil, 0, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		syscall.Close(fd)
+		return nil, 0, &fs.PathError{Op: "fstat", Path: path, Err: err}
+	}
+	return &rawFile{fd: fd, name: path}, st.Size, nil
+}
+
 // rawFile is a new queue file open for writing, as a bare descriptor.
 type rawFile struct {
 	fd   int

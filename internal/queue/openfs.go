@@ -34,6 +34,18 @@ func (d durableFS) Reuse(path string) (file, error) {
 	return truncFile{f}, nil
 }
 
+func (d durableFS) Append(path string) (file, int64, error) {
+	fi, err := os.Stat(path) // reading goes to the os package
+	if err != nil {
+		return nil, 0, err
+	}
+	f, err := d.fs.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return nil, 0, err
+	}
+	return truncFile{f}, fi.Size(), nil
+}
+
 // truncFile is a durable.File as the queue's file: Truncate goes to the
 // file's own Truncate (os.File and the power-cut recorder's have one).
 type truncFile struct{ durable.File }

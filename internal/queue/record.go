@@ -80,25 +80,48 @@ func decodeRecord(path, id string, data []byte) (*Message, error) {
 //
 //	waypost-queue-record 0000000517\n
 //
+// then, for each later change of the record while they fit (append.go),
+// the new record and a trailer line of the other kind:
+//
+//	waypost-queue-update 0000000498\n
+//
 // The content is the first Size bytes, so it is read without parsing
-// anything; the record is found from the end of the file.
+// anything; the last record is found from the end of the file.
 const (
-	trailerPrefix = "waypost-queue-record "
+	trailerPrefix = "waypost-queue-record " // after the record Add wrote
+	updatePrefix  = "waypost-queue-update " // after an appended record; as long
 	trailerLen    = len(trailerPrefix) + 10 + 1
 )
 
-// trailer returns the trailer line for a record of n bytes.
-func trailer(n int) []byte {
-	return fmt.Appendf(nil, "%s%010d\n", trailerPrefix, n)
+// trailer returns the trailer line for a first record of n bytes.
+func trailer(n int) []byte { return trailerOf(trailerPrefix, n) }
+
+// updateTrailer returns the trailer line for an appended record of n
+// bytes.
+func updateTrailer(n int) []byte { return trailerOf(updatePrefix, n) }
+
+func trailerOf(prefix string, n int) []byte {
+	return fmt.Appendf(nil, "%s%010d\n", prefix, n)
 }
 
-// parseTrailer returns the record length a trailer line gives, and false
-// if b is not a trailer line.
-func parseTrailer(b []byte) (int64, bool) {
-	digits, ok := bytes.CutPrefix(b, []byte(trailerPrefix))
-	if !ok || len(b) != trailerLen || b[len(b)-1] != '\n' {
-		return 0, false
+// parseTrailer returns the record length a trailer line gives and whether
+// it follows the first record (else an appended one), and false if b is
+// not a trailer line.
+func parseTrailer(b []byte) (n int64, first, ok bool) {
+	if len(b) != trailerLen || b[len(b)-1] != '\n' {
+		return 0, false, false
+	}
+	digits, first := bytes.CutPrefix(b, []byte(trailerPrefix))
+	if !first {
+		if digits, ok = bytes.CutPrefix(b, []byte(updatePrefix)); !ok {
+			return 0, false, false
+		}
+	}
+	for _, c := range digits[:len(digits)-1] {
+		if c < '0' || c > '9' {
+			return 0, false, false
+		}
 	}
 	n, err := strconv.ParseInt(string(digits[:len(digits)-1]), 10, 64)
-	return n, err == nil && n > 0
+	return n, first, err == nil && n > 0
 }

@@ -19,10 +19,22 @@ func TestRecovery(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// update writes a record to meta/ (as a message changed more often
+	// than its queue file's records hold: append.go).
 	update := func(m *Message) {
 		t.Helper()
+		s.recordsMax = 0
+		defer func() { s.recordsMax = recordsMax }()
 		if err := s.Update(m.ID, func(m *Message) error { m.Recipients[0].Attempts++; return nil }); err != nil {
 			t.Fatal(err)
+		}
+	}
+	appendTo := func(m *Message, times int) {
+		t.Helper()
+		for range times {
+			if err := s.Update(m.ID, func(m *Message) error { m.Recipients[0].Attempts++; return nil }); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	var good []string
@@ -32,12 +44,29 @@ func TestRecovery(t *testing.T) {
 	updated := addT(t, s, "good, updated")
 	update(updated)
 	good = append(good, updated.ID)
+	// Records appended to the queue file, the last one torn (a crash in
+	// an append) or zeros (its size written, its blocks not): the one
+	// before is the record.
+	appended := addT(t, s, "good, appended")
+	appendTo(appended, 3)
+	good = append(good, appended.ID)
+	tornAppend := addT(t, s, "good, torn append")
+	appendTo(tornAppend, 2)
+	good = append(good, tornAppend.ID)
+	zeroedAppend := addT(t, s, "good, zeroed append")
+	appendTo(zeroedAppend, 1)
+	good = append(good, zeroedAppend.ID)
 	// Written before records were kept in the queue file: content only,
 	// and the record in meta/.
 	old := addT(t, s, "good, old layout")
 	update(old)
 	write("msg/"+old.ID, "good, old layout")
 	good = append(good, old.ID)
+
+	raw, _ := os.ReadFile(s.msgPath(tornAppend.ID))
+	write("msg/"+tornAppend.ID, string(raw)+string(raw[len(raw)-700:len(raw)-100]))
+	raw, _ = os.ReadFile(s.msgPath(zeroedAppend.ID))
+	write("msg/"+zeroedAppend.ID, string(raw)+string(make([]byte, 900)))
 
 	torn := addT(t, s, "torn")
 	tornOwn := addT(t, s, "torn own record")
@@ -54,7 +83,7 @@ func TestRecovery(t *testing.T) {
 	rec, _ := os.ReadFile(s.metaPath(torn.ID))
 	write("meta/"+torn.ID+".json", string(rec[:len(rec)/2]))
 	// A queue file whose record is torn but whose trailer is whole.
-	raw, _ := os.ReadFile(s.msgPath(tornOwn.ID))
+	raw, _ = os.ReadFile(s.msgPath(tornOwn.ID))
 	recStart := len("torn own record")
 	write("msg/"+tornOwn.ID, string(raw[:recStart+10])+string(trailer(10)))
 	// A queue file with neither a trailer nor a record in meta/, and one
@@ -125,6 +154,18 @@ func TestRecovery(t *testing.T) {
 	for _, m := range []*Message{updated, old} {
 		if got, err := s.Get(m.ID); err != nil || got.Recipients[0].Attempts != 1 {
 			t.Errorf("after recovery, %s reads as %+v, %v: want the record Update wrote (1 attempt)", m.ID, got, err)
+		}
+	}
+	for _, w := range []struct {
+		m        *Message
+		attempts int
+		content  string
+	}{{appended, 3, "good, appended"}, {tornAppend, 2, "good, torn append"}, {zeroedAppend, 1, "good, zeroed append"}} {
+		if got, err := s.Get(w.m.ID); err != nil || got.Recipients[0].Attempts != w.attempts {
+			t.Errorf("after recovery, %s reads as %+v, %v: want the last whole record appended (%d attempts)", w.m.ID, got, err, w.attempts)
+		}
+		if c := readContent(t, s, w.m.ID); c != w.content {
+			t.Errorf("content of %s = %q, want %q", w.m.ID, c, w.content)
 		}
 	}
 

@@ -20,9 +20,12 @@ type Options struct {
 
 // FaultOps are the operations Options.Fault is asked about: creating (or
 // reusing: reuse.go), writing, fsyncing, closing and renaming a temp
-// file, removing a file (a rename to msg/free-ID when its file is kept
-// for reuse, then a remove if that fails), fsyncing a folder.
-var FaultOps = []string{"create", "write", "sync", "close", "rename", "remove", "syncdir"}
+// file, opening a queue file to append a record to it (append.go), removing
+// a file (a rename to msg/free-ID when its file is kept for reuse, then a
+// remove if that fails), fsyncing a folder. An appended record is
+// written, fsynced and closed as a temp file is ("write", "sync",
+// "close").
+var FaultOps = []string{"create", "write", "sync", "close", "rename", "append", "remove", "syncdir"}
 
 // OpenWith is Open with options.
 func OpenWith(dir string, o Options) (*Store, *Recovery, error) {

@@ -38,6 +38,9 @@ type Store struct {
 	// Every other message's record is in its queue file, so reading it
 	// needs no look in meta/.
 	metas sync.Map
+	// recordsMax is the room a queue file's records may take with an
+	// appended one (append.go); tests lower it to reach meta/.
+	recordsMax int64
 
 	dirSyncs dirSyncs    // group commit of folder fsyncs (dirsync.go)
 	pool     filePool    // removed queue files kept for reuse (reuse.go)
@@ -71,6 +74,7 @@ func openWith(dir string, fsys fsys, scan func(*Message)) (*Store, *Recovery, er
 		quarantine: filepath.Join(abs, "quarantine"),
 		fs:         fsys,
 		now:        time.Now,
+		recordsMax: recordsMax,
 		seed:       maphash.MakeSeed(),
 		scan:       scan,
 	}
@@ -235,58 +239,62 @@ func (s *Store) readRecord(id string, f *os.File) (*Message, error) {
 }
 
 // parseQueueFile reads the record of id, whose queue file at path p holds
-// size bytes read through f.
+// size bytes read through f: meta/ID.json when one was written (it
+// supersedes the file's records: appends stop once it exists), else the
+// file's last record (append.go). It checks that the file holds the
+// content the record says: exactly, before the first record; at least,
+// before an appended one.
 func (s *Store) parseQueueFile(id, p string, f io.ReaderAt, size int64) (*Message, error) {
-	// The content is what comes before the file's record; a file with no
-	// trailer is all content (written before records were kept in the
-	// queue file, always with a meta/ record).
-	recLen := int64(0)
-	if size >= int64(trailerLen) {
-		tr := make([]byte, trailerLen)
-		if _, err := f.ReadAt(tr, size-int64(trailerLen)); err != nil {
-			return nil, fmt.Errorf("queue: reading %s: %w", p, err)
-		}
-		if n, ok := parseTrailer(tr); ok {
-			if n > size-int64(trailerLen) {
-				return nil, corruptErr(p, "the trailer gives a record of %d bytes, more than the file holds", n)
-			}
-			recLen = n
-		}
-	}
-	content := size - recLen
-	if recLen > 0 {
-		content -= int64(trailerLen)
-	}
-
 	s.reads.decodes.Add(1)
-	var m *Message
 	meta := s.metaPath(id)
 	data, err := []byte(nil), fs.ErrNotExist
 	if s.mayHaveMeta(id) {
 		data, err = os.ReadFile(meta)
 	}
-	switch {
-	case err == nil:
-		if m, err = decodeRecord(meta, id, data); err != nil {
-			return nil, err
-		}
-	case !isNotExist(err):
+	if err != nil && !isNotExist(err) {
 		return nil, fmt.Errorf("queue: reading %s: %w", meta, err)
-	case recLen == 0:
-		return nil, corruptErr(p, "no record: no trailer line at the end and no %s", meta)
-	default:
-		data = make([]byte, recLen)
-		if _, err := f.ReadAt(data, content); err != nil {
-			return nil, fmt.Errorf("queue: reading %s: %w", p, err)
-		}
-		if m, err = decodeRecord(p, id, data); err != nil {
+	}
+	if err == nil {
+		m, err := decodeRecord(meta, id, data)
+		if err != nil {
 			return nil, err
 		}
+		return m, s.checkContent(p, f, size, m)
 	}
-	if m.Size != content {
-		return nil, corruptErr(p, "the content has %d bytes, the record says %d", content, m.Size)
+	m, at, found, err := s.lastRecord(id, p, f, size)
+	switch {
+	case err != nil:
+		return nil, err
+	case !found:
+		return nil, corruptErr(p, "no record: no trailer line at the end and no %s", meta)
+	case at.first && m.Size != at.start, m.Size > at.start:
+		return nil, corruptErr(p, "the content has %d bytes, the record says %d", at.start, m.Size)
 	}
 	return m, nil
+}
+
+// checkContent checks that the queue file p holds the content of m, whose
+// record is in meta/: exactly when the file ends with its first record or
+// has no trailer (the layout of earlier versions: all content), at least
+// when records were appended.
+func (s *Store) checkContent(p string, f io.ReaderAt, size int64, m *Message) error {
+	content, exact := size, true
+	if size >= int64(trailerLen) {
+		tr := make([]byte, trailerLen)
+		if _, err := f.ReadAt(tr, size-int64(trailerLen)); err != nil {
+			return fmt.Errorf("queue: reading %s: %w", p, err)
+		}
+		if n, first, ok := parseTrailer(tr); ok {
+			if n > size-int64(trailerLen) {
+				return corruptErr(p, "the trailer gives a record of %d bytes, more than the file holds", n)
+			}
+			content, exact = size-int64(trailerLen)-n, first
+		}
+	}
+	if m.Size > content || exact && m.Size != content {
+		return corruptErr(p, "the content has %d bytes, the record says %d", content, m.Size)
+	}
+	return nil
 }
 
 // List returns every valid message, oldest first (in ID order, which is

@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"os"
@@ -64,14 +65,31 @@ func TestAddGetOpen(t *testing.T) {
 		t.Errorf("files after Add %v, want the queue file only", got)
 	}
 	raw, _ := os.ReadFile(s.msgPath(m.ID))
-	n, ok := parseTrailer(raw[max(len(raw)-trailerLen, 0):])
-	if !ok || !strings.HasPrefix(string(raw), body) || int(n) != len(raw)-len(body)-trailerLen {
+	n, first, ok := parseTrailer(raw[max(len(raw)-trailerLen, 0):])
+	if !ok || !first || !strings.HasPrefix(string(raw), body) || int(n) != len(raw)-len(body)-trailerLen {
 		t.Errorf("queue file is not the content, a record and a trailer:\n%s", raw)
 	} else if _, err := decodeRecord("", m.ID, raw[len(body):len(raw)-trailerLen]); err != nil {
 		t.Errorf("the queue file's record: %v", err)
 	}
-	if err := s.Update(m.ID, func(*Message) error { return nil }); err != nil {
+	// An Update appends its record to the queue file while there is room
+	// (append.go), then writes meta/ID.json.
+	if err := s.Update(m.ID, func(m *Message) error { m.Recipients[0].Attempts = 1; return nil }); err != nil {
 		t.Fatal(err)
+	}
+	if got := files(t, s.Dir()); !slices.Equal(got, []string{"msg/" + m.ID}) {
+		t.Errorf("files after an Update %v, want the queue file only", got)
+	}
+	after, _ := os.ReadFile(s.msgPath(m.ID))
+	n, first, ok = parseTrailer(after[max(len(after)-trailerLen, 0):])
+	if !ok || first || !bytes.HasPrefix(after, raw) || int(n) != len(after)-len(raw)-trailerLen {
+		t.Errorf("queue file after an Update is not the file before, a record and an update trailer:\n%s", after)
+	}
+	s.recordsMax = int64(len(after) - len(body)) // full
+	if err := s.Update(m.ID, func(m *Message) error { m.Recipients[0].Attempts = 2; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Get(m.ID); err != nil || got.Recipients[0].Attempts != 2 {
+		t.Errorf("after an Update to meta/: %+v, %v", got, err)
 	}
 	for _, p := range []string{"msg/" + m.ID, "meta/" + m.ID + ".json"} {
 		fi, err := os.Stat(filepath.Join(s.Dir(), p))

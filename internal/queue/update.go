@@ -1,9 +1,7 @@
 package queue
 
 import (
-	"bytes"
 	"fmt"
-	"os"
 )
 
 // Update rewrites the metadata of message id: it reads the record, calls
@@ -46,9 +44,7 @@ func (s *Store) Update(id string, f func(m *Message) error) error {
 	if err != nil {
 		return err
 	}
-	s.metas.Store(id, true) // before the file can exist
-	_, _, err = s.writeFile(s.metaDir, id+metaExt, bytes.NewReader(data).WriteTo)
-	return err
+	return s.writeRecord(id, size, data)
 }
 
 // Put writes m as the record of its message, from memory: nothing is
@@ -72,12 +68,7 @@ func (s *Store) Put(m *Message) error {
 	mu := s.idLock(m.ID)
 	mu.Lock()
 	defer mu.Unlock()
-	if _, err := os.Lstat(s.msgPath(m.ID)); isNotExist(err) {
-		return fmt.Errorf("queue: writing the record of %s: %w", m.ID, ErrNotFound)
-	}
-	s.metas.Store(m.ID, true) // before the file can exist
-	_, _, err = s.writeFile(s.metaDir, m.ID+metaExt, bytes.NewReader(data).WriteTo)
-	return err
+	return s.writeRecord(m.ID, m.Size, data)
 }
 
 // Remove takes message id out of the queue, when every recipient is final
@@ -145,9 +136,7 @@ func (s *Store) Finish(id string, f func(m *Message) error, done func(m *Message
 	if err != nil {
 		return false, err
 	}
-	s.metas.Store(id, true) // before the file can exist
-	_, _, err = s.writeFile(s.metaDir, id+metaExt, bytes.NewReader(data).WriteTo)
-	return false, err
+	return false, s.writeRecord(id, size, data)
 }
 
 // remove deletes the queue file of id (size bytes of content, -1 if not

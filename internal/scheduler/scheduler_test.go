@@ -128,7 +128,7 @@ func (f *fixture) add(env queue.Envelope, body io.Reader) (*queue.Message, error
 // full disk does (ENOSPC); removals still work.
 func (f *fixture) fault(op, path string) error {
 	switch op {
-	case "create", "write", "rename":
+	case "create", "write", "rename", "append":
 		f.writes.Add(1)
 	}
 	if fn := f.onOp.Load(); fn != nil {
@@ -327,7 +327,7 @@ func TestTrackedBeforeRecorded(t *testing.T) {
 	var mu sync.Mutex
 	tracked := map[string]string{} // message ID -> its events in the tracking log at its first queue write
 	hook := func(op, path string) {
-		if op != "remove" && op != "create" && op != "rename" {
+		if op != "remove" && op != "create" && op != "rename" && op != "append" {
 			return
 		}
 		mu.Lock()
