@@ -22,6 +22,19 @@ func FuzzQueueFile(f *testing.F) {
 	f.Add(whole[len(whole)-trailerLen:])
 	f.Add(append([]byte("x"), trailer(9_999_999_999)...))
 	f.Add(bytes.Replace(whole, []byte("waypost-queue-record 0"), []byte("waypost-queue-record -"), 1))
+	// Records appended (append.go): whole, torn, and the last one's
+	// trailer of the first kind.
+	if err := s.Update(m.ID, func(m *Message) error { m.Recipients[0].Attempts = 1; return nil }); err != nil {
+		f.Fatal(err)
+	}
+	appended, err := os.ReadFile(s.msgPath(m.ID))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(appended)
+	f.Add(appended[:len(appended)-trailerLen/2])
+	f.Add(append(appended, appended[len(whole):len(appended)-40]...))
+	f.Add(bytes.Replace(appended, []byte(updatePrefix), []byte(trailerPrefix), 1))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		got, err := s.parseQueueFile(m.ID, "msg/"+m.ID, bytes.NewReader(data), int64(len(data)))
 		switch {

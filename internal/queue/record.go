@@ -72,6 +72,9 @@ func decodeRecord(path, id string, data []byte) (*Message, error) {
 	if len(m.Recipients) == 0 {
 		return nil, corruptErr(path, "no recipients")
 	}
+	if m.Size < 0 {
+		return nil, corruptErr(path, "a size of %d bytes", m.Size)
+	}
 	return m, nil
 }
 

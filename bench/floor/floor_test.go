@@ -1,0 +1,223 @@
+// Package floor measures what the system calls a relayed message cannot do
+// without cost in CPU on this machine, with nothing of Waypost around them:
+// the floor under the hub's CPU per message that bench/relay.sh reports
+// (docs/performance.md, "The floor under a relayed message").
+//
+//	go test -run '^$' -bench . -benchtime 3000x ./bench/floor/
+//	TMPDIR=/mnt/wpbench go test -run '^$' -bench . ./bench/floor/   # another file system
+//
+// Each benchmark reports cpu-µs/op: the process's user and system time
+// (getrusage(2)) per operation, the figure bench/relay.sh reads from /proc
+// for the hub. The files go under TMPDIR, the sockets on loopback.
+package floor
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+)
+
+// cpuTime returns the CPU time the process has used, in microseconds.
+func cpuTime(b *testing.B) float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e3
+}
+
+// measure runs op b.N times and reports its CPU per operation.
+func measure(b *testing.B, op func(i int)) {
+	b.Helper()
+	start := cpuTime(b)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		op(i)
+	}
+	b.StopTimer()
+	b.ReportMetric((cpuTime(b)-start)/float64(b.N), "cpu-µs/op")
+}
+
+// message is a relayed message as the benchmarks send it: 2 KiB of
+// content and about 500 bytes of record, as a queue file holds them.
+var message = make([]byte, 2048+500)
+
+func dir(b *testing.B) string {
+	d, err := os.MkdirTemp("", "waypost-floor-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { os.RemoveAll(d) })
+	return d
+}
+
+// BenchmarkNewFile is the least a queue that keeps a file per message does
+// to make one durable: create, write, fdatasync, close, rename (the folder
+// fsync, shared by the messages of a group commit, is apart).
+func BenchmarkNewFile(b *testing.B) {
+	d := dir(b)
+	measure(b, func(i int) {
+		tmp := filepath.Join(d, fmt.Sprint("tmp-", i))
+		f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := f.Write(message); err != nil {
+			b.Fatal(err)
+		}
+		if err := syscall.Fdatasync(int(f.Fd())); err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+		if err := os.Rename(tmp, filepath.Join(d, fmt.Sprint("m-", i))); err != nil {
+			b.Fatal(err)
+		}
+	})
+}
+
+// BenchmarkReusedFile is the same with a removed file written over
+// (Waypost's reuse of queue files): no inode or block allocated.
+func BenchmarkReusedFile(b *testing.B) {
+	d := dir(b)
+	for i := 0; i < b.N; i++ {
+		if err := os.WriteFile(filepath.Join(d, fmt.Sprint("free-", i)), message, 0o600); err != nil {
+			b.Fatal(err)
+		}
+	}
+	syncDir(b, d)
+	measure(b, func(i int) {
+		free := filepath.Join(d, fmt.Sprint("free-", i))
+		f, err := os.OpenFile(free, os.O_WRONLY, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := f.WriteAt(message, 0); err != nil {
+			b.Fatal(err)
+		}
+		if err := syscall.Fdatasync(int(f.Fd())); err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+		if err := os.Rename(free, filepath.Join(d, fmt.Sprint("m-", i))); err != nil {
+			b.Fatal(err)
+		}
+	})
+}
+
+// BenchmarkFolderFsync is one fsync of a folder with a new name in it.
+func BenchmarkFolderFsync(b *testing.B) {
+	d := dir(b)
+	measure(b, func(i int) {
+		f, err := os.Create(filepath.Join(d, fmt.Sprint("n-", i)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+		syncDir(b, d)
+	})
+}
+
+// BenchmarkSharedLog is ten messages written into one preallocated file
+// and made durable by one fdatasync, per message: what a queue that
+// appends messages to a log of segments would pay.
+func BenchmarkSharedLog(b *testing.B) {
+	d := dir(b)
+	f, err := os.OpenFile(filepath.Join(d, "segment"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	for off := int64(0); off < int64(b.N+10)*int64(len(message)); off += int64(len(message)) {
+		if _, err := f.WriteAt(message, off); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := f.Sync(); err != nil {
+		b.Fatal(err)
+	}
+	measure(b, func(i int) {
+		if _, err := f.WriteAt(message, int64(i)*int64(len(message))); err != nil {
+			b.Fatal(err)
+		}
+		if i%10 == 9 {
+			if err := syscall.Fdatasync(int(f.Fd())); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkUnlink is the removal of a 2.5 KiB file.
+func BenchmarkUnlink(b *testing.B) {
+	d := dir(b)
+	for i := 0; i < b.N; i++ {
+		if err := os.WriteFile(filepath.Join(d, fmt.Sprint("m-", i)), message, 0o600); err != nil {
+			b.Fatal(err)
+		}
+	}
+	syncDir(b, d)
+	measure(b, func(i int) {
+		if err := os.Remove(filepath.Join(d, fmt.Sprint("m-", i))); err != nil {
+			b.Fatal(err)
+		}
+	})
+}
+
+// BenchmarkCommandReply is one SMTP command and its reply over loopback,
+// both ends in this process (a write and a read on each side, the
+// runtime's network poller between): a relayed message has about seven
+// on the receiving side (greeting, EHLO, MAIL, RCPT, DATA, the end of the
+// data, QUIT) and three or four on the delivering side (pipelined).
+func BenchmarkCommandReply(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		r := bufio.NewReader(c)
+		for {
+			if _, err := r.ReadSlice('\n'); err != nil {
+				return
+			}
+			if _, err := c.Write([]byte("250 2.1.0 Sender OK\r\n")); err != nil {
+				return
+			}
+		}
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	r := bufio.NewReader(c)
+	cmd := []byte("MAIL FROM:<alice@contoso.test>\r\n")
+	measure(b, func(int) {
+		if _, err := c.Write(cmd); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := r.ReadSlice('\n'); err != nil {
+			b.Fatal(err)
+		}
+	})
+}
+
+func syncDir(b *testing.B, d string) {
+	f, err := os.Open(d)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		b.Fatal(err)
+	}
+}
