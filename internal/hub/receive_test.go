@@ -130,3 +130,73 @@ func TestRecoveredMessageGetsReceive(t *testing.T) {
 		t.Errorf("RECEIVE detail %q does not say it was recovered", evs[0].Detail)
 	}
 }
+
+// After a clean stop, a message queued and never attempted is not taken
+// for one that a crash left without its RECEIVE: the stopped hub wrote
+// its events before its 250, and the next start writes no "recovered
+// after a crash" for it. Run ends by telling the queue so (CloseClean);
+// a crash, or a Close without Run, does not.
+func TestCleanStopWritesNoRecoveredReceive(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "org.toml")
+	write(t, file, contactOrg)
+	org, _, err := LoadOrg(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := Open(org, "hub1", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.Run(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for !h.sched.Started() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	q, rec, err := queue.Open(filepath.Join(dir, "data", "queue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rec.Clean {
+		t.Errorf("the queue after Run ended: Recovery %+v, want Clean", rec)
+	}
+	// A message the stopped hub had queued, never attempted (here put in
+	// the queue by hand, with the clean stop noted again).
+	m, err := q.Add(queue.Envelope{From: "bob@fabrikam.test", ReceivedBy: "Default", Recipients: []queue.Recipient{
+		{Written: "alice@contoso.test", Type: "SMTP", Address: "alice@contoso.test"}}}, strings.NewReader("Subject: hi\r\n\r\nhello\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.CloseClean(); err != nil {
+		t.Fatal(err)
+	}
+
+	h, err = Open(org, "hub1", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.sched.RunOnce(context.Background())
+	h.close() // no Run: not a clean stop
+	for _, e := range events(t, dir)[m.ID] {
+		if e.Event == tracking.Receive {
+			t.Errorf("after a clean stop, the next start wrote %s %q", e.Event, e.Detail)
+		}
+	}
+	if len(events(t, dir)[m.ID]) == 0 {
+		t.Errorf("the message was not processed after the restart")
+	}
+	q, rec, err = queue.Open(filepath.Join(dir, "data", "queue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	if rec.Clean {
+		t.Errorf("the queue after a hub closed without Run: Recovery %+v, want not Clean", rec)
+	}
+}

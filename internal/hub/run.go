@@ -46,6 +46,9 @@ type Hub struct {
 	lns    []net.Listener
 	secret []byte         // the organization's hub secret, nil without one
 	pool   *delivery.Pool // SMTP connections kept between messages, shared by every SMTP agent
+	// stoppedCleanly: Run ended with every session done and the
+	// scheduler started; close then tells the next start (CloseClean).
+	stoppedCleanly bool
 	// maildir holds the mailboxes of this server (the API reads them;
 	// Dovecot's LMTP writes the same folders, packaging/dovecot/).
 	maildir *delivery.Maildir
@@ -114,6 +117,7 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 	}
 	h.queue = q
 	h.sched.Queue = q
+	h.sched.CleanStart = rec.Clean
 	h.track, err = tracking.Open(filepath.Join(s.DataDir, "tracking.log"), s.Name)
 	if err != nil {
 		h.close() // the queue and the directory backend
@@ -302,6 +306,10 @@ func (h *Hub) Run(ctx context.Context) error {
 	<-schedDone
 	h.sched.Close()
 	<-pickupDone
+	// Every session has ended, with its RECEIVE events written; if the
+	// scheduler wrote those a crash of the last run may have missed, the
+	// next start needs none (queue CloseClean).
+	h.stoppedCleanly = h.sched.Started()
 	h.close()
 	return runErr
 }
@@ -323,7 +331,11 @@ func (h *Hub) close() {
 	if h.shadows != nil {
 		h.shadows.done.Close()
 	}
-	if h.queue != nil {
+	if h.queue != nil && h.stoppedCleanly {
+		if err := h.queue.CloseClean(); err != nil {
+			h.log.Warn("closing the queue", "err", err)
+		}
+	} else if h.queue != nil {
 		h.queue.Close()
 	}
 	if h.dir != nil {

@@ -17,6 +17,7 @@
 //	DIR/msg/tmp-*         files being written (also in meta/)
 //	DIR/msg/free-ID       removed queue files kept for reuse (reuse.go)
 //	DIR/inflight/N        the message worker N is processing (inflight.go)
+//	DIR/clean-stop        left by CloseClean, taken by the next Open
 //
 // The queue file is the message: it exists from the moment Add commits
 // until Remove. What is written in it is never changed: the content

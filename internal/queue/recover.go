@@ -14,6 +14,9 @@ type Recovery struct {
 	Resumed        int               // valid messages, left as they were
 	RemovedPartial []string          // temp files and content without a record, removed (paths relative to the queue folder)
 	Quarantined    []QuarantinedFile // what was moved to quarantine/
+	// Clean says the last process to open the queue stopped cleanly: it
+	// closed the queue with CloseClean, not by a crash.
+	Clean bool
 }
 
 // QuarantinedFile is a message whose record is not valid, or a file whose

@@ -96,12 +96,35 @@ func openWith(dir string, fsys fsys, scan func(*Message)) (*Store, *Recovery, er
 		}
 		return nil, nil, fmt.Errorf("queue: %w: %w", ErrStorage, err) // err names the lock file
 	}
+	clean, err := s.takeCleanStop()
+	if err != nil {
+		s.Close()
+		return nil, nil, err
+	}
 	rec, err := s.recover()
 	if err != nil {
 		s.Close()
 		return nil, nil, err
 	}
+	rec.Clean = clean
 	return s, rec, nil
+}
+
+// cleanStop is the file CloseClean leaves in the queue folder for the
+// next Open (Recovery.Clean), which removes it.
+const cleanStop = "clean-stop"
+
+// CloseClean is Close at the end of a clean stop: the next Open reports
+// Recovery.Clean. The file saying so is not fsynced: should a power cut
+// lose it, the next start takes the stop for a crash, which costs only
+// what a crash costs (a hub writes its RECEIVE events of never-attempted
+// messages again).
+func (s *Store) CloseClean() error {
+	err := os.WriteFile(filepath.Join(s.dir, cleanStop), nil, 0o600)
+	if err != nil {
+		err = fmt.Errorf("queue: noting a clean stop: %w", err)
+	}
+	return errors.Join(err, s.Close())
 }
 
 // Close releases the lock on the folder. The Store must not be used after.
@@ -112,6 +135,23 @@ func (s *Store) Close() error {
 	err := s.lock.Close() // closing the file releases the flock
 	s.lock = nil
 	return err
+}
+
+// takeCleanStop reports whether the last process closed the queue with
+// CloseClean, and removes the file that says so, durably: from now on a
+// crash of this process must not pass for a clean stop.
+func (s *Store) takeCleanStop() (bool, error) {
+	p := filepath.Join(s.dir, cleanStop)
+	if _, err := os.Lstat(p); isNotExist(err) {
+		return false, nil
+	}
+	if err := s.fs.Remove(p); err != nil && !isNotExist(err) {
+		return false, storageErr("removing", p, err)
+	}
+	if err := s.fs.SyncDir(s.dir); err != nil {
+		return false, storageErr("syncing folder", s.dir, err)
+	}
+	return true, nil
 }
 
 // Dir returns the absolute path of the queue folder.

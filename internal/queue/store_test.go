@@ -450,3 +450,39 @@ func TestOpenMessage(t *testing.T) {
 		t.Errorf("OpenMessage after Remove: %v, want ErrNotFound", err)
 	}
 }
+
+// CloseClean leaves word of a clean stop for the next Open, which takes
+// it (Recovery.Clean) and removes it: a crash of that process, or a Close,
+// is not a clean stop.
+func TestCleanStop(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "queue")
+	open := func() (*Store, *Recovery) {
+		t.Helper()
+		s, rec, err := Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, rec
+	}
+	s, rec := open()
+	if rec.Clean {
+		t.Error("a new queue opened as after a clean stop")
+	}
+	addT(t, s, "queued at the stop")
+	if err := s.CloseClean(); err != nil {
+		t.Fatal(err)
+	}
+	s, rec = open()
+	if !rec.Clean || rec.Resumed != 1 || len(rec.Quarantined)+len(rec.RemovedPartial) != 0 {
+		t.Errorf("after CloseClean: %+v, want Clean with the message resumed and nothing else", rec)
+	}
+	if _, err := os.Stat(filepath.Join(dir, cleanStop)); !os.IsNotExist(err) {
+		t.Errorf("the clean stop is still noted after Open: %v", err)
+	}
+	s.Close()
+	s, rec = open()
+	if rec.Clean {
+		t.Error("after Close: Clean, want not (a crash looks the same)")
+	}
+	s.Close()
+}

@@ -73,9 +73,10 @@ func (s *Scheduler) crashed(m *queue.Message, reason string, restart bool) outco
 // recordRecovered writes a RECEIVE event for each message of the start-up
 // scan that was never attempted: the process may have died between making
 // it durable and writing its RECEIVE events, and every delivered message's
-// history must start with one.
+// history must start with one. After a clean stop (CleanStart) there is
+// no such message: every Add of the last run had written its events.
 func (s *Scheduler) recordRecovered() {
-	if s.Track == nil {
+	if s.Track == nil || s.CleanStart {
 		return
 	}
 	var events []tracking.Event

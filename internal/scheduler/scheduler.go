@@ -54,6 +54,11 @@ type Scheduler struct {
 	// the hub remembers it to answer the discharge queries of the hubs
 	// that keep shadows of it (shadow.Discharged).
 	Discharged func(m *queue.Message)
+	// CleanStart says the last run stopped cleanly (queue
+	// Recovery.Clean): every message it queued has its RECEIVE events,
+	// and none are written for the never-attempted messages found at
+	// start (recover.go).
+	CleanStart bool
 
 	hubs balancer // load sharing among equivalent hubs (balance.go)
 
@@ -61,6 +66,7 @@ type Scheduler struct {
 	wake     chan struct{}
 
 	startOnce sync.Once
+	started   atomic.Bool    // start has run: what the last run left is handled
 	slots     chan int       // free worker slots (their in-flight markers)
 	markers   *queue.Markers // nil when they could not be opened
 	workers   sync.WaitGroup
@@ -289,8 +295,14 @@ func (s *Scheduler) start() {
 		s.mu.Unlock()
 		s.recoverCrashed(ids)
 		s.recordRecovered()
+		s.started.Store(true)
 	})
 }
+
+// Started reports whether the scheduler has handled what the last run
+// left (its start, at the first dispatch): a stop after it is clean for
+// the next start (CleanStart).
+func (s *Scheduler) Started() bool { return s.started.Load() }
 
 // Close releases the in-flight markers, after Run has returned.
 func (s *Scheduler) Close() {
