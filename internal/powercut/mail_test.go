@@ -208,17 +208,8 @@ func checkMailboxes(dir string) error {
 // at once, whose folder fsyncs the queue may share: each Add that
 // returned must survive every one of them.
 func TestQueueConcurrentAddPowerCut(t *testing.T) {
-	root := t.TempDir()
-	rec, err := powercut.New(root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rec, q := recordedQueue(t)
 	rec.SyncTime = time.Millisecond // so that the Adds overlap
-	q, _, err := queue.OpenFS(filepath.Join(root, "data", "queue"), rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
 	var wg sync.WaitGroup
 	for i := range 6 {
 		wg.Add(1)
@@ -249,16 +240,7 @@ func TestQueueConcurrentAddPowerCut(t *testing.T) {
 // content of the message its file was reused for would deliver that
 // message to the wrong recipients.
 func TestQueueReusePowerCut(t *testing.T) {
-	root := t.TempDir()
-	rec, err := powercut.New(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, _, err := queue.OpenFS(filepath.Join(root, "data", "queue"), rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
+	rec, q := recordedQueue(t)
 	add := func(body string) *queue.Message {
 		m, err := q.Add(queue.Envelope{From: "carol@fabrikam.test", Recipients: []queue.Recipient{
 			{Written: "alice@contoso.test", Type: "SMTP", Address: "alice@contoso.test"}}}, strings.NewReader(body))
@@ -374,16 +356,7 @@ func checkReuse(c *powercut.Crash) error {
 // its content, and its record is the last one an Update returned with, or
 // the one being written when the power went, never an older one nor a mix.
 func TestQueueAppendPowerCut(t *testing.T) {
-	root := t.TempDir()
-	rec, err := powercut.New(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, _, err := queue.OpenFS(filepath.Join(root, "data", "queue"), rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
+	rec, q := recordedQueue(t)
 	m, err := q.Add(queue.Envelope{From: "carol@fabrikam.test", Recipients: []queue.Recipient{
 		{Written: "alice@contoso.test", Type: "SMTP", Address: "alice@contoso.test"}}}, strings.NewReader(appendBody))
 	if err != nil {
@@ -454,3 +427,19 @@ const (
 	appendBody    = "Subject: deferred\r\n\r\nretried and retried\r\n"
 	appendUpdates = 12 // enough for the queue file's records to fill and meta/ to take over
 )
+
+// recordedQueue opens a queue in data/queue of a new recorded folder, for
+// the power-cut tests of the queue alone.
+func recordedQueue(t *testing.T) (*powercut.Recorder, *queue.Store) {
+	t.Helper()
+	rec, err := powercut.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, _, err := queue.OpenFS(filepath.Join(rec.Root(), "data", "queue"), rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close() })
+	return rec, q
+}
