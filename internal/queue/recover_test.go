@@ -67,6 +67,14 @@ func TestRecovery(t *testing.T) {
 	write("msg/"+tornAppend.ID, string(raw)+string(raw[len(raw)-700:len(raw)-100]))
 	raw, _ = os.ReadFile(s.msgPath(zeroedAppend.ID))
 	write("msg/"+zeroedAppend.ID, string(raw)+string(make([]byte, 900)))
+	// A torn append, then a change that went to meta/ (the torn bytes
+	// left no room): the content is still the content.
+	metaAfterTorn := addT(t, s, "good, meta after a torn append")
+	appendTo(metaAfterTorn, 1)
+	raw, _ = os.ReadFile(s.msgPath(metaAfterTorn.ID))
+	write("msg/"+metaAfterTorn.ID, string(raw)+string(raw[len(raw)-700:len(raw)-100]))
+	update(metaAfterTorn)
+	good = append(good, metaAfterTorn.ID)
 
 	torn := addT(t, s, "torn")
 	tornOwn := addT(t, s, "torn own record")
@@ -160,7 +168,8 @@ func TestRecovery(t *testing.T) {
 		m        *Message
 		attempts int
 		content  string
-	}{{appended, 3, "good, appended"}, {tornAppend, 2, "good, torn append"}, {zeroedAppend, 1, "good, zeroed append"}} {
+	}{{appended, 3, "good, appended"}, {tornAppend, 2, "good, torn append"}, {zeroedAppend, 1, "good, zeroed append"},
+		{metaAfterTorn, 2, "good, meta after a torn append"}} {
 		if got, err := s.Get(w.m.ID); err != nil || got.Recipients[0].Attempts != w.attempts {
 			t.Errorf("after recovery, %s reads as %+v, %v: want the last whole record appended (%d attempts)", w.m.ID, got, err, w.attempts)
 		}

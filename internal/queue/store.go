@@ -299,7 +299,7 @@ func (s *Store) parseQueueFile(id, p string, f io.ReaderAt, size int64) (*Messag
 		if err != nil {
 			return nil, err
 		}
-		return m, s.checkContent(p, f, size, m)
+		return m, s.checkContent(id, p, f, size, m)
 	}
 	m, at, found, err := s.lastRecord(id, p, f, size)
 	switch {
@@ -314,22 +314,22 @@ func (s *Store) parseQueueFile(id, p string, f io.ReaderAt, size int64) (*Messag
 }
 
 // checkContent checks that the queue file p holds the content of m, whose
-// record is in meta/: exactly when the file ends with its first record or
-// has no trailer (the layout of earlier versions: all content), at least
-// when records were appended.
-func (s *Store) checkContent(p string, f io.ReaderAt, size int64, m *Message) error {
+// record is in meta/: exactly when the file's last record is its first
+// one, or when it has none (the layout of earlier versions: all content);
+// at least, when records were appended. A torn append at the end (a crash
+// before meta/ took over) is passed over as lastRecord does.
+func (s *Store) checkContent(id, p string, f io.ReaderAt, size int64, m *Message) error {
 	content, exact := size, true
-	if size >= int64(trailerLen) {
-		tr := make([]byte, trailerLen)
-		if _, err := f.ReadAt(tr, size-int64(trailerLen)); err != nil {
-			return fmt.Errorf("queue: reading %s: %w", p, err)
-		}
-		if n, first, ok := parseTrailer(tr); ok {
-			if n > size-int64(trailerLen) {
-				return corruptErr(p, "the trailer gives a record of %d bytes, more than the file holds", n)
-			}
-			content, exact = size-int64(trailerLen)-n, first
-		}
+	_, at, found, err := s.lastRecord(id, p, f, size)
+	switch {
+	case err != nil && !errors.Is(err, ErrCorrupt):
+		return err
+	case err != nil:
+		// Trailers, but no valid record before any: the record in meta/
+		// is the message's; its content must fit.
+		exact = false
+	case found:
+		content, exact = at.start, at.first
 	}
 	if m.Size > content || exact && m.Size != content {
 		return corruptErr(p, "the content has %d bytes, the record says %d", content, m.Size)
