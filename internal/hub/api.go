@@ -52,12 +52,15 @@ func (h *Hub) runAPI(errs chan<- error) {
 	}()
 }
 
-// stopAPI ends long polls at once and waits for calls under way.
-func (h *Hub) stopAPI(ctx context.Context) {
+// stopAPI ends long polls at once and waits for calls under way; drained
+// is false when some were cut off at ctx's end.
+func (h *Hub) stopAPI(ctx context.Context) (drained bool) {
 	if h.api == nil {
-		return
+		return true
 	}
 	if err := h.api.Shutdown(ctx); err != nil {
 		h.log.Warn("api shutdown", "err", err)
+		return false
 	}
+	return true
 }

@@ -297,10 +297,13 @@ func (h *Hub) Run(ctx context.Context) error {
 	shutCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	h.ctl.Close()
+	drained := true // every session ended by itself, none cut off
 	for _, l := range h.recv {
-		l.Shutdown(shutCtx)
+		if l.Shutdown(shutCtx) != nil {
+			drained = false
+		}
 	}
-	h.stopAPI(shutCtx)
+	drained = h.stopAPI(shutCtx) && drained
 	wg.Wait()
 	stopSched()
 	<-schedDone
@@ -308,8 +311,9 @@ func (h *Hub) Run(ctx context.Context) error {
 	<-pickupDone
 	// Every session has ended, with its RECEIVE events written; if the
 	// scheduler wrote those a crash of the last run may have missed, the
-	// next start needs none (queue CloseClean).
-	h.stoppedCleanly = h.sched.Started()
+	// next start needs none (queue CloseClean). A session cut off after
+	// the shutdown's 30 s may still be on its way: not clean then.
+	h.stoppedCleanly = drained && h.sched.Started()
 	h.close()
 	return runErr
 }
