@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/waypost/waypost/internal/testnet"
 )
 
 // newProfile makes a saved profile in a temporary folder whose hub is at
@@ -15,7 +17,7 @@ import (
 func newProfile(t *testing.T, types []string) *Profile {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "profile")
-	p, err := Create(dir, Settings{API: "http://" + closedPort(t), SMTP: closedPort(t), User: "alice@contoso.test"}, "pw")
+	p, err := Create(dir, Settings{API: "http://" + testnet.RefusingAddr(t), SMTP: testnet.RefusingAddr(t), User: "alice@contoso.test"}, "pw")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,24 +6,11 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
-	"net"
 	"net/mail"
 	"os"
 	"strings"
 	"testing"
 )
-
-// closedPort is a loopback address nothing listens on: the hub is down.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
 
 // Offline, a deliverable recipient is queued and one of an uncached type
 // is held; both stay in the outbox on disk, and no report is written.

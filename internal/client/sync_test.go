@@ -20,6 +20,7 @@ import (
 	"github.com/waypost/waypost/internal/directory"
 	"github.com/waypost/waypost/internal/hub"
 	"github.com/waypost/waypost/internal/routing"
+	"github.com/waypost/waypost/internal/testnet"
 )
 
 // hubOrg is two sites with a fax connector scoped to Branch (@SCOPED@);
@@ -139,7 +140,7 @@ func (th *testHub) deliver(subject string) {
 
 func (th *testHub) login(t *testing.T) *Profile {
 	t.Helper()
-	p, err := Login(context.Background(), filepath.Join(t.TempDir(), "alice"), Settings{API: th.url, SMTP: closedPort(t), User: "alice@contoso.test"}, "pw", 5*time.Second)
+	p, err := Login(context.Background(), filepath.Join(t.TempDir(), "alice"), Settings{API: th.url, SMTP: testnet.RefusingAddr(t), User: "alice@contoso.test"}, "pw", 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +248,7 @@ func TestSyncWithTheHub(t *testing.T) {
 func TestWrongPassword(t *testing.T) {
 	th := newTestHub(t, true)
 	dir := filepath.Join(t.TempDir(), "alice")
-	_, err := Login(context.Background(), dir, Settings{API: th.url, SMTP: closedPort(t), User: "alice@contoso.test"}, "wrong", 5*time.Second)
+	_, err := Login(context.Background(), dir, Settings{API: th.url, SMTP: testnet.RefusingAddr(t), User: "alice@contoso.test"}, "wrong", 5*time.Second)
 	if err == nil || !strings.Contains(err.Error(), "401") {
 		t.Errorf("login: %v", err)
 	}

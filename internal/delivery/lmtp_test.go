@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/waypost/waypost/internal/testnet"
 )
 
 // lmtpServer is a scripted LMTP server (RFC 2033) on a loopback port or a
@@ -244,13 +246,7 @@ func TestLMTPServerDown(t *testing.T) {
 	if err := os.WriteFile(path, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	for _, address := range []string{addr, "unix:" + path} {
+	for _, address := range []string{testnet.RefusingAddr(t), "unix:" + path} {
 		a := &LMTP{Address: address, Timeout: 2 * time.Second}
 		res := a.Deliver(context.Background(), lmtpMessage(mailboxRcpt("alice@contoso.test", "alice@contoso.test"), mailboxRcpt("bob@contoso.test", "bob@contoso.test")))
 		for _, r := range res {

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/waypost/waypost/internal/control"
 	"github.com/waypost/waypost/internal/delivery"
 	"github.com/waypost/waypost/internal/queue"
+	"github.com/waypost/waypost/internal/testnet"
 	"github.com/waypost/waypost/internal/tracking"
 )
 
@@ -90,28 +90,6 @@ func startRelaySink(t *testing.T) *relaySink {
 	go s.srv.Serve(ln)
 	t.Cleanup(func() { s.srv.Close() })
 	return s
-}
-
-// refusingAddr is a loopback address whose port refuses connections and
-// stays this test's: a TCP socket bound to it that never listens (a
-// closed listener's port could be taken meanwhile by another test's
-// server, running in parallel in another package, which would then take
-// the mail).
-func refusingAddr(t *testing.T) string {
-	t.Helper()
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Close(fd) })
-	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := syscall.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
 }
 
 func (s *relaySink) count() int {
@@ -262,7 +240,7 @@ func TestHubsShareTheLoad(t *testing.T) {
 // tried again.
 func TestHubFailover(t *testing.T) {
 	c := startRelaySink(t)
-	f := shareFixture(t, refusingAddr(t), c.addr) // hub-b is down: its port refuses connections
+	f := shareFixture(t, testnet.RefusingAddr(t), c.addr) // hub-b is down: its port refuses connections
 	ids := f.send(t, 3)
 	for _, id := range ids {
 		if _, err := f.s.Queue.Get(id); !errors.Is(err, queue.ErrNotFound) {
