@@ -5,16 +5,19 @@ import (
 )
 
 // Update rewrites the metadata of message id: it reads the record, calls
-// f on it and, if f returns nil, writes the changed record atomically
-// (temp file, fsync, rename, folder fsync). An error of f is returned as
-// it is and nothing is written. f must not change ID or Size, nor leave no
-// recipients. Updates and Removes of one ID are serialized.
+// f on it and, if f returns nil, writes the changed record atomically:
+// appended to the queue file and fdatasynced, or, once the file's records
+// fill their room, in meta/ (temp file, fsync, rename, folder fsync;
+// append.go). An error of f is returned as it is and nothing is written.
+// f must not change ID or Size, nor leave no recipients. Updates and
+// Removes of one ID are serialized.
 //
 // A scheduler that keeps every record in memory writes with Put instead,
 // which reads nothing.
 //
 // A disk failure returns an error wrapping ErrStorage; the old record is
-// then still in place, except when only the final folder fsync failed: the
+// then still in place, except when only the final step failed (the folder
+// fsync of meta/, or the close of the queue file after its fdatasync): the
 // new record is in place then, but a crash may bring back the old one.
 func (s *Store) Update(id string, f func(m *Message) error) error {
 	if !validID(id) {
@@ -51,8 +54,8 @@ func (s *Store) Update(id string, f func(m *Message) error) error {
 // read first (the caller holds the latest state, as a scheduler with an
 // in-memory index does). The write is atomic and durable as Update's: the
 // record is the old one or m, and a disk failure returns an error wrapping
-// ErrStorage with the old record still in place (but for a failed folder
-// fsync, as Update). The message must be in the queue: Put of a message
+// ErrStorage with the old record still in place (but for a failure of
+// the final step, as Update). The message must be in the queue: Put of a message
 // removed meanwhile fails with ErrNotFound and writes nothing.
 func (s *Store) Put(m *Message) error {
 	if !validID(m.ID) {
