@@ -110,6 +110,15 @@ proc_cpu() {
 }
 CLK_TCK=$(getconf CLK_TCK)
 
+# machine_busy: the clock ticks every CPU of the machine has spent busy
+# since boot (the first line of /proc/stat, proc(5): user, nice, system,
+# irq, softirq and steal; idle and iowait left out).
+machine_busy() {
+	local _ user nice system idle iowait irq softirq steal
+	read -r _ user nice system idle iowait irq softirq steal _ </proc/stat
+	echo $((user + nice + system + irq + softirq + steal))
+}
+
 # ---------------------------------------------------------------- Waypost
 # start_waypost WORK PORT SINK_PORT [API_PORT]: a hub in WORK/hub with one
 # receive connector on PORT that relays for 127.0.0.0/8 and one send

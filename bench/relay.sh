@@ -11,7 +11,10 @@
 #   end-to-end  MSGS / time until smtp-sink had counted every message
 # then the ratios Waypost / Postfix, and the hub's CPU per relayed message:
 # user and system time from /proc/PID/stat (proc(5)) over the run, in
-# microseconds per message.
+# microseconds per message. For both it prints the machine's CPU per
+# message too (every CPU's busy time from /proc/stat over the run: the
+# load generator, the sink and the kernel's threads with the MTA), which
+# compares Waypost's whole cost with Postfix's many processes.
 #
 #   bench/relay.sh                          # 10000 x 2 KiB, 20 sessions
 #   MSGS=4000 SESSIONS=20 bench/relay.sh
@@ -90,7 +93,7 @@ trap 'exit 143' TERM
 # run NAME: one timed run through the relay started by start_NAME. Prints
 # one summary line and sets ACC and E2E (msg/s).
 run() {
-	local name=$1 cpu0 cpu1 t0 src_rc src_end
+	local name=$1 cpu0 cpu1 t0 src_rc src_end busy0 busy1
 	start_sink "$SINK_PORT" "$WORK/$name.count"
 	if [[ $name == shadow-* ]]; then
 		local mode=off
@@ -127,23 +130,29 @@ run() {
 		start_postfix "$WORK" "$SUT_PORT" "$SINK_PORT"
 	fi
 	say "$name: $MSGS msgs x $SIZE B over $SESSIONS sessions"
+	busy0=$(machine_busy)
 	t0=$EPOCHREALTIME
 	send_load "$SUT_PORT" "$MSGS" "$WORK/$name.source"
 	wait_count "$WORK/$name.count" "$MSGS" "$STALL" || { tail -5 "$WORK/$name.source" >&2; fail "$name: not every message reached the sink"; }
+	busy1=$(machine_busy)
 	wait "$SOURCE_PID" || true
 	SOURCE_PID=
 	read -r src_rc src_end <"$WORK/$name.source.done"
 	((src_rc == 0)) || { tail -5 "$WORK/$name.source" >&2; fail "$name: smtp-source failed (status $src_rc)"; }
 	ACC=$(awk -v n="$MSGS" -v a="$t0" -v b="$src_end" 'BEGIN { printf "%.1f", n / (b - a) }')
 	E2E=$(awk -v n="$MSGS" -v a="$t0" -v b="$COUNT_END" 'BEGIN { printf "%.1f", n / (b - a) }')
-	local extra=""
+	# Everything the machine did over the run: the load generator, the
+	# sink, the MTA's processes and the kernel's threads, the same for
+	# Waypost and Postfix but for the MTA.
+	local extra
+	extra=$(awk -v n="$MSGS" -v hz="$CLK_TCK" -v b="$((busy1 - busy0))" 'BEGIN { printf ", machine CPU %.0f us/msg", b * 1e6 / hz / n }')
 	if [[ $name == shadow-* ]]; then
 		cpu1="$(proc_cpu "$HUB_PID") $(proc_cpu "$HUB2_PID")"
 		read -r u0 s0 v0 w0 <<<"$cpu0"
 		read -r u1 s1 v1 w1 <<<"$cpu1"
 		HUB_CPU=$(awk -v n="$MSGS" -v hz="$CLK_TCK" -v a="$((u1 - u0 + s1 - s0))" -v b="$((v1 - v0 + w1 - w0))" \
 			'BEGIN { printf "CPU per message: hub1 %.0f us, hub2 %.0f us", a * 1e6 / hz / n, b * 1e6 / hz / n }')
-		extra=", $HUB_CPU"
+		extra+=", $HUB_CPU"
 		stop_waypost
 	elif [[ $name == waypost ]]; then
 		cpu1=$(proc_cpu "$HUB_PID")
@@ -151,7 +160,7 @@ run() {
 		read -r u1 s1 <<<"$cpu1"
 		HUB_CPU=$(awk -v n="$MSGS" -v hz="$CLK_TCK" -v u="$((u1 - u0))" -v s="$((s1 - s0))" \
 			'BEGIN { printf "hub CPU %.0f us/msg (user %.0f, system %.0f)", (u + s) * 1e6 / hz / n, u * 1e6 / hz / n, s * 1e6 / hz / n }')
-		extra=", $HUB_CPU"
+		extra+=", $HUB_CPU"
 		if [[ $STRACE == 1 ]]; then
 			stop_pid "$STRACE_PID" # strace -c writes its table when it detaches
 			STRACE_PID=
