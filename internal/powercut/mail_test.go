@@ -101,14 +101,11 @@ func TestHubPowerCut(t *testing.T) {
 
 // checkHub checks one crash state of TestHubPowerCut.
 func checkHub(c *powercut.Crash) error {
-	q, r, err := queue.Open(filepath.Join(c.Dir, "data", "queue"))
+	q, err := recoveredQueue(c)
 	if err != nil {
-		return fmt.Errorf("recovery failed: %v", err)
+		return err
 	}
 	defer q.Close()
-	if len(r.Quarantined) > 0 {
-		return fmt.Errorf("recovery quarantined %+v", r.Quarantined)
-	}
 	bodies := map[string]string{}  // queue ID -> content
 	rcpts := map[string]int{}      // queue ID -> recipients
 	delivered := map[string]int{}  // queue ID -> recipients reported delivered
@@ -295,14 +292,11 @@ var reuseBodies = []string{
 // quarantines nothing, every acknowledged message not delivered is
 // there, and every message there holds its own content.
 func checkReuse(c *powercut.Crash) error {
-	q, r, err := queue.Open(filepath.Join(c.Dir, "data", "queue"))
+	q, err := recoveredQueue(c)
 	if err != nil {
-		return fmt.Errorf("recovery failed: %v", err)
+		return err
 	}
 	defer q.Close()
-	if len(r.Quarantined) > 0 {
-		return fmt.Errorf("recovery quarantined %+v", r.Quarantined)
-	}
 	bodies := map[string]string{}
 	delivered := map[string]bool{}
 	for _, n := range c.Notes {
@@ -387,14 +381,11 @@ func TestQueueAppendPowerCut(t *testing.T) {
 		t.Fatalf("%d records appended and %d written to meta/, want some of each:\n%v", appends, metas, ops)
 	}
 	n := rec.Replay(t, func(c *powercut.Crash) error {
-		q, r, err := queue.Open(filepath.Join(c.Dir, "data", "queue"))
+		q, err := recoveredQueue(c)
 		if err != nil {
-			return fmt.Errorf("recovery failed: %v", err)
+			return err
 		}
 		defer q.Close()
-		if len(r.Quarantined) > 0 {
-			return fmt.Errorf("recovery quarantined %+v", r.Quarantined)
-		}
 		acked := -1
 		for _, n := range c.Notes {
 			if f := strings.Fields(n); len(f) == 3 && f[0] == "acked" {
@@ -442,4 +433,18 @@ func recordedQueue(t *testing.T) (*powercut.Recorder, *queue.Store) {
 	}
 	t.Cleanup(func() { q.Close() })
 	return rec, q
+}
+
+// recoveredQueue opens the queue of a crash state: its recovery must
+// neither fail nor quarantine anything.
+func recoveredQueue(c *powercut.Crash) (*queue.Store, error) {
+	q, r, err := queue.Open(filepath.Join(c.Dir, "data", "queue"))
+	if err != nil {
+		return nil, fmt.Errorf("recovery failed: %v", err)
+	}
+	if len(r.Quarantined) > 0 {
+		q.Close()
+		return nil, fmt.Errorf("recovery quarantined %+v", r.Quarantined)
+	}
+	return q, nil
 }
