@@ -53,7 +53,7 @@ var States = []string{"ready", "retry", "held", "poison", "shadow"}
 type Queue struct {
 	Queue      string    `json:"queue"`               // next hop: mailbox:SERVER, connector:NAME@SERVER, hub:SERVER, unreachable, submission; or poison
 	Kind       string    `json:"kind"`                // mailbox, connector, hub, unreachable, submission, poison
-	Delivery   string    `json:"delivery,omitempty"`  // for a connector: smtp, drop, pipe, webhook
+	Delivery   string    `json:"delivery,omitempty"`  // for a connector: smtp, drop, pipe, webhook; for mailboxes: maildir, lmtp
 	Messages   int       `json:"messages"`            // messages with a recipient here
 	Recipients int       `json:"recipients"`          // pending recipients here
 	Held       int       `json:"held"`                // of which held

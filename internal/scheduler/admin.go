@@ -301,11 +301,18 @@ func (s *Scheduler) List(args control.Select) (*control.QueueList, error) {
 		eng := s.Engine.Load()
 		for i := range out.Queues {
 			q := &out.Queues[i]
-			if hop, err := routing.ParseNextHop(q.Queue); err == nil && hop.Kind == routing.HopConnector {
+			hop, err := routing.ParseNextHop(q.Queue)
+			switch {
+			case err != nil:
+			case hop.Kind == routing.HopConnector:
 				for _, sc := range eng.Org().SendConnectors {
 					if sc.Name == hop.Name {
 						q.Delivery = sc.Delivery.Kind
 					}
+				}
+			case hop.Kind == routing.HopMailbox:
+				if srv := eng.Org().Server(hop.Server); srv != nil {
+					q.Delivery = srv.MailboxDelivery.Kind // maildir or lmtp
 				}
 			}
 		}
