@@ -316,20 +316,32 @@ func (s *Store) parseQueueFile(id, p string, f io.ReaderAt, size int64) (*Messag
 // checkContent checks that the queue file p holds the content of m, whose
 // record is in meta/: exactly when the file's last record is its first
 // one, or when it has none (the layout of earlier versions: all content);
-// at least, when records were appended. A torn append at the end (a crash
-// before meta/ took over) is passed over as lastRecord does.
+// at least, when records were appended. The file's own record is not
+// decoded (meta/ supersedes it): its trailer says where it starts. Only a
+// torn append at the end (a crash before meta/ took over) makes it search
+// back for the last whole record, as lastRecord does.
 func (s *Store) checkContent(id, p string, f io.ReaderAt, size int64, m *Message) error {
 	content, exact := size, true
-	_, at, found, err := s.lastRecord(id, p, f, size)
-	switch {
-	case err != nil && !errors.Is(err, ErrCorrupt):
-		return err
-	case err != nil:
-		// Trailers, but no valid record before any: the record in meta/
-		// is the message's; its content must fit.
-		exact = false
-	case found:
-		content, exact = at.start, at.first
+	if size >= int64(trailerLen) {
+		tr := make([]byte, trailerLen)
+		if _, err := f.ReadAt(tr, size-int64(trailerLen)); err != nil {
+			return fmt.Errorf("queue: reading %s: %w", p, err)
+		}
+		if n, first, ok := parseTrailer(tr); ok && n <= size-int64(trailerLen) {
+			content, exact = size-int64(trailerLen)-n, first
+		} else {
+			_, at, found, err := s.searchRecord(id, p, f, size)
+			switch {
+			case err != nil && !errors.Is(err, ErrCorrupt):
+				return err
+			case err != nil:
+				// Trailers, but no valid record before any: the record
+				// in meta/ is the message's; its content must fit.
+				exact = false
+			case found:
+				content, exact = at.start, at.first
+			}
+		}
 	}
 	if m.Size > content || exact && m.Size != content {
 		return corruptErr(p, "the content has %d bytes, the record says %d", content, m.Size)
