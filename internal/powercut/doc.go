@@ -1,6 +1,7 @@
 // Package powercut finds the fsyncs that code writing files forgets: it
 // records every operation the code makes through a durable.FS (mkdir,
-// create, write, fsync, rename, remove, fsync of a folder), and for every
+// create, write, fsync, rename, remove, fsync of a folder, and syncfs of
+// the whole file system where the code asks for one), and for every
 // prefix of the recorded operations builds the states a power cut could
 // leave on disk, writes each to a folder, and hands it to a check (recover,
 // then look for what was promised). This is the method of ALICE (Pillai et
@@ -15,7 +16,8 @@
 //   - a name in a folder (a create, mkdir, rename or remove) is durable
 //     once the folder is fsynced; before that it may be lost, each folder
 //     independently of the others; a file's fsync does not make its name
-//     durable, nor does a folder's fsync make its parent's entry durable.
+//     durable, nor does a folder's fsync make its parent's entry durable;
+//   - a syncfs makes every file's data and every folder's names durable.
 //
 // For each prefix the states tried are the worst cases of that model:
 // every unsynced name and byte lost; every name kept but unsynced data

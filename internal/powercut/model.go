@@ -154,6 +154,14 @@ func (m *model) apply(op Op) error {
 			return err
 		}
 		delete(m.inodes[p].names, name)
+	case OpSyncFS:
+		for _, n := range m.inodes {
+			if n.dir {
+				n.syncedNames = cloneMap(n.names)
+			} else {
+				n.synced = n.data
+			}
+		}
 	case OpNote:
 	}
 	return nil

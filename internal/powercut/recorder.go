@@ -25,6 +25,7 @@ const (
 	OpRename                 // Path renamed to To
 	OpRemove                 // Path removed
 	OpNote                   // a promise the code under test made (Note)
+	OpSyncFS                 // the whole file system synced (syncfs(2)): every file and folder
 )
 
 // Op is one recorded operation. Paths are relative to the recorded folder
@@ -55,6 +56,8 @@ func (op Op) String() string {
 		return "rename " + op.Path + " -> " + op.To
 	case OpRemove:
 		return "remove " + op.Path
+	case OpSyncFS:
+		return "syncfs " + op.Path
 	default:
 		return fmt.Sprintf("note: %q", op.Note)
 	}
@@ -255,6 +258,22 @@ func (r *Recorder) SyncDir(dir string) error {
 		return fmt.Errorf("powercut: %w", err)
 	}
 	return r.sync(Op{Kind: OpSync, Path: rel, Ino: ino})
+}
+
+// SyncFS records a syncfs(2) of the file system holding dir: every file's
+// data and every folder's names become durable, as far as the recorded
+// folder goes (and makes none, as SyncDir).
+func (r *Recorder) SyncFS(dir string) error {
+	rel, err := r.rel(dir)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, err := os.Stat(dir); err != nil {
+		return fmt.Errorf("syncfs of %s: %w", dir, err)
+	}
+	return r.sync(Op{Kind: OpSyncFS, Path: rel})
 }
 
 // sync records an fsync and takes SyncTime; the caller holds mu, which
