@@ -30,14 +30,16 @@ import (
 // recipient; a delivery the agent reported is never lost; no mailbox
 // holds a partial message or two copies of one; an Update that returned
 // is not undone (until the message is finished).
-func TestHubPowerCut(t *testing.T) {
+func TestHubPowerCut(t *testing.T) { eachSync(t, testHubPowerCut) }
+
+func testHubPowerCut(t *testing.T, mode queue.Sync) {
 	root := t.TempDir()
 	rec, err := powercut.New(root)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The data folder is new too, as on a hub's first start.
-	q, _, err := queue.OpenFS(filepath.Join(root, "data", "queue"), rec)
+	q, _, err := queue.OpenWith(filepath.Join(root, "data", "queue"), queue.Options{FS: rec, Sync: mode})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,8 +206,10 @@ func checkMailboxes(dir string) error {
 // TestQueueConcurrentAddPowerCut replays every power cut of Adds that run
 // at once, whose folder fsyncs the queue may share: each Add that
 // returned must survive every one of them.
-func TestQueueConcurrentAddPowerCut(t *testing.T) {
-	rec, q := recordedQueue(t)
+func TestQueueConcurrentAddPowerCut(t *testing.T) { eachSync(t, testQueueConcurrentAddPowerCut) }
+
+func testQueueConcurrentAddPowerCut(t *testing.T, mode queue.Sync) {
+	rec, q := recordedQueue(t, mode)
 	rec.SyncTime = time.Millisecond // so that the Adds overlap
 	var wg sync.WaitGroup
 	for i := range 6 {
@@ -236,8 +240,10 @@ func TestQueueConcurrentAddPowerCut(t *testing.T) {
 // finished message that comes back (a duplicate, allowed) with the
 // content of the message its file was reused for would deliver that
 // message to the wrong recipients.
-func TestQueueReusePowerCut(t *testing.T) {
-	rec, q := recordedQueue(t)
+func TestQueueReusePowerCut(t *testing.T) { eachSync(t, testQueueReusePowerCut) }
+
+func testQueueReusePowerCut(t *testing.T, mode queue.Sync) {
+	rec, q := recordedQueue(t, mode)
 	add := func(body string) *queue.Message {
 		m, err := q.Add(queue.Envelope{From: "carol@fabrikam.test", Recipients: []queue.Recipient{
 			{Written: "alice@contoso.test", Type: "SMTP", Address: "alice@contoso.test"}}}, strings.NewReader(body))
@@ -349,8 +355,10 @@ func checkReuse(c *powercut.Crash) error {
 // their room, go to meta/ID.json. In every state the message is there with
 // its content, and its record is the last one an Update returned with, or
 // the one being written when the power went, never an older one nor a mix.
-func TestQueueAppendPowerCut(t *testing.T) {
-	rec, q := recordedQueue(t)
+func TestQueueAppendPowerCut(t *testing.T) { eachSync(t, testQueueAppendPowerCut) }
+
+func testQueueAppendPowerCut(t *testing.T, mode queue.Sync) {
+	rec, q := recordedQueue(t, mode)
 	m, err := q.Add(queue.Envelope{From: "carol@fabrikam.test", Recipients: []queue.Recipient{
 		{Written: "alice@contoso.test", Type: "SMTP", Address: "alice@contoso.test"}}}, strings.NewReader(appendBody))
 	if err != nil {
@@ -419,15 +427,24 @@ const (
 	appendUpdates = 12 // enough for the queue file's records to fill and meta/ to take over
 )
 
+// eachSync runs a power-cut test with each way the queue makes a new
+// file durable: fdatasync and a folder fsync, and syncfs of the file
+// system (queue.Sync).
+func eachSync(t *testing.T, test func(*testing.T, queue.Sync)) {
+	for _, mode := range []queue.Sync{queue.SyncFile, queue.SyncFileSystem} {
+		t.Run("sync="+mode.String(), func(t *testing.T) { test(t, mode) })
+	}
+}
+
 // recordedQueue opens a queue in data/queue of a new recorded folder, for
 // the power-cut tests of the queue alone.
-func recordedQueue(t *testing.T) (*powercut.Recorder, *queue.Store) {
+func recordedQueue(t *testing.T, mode queue.Sync) (*powercut.Recorder, *queue.Store) {
 	t.Helper()
 	rec, err := powercut.New(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, _, err := queue.OpenFS(filepath.Join(rec.Root(), "data", "queue"), rec)
+	q, _, err := queue.OpenWith(filepath.Join(rec.Root(), "data", "queue"), queue.Options{FS: rec, Sync: mode})
 	if err != nil {
 		t.Fatal(err)
 	}

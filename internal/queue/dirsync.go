@@ -1,6 +1,9 @@
 package queue
 
-import "sync"
+import (
+	"fmt"
+	"sync"
+)
 
 // dirSync is the group commit of one folder's fsync. Sessions that finish
 // DATA at the same moment each write, fsync and rename their own queue
@@ -12,9 +15,16 @@ import "sync"
 // Each call returns only after an fsync that started after the call
 // began has ended, with that fsync's error: an error reaches exactly the
 // callers whose renames that fsync was to cover.
+//
+// With Sync "filesystem" a round is one syncfs(2) of the whole file system
+// instead (syncer): it makes durable the data of every file written and
+// every name changed before it started, so a writer of a new file asks
+// for two rounds, one after writing (its data) and one after its rename
+// (its name), and the rounds of writers one step apart are the same calls.
 type dirSync struct {
-	fs  fsys
-	dir string
+	fs     fsys
+	dir    string
+	syncer fsSyncer // nil: rounds fsync the folder
 
 	mu   sync.Mutex
 	cur  *syncRound // the round whose fsync runs, or nil
@@ -64,7 +74,7 @@ func (d *dirSync) sync() error {
 	r.seq = d.started
 	d.mu.Unlock()
 
-	r.err = d.fs.SyncDir(d.dir)
+	r.err = d.flush()
 
 	d.mu.Lock()
 	if r.err == nil {
@@ -80,6 +90,44 @@ func (d *dirSync) sync() error {
 	return r.err
 }
 
+// mark is taken before a file is written whose data a syncfs round is
+// to make durable (syncSince): the number of the round running now, or of
+// the next one.
+func (d *dirSync) mark() uint64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.cur != nil {
+		return d.cur.seq
+	}
+	return d.started + 1
+}
+
+// syncSince is sync for a writer that took mark before it began to
+// write. The kernel reports a write error to the first syncfs that runs
+// after it, which may be a round before the one that covers the writer's
+// call: any round since mark that failed may have taken the writer's
+// error, so it fails the writer too. (A folder fsync reports its own
+// errors: there, syncSince is sync.)
+func (d *dirSync) syncSince(mark uint64) error {
+	if err := d.sync(); err != nil || d.syncer == nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.failed >= mark {
+		return fmt.Errorf("syncfs of %s: round %d failed while this file was written, and may have taken its write error", d.dir, d.failed)
+	}
+	return nil
+}
+
+// flush is one round's fsync of the folder, or syncfs of its file system.
+func (d *dirSync) flush() error {
+	if d.syncer != nil {
+		return d.syncer.SyncFS()
+	}
+	return d.fs.SyncDir(d.dir)
+}
+
 // ticket is taken after a change to the folder's names (a rename, a
 // removal): the change is durable once a round numbered ticket or later
 // has ended without error (durable).
@@ -93,10 +141,13 @@ func (d *dirSync) ticket() uint64 {
 // whether it may never be known to be (lost): a round that was to cover
 // it failed, and after a failed fsync the kernel may have dropped the
 // change (fsync(2), "ERRORS"), whatever later rounds say.
+//
+// With syncfs rounds, a failure of the round that ran during the change
+// (ticket-1) may have been the change's own (syncSince).
 func (d *dirSync) durable(ticket uint64) (ok, lost bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.failed >= ticket {
+	if d.failed >= ticket || d.syncer != nil && d.failed > 0 && d.failed >= ticket-1 {
 		return false, true
 	}
 	return d.synced >= ticket, false
@@ -107,6 +158,26 @@ func (d *dirSync) durable(ticket uint64) (ok, lost bool) {
 type dirSyncs struct {
 	mu sync.Mutex
 	m  map[string]*dirSync
+}
+
+// setSyncer makes dir's rounds syncfs calls through syncer; before any get.
+func (ds *dirSyncs) setSyncer(fs fsys, dir string, syncer fsSyncer) {
+	ds.get(fs, dir).syncer = syncer
+}
+
+// close closes the syncers.
+func (ds *dirSyncs) close() error {
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	var first error
+	for _, d := range ds.m {
+		if d.syncer != nil {
+			if err := d.syncer.Close(); err != nil && first == nil {
+				first = err
+			}
+		}
+	}
+	return first
 }
 
 func (ds *dirSyncs) get(fs fsys, dir string) *dirSync {

@@ -202,3 +202,57 @@ func TestAddGroupCommitFailure(t *testing.T) {
 		t.Errorf("Recovery = %+v, want %d resumed and nothing to repair", rec, len(ok))
 	}
 }
+
+// gateSyncer is a syncfs that waits for a result on its channel.
+type gateSyncer struct {
+	running chan struct{} // a receive when a call starts
+	result  chan error
+}
+
+func (g *gateSyncer) SyncFS() error { g.running <- struct{}{}; return <-g.result }
+func (g *gateSyncer) Close() error  { return nil }
+
+// With syncfs rounds, the kernel reports a write error to the first
+// syncfs after it, whichever caller that is: a file written while a round
+// ran may have its error taken by that round. A writer whose round
+// succeeded fails all the same when a round since its mark failed; a
+// writer that began after the failed round ended does not.
+func TestSyncSinceFailedRound(t *testing.T) {
+	g := &gateSyncer{running: make(chan struct{}), result: make(chan error)}
+	d := newDirSync(osFS{}, t.TempDir())
+	d.syncer = g
+
+	first := make(chan error)
+	go func() { first <- d.sync() }() // a round that will fail
+	<-g.running
+	mark := d.mark() // a writer begins while it runs
+	g.result <- errInjected
+	if err := <-first; !errors.Is(err, errInjected) {
+		t.Fatalf("first round: %v, want the injected error", err)
+	}
+
+	own := make(chan error)
+	go func() { own <- d.syncSince(mark) }() // the writer's round
+	<-g.running
+	g.result <- nil
+	if err := <-own; err == nil || !strings.Contains(err.Error(), "may have taken its write error") {
+		t.Errorf("writer whose mark is the failed round: %v, want an error", err)
+	}
+
+	later := d.mark() // a writer that begins after the failure
+	go func() { own <- d.syncSince(later) }()
+	<-g.running
+	g.result <- nil
+	if err := <-own; err != nil {
+		t.Errorf("writer that began after the failed round: %v, want nil", err)
+	}
+
+	// A queue file kept for reuse whose removal was made while the failed
+	// round ran is never written over: its removal may be lost.
+	if ok, lost := d.durable(mark + 1); ok || !lost {
+		t.Errorf("durable(ticket of a removal during the failed round) = %v, %v; want lost", ok, lost)
+	}
+	if ok, lost := d.durable(later); !ok || lost {
+		t.Errorf("durable(ticket of a removal after it) = %v, %v; want durable", ok, lost)
+	}
+}

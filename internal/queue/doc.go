@@ -48,9 +48,9 @@
 // so a failed shared fsync fails every Add it was to cover (each removes
 // its file) and no other. One new file (or a removed one written over:
 // "Reuse" below) and one name per message, and one folder fsync per group
-// of messages that finish together. Any failure of a write, fsync or
-// rename returns an error wrapping ErrStorage after removing what was
-// written.
+// of messages that finish together (or two shared syncfs calls: "Syncing"
+// below). Any failure of a write, fsync or rename returns an error
+// wrapping ErrStorage after removing what was written.
 // Update and Put append the record to the queue file and fdatasync it,
 // or, once its records fill their room, write it to meta/ the way Add
 // writes (temp, fsync, rename, folder fsync), so a record is always the
@@ -71,6 +71,23 @@
 //     amount of content than its record says, is moved with its meta/
 //     record to quarantine/ and reported in Recovery, never guessed at;
 //   - everything else is resumed as it was.
+//
+// # Syncing
+//
+// With Options.Sync SyncFileSystem (queue_sync "filesystem" in the
+// configuration, and "auto" where syncfs(2) reports write errors) both
+// flushes of Add are rounds of the group commit done with syncfs of the
+// whole file system instead: an Add writes its temp file, waits for a
+// round that started after it (its data), renames it, and waits for the
+// next (its name), in the same order as above, so a name in msg/ always
+// has its whole file behind it. Adds one step apart share calls: one round
+// makes the data of some durable and the names of others. The kernel
+// reports a write error to the first syncfs after it on each descriptor
+// open before the error (errseq), so each folder keeps one descriptor for
+// its rounds, and a round that fails fails every Add that was writing
+// while it ran, even if that Add's own round succeeds (dirSync.syncSince);
+// a removal made while it ran is not taken as durable either (the reuse
+// pool unlinks that file). Update's appends still fdatasync their file.
 //
 // # Removal
 //

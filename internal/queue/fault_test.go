@@ -3,6 +3,7 @@ package queue
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,13 +14,32 @@ import (
 // Every write, fsync, close and rename of a durable file write is a point
 // where the disk may fail: Add writes the queue file in msg/, Update the
 // record in meta/.
-var faultSteps = []struct{ op, step string }{
-	{"create", "creating temp file"},
-	{"write", "writing"},
-	{"sync", "syncing"},
-	{"close", "closing"},
-	{"rename", "renaming"},
-	{"syncdir", "syncing folder"},
+var faultSteps = []faultStep{
+	{"create", 0, "creating temp file"},
+	{"write", 0, "writing"},
+	{"sync", 0, "syncing"},
+	{"close", 0, "closing"},
+	{"rename", 0, "renaming"},
+	{"syncdir", 0, "syncing folder"},
+}
+
+// faultStepsSyncFS are the points of failure of an Add with Sync
+// "filesystem": the syncfs after writing (the data), and the one after
+// the rename (the name), instead of the two fsyncs.
+var faultStepsSyncFS = []faultStep{
+	{"create", 0, "creating temp file"},
+	{"write", 0, "writing"},
+	{"close", 0, "closing"},
+	{"syncfs", 0, "syncing the file system of"},
+	{"rename", 0, "renaming"},
+	{"syncfs", 1, "syncing folder"},
+}
+
+// faultStep fails the skip+1st op in a folder; the error says step.
+type faultStep struct {
+	op   string
+	skip int
+	step string
 }
 
 // openFaulty opens a queue on a faultFS that fails nothing yet, with one
@@ -27,8 +47,16 @@ var faultSteps = []struct{ op, step string }{
 // store appends no records to queue files).
 func openFaulty(t *testing.T) (*Store, *faultFS, *Message) {
 	t.Helper()
+	return openFaultyWith(t, SyncFile)
+}
+
+func openFaultyWith(t *testing.T, mode Sync) (*Store, *faultFS, *Message) {
+	t.Helper()
 	ffs := &faultFS{}
-	s, _, err := open(filepath.Join(t.TempDir(), "queue"), ffs)
+	s, rec, err := openWith(filepath.Join(t.TempDir(), "queue"), ffs, Options{Sync: mode})
+	if err == nil && rec.Sync != mode {
+		t.Fatalf("queue opened with sync %v, want %v", rec.Sync, mode)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,39 +70,43 @@ func openFaulty(t *testing.T) (*Store, *faultFS, *Message) {
 }
 
 func TestAddFailures(t *testing.T) {
-	for _, p := range faultSteps {
-		t.Run(p.op, func(t *testing.T) {
-			s, ffs, old := openFaulty(t)
-			before := files(t, s.Dir())
-			ffs.op, ffs.dir = p.op, "msg"
+	for mode, steps := range map[Sync][]faultStep{SyncFile: faultSteps, SyncFileSystem: faultStepsSyncFS} {
+		for _, p := range steps {
+			t.Run(fmt.Sprintf("sync=%v/%s-%d", mode, p.op, p.skip), func(t *testing.T) { testAddFailure(t, mode, p) })
+		}
+	}
+}
 
-			m, err := s.Add(testEnvelope(), strings.NewReader("lost?"))
-			if !ffs.fired {
-				t.Fatal("the fault was not reached")
-			}
-			if !errors.Is(err, ErrStorage) || !errors.Is(err, errInjected) || m != nil {
-				t.Fatalf("Add = %v, %v; want nil and an error wrapping ErrStorage", m, err)
-			}
-			if !strings.Contains(err.Error(), p.step) || !strings.Contains(err.Error(), "msg") {
-				t.Errorf("error %q does not say %q in msg/", err, p.step)
-			}
-			t.Log(err)
-			if after := files(t, s.Dir()); !slices.Equal(after, before) {
-				t.Errorf("files after the failed Add %v, want %v", after, before)
-			}
+func testAddFailure(t *testing.T, mode Sync, p faultStep) {
+	s, ffs, old := openFaultyWith(t, mode)
+	before := files(t, s.Dir())
+	ffs.op, ffs.dir, ffs.skip = p.op, "msg", p.skip
 
-			// The store still works, and a re-Open finds nothing to repair.
-			m = addT(t, s, "after")
-			s, rec := reopen(t, s)
-			if rec.Resumed != 2 || len(rec.RemovedPartial)+len(rec.Quarantined) != 0 {
-				t.Errorf("Recovery after = %+v, want 2 resumed only", rec)
-			}
-			for id, want := range map[string]string{old.ID: "before", m.ID: "after"} {
-				if got := readContent(t, s, id); got != want {
-					t.Errorf("content of %s = %q, want %q", id, got, want)
-				}
-			}
-		})
+	m, err := s.Add(testEnvelope(), strings.NewReader("lost?"))
+	if !ffs.fired {
+		t.Fatal("the fault was not reached")
+	}
+	if !errors.Is(err, ErrStorage) || !errors.Is(err, errInjected) || m != nil {
+		t.Fatalf("Add = %v, %v; want nil and an error wrapping ErrStorage", m, err)
+	}
+	if !strings.Contains(err.Error(), p.step) || !strings.Contains(err.Error(), "msg") {
+		t.Errorf("error %q does not say %q in msg/", err, p.step)
+	}
+	t.Log(err)
+	if after := files(t, s.Dir()); !slices.Equal(after, before) {
+		t.Errorf("files after the failed Add %v, want %v", after, before)
+	}
+
+	// The store still works, and a re-Open finds nothing to repair.
+	m = addT(t, s, "after")
+	s, rec := reopen(t, s)
+	if rec.Resumed != 2 || len(rec.RemovedPartial)+len(rec.Quarantined) != 0 {
+		t.Errorf("Recovery after = %+v, want 2 resumed only", rec)
+	}
+	for id, want := range map[string]string{old.ID: "before", m.ID: "after"} {
+		if got := readContent(t, s, id); got != want {
+			t.Errorf("content of %s = %q, want %q", id, got, want)
+		}
 	}
 }
 

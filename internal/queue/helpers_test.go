@@ -103,6 +103,7 @@ type faultFS struct {
 	osFS
 	mu      sync.Mutex
 	op, dir string
+	skip    int // calls of op in dir let through before the one that fails
 	fired   bool
 }
 
@@ -113,6 +114,10 @@ func (f *faultFS) fail(op, path string) error {
 	defer f.mu.Unlock()
 	inDir := filepath.Base(path) == f.dir || filepath.Base(filepath.Dir(path)) == f.dir
 	if f.fired || op != f.op || !inDir {
+		return nil
+	}
+	if f.skip > 0 {
+		f.skip--
 		return nil
 	}
 	f.fired = true
@@ -171,6 +176,27 @@ func (f *faultFS) SyncDir(dir string) error {
 		return err
 	}
 	return f.osFS.SyncDir(dir)
+}
+
+func (f *faultFS) openSyncFS(dir string) (fsSyncer, error) {
+	s, err := f.osFS.openSyncFS(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &faultSyncer{fsSyncer: s, fs: f, dir: dir}, nil
+}
+
+type faultSyncer struct {
+	fsSyncer
+	fs  *faultFS
+	dir string
+}
+
+func (f *faultSyncer) SyncFS() error {
+	if err := f.fs.fail("syncfs", f.dir); err != nil {
+		return err
+	}
+	return f.fsSyncer.SyncFS()
 }
 
 type faultFile struct {

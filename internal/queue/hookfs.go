@@ -1,5 +1,7 @@
 package queue
 
+import "fmt"
+
 // hookFS is the file system of OpenWith with Options.Fault: every
 // operation asks fault first.
 type hookFS struct {
@@ -59,6 +61,32 @@ func (h *hookFS) SyncDir(dir string) error {
 		return err
 	}
 	return h.fsys.SyncDir(dir)
+}
+
+func (h *hookFS) openSyncFS(dir string) (fsSyncer, error) {
+	inner, ok := h.fsys.(syncFSer)
+	if !ok {
+		return nil, fmt.Errorf("queue: %s: the file system has no syncfs", dir)
+	}
+	s, err := inner.openSyncFS(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &hookSyncer{fsSyncer: s, dir: dir, fault: h.fault}, nil
+}
+
+// hookSyncer asks fault before each syncfs, as op "syncfs".
+type hookSyncer struct {
+	fsSyncer
+	dir   string
+	fault func(op, path string) error
+}
+
+func (h *hookSyncer) SyncFS() error {
+	if err := h.fault("syncfs", h.dir); err != nil {
+		return err
+	}
+	return h.fsSyncer.SyncFS()
 }
 
 type hookFile struct {

@@ -61,6 +61,28 @@ func (d durableFS) Rename(oldpath, newpath string) error { return d.fs.Rename(ol
 func (d durableFS) Remove(name string) error             { return d.fs.Remove(name) }
 func (d durableFS) SyncDir(dir string) error             { return d.fs.SyncDir(dir) }
 
+// durableSyncFS is a durable.FS that can flush a whole file system (the
+// powercut recorder models syncfs(2)).
+type durableSyncFS interface {
+	SyncFS(dir string) error
+}
+
+func (d durableFS) openSyncFS(dir string) (fsSyncer, error) {
+	f, ok := d.fs.(durableSyncFS)
+	if !ok {
+		return nil, fmt.Errorf("queue: %s: the file system has no syncfs", dir)
+	}
+	return durableSyncer{f, dir}, nil
+}
+
+type durableSyncer struct {
+	fs  durableSyncFS
+	dir string
+}
+
+func (d durableSyncer) SyncFS() error { return d.fs.SyncFS(d.dir) }
+func (d durableSyncer) Close() error  { return nil }
+
 // folderFS is what the queue creates its folders through: fsys's
 // durable.FS when it has one.
 func folderFS(fsys fsys) durable.FS {

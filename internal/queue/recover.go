@@ -17,6 +17,10 @@ type Recovery struct {
 	// Clean says the last process to open the queue stopped cleanly: it
 	// closed the queue with CloseClean, not by a crash.
 	Clean bool
+	// Sync is how the Store makes new files durable; SyncWhy says why
+	// Options.Sync "auto" chose SyncFile ("" otherwise).
+	Sync    Sync
+	SyncWhy string
 }
 
 // QuarantinedFile is a message whose record is not valid, or a file whose

@@ -1,6 +1,8 @@
 package queue
 
 import (
+	"github.com/waypost/waypost/internal/durable"
+
 	"errors"
 	"sync/atomic"
 )
@@ -16,24 +18,34 @@ type Options struct {
 	// remove of the queue's files and fails it by returning an error (a
 	// full disk, in tests of the layers above; see FaultOps).
 	Fault func(op, path string) error
+	// Sync is how new files are made durable; the zero value is SyncFile.
+	// Recovery.Sync says which mode auto chose.
+	Sync Sync
+	// FS, when not nil, takes every change to the queue folder, as with
+	// OpenFS.
+	FS durable.FS
 }
 
 // FaultOps are the operations Options.Fault is asked about: creating (or
 // reusing: reuse.go), writing, fsyncing, closing and renaming a temp
 // file, opening a queue file to append a record to it (append.go), removing
 // a file (a rename to msg/free-ID when its file is kept for reuse, then a
-// remove if that fails), fsyncing a folder. An appended record is
+// remove if that fails), fsyncing a folder, and with Sync "filesystem"
+// the syncfs of the file system that stands for both fsyncs of a new file. An appended record is
 // written, fsynced and closed as a temp file is ("write", "sync",
 // "close").
-var FaultOps = []string{"create", "write", "sync", "close", "rename", "append", "remove", "syncdir"}
+var FaultOps = []string{"create", "write", "sync", "close", "rename", "append", "remove", "syncdir", "syncfs"}
 
 // OpenWith is Open with options.
 func OpenWith(dir string, o Options) (*Store, *Recovery, error) {
 	var fs fsys = osFS{}
+	if o.FS != nil {
+		fs = durableFS{o.FS}
+	}
 	if o.Fault != nil {
 		fs = &hookFS{fsys: fs, fault: o.Fault}
 	}
-	return openWith(dir, fs, o.Scan)
+	return openWith(dir, fs, o)
 }
 
 // readCounts counts what reads the queue folder: listings of msg/ and

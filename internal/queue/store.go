@@ -59,10 +59,10 @@ func Open(dir string) (*Store, *Recovery, error) {
 }
 
 func open(dir string, fsys fsys) (*Store, *Recovery, error) {
-	return openWith(dir, fsys, nil)
+	return openWith(dir, fsys, Options{})
 }
 
-func openWith(dir string, fsys fsys, scan func(*Message)) (*Store, *Recovery, error) {
+func openWith(dir string, fsys fsys, o Options) (*Store, *Recovery, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, nil, fmt.Errorf("queue: folder %q: %w", dir, err)
@@ -76,7 +76,7 @@ func openWith(dir string, fsys fsys, scan func(*Message)) (*Store, *Recovery, er
 		now:        time.Now,
 		recordsMax: recordsMax,
 		seed:       maphash.MakeSeed(),
-		scan:       scan,
+		scan:       o.Scan,
 	}
 	// Make the folders themselves durable before anything goes in them:
 	// MkdirAll fsyncs the folder holding each one it creates (the parent
@@ -96,6 +96,21 @@ func openWith(dir string, fsys fsys, scan func(*Message)) (*Store, *Recovery, er
 		}
 		return nil, nil, fmt.Errorf("queue: %w: %w", ErrStorage, err) // err names the lock file
 	}
+	mode, why, err := chooseSync(fsys, abs, o.Sync)
+	if err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	if sf, ok := fsys.(syncFSer); ok && mode == SyncFileSystem {
+		for _, d := range []string{s.msgDir, s.metaDir} {
+			syncer, err := sf.openSyncFS(d)
+			if err != nil {
+				s.Close()
+				return nil, nil, storageErr("opening for syncfs", d, err)
+			}
+			s.dirSyncs.setSyncer(fsys, d, syncer)
+		}
+	}
 	clean, err := s.takeCleanStop()
 	if err != nil {
 		s.Close()
@@ -107,6 +122,7 @@ func openWith(dir string, fsys fsys, scan func(*Message)) (*Store, *Recovery, er
 		return nil, nil, err
 	}
 	rec.Clean = clean
+	rec.Sync, rec.SyncWhy = mode, why
 	return s, rec, nil
 }
 
@@ -129,10 +145,11 @@ func (s *Store) CloseClean() error {
 
 // Close releases the lock on the folder. The Store must not be used after.
 func (s *Store) Close() error {
+	err := s.dirSyncs.close()
 	if s.lock == nil {
-		return nil
+		return err
 	}
-	err := s.lock.Close() // closing the file releases the flock
+	err = errors.Join(err, s.lock.Close()) // closing the file releases the flock
 	s.lock = nil
 	return err
 }

@@ -10,7 +10,9 @@ import (
 // src, fsynced (fdatasync where the system has it: the data and the size
 // are what a new file needs), closed and renamed to name, then dir is
 // fsynced by the folder's group commit (dirsync.go), so that writers
-// finishing together share one fsync of the folder. It
+// finishing together share one fsync of the folder. With Sync
+// "filesystem", the fdatasync and the folder fsync are each a round of the
+// group commit's syncfs, shared with the other writers. It
 // returns the bytes written. On error the temp file is gone; renamed is
 // true when only the folder fsync failed, so that dir/name is in place but
 // perhaps not durable and the caller must decide what to do with it.
@@ -30,6 +32,8 @@ func (s *Store) writeFile(dir, name string, src func(io.Writer) (int64, error)) 
 // then cut to what was written before it is flushed.
 func (s *Store) writeOver(f file, reused bool, dir, name string, src func(io.Writer) (int64, error)) (n int64, renamed bool, err error) {
 	defer func() { s.spaceResult(err) }()
+	ds := s.dirSyncs.get(s.fs, dir)
+	mark := ds.mark()
 	tmp := f.Name()
 	fail := func(err error) (int64, bool, error) {
 		f.Close() // may be closed already; the error does not matter then
@@ -54,17 +58,26 @@ func (s *Store) writeOver(f file, reused bool, dir, name string, src func(io.Wri
 			return fail(storageErr("truncating", tmp, err))
 		}
 	}
-	if err := f.Sync(); err != nil {
-		return fail(storageErr("syncing", tmp, err))
+	if ds.syncer == nil {
+		if err := f.Sync(); err != nil {
+			return fail(storageErr("syncing", tmp, err))
+		}
 	}
 	if err := f.Close(); err != nil {
 		return fail(storageErr("closing", tmp, err))
+	}
+	if ds.syncer != nil {
+		// The file's data durable before its name: a name in msg/ or
+		// meta/ always has its whole file behind it, as with fdatasync.
+		if err := ds.syncSince(mark); err != nil {
+			return fail(storageErr("syncing the file system of", tmp, err))
+		}
 	}
 	final := filepath.Join(dir, name)
 	if err := s.fs.Rename(tmp, final); err != nil {
 		return fail(storageErr("renaming temp file to", final, err))
 	}
-	if err := s.dirSyncs.get(s.fs, dir).sync(); err != nil {
+	if err := ds.syncSince(mark); err != nil {
 		return n, true, storageErr("syncing folder", dir, err)
 	}
 	return n, false, nil
