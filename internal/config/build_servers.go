@@ -67,6 +67,13 @@ func buildServers(c *collector, org *Org, raws []rawServer) {
 			c.add(path+".data_dir", "give each server its own data_dir", "server %q uses the data_dir of server %q", r.Name, prev)
 		}
 		dataDirs[s.DataDir] = r.Name
+		switch s.QueueSync = r.QueueSync; s.QueueSync {
+		case "":
+			s.QueueSync = "auto"
+		case "auto", "filesystem", "file":
+		default:
+			c.add(path+".queue_sync", `write queue_sync = "auto" (the default), "filesystem" or "file"`, "server %q: queue_sync %q is not a way to sync the queue", r.Name, r.QueueSync)
+		}
 		s.MailboxDelivery = buildMailboxDelivery(c, org, path+".mailbox_delivery", r.Name, r.MailboxDelivery)
 		claim(path+".relay", r.Relay, fmt.Sprintf("relay of server %q", r.Name))
 		buildRelayTLS(c, org, path, s, r)

@@ -97,7 +97,16 @@ type Server struct {
 	// dns_trusted): only then does their AD bit make an answer secure,
 	// for DANE (RFC 7672 section 2.1.1).
 	DNSTrusted bool
-	Receive    []*ReceiveConnector
+	// QueueSync is how the queue makes each accepted message durable
+	// before its 250 ([[server]] queue_sync; docs/operations.md, "The
+	// queue on disk"): "file", an fdatasync of the message's file and a
+	// folder fsync shared by the messages that finish together (Postfix's
+	// way); "filesystem", one syncfs(2) of the queue's file system shared
+	// by all of them, and again after their renames; "auto" (the
+	// default), "filesystem" on Linux 5.8 or later on ext4, XFS, Btrfs,
+	// F2FS or tmpfs, else "file".
+	QueueSync string
+	Receive   []*ReceiveConnector
 	// MailboxDelivery is how the mailboxes of this server are delivered:
 	// Maildir folders in the data folder (the default) or LMTP to a mail
 	// store such as Dovecot (RFC 2033).

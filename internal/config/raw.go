@@ -65,6 +65,9 @@ type rawServer struct {
 	// trusted path: their AD bit counts (DANE, RFC 7672 section 2.1.1).
 	DNSTrusted bool         `toml:"dns_trusted"`
 	Receive    []rawReceive `toml:"receive"`
+	// QueueSync is how the queue makes a message durable: "auto",
+	// "filesystem" or "file" (model.go, Server.QueueSync).
+	QueueSync string `toml:"queue_sync"`
 
 	MailboxDelivery *rawMailboxDelivery `toml:"mailbox_delivery"`
 }

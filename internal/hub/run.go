@@ -110,7 +110,12 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 	h.sched = &scheduler.Scheduler{Server: s.Name, Engine: &h.engine, Log: log,
 		Mailbox:   h.mailboxAgent(),
 		Connector: h.connector, Relay: h.relay}
-	q, rec, err := queue.OpenWith(filepath.Join(s.DataDir, "queue"), queue.Options{Scan: h.sched.Load})
+	syncMode, err := queue.ParseSync(s.QueueSync)
+	if err != nil {
+		h.close()
+		return nil, fmt.Errorf("server %q: %w", s.Name, err)
+	}
+	q, rec, err := queue.OpenWith(filepath.Join(s.DataDir, "queue"), queue.Options{Scan: h.sched.Load, Sync: syncMode})
 	if err != nil {
 		h.close()
 		return nil, err
@@ -123,7 +128,11 @@ func Open(org *config.Org, server string, log *slog.Logger) (*Hub, error) {
 		h.close() // the queue and the directory backend
 		return nil, err
 	}
-	log.Info("queue opened", "dir", q.Dir(), "resumed", rec.Resumed, "removed_partial", len(rec.RemovedPartial), "quarantined", len(rec.Quarantined))
+	log.Info("queue opened", "dir", q.Dir(), "resumed", rec.Resumed, "removed_partial", len(rec.RemovedPartial), "quarantined", len(rec.Quarantined),
+		"sync", rec.Sync.String())
+	if rec.SyncWhy != "" {
+		log.Info("queue sync: file, not filesystem", "why", rec.SyncWhy)
+	}
 	for _, qf := range rec.Quarantined {
 		log.Warn("queue file quarantined", "id", qf.ID, "files", qf.Files, "reason", qf.Reason)
 		h.track.Write(tracking.Event{Event: tracking.Quarantine, ID: qf.ID, Detail: qf.Reason})
