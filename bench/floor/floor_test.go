@@ -19,6 +19,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // cpuTime returns the CPU time the process has used, in microseconds.
@@ -30,16 +32,34 @@ func cpuTime(b *testing.B) float64 {
 	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e3
 }
 
+// machineBusy returns the time every CPU of the machine has been busy,
+// in microseconds (proc(5), /proc/stat: user, nice, system, irq, softirq),
+// or -1 where there is no /proc/stat.
+func machineBusy() float64 {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return -1
+	}
+	var user, nice, system, idle, iowait, irq, softirq float64
+	if _, err := fmt.Sscanf(string(data), "cpu %f %f %f %f %f %f %f", &user, &nice, &system, &idle, &iowait, &irq, &softirq); err != nil {
+		return -1
+	}
+	return (user + nice + system + irq + softirq) * 1e6 / 100 // USER_HZ is 100 on Linux
+}
+
 // measure runs op b.N times and reports its CPU per operation.
 func measure(b *testing.B, op func(i int)) {
 	b.Helper()
-	start := cpuTime(b)
+	start, machine := cpuTime(b), machineBusy()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		op(i)
 	}
 	b.StopTimer()
 	b.ReportMetric((cpuTime(b)-start)/float64(b.N), "cpu-µs/op")
+	if machine >= 0 {
+		b.ReportMetric((machineBusy()-machine)/float64(b.N), "machine-µs/op")
+	}
 }
 
 // message is a relayed message as the benchmarks send it: 2 KiB of
@@ -148,6 +168,53 @@ func BenchmarkSharedLog(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+	})
+}
+
+// BenchmarkSyncFSGroup is ten removed files written over, made durable
+// by one syncfs(2) of the file system, renamed, and their names made
+// durable by a second syncfs, per message: the queue with queue_sync
+// "filesystem" when ten messages finish together (internal/queue,
+// "Syncing"). Against BenchmarkReusedFile plus a share of
+// BenchmarkFolderFsync, its queue_sync "file".
+func BenchmarkSyncFSGroup(b *testing.B) {
+	d := dir(b)
+	n := (b.N + 9) / 10 * 10
+	for i := 0; i < n; i++ {
+		if err := os.WriteFile(filepath.Join(d, fmt.Sprint("free-", i)), message, 0o600); err != nil {
+			b.Fatal(err)
+		}
+	}
+	syncDir(b, d)
+	fsd, err := os.Open(d)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer fsd.Close()
+	syncfs := func() {
+		if err := unix.Syncfs(int(fsd.Fd())); err != nil {
+			b.Fatal(err)
+		}
+	}
+	measure(b, func(i int) {
+		f, err := os.OpenFile(filepath.Join(d, fmt.Sprint("free-", i)), os.O_WRONLY, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := f.WriteAt(message, 0); err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+		if i%10 != 9 && i != b.N-1 {
+			return
+		}
+		syncfs()
+		for j := i - i%10; j <= i; j++ {
+			if err := os.Rename(filepath.Join(d, fmt.Sprint("free-", j)), filepath.Join(d, fmt.Sprint("m-", j))); err != nil {
+				b.Fatal(err)
+			}
+		}
+		syncfs()
 	})
 }
 
