@@ -314,14 +314,18 @@ stop_postfix() {
 
 # ---------------------------------------------------------------- the load
 # send_load PORT N OUT: smtp-source sends N messages of SIZE bytes over
-# SESSIONS sessions to PORT, in the background; when it is done, OUT.done
+# SESSIONS sessions to PORT, in the background, one connection per message
+# (smtp-source's default), or every message of a session over one
+# connection with KEEP_CONNECTIONS=1 (smtp-source -d); when it is done, OUT.done
 # holds its exit status and the time it ended. Sets SOURCE_PID.
 send_load() {
 	local port=$1 n=$2 out=$3
 	rm -f "$out.done"
 	(
 		rc=0
-		smtp-source -s "$SESSIONS" -l "$SIZE" -m "$n" -f bench@source.invalid -t sink@sink.invalid \
+		local keep=()
+		[[ ${KEEP_CONNECTIONS:-0} == 1 ]] && keep=(-d)
+		smtp-source "${keep[@]}" -s "$SESSIONS" -l "$SIZE" -m "$n" -f bench@source.invalid -t sink@sink.invalid \
 			-M source.bench.invalid "$BENCH_ADDR:$port" >"$out" 2>&1 || rc=$?
 		echo "$rc $EPOCHREALTIME" >"$out.tmp" && mv "$out.tmp" "$out.done"
 	) &

@@ -19,6 +19,9 @@
 #   bench/relay.sh                          # 10000 x 2 KiB, 20 sessions
 #   MSGS=4000 SESSIONS=20 bench/relay.sh
 #   ONLY=waypost bench/relay.sh             # skip the Postfix baseline
+#   KEEP_CONNECTIONS=1 bench/relay.sh       # each session sends all its messages over one
+#                                           # connection (smtp-source -d) instead of one each:
+#                                           # the difference is the cost of a connection
 #   PERF=1 MSGS=4000 ONLY=waypost bench/relay.sh     # count the hub's system calls (perf stat)
 #   STRACE=1 MSGS=4000 ONLY=waypost bench/relay.sh   # the same with strace -f -c (every call
 #                                                    # named, but the hub runs many times slower)
@@ -57,6 +60,8 @@ for v in MSGS SIZE SESSIONS SUT_PORT SINK_PORT STALL RELAY1_PORT RELAY2_PORT; do
 done
 [[ $ONLY == "" || $ONLY == waypost || $ONLY == postfix ]] || fail "ONLY is waypost or postfix, not '$ONLY'"
 [[ $HUBS == 1 || $HUBS == 2 ]] || fail "HUBS is 1 or 2, not '$HUBS'"
+KEEP_CONNECTIONS=${KEEP_CONNECTIONS:-0}
+[[ $KEEP_CONNECTIONS == 0 || $KEEP_CONNECTIONS == 1 ]] || fail "KEEP_CONNECTIONS is 0 or 1, not '$KEEP_CONNECTIONS'"
 [[ $PIN == 0 || $PIN == 1 && $HUBS == 2 ]] || fail "PIN=1 goes with HUBS=2 (and PIN is 0 or 1, not '$PIN')"
 if [[ $PIN == 1 ]]; then
 	(($(nproc) >= 2)) || fail "PIN=1 needs two cores"
@@ -129,7 +134,7 @@ run() {
 	else
 		start_postfix "$WORK" "$SUT_PORT" "$SINK_PORT"
 	fi
-	say "$name: $MSGS msgs x $SIZE B over $SESSIONS sessions"
+	say "$name: $MSGS msgs x $SIZE B over $SESSIONS sessions$( ((KEEP_CONNECTIONS)) && echo ", connections kept")"
 	busy0=$(machine_busy)
 	t0=$EPOCHREALTIME
 	send_load "$SUT_PORT" "$MSGS" "$WORK/$name.source"
@@ -179,8 +184,8 @@ run() {
 	fi
 	stop_pid "$SINK_PID"
 	SINK_PID=
-	printf '%s relay: %d msgs, accept %s msg/s, end-to-end %s msg/s (%d B, %d sessions%s)\n' \
-		"$name" "$MSGS" "$ACC" "$E2E" "$SIZE" "$SESSIONS" "$extra"
+	printf '%s relay: %d msgs, accept %s msg/s, end-to-end %s msg/s (%d B, %d sessions%s%s)\n' \
+		"$name" "$MSGS" "$ACC" "$E2E" "$SIZE" "$SESSIONS" "$( ((KEEP_CONNECTIONS)) && echo ", connections kept")" "$extra"
 }
 
 say "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
