@@ -1,10 +1,10 @@
 package queue
 
 import (
-	"github.com/waypost/waypost/internal/durable"
-
 	"errors"
 	"sync/atomic"
+
+	"github.com/waypost/waypost/internal/durable"
 )
 
 // Options are the choices of OpenWith.
@@ -31,9 +31,9 @@ type Options struct {
 // file, opening a queue file to append a record to it (append.go), removing
 // a file (a rename to msg/free-ID when its file is kept for reuse, then a
 // remove if that fails), fsyncing a folder, and with Sync "filesystem"
-// the syncfs of the file system that stands for both fsyncs of a new file. An appended record is
-// written, fsynced and closed as a temp file is ("write", "sync",
-// "close").
+// the syncfs of the file system that stands for both fsyncs of a new
+// file. An appended record is written, fsynced and closed as a temp file
+// is ("write", "sync", "close").
 var FaultOps = []string{"create", "write", "sync", "close", "rename", "append", "remove", "syncdir", "syncfs"}
 
 // OpenWith is Open with options.
