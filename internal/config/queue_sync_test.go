@@ -13,32 +13,14 @@ queue_sync = "fsync"
 	want(t, errs, 8, `queue_sync "fsync" is not a way to sync the queue`)
 	want(t, errs, 8, `"auto" (the default), "filesystem" or "file"`)
 
-	org, err := Parse([]byte(`[organization]
-default_domain = "c.test"
-hub_secret_file = "hub.secret"
-[[accepted_domain]]
-domain = "c.test"
-type = "authoritative"
-[[site]]
-name = "A"
-[[server]]
-name = "a1"
-site = "A"
-[[server]]
-name = "a2"
-site = "A"
-queue_sync = "file"
-[[server]]
-name = "a3"
-site = "A"
-queue_sync = "filesystem"
-`), "org.toml", t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, w := range []string{"auto", "file", "filesystem"} {
-		if got := org.Servers[i].QueueSync; got != w {
-			t.Errorf("server %d: queue_sync %q, want %q", i, got, w)
+	for line, want := range map[string]string{"": "auto", `queue_sync = "file"`: "file", `queue_sync = "filesystem"`: "filesystem"} {
+		text := mdBase + "[[accepted_domain]]\ndomain = \"c.test\"\n[[server]]\nname = \"a1\"\nsite = \"A\"\n" + line + "\n"
+		org, err := Parse([]byte(text), "org.toml", t.TempDir())
+		if err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		if got := org.Servers[0].QueueSync; got != want {
+			t.Errorf("%q: queue_sync %q, want %q", line, got, want)
 		}
 	}
 }

@@ -155,28 +155,12 @@ func (f *rawFile) Write(p []byte) (int, error) {
 
 // Truncate sets the file's size.
 func (f *rawFile) Truncate(size int64) error {
-	for {
-		err := syscall.Ftruncate(f.fd, size)
-		if err != syscall.EINTR {
-			if err != nil {
-				return &fs.PathError{Op: "truncate", Path: f.name, Err: err}
-			}
-			return nil
-		}
-	}
+	return retrying("truncate", f.name, func() error { return syscall.Ftruncate(f.fd, size) })
 }
 
 // Sync flushes the file's data and size (see datasync).
 func (f *rawFile) Sync() error {
-	for {
-		err := datasync(f.fd)
-		if err != syscall.EINTR {
-			if err != nil {
-				return &fs.PathError{Op: "fdatasync", Path: f.name, Err: err}
-			}
-			return nil
-		}
-	}
+	return retrying("fdatasync", f.name, func() error { return datasync(f.fd) })
 }
 
 // Close closes the descriptor; a second Close is an error, not a close of
@@ -201,15 +185,7 @@ func syncDir(dir string) error {
 	if err != nil {
 		return &fs.PathError{Op: "open", Path: dir, Err: err}
 	}
-	for {
-		err = syscall.Fsync(fd)
-		if err != syscall.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		err = &fs.PathError{Op: "fsync", Path: dir, Err: err}
-	}
+	err = retrying("fsync", dir, func() error { return syscall.Fsync(fd) })
 	if cerr := syscall.Close(fd); cerr != nil && err == nil {
 		err = &fs.PathError{Op: "close", Path: dir, Err: cerr}
 	}
@@ -223,6 +199,21 @@ func rename(oldpath, newpath string) error {
 		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
 	}
 	return nil
+}
+
+// retrying makes call until it fails with something other than EINTR,
+// and returns that error as op's on path.
+func retrying(op, path string, call func() error) error {
+	for {
+		err := call()
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return &fs.PathError{Op: op, Path: path, Err: err}
+		}
+		return nil
+	}
 }
 
 func ignoringEINTR(open func() (int, error)) (int, error) {

@@ -28,15 +28,7 @@ type rawSyncer struct {
 }
 
 func (r *rawSyncer) SyncFS() error {
-	for {
-		err := unix.Syncfs(r.fd)
-		if err != syscall.EINTR {
-			if err != nil {
-				return &fs.PathError{Op: "syncfs", Path: r.name, Err: err}
-			}
-			return nil
-		}
-	}
+	return retrying("syncfs", r.name, func() error { return unix.Syncfs(r.fd) })
 }
 
 func (r *rawSyncer) Close() error {
