@@ -278,6 +278,59 @@ func BenchmarkCommandReply(b *testing.B) {
 	})
 }
 
+// BenchmarkConnection is one SMTP connection with no message: connect
+// and accept, the greeting, HELO and its reply, QUIT and its reply, and
+// both ends' close, both ends in this process. bench/relay.sh's load
+// (smtp-source, one connection per message) adds one of these to every
+// message the hub relays, besides its MAIL, RCPT, DATA and data.
+func BenchmarkConnection(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				r := bufio.NewReader(c)
+				c.Write([]byte("220 hub.contoso.test ESMTP\r\n"))
+				if _, err := r.ReadSlice('\n'); err != nil {
+					return
+				}
+				c.Write([]byte("250 hub.contoso.test\r\n"))
+				if _, err := r.ReadSlice('\n'); err != nil {
+					return
+				}
+				c.Write([]byte("221 2.0.0 Bye\r\n"))
+			}()
+		}
+	}()
+	addr := ln.Addr().String()
+	measure(b, func(int) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r := bufio.NewReader(c)
+		for _, cmd := range []string{"", "HELO source.fabrikam.test\r\n", "QUIT\r\n"} {
+			if cmd != "" {
+				if _, err := c.Write([]byte(cmd)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if _, err := r.ReadSlice('\n'); err != nil {
+				b.Fatal(err)
+			}
+		}
+		c.Close()
+	})
+}
+
 func syncDir(b *testing.B, d string) {
 	f, err := os.Open(d)
 	if err != nil {
