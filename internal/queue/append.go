@@ -50,7 +50,8 @@ func (s *Store) writeRecord(id string, size int64, data []byte) error {
 }
 
 // appendRecord appends data and its trailer to the queue file of id and
-// fdatasyncs it: no new file, no new name, no folder fsync. It returns
+// fdatasyncs it (or waits for a syncfs round of msg/, with Sync
+// "filesystem"): no new file, no new name, no folder fsync. It returns
 // false and nil when the file's records would take more than recordsMax
 // (the caller writes meta/ID.json instead). On a failure the file is cut
 // back to what it was, so that its last record is the old one.
@@ -78,12 +79,20 @@ func (s *Store) appendRecord(id string, size int64, data []byte) (done bool, err
 		f.Close()
 		return false, storageErr(step, p, err)
 	}
+	ds := s.dirSyncs.get(s.fs, s.msgDir)
+	mark := ds.mark()
 	buf := make([]byte, 0, chunk)
 	buf = append(append(buf, data...), updateTrailer(len(data))...)
 	if _, err := f.Write(buf); err != nil {
 		return fail("appending a record to", err)
 	}
-	if err := f.Sync(); err != nil {
+	if ds.syncer != nil {
+		// A round of msg/'s group commit, shared with the Adds and the
+		// other appends (doc.go, "Syncing").
+		if err := ds.syncSince(mark); err != nil {
+			return fail("syncing the file system of", err)
+		}
+	} else if err := f.Sync(); err != nil {
 		return fail("syncing", err)
 	}
 	if err := f.Close(); err != nil {

@@ -87,7 +87,8 @@
 // its rounds, and a round that fails fails every Add that was writing
 // while it ran, even if that Add's own round succeeds (dirSync.syncSince);
 // a removal made while it ran is not taken as durable either (the reuse
-// pool unlinks that file). Update's appends still fdatasync their file.
+// pool unlinks that file). An appended record waits for a round of msg/
+// too, instead of its fdatasync: the deferrals of a busy queue share them.
 //
 // # Removal
 //

@@ -145,55 +145,59 @@ func TestUpdateFailures(t *testing.T) {
 // the last one, the file cut back to what it was, but for a failed close
 // (the record was flushed before).
 func TestAppendFailures(t *testing.T) {
-	for _, op := range []string{"append", "write", "sync", "close"} {
-		t.Run(op, func(t *testing.T) {
-			ffs := &faultFS{}
-			s, _, err := open(filepath.Join(t.TempDir(), "queue"), ffs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			m := addT(t, s, "before")
-			if err := s.Update(m.ID, func(m *Message) error { m.Recipients[0].Attempts = 1; return nil }); err != nil {
-				t.Fatal(err)
-			}
-			raw, _ := os.ReadFile(s.msgPath(m.ID))
-			before := files(t, s.Dir())
-			ffs.op, ffs.dir = op, "msg"
+	for mode, ops := range map[Sync][]string{SyncFile: {"append", "write", "sync", "close"}, SyncFileSystem: {"append", "write", "syncfs", "close"}} {
+		for _, op := range ops {
+			t.Run(fmt.Sprintf("sync=%v/%s", mode, op), func(t *testing.T) { testAppendFailure(t, mode, op) })
+		}
+	}
+}
 
-			err = s.Update(m.ID, func(m *Message) error { m.Recipients[0].Attempts = 7; return nil })
-			if !ffs.fired {
-				t.Fatal("the fault was not reached")
-			}
-			if !errors.Is(err, ErrStorage) || !errors.Is(err, errInjected) {
-				t.Fatalf("Update = %v, want an error wrapping ErrStorage", err)
-			}
-			t.Log(err)
-			if after := files(t, s.Dir()); !slices.Equal(after, before) {
-				t.Errorf("files after the failed Update %v, want %v", after, before)
-			}
-			after, _ := os.ReadFile(s.msgPath(m.ID))
-			if op != "close" && !bytes.Equal(after, raw) {
-				t.Errorf("the queue file was not cut back after the failed append: %d bytes, was %d", len(after), len(raw))
-			}
-			got, err := s.Get(m.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if want := map[bool]int{true: 7, false: 1}[op == "close"]; got.Recipients[0].Attempts != want {
-				t.Errorf("Attempts = %d after the failed Update, want %d", got.Recipients[0].Attempts, want)
-			}
-			if err := s.Update(m.ID, func(m *Message) error { m.Recipients[0].Attempts = 8; return nil }); err != nil {
-				t.Fatalf("Update after the failure: %v", err)
-			}
-			s, _ = reopen(t, s)
-			if got, err := s.Get(m.ID); err != nil || got.Recipients[0].Attempts != 8 {
-				t.Errorf("after a re-Open: %+v, %v; want 8 attempts", got, err)
-			}
-			if c := readContent(t, s, m.ID); c != "before" {
-				t.Errorf("content = %q", c)
-			}
-		})
+func testAppendFailure(t *testing.T, mode Sync, op string) {
+	ffs := &faultFS{}
+	s, _, err := openWith(filepath.Join(t.TempDir(), "queue"), ffs, Options{Sync: mode})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	m := addT(t, s, "before")
+	if err := s.Update(m.ID, func(m *Message) error { m.Recipients[0].Attempts = 1; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(s.msgPath(m.ID))
+	before := files(t, s.Dir())
+	ffs.op, ffs.dir = op, "msg"
+
+	err = s.Update(m.ID, func(m *Message) error { m.Recipients[0].Attempts = 7; return nil })
+	if !ffs.fired {
+		t.Fatal("the fault was not reached")
+	}
+	if !errors.Is(err, ErrStorage) || !errors.Is(err, errInjected) {
+		t.Fatalf("Update = %v, want an error wrapping ErrStorage", err)
+	}
+	t.Log(err)
+	if after := files(t, s.Dir()); !slices.Equal(after, before) {
+		t.Errorf("files after the failed Update %v, want %v", after, before)
+	}
+	after, _ := os.ReadFile(s.msgPath(m.ID))
+	if op != "close" && !bytes.Equal(after, raw) {
+		t.Errorf("the queue file was not cut back after the failed append: %d bytes, was %d", len(after), len(raw))
+	}
+	got, err := s.Get(m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[bool]int{true: 7, false: 1}[op == "close"]; got.Recipients[0].Attempts != want {
+		t.Errorf("Attempts = %d after the failed Update, want %d", got.Recipients[0].Attempts, want)
+	}
+	if err := s.Update(m.ID, func(m *Message) error { m.Recipients[0].Attempts = 8; return nil }); err != nil {
+		t.Fatalf("Update after the failure: %v", err)
+	}
+	s, _ = reopen(t, s)
+	if got, err := s.Get(m.ID); err != nil || got.Recipients[0].Attempts != 8 {
+		t.Errorf("after a re-Open: %+v, %v; want 8 attempts", got, err)
+	}
+	if c := readContent(t, s, m.ID); c != "before" {
+		t.Errorf("content = %q", c)
 	}
 }
 
