@@ -98,8 +98,8 @@ type Server struct {
 	// for DANE (RFC 7672 section 2.1.1).
 	DNSTrusted bool
 	// QueueSync is how the queue makes each accepted message durable
-	// before its 250 ([[server]] queue_sync; docs/operations.md, "The
-	// queue on disk"): "file", an fdatasync of the message's file and a
+	// before its 250 ([[server]] queue_sync; docs/operations.md, "How the
+	// queue makes a message durable"): "file", an fdatasync of the message's file and a
 	// folder fsync shared by the messages that finish together (Postfix's
 	// way); "filesystem", one syncfs(2) of the queue's file system shared
 	// by all of them, and again after their renames; "auto" (the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -52,6 +53,7 @@ func openFaulty(t *testing.T) (*Store, *faultFS, *Message) {
 
 func openFaultyWith(t *testing.T, mode Sync) (*Store, *faultFS, *Message) {
 	t.Helper()
+	skipWithoutSyncFS(t, mode)
 	ffs := &faultFS{}
 	s, rec, err := openWith(filepath.Join(t.TempDir(), "queue"), ffs, Options{Sync: mode})
 	if err == nil && rec.Sync != mode {
@@ -153,6 +155,7 @@ func TestAppendFailures(t *testing.T) {
 }
 
 func testAppendFailure(t *testing.T, mode Sync, op string) {
+	skipWithoutSyncFS(t, mode)
 	ffs := &faultFS{}
 	s, _, err := openWith(filepath.Join(t.TempDir(), "queue"), ffs, Options{Sync: mode})
 	if err != nil {
@@ -254,5 +257,13 @@ func TestRemoveNoFsync(t *testing.T) {
 				t.Errorf("files left after Remove: %v", got)
 			}
 		})
+	}
+}
+
+// skipWithoutSyncFS skips a test of Sync "filesystem" where there is no
+// syncfs(2): it is Linux's.
+func skipWithoutSyncFS(t *testing.T, mode Sync) {
+	if mode == SyncFileSystem && runtime.GOOS != "linux" {
+		t.Skip("syncfs(2) is Linux's")
 	}
 }

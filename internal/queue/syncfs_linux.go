@@ -42,8 +42,9 @@ func (r *rawSyncer) Close() error {
 
 // File systems whose syncfs writes every dirty file and folder and
 // returns their write errors (their sync_fs and writeback go through the
-// kernel's common paths), by statfs(2) magic number.
-var syncFSKinds = map[int64]string{
+// kernel's common paths), by statfs(2) magic number (32 bits; f_type is
+// an int32 on some platforms).
+var syncFSKinds = map[uint32]string{
 	0xEF53:     "ext4",
 	0x58465342: "xfs",
 	0x9123683E: "btrfs",
@@ -68,7 +69,7 @@ func syncFSUnsafe(dir string) string {
 	if err := unix.Statfs(dir, &st); err != nil {
 		return "statfs " + dir + ": " + err.Error()
 	}
-	if _, ok := syncFSKinds[int64(st.Type)]; !ok {
+	if _, ok := syncFSKinds[uint32(st.Type)]; !ok {
 		return fmt.Sprintf("file system type 0x%X is not one known to flush everything with syncfs (ext4, xfs, btrfs, f2fs, tmpfs)", st.Type)
 	}
 	return ""
