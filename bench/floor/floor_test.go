@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package floor measures what the system calls a relayed message cannot do
 // without cost in CPU on this machine, with nothing of Waypost around them:
 // the floor under the hub's CPU per message that bench/relay.sh reports
