@@ -31,7 +31,8 @@ type Org struct {
 	// GlitchRetryInterval is how long a hub that did not answer a
 	// connection is left out of the load sharing among equivalent hubs
 	// (Exchange 2010's glitch retry interval; docs/operations.md, "Load
-	// sharing among hubs").
+	// sharing among hubs"), and how long a send connector's queue whose
+	// host did not answer stays in retry ("A next hop in retry").
 	GlitchRetryInterval time.Duration
 	// Administrators name the recipients who may use the web console
 	// (docs/operations.md, "Console"): a mailbox's name or one of its SMTP

@@ -143,10 +143,17 @@ func (s *Scheduler) summary(now time.Time) []control.Queue {
 		s.sum.queues, s.sum.version, s.sum.valid = qs, s.version, true
 	}
 	out := slices.Clone(s.sum.queues)
+	retry := map[string]time.Time{} // the hops in retry: their messages wait until then (hopretry.go)
+	for name, h := range s.down {
+		retry[name] = h.until
+	}
 	s.mu.Unlock()
 	for i := range out {
 		if out[i].NextRetry.Equal(dueNow) {
 			out[i].NextRetry = now
+		}
+		if u, ok := retry[out[i].Queue]; ok && u.After(out[i].NextRetry) && !out[i].NextRetry.IsZero() {
+			out[i].NextRetry = u
 		}
 	}
 	return finish(out, now)
@@ -469,13 +476,22 @@ func (s *Scheduler) act(action string, args control.Select, actor string, how du
 // that a failure after it waits the first interval of the schedule again.
 // It is not written to disk: the attempts it makes due write it (act).
 func (s *Scheduler) Retry(args control.Select, actor string) (*control.Action, error) {
-	return s.act("retry", args, actor, memoryOnly, func(m *queue.Message, r *queue.Recipient, a *control.Action) (bool, string) {
+	a, err := s.act("retry", args, actor, memoryOnly, func(m *queue.Message, r *queue.Recipient, a *control.Action) (bool, string) {
 		if r.Held {
 			return false, ""
 		}
 		r.NextAttempt, r.BackoffFrom = time.Time{}, r.Attempts
 		return true, fmt.Sprintf("due now, backoff reset after %d attempts", r.Attempts)
 	})
+	if err == nil {
+		// A hop in retry is probed at once (hopretry.go): its messages go
+		// as soon as one of them reaches the host.
+		s.mu.Lock()
+		s.probeNow()
+		s.mu.Unlock()
+		s.poke()
+	}
+	return a, err
 }
 
 // hold keeps the picked recipients from being attempted until released;
@@ -506,7 +522,7 @@ func (s *Scheduler) Release(args control.Select, actor string) (*control.Action,
 // backoff), and the scheduler moves them on its next pass.
 func (s *Scheduler) Reroute(args control.Select, actor string) (*control.Action, error) {
 	eng := s.Engine.Load()
-	return s.act("reroute", args, actor, write, func(m *queue.Message, r *queue.Recipient, a *control.Action) (bool, string) {
+	a, err := s.act("reroute", args, actor, write, func(m *queue.Message, r *queue.Recipient, a *control.Action) (bool, string) {
 		if r.Held {
 			return false, ""
 		}
@@ -518,6 +534,22 @@ func (s *Scheduler) Reroute(args control.Select, actor string) (*control.Action,
 		r.NextAttempt, r.BackoffFrom = time.Time{}, r.Attempts
 		return true, r.NextHop + " -> " + orStatus(to, "(none)")
 	})
+	if a != nil && len(a.Moves) > 0 {
+		// Their records still name the old next hop until the next pass
+		// routes them: a retry of that hop must not hold them back.
+		s.mu.Lock()
+		for _, mv := range a.Moves {
+			if e := s.entries[mv.ID]; e != nil {
+				e.rerouted, e.hopWait = true, time.Time{}
+				if !e.busy {
+					s.schedule(e)
+				}
+			}
+		}
+		s.mu.Unlock()
+		s.poke()
+	}
+	return a, err
 }
 
 // routeNow is the next hop the scheduler would give r now (see process).

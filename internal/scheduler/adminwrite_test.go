@@ -13,7 +13,8 @@ import (
 )
 
 // deferAll makes the Internet connector answer every recipient with a
-// transient failure, counting the messages it is given.
+// transient failure from a host that answered (a host not reached would
+// put the hop in retry: hopretry.go), counting the messages it is given.
 func deferAll(f *fixture) *atomic.Int64 {
 	var n atomic.Int64
 	f.s.Connector = func(string) delivery.Agent {
@@ -21,7 +22,7 @@ func deferAll(f *fixture) *atomic.Int64 {
 			n.Add(1)
 			out := make([]delivery.Result, len(m.Recipients))
 			for i := range out {
-				out[i] = delivery.Result{Class: delivery.Retry, Status: "4.4.1", Text: "no answer"}
+				out[i] = delivery.Result{Class: delivery.Retry, Status: "4.3.0", Text: "busy", RemoteText: "451 4.3.0 busy, try later"}
 			}
 			return out
 		})

@@ -28,6 +28,8 @@ type entry struct {
 	m         *queue.Message // the record as it stands (written, or dirty); replaced, never changed in place
 	due       time.Time      // when it needs processing; zero: never
 	notBefore time.Time      // a write or removal failed: not again before this
+	hopWait   time.Time      // waiting for its next hops, in retry (hopretry.go)
+	rerouted  bool           // moved to another next hop by an administrator: not held for the old one
 	hidx      int            // position in the heap, -1 when not in it
 	busy      bool           // being processed, or claimed by an administrator
 	dirty     bool           // m is newer than the record on disk (a write failed)
@@ -162,6 +164,14 @@ func (s *Scheduler) schedule(e *entry) {
 		e.due = e.notBefore // its record is to be written again then
 	case !e.due.IsZero() && e.notBefore.After(e.due):
 		e.due = e.notBefore // its reports or removal failed: not again before
+	}
+	if !e.dirty && !e.due.IsZero() && e.hopWait.After(e.due) {
+		// Its next hops are in retry (hopretry.go), but its reports are
+		// not kept waiting.
+		e.due = e.hopWait
+		if rt := reportTime(e.m, s.Engine.Load().Org()); rt.Before(e.due) {
+			e.due = rt
+		}
 	}
 	switch {
 	case e.busy || e.due.IsZero():

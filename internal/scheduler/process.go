@@ -34,7 +34,7 @@ type work struct {
 // time, makes it poison; recover.go). dirty says that m's record is not on
 // disk yet (diskfull.go).
 func (s *Scheduler) process(ctx context.Context, m *queue.Message, dirty bool) outcome {
-	j := &job{s: s, arrival: m.Arrival}
+	j := &job{s: s, arrival: m.Arrival, reached: map[string]bool{}}
 	now := s.now()
 	eng := s.Engine.Load()
 	expires := m.Arrival.Add(eng.Org().MessageExpiration)
@@ -72,6 +72,7 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message, dirty bool) o
 		if r.NextAttempt.After(now) {
 			continue
 		}
+		wasChanged := changed
 		changed = true
 		attempt := func() { s.attempt(r, now, expires) }
 		d := eng.RouteAddress(s.Server, address.Address{Type: r.Type, Value: r.Address}, m.Size, false)
@@ -115,6 +116,15 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message, dirty bool) o
 			attempt()
 			local = append(local, work{i, delivery.Recipient{Type: r.Type, Address: r.Address, Mailbox: d.Mailbox, Folder: folder}, r.NextHop})
 		case d.Outcome == routing.OutcomeConnector && strings.EqualFold(d.SourceServer, s.Server) && s.Connector != nil && s.Connector(d.Connector) != nil:
+			if until, wait := s.hopInRetry(r.NextHop, m.ID); wait {
+				// Its next hop is in retry: not attempted, nothing counted
+				// (hopretry.go); written only if its route changed.
+				changed = wasChanged || r.NextHop != before
+				if j.hopWait.IsZero() || until.Before(j.hopWait) {
+					j.hopWait = until
+				}
+				continue
+			}
 			attempt()
 			if agents[r.NextHop] == nil {
 				agents[r.NextHop] = s.Connector(d.Connector)
@@ -158,9 +168,14 @@ func (s *Scheduler) process(ctx context.Context, m *queue.Message, dirty bool) o
 		j.deliver(ctx, m, s.Mailbox, local)
 	}
 	for _, hop := range hops {
-		j.deliver(ctx, m, agents[hop], remote[hop])
+		res := j.deliver(ctx, m, agents[hop], remote[hop])
+		if _, relay := agents[hop].(*hubRelay); !relay {
+			j.reached[hop] = !delivery.Unreached(res) // a connector's hop (hopretry.go)
+		}
 	}
-	return j.commit(m, changed)
+	out := j.commit(m, changed)
+	out.reached, out.hopWait = j.reached, j.hopWait
+	return out
 }
 
 // attempt counts an attempt made at now and schedules the next one
@@ -185,8 +200,8 @@ func (j *job) final(m *queue.Message, r *queue.Recipient, st queue.State, res qu
 	j.note(tracking.Event{Event: ev, ID: m.ID, Sender: m.From, Recipient: TrackedAs(r), NextHop: r.NextHop, Status: res.Status, Detail: res.RemoteText})
 }
 
-// deliver hands ws to agent and applies the results to m.
-func (j *job) deliver(ctx context.Context, m *queue.Message, agent delivery.Agent, ws []work) {
+// deliver hands ws to agent, applies the results to m and returns them.
+func (j *job) deliver(ctx context.Context, m *queue.Message, agent delivery.Agent, ws []work) []delivery.Result {
 	msg := &delivery.Message{ID: m.ID, From: m.From, Arrival: m.Arrival, Size: m.Size, EnvID: m.EnvID, Ret: m.Ret,
 		Open: func() (io.ReadCloser, error) { return j.s.Queue.OpenMessage(m) }}
 	for _, w := range ws {
@@ -234,6 +249,7 @@ func (j *job) deliver(ctx context.Context, m *queue.Message, agent delivery.Agen
 			j.events[k].Detail = missed + "; " + j.events[k].Detail
 		}
 	}
+	return results
 }
 
 // commit records what processing m came to, once, after the I/O: when
@@ -343,6 +359,8 @@ type job struct {
 	succeeded []report.Recipient   // delivered with NOTIFY=SUCCESS, their notification not yet queued
 	arrival   time.Time            // of the message, for the latency of final outcomes
 	relays    map[string]*hubRelay // this message's choice of hubs, by routing's list (balance.go)
+	reached   map[string]bool      // connector hops tried: was the host reached (hopretry.go)
+	hopWait   time.Time            // recipients left waiting for a hop in retry: look again then
 }
 
 // note records a tracking event for the Update under way.

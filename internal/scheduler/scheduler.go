@@ -75,9 +75,10 @@ type Scheduler struct {
 	mu      sync.Mutex
 	entries map[string]*entry // the index, by message ID
 	heap    dueHeap
-	groups  map[string]*group // the queues, by name
-	version uint64            // of the queues: counts their changes
-	sum     struct {          // the last summary, while version is the same (admin.go)
+	groups  map[string]*group    // the queues, by name
+	down    map[string]*hopRetry // the connector hops in retry, by queue name (hopretry.go)
+	version uint64               // of the queues: counts their changes
+	sum     struct {             // the last summary, while version is the same (admin.go)
 		queues  []control.Queue
 		version uint64
 		valid   bool
@@ -261,6 +262,10 @@ func (s *Scheduler) dispatch(ctx context.Context) (next time.Time, ok bool) {
 		if e.due.After(now) {
 			return e.due, true
 		}
+		if s.holdForHop(e, now) {
+			s.schedule(e) // back in the heap at e.hopWait
+			continue
+		}
 		var slot int
 		select {
 		case slot = <-s.slots:
@@ -357,6 +362,11 @@ type outcome struct {
 	removed bool           // it left the queue
 	dirty   bool           // m could not be written: written again later (diskfull.go)
 	later   bool           // its reports or removal failed: tried again later
+	// reached says, for each connector hop tried, whether its host was
+	// reached; hopWait, when set, is when the recipients left waiting for
+	// a hop in retry are to be looked at again (hopretry.go).
+	reached map[string]bool
+	hopWait time.Time
 }
 
 // settle puts e back in the index after processing, as out says.
@@ -364,6 +374,8 @@ func (s *Scheduler) settle(e *entry, out outcome) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e.busy = false
+	s.hopResults(e.m.ID, out.reached, s.now())
+	e.hopWait = out.hopWait
 	if out.removed {
 		if s.entries[e.m.ID] == e {
 			s.drop(e)
