@@ -162,6 +162,20 @@ func (s *Scheduler) glitchInterval() time.Duration {
 	return min(org.GlitchRetryInterval, org.Retry.GlitchInterval)
 }
 
+// laterAttempt is the earliest next attempt after now of a pending
+// recipient of m that is not held, or zero: the recipients that wait for a
+// hop were due, so these are the others.
+func laterAttempt(m *queue.Message, now time.Time) time.Time {
+	var at time.Time
+	for i := range m.Recipients {
+		r := &m.Recipients[i]
+		if r.State == queue.Pending && !r.Held && r.NextAttempt.After(now) && (at.IsZero() || r.NextAttempt.Before(at)) {
+			at = r.NextAttempt
+		}
+	}
+	return at
+}
+
 // reportTime is when m is due for its delay notification (while one is
 // owed) or its expiry, whichever comes first: those never wait for a hop.
 func reportTime(m *queue.Message, org *config.Org) time.Time {

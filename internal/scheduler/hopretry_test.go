@@ -186,3 +186,39 @@ func TestHopInRetryReportsOnTime(t *testing.T) {
 		t.Errorf("no report queued for the expired messages")
 	}
 }
+
+// A message with recipients on other next hops is not held back by one in
+// retry: its other recipients' attempts come when they are due, before the
+// hop's retry time.
+func TestHopInRetryOtherRecipients(t *testing.T) {
+	f := newFixture(t)
+	f.s.Workers = 1
+	f.s.Rand = func() float64 { return 0 } // each retry 10% early: 54 s, before the hop's 60 s
+	var down atomic.Bool
+	down.Store(true)
+	downConnector(f, &down)
+	f.s.Mailbox = agentFunc(func(_ context.Context, m *delivery.Message) []delivery.Result {
+		out := make([]delivery.Result, len(m.Recipients))
+		for i := range out {
+			out[i] = delivery.Result{Class: delivery.Retry, Status: "4.2.2", Text: "mailbox busy", RemoteText: "452 4.2.2 busy"}
+		}
+		return out
+	})
+	queueTo(t, f, "first@fabrikam.test") // puts the hop in retry
+	f.pass()
+	id := queueTo(t, f, "second@fabrikam.test", "alice@contoso.test")
+	f.pass()
+	m, err := f.s.Queue.Get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Recipients[0].Attempts != 0 || m.Recipients[1].Attempts != 1 {
+		t.Fatalf("attempts %d (hop in retry) and %d (mailbox), want 0 and 1", m.Recipients[0].Attempts, m.Recipients[1].Attempts)
+	}
+	f.s.mu.Lock()
+	due := f.s.entries[id].due
+	f.s.mu.Unlock()
+	if want := m.Recipients[1].NextAttempt; !due.Equal(want) {
+		t.Errorf("message due %v, want %v: its mailbox recipient's retry, not the hop's (%v)", due, want, f.now.Add(time.Minute))
+	}
+}

@@ -166,11 +166,13 @@ func (s *Scheduler) schedule(e *entry) {
 		e.due = e.notBefore // its reports or removal failed: not again before
 	}
 	if !e.dirty && !e.due.IsZero() && e.hopWait.After(e.due) {
-		// Its next hops are in retry (hopretry.go), but its reports are
-		// not kept waiting.
+		// Recipients wait for next hops in retry (hopretry.go); its
+		// reports, and its other recipients' attempts, do not.
 		e.due = e.hopWait
-		if rt := reportTime(e.m, s.Engine.Load().Org()); rt.Before(e.due) {
-			e.due = rt
+		for _, t := range []time.Time{reportTime(e.m, s.Engine.Load().Org()), laterAttempt(e.m, s.now())} {
+			if !t.IsZero() && t.Before(e.due) {
+				e.due = t
+			}
 		}
 	}
 	switch {
