@@ -34,6 +34,20 @@ func downConnector(f *fixture, down *atomic.Bool) *atomic.Int64 {
 	return &n
 }
 
+// queueToDownHop queues n messages to the Internet connector, whose host
+// is down, for a scheduler of workers workers.
+func queueToDownHop(t *testing.T, f *fixture, workers, n int) (down *atomic.Bool, tried *atomic.Int64) {
+	t.Helper()
+	f.s.Workers = workers
+	down = new(atomic.Bool)
+	down.Store(true)
+	tried = downConnector(f, down)
+	for i := range n {
+		queueTo(t, f, fmt.Sprintf("user%d@fabrikam.test", i))
+	}
+	return down, tried
+}
+
 // pass is one turn of Run's loop at the fixture's time: every message due
 // is started as workers free up, and the pass waits for them.
 func (f *fixture) pass() {
@@ -62,13 +76,7 @@ func TestHopInRetry(t *testing.T) {
 	const n = 20
 	f := newFixture(t)
 	f.now = time.Now().UTC().Round(time.Second) // queue list reads the real clock
-	f.s.Workers = 4
-	var down atomic.Bool
-	down.Store(true)
-	tried := downConnector(f, &down)
-	for i := range n {
-		queueTo(t, f, fmt.Sprintf("user%d@fabrikam.test", i))
-	}
+	down, tried := queueToDownHop(t, f, 4, n)
 
 	f.pass()
 	first := tried.Load() // the workers that started before the first result came
@@ -133,13 +141,7 @@ func TestHopInRetry(t *testing.T) {
 func TestHopInRetryQueueRetry(t *testing.T) {
 	const n = 10
 	f := newFixture(t)
-	f.s.Workers = 2
-	var down atomic.Bool
-	down.Store(true)
-	tried := downConnector(f, &down)
-	for i := range n {
-		queueTo(t, f, fmt.Sprintf("user%d@fabrikam.test", i))
-	}
+	down, tried := queueToDownHop(t, f, 2, n)
 	f.pass()
 	first := tried.Load()
 	if first >= n {
