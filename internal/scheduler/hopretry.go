@@ -17,10 +17,10 @@ import (
 // (no attempt counted, nothing written), until the hop's retry time, the
 // organization's glitch_retry_interval after the failure (or the retry
 // schedule's first interval, when shorter); then one of them is attempted
-// (the probe). If it reaches the host, whatever the reply,
-// the hop is out of retry and every waiting message is due at once; if
-// not, the hop waits another interval. `waypost queue retry` makes a
-// probe go at once.
+// (the probe). If it reaches the host, whatever the reply, the hop is out
+// of retry and every waiting message is due at once; if not, the hop
+// waits another interval. `waypost queue retry` makes a probe go at once,
+// and `waypost queue reroute` lets the messages it moves go.
 //
 // Only connector hops take part: a hub relay has its own back-off among
 // equivalent hubs (balance.go), and the mailbox agent is local. A message
