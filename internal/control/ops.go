@@ -59,7 +59,7 @@ type Queue struct {
 	Held       int       `json:"held"`                // of which held
 	Oldest     time.Time `json:"oldest"`              // arrival of the oldest message
 	OldestAge  Seconds   `json:"oldest_age_seconds"`  // now minus Oldest
-	NextRetry  time.Time `json:"next_retry,omitzero"` // earliest next attempt of a recipient that is not held
+	NextRetry  time.Time `json:"next_retry,omitzero"` // earliest next attempt of a recipient that is not held, or the queue's retry time when its next hop is in retry
 	LastError  string    `json:"last_error,omitempty"`
 	LastStatus string    `json:"last_status,omitempty"`
 	LastTry    time.Time `json:"last_attempt,omitzero"`
