@@ -156,10 +156,12 @@ func (s *Scheduler) probing(h *hopRetry, id string) bool {
 
 // glitchInterval is how long a hop stays in retry: the organization's
 // glitch_retry_interval, or its retry schedule's first interval when that
-// is shorter (a hop is never left alone longer than a message would be).
+// is shorter (a hop is never left alone longer than a message would be);
+// never under a second (the configuration's floor), so that a message
+// held back is never due again at once.
 func (s *Scheduler) glitchInterval() time.Duration {
 	org := s.Engine.Load().Org()
-	return min(org.GlitchRetryInterval, org.Retry.GlitchInterval)
+	return max(min(org.GlitchRetryInterval, org.Retry.GlitchInterval), time.Second)
 }
 
 // laterAttempt is the earliest next attempt after now of a pending
