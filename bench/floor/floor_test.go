@@ -242,17 +242,7 @@ func BenchmarkUnlink(b *testing.B) {
 // on the receiving side (greeting, EHLO, MAIL, RCPT, DATA, the end of the
 // data, QUIT) and three or four on the delivering side (pipelined).
 func BenchmarkCommandReply(b *testing.B) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
+	addr := serve(b, func(c net.Conn) {
 		r := bufio.NewReader(c)
 		for {
 			if _, err := r.ReadSlice('\n'); err != nil {
@@ -262,8 +252,8 @@ func BenchmarkCommandReply(b *testing.B) {
 				return
 			}
 		}
-	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
+	})
+	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -286,33 +276,20 @@ func BenchmarkCommandReply(b *testing.B) {
 // (smtp-source, one connection per message) adds one of these to every
 // message the hub relays, besides its MAIL, RCPT, DATA and data.
 func BenchmarkConnection(b *testing.B) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
+	addr := serve(b, func(c net.Conn) {
+		r := bufio.NewReader(c)
+		if _, err := c.Write([]byte("220 hub.contoso.test ESMTP\r\n")); err != nil {
+			return
+		}
+		for _, reply := range []string{"250 hub.contoso.test\r\n", "221 2.0.0 Bye\r\n"} { // HELO, QUIT
+			if _, err := r.ReadSlice('\n'); err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				r := bufio.NewReader(c)
-				c.Write([]byte("220 hub.contoso.test ESMTP\r\n"))
-				if _, err := r.ReadSlice('\n'); err != nil {
-					return
-				}
-				c.Write([]byte("250 hub.contoso.test\r\n"))
-				if _, err := r.ReadSlice('\n'); err != nil {
-					return
-				}
-				c.Write([]byte("221 2.0.0 Bye\r\n"))
-			}()
+			if _, err := c.Write([]byte(reply)); err != nil {
+				return
+			}
 		}
-	}()
-	addr := ln.Addr().String()
+	})
 	measure(b, func(int) {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
@@ -331,6 +308,30 @@ func BenchmarkConnection(b *testing.B) {
 		}
 		c.Close()
 	})
+}
+
+// serve accepts connections on a loopback port until the benchmark ends,
+// each handled by handle on its own goroutine and closed after, and
+// returns the address.
+func serve(b *testing.B, handle func(net.Conn)) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				handle(c)
+			}()
+		}
+	}()
+	return ln.Addr().String()
 }
 
 func syncDir(b *testing.B, d string) {
