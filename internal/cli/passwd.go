@@ -57,8 +57,13 @@ func runPasswd(env *Env, args []string) int {
 // askPassword reads a password twice from the terminal fd with echo off.
 func askPassword(env *Env, fd int) (string, int) {
 	read := func(prompt string) (string, error) {
+		restore, err := echoOff(fd)
+		if err != nil {
+			return "", err
+		}
 		fmt.Fprint(env.Stderr, prompt)
 		b, err := term.ReadPassword(fd)
+		restore()
 		fmt.Fprintln(env.Stderr)
 		return string(b), err
 	}
